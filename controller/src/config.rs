@@ -1,0 +1,179 @@
+//! The typed config tree: one TOML file, `deny_unknown_fields` everywhere,
+//! defaults compiled in and printable (`attune config default`), validated
+//! before anything starts, with errors that name the field and the file.
+
+use anyhow::Context;
+use attune_dialogue::config::{DialogueConfig, LlmConfig};
+use attune_dialogue::crisis::CrisisConfig;
+use attune_dialogue::validator::ValidatorConfig;
+use attune_hardware::HeadConfig;
+use attune_speech::SpeechConfig;
+use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole attune config.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Which LLM, where, and its timeouts.
+    pub llm: LlmConfig,
+    /// Policy, persona, sampling, memory.
+    pub dialogue: DialogueConfig,
+    /// Crisis protocol text and resource (site-specific).
+    pub crisis: CrisisConfig,
+    /// Validator limits.
+    pub validator: ValidatorConfig,
+    /// Where sessions are stored.
+    pub store: StoreConfig,
+    /// Servo head backend.
+    pub head: HeadConfig,
+    /// Audio, VAD, STT, TTS.
+    pub speech: SpeechConfig,
+}
+
+/// `[store]`: the session database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite file; `--db` overrides it.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { path: data_dir().join("attune.db") }
+    }
+}
+
+/// Where attune keeps models and data unless config says otherwise:
+/// `$ATTUNE_HOME`, else `$XDG_DATA_HOME/attune`, else `~/.local/share/attune`.
+pub fn data_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("ATTUNE_HOME") {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("attune");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/attune")
+}
+
+impl Config {
+    /// Loads `path` (or the compiled-in defaults when `None`) and validates it.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let cfg = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                Self::parse(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", p.display()))?
+            }
+        };
+        if let Err(e) = cfg.validate() {
+            let file = path.map(|p| p.display().to_string()).unwrap_or_else(|| "<defaults>".into());
+            anyhow::bail!("config file {file}: {e}");
+        }
+        Ok(cfg)
+    }
+
+    /// Parses TOML text; the error names the offending field path.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = inner.message().to_string();
+            let loc = inner
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            if path.is_empty() || path == "." {
+                format!("{msg}{loc}")
+            } else {
+                format!("field `{path}`: {msg}{loc}")
+            }
+        })
+    }
+
+    /// Checks values that types alone cannot; errors name the field.
+    pub fn validate(&self) -> Result<(), String> {
+        self.llm.validate()?;
+        self.dialogue.validate()?;
+        if self.validator.max_words == 0 {
+            return Err("field `validator.max_words`: must be at least 1".into());
+        }
+        if self.validator.max_sentences == 0 {
+            return Err("field `validator.max_sentences`: must be at least 1".into());
+        }
+        if self.crisis.resource_contact.trim().is_empty() {
+            return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
+        }
+        if self.crisis.calm_turns_to_clear == 0 {
+            return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the compiled-in default config as TOML.
+    Default,
+    /// Load and validate a config file.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+pub fn run(cmd: ConfigCmd) -> anyhow::Result<()> {
+    match cmd {
+        ConfigCmd::Default => {
+            let text = toml::to_string_pretty(&Config::default()).context("serialising defaults")?;
+            print!("{text}");
+            Ok(())
+        }
+        ConfigCmd::Check { file } => {
+            Config::load(Some(&file))?;
+            println!("{}: ok", file.display());
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = toml::to_string_pretty(&Config::default()).unwrap();
+        let back = Config::parse(&text).unwrap();
+        assert_eq!(back, Config::default());
+        back.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_field_error_names_the_field() {
+        let err = Config::parse("[llm]\nbase_urll = \"http://x\"\n").unwrap_err();
+        assert!(err.contains("base_urll"), "{err}");
+        assert!(err.contains("llm"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_error_names_the_field_path() {
+        let err = Config::parse("[validator]\nmax_words = \"many\"\n").unwrap_err();
+        assert!(err.contains("validator.max_words"), "{err}");
+    }
+
+    #[test]
+    fn zero_calm_turns_is_rejected_by_name() {
+        let cfg = Config::parse("[crisis]\ncalm_turns_to_clear = 0\n").unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("crisis.calm_turns_to_clear"), "{err}");
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# attune set-up: system packages, the firmware target, and the models.
+# Idempotent: re-running skips what is already in place. Used by both README
+# commands and by CI, so a fresh Debian/Ubuntu machine needs nothing else.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# --- System packages ---------------------------------------------------------
+# cmake/clang/libclang: whisper-rs and llama-cpp-2 build ggml and bindgen.
+# espeak-ng, sox: text-to-speech (run as a program) and audio checks.
+# pulseaudio + alsa plugins: a userspace null sink so cpal has a real device.
+# libudev-dev: serialport's port enumeration. mosquitto: the study bus.
+PKGS=(build-essential pkg-config cmake clang libclang-dev espeak-ng sox
+      pulseaudio pulseaudio-utils libasound2-dev libasound2-plugins
+      libudev-dev mosquitto unzip python3 python3-pip)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing system packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    echo "setup: system packages present"
+fi
+
+# --- Rust --------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found; install Rust from rustup first" >&2
+    exit 1
+fi
+if ! rustup target list --installed 2>/dev/null | grep -q '^thumbv6m-none-eabi$'; then
+    echo "setup: adding Rust target thumbv6m-none-eabi (Pico firmware)"
+    rustup target add thumbv6m-none-eabi || echo "setup: WARNING: could not add thumbv6m-none-eabi; the Pico board binary cannot be built" >&2
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+# --- Models --------------------------------------------------------------------
+"$ROOT/scripts/fetch-models.sh"

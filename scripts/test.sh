@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The second README command: the same set-up as quickstart, then the whole
+# test suite. CI (.ci/run) calls exactly this.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+
+# Services some tests need (audio server, broker, ...): each script in
+# services.d is sourced, starts its service if absent, and may export
+# variables for the tests.
+for s in "$ROOT"/scripts/services.d/*.sh; do
+    [ -e "$s" ] || continue
+    echo "test: service $(basename "$s")"
+    # shellcheck disable=SC1090
+    source "$s"
+done
+
+echo "test: building all binaries"
+cargo build --workspace --bins --locked 2>&1 | tail -n 3
+echo "test: running the suite"
+cargo nextest run --workspace --locked --no-fail-fast
+
+# Extra checks that are not cargo tests of the host workspace (cross builds,
+# fuzz smoke runs): each script in checks.d must exit non-zero on failure.
+for c in "$ROOT"/scripts/checks.d/*.sh; do
+    [ -e "$c" ] || continue
+    echo "test: check $(basename "$c")"
+    bash "$c"
+done
+echo "test: all green"
