@@ -4,14 +4,29 @@
 //!
 //! # Layout
 //! - [`text`] — input sanitising, streaming sentence splitting.
+//! - [`lexicon`] — one source for emotion words, advice, minimising and risk cues.
 //! - [`crisis`] — deterministic risk grading and crisis state (runs first).
 //! - [`reasoner`] — what the participant did this turn.
 //! - [`strategy`] — ESConv strategy coder for replies.
 //! - [`validator`] — checks each draft before it is spoken.
 //! - [`reflect`] — deterministic reflective-listening fallback.
+//! - [`config`] — `[llm]` and `[dialogue]` config sections.
+//! - [`llm`] — OpenAI-compatible streaming client (retry only before the first token).
+//! - [`prompts`] — every prompt text, defined once.
+//! - [`policy`] — chooses the reply intent.
+//! - [`engine`] — the turn pipeline tying the stages together.
+//! - [`fingerprint`] — the engine fingerprint.
+//! - [`memory`] — bounded summaries of earlier sessions.
 
 pub mod config;
 pub mod crisis;
+pub mod lexicon;
+pub mod engine;
+pub mod fingerprint;
+pub mod llm;
+pub mod memory;
+pub mod policy;
+pub mod prompts;
 pub mod reasoner;
 pub mod reflect;
 pub mod strategy;

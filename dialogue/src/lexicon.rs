@@ -1,0 +1,757 @@
+//! One source for the word lists and cue patterns the analysis stages share:
+//! emotion words, negation, grammatical subject, advice and minimising
+//! phrases, risk cues. Pure, compiled once.
+//!
+//! Design: every pattern is matched case-insensitively against the original
+//! text (so byte offsets stay valid for evidence snippets); an ASCII `'` in a
+//! pattern also matches the typographic `’` that phones and LLMs produce.
+
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Compiles a lexicon pattern: case-insensitive, `'` also matches `’`.
+///
+/// Patterns are compile-time constants of this crate; a bad one is a
+/// programming error caught by the unit tests, never by user input.
+pub fn re(pattern: &str) -> Regex {
+    let p = format!("(?i){}", pattern.replace('\'', "['’]"));
+    match Regex::new(&p) {
+        Ok(r) => r,
+        Err(e) => panic!("lexicon pattern {pattern:?} does not compile: {e}"),
+    }
+}
+
+/// Builds one alternation `\b(?:a|b|c)\b` from phrases (which may themselves
+/// hold regex syntax).
+pub fn any_of(phrases: &[&str]) -> Regex {
+    re(&format!(r"\b(?:{})\b", phrases.join("|")))
+}
+
+// ---------------------------------------------------------------- tokens ---
+
+/// Lower-cased word tokens of `s` (letters, digits, apostrophes), with `’`
+/// folded to `'`.
+pub fn tokens(s: &str) -> Vec<String> {
+    s.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().replace('’', "'"))
+        .collect()
+}
+
+/// Characters that end a clause for the purpose of negation and subject
+/// scope.
+fn is_clause_break(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | ',' | ':' | '\n' | '(' | ')' | '"' | '“' | '”')
+}
+
+/// The text of the clause that precedes byte offset `at` (from the last
+/// clause break, or a coordinating "but"/"and"/"so", up to `at`).
+pub fn clause_before(text: &str, at: usize) -> &str {
+    let at = floor_char_boundary(text, at);
+    let head = &text[..at];
+    // Design: look back at most 240 bytes so that a 100 KB line without
+    // punctuation stays linear (every cue looks at a bounded window).
+    let window_start = ceil_char_boundary(text, at.saturating_sub(240));
+    let start = head[window_start..].rfind(is_clause_break).map(|i| window_start + i + 1).unwrap_or(window_start);
+    let start = ceil_char_boundary(text, start.min(at));
+    let clause = &text[start..at];
+    // Cut at the last coordinating conjunction: "I'm fine but she is sad".
+    let lower = clause.to_lowercase();
+    if lower.len() == clause.len() {
+        if let Some(i) = [" but ", " and ", " because ", " though ", " although "]
+            .iter()
+            .filter_map(|c| lower.rfind(c).map(|i| i + c.len()))
+            .max()
+        {
+            return &clause[i..];
+        }
+    }
+    clause
+}
+
+/// Largest char boundary at or below `i` (stable `str::floor_char_boundary`
+/// is not available on our MSRV).
+pub fn floor_char_boundary(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    let mut i = i;
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Smallest char boundary at or above `i`.
+pub fn ceil_char_boundary(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    let mut i = i;
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Words that negate what follows them within a few words.
+fn is_negator(w: &str) -> bool {
+    matches!(w, "not" | "never" | "no" | "nor" | "without" | "hardly" | "cannot" | "nothing" | "none")
+        || w.ends_with("n't")
+        || matches!(w, "dont" | "didnt" | "doesnt" | "isnt" | "wasnt" | "arent" | "werent" | "cant" | "wont" | "wouldnt" | "havent" | "aint")
+}
+
+/// Whether the words just before byte offset `at` (same clause, up to
+/// `window` words) negate it: "I'm not angry", "I don't feel sad".
+///
+/// Design: negations that turn into intensifiers are excluded ("can't stop
+/// crying", "can't help feeling", "never felt so alone", "why not"), and
+/// "not sure"/"not only" hedge rather than negate.
+pub fn negated_before(text: &str, at: usize, window: usize) -> bool {
+    let toks = tokens(clause_before(text, at));
+    let n = toks.len();
+    let from = n.saturating_sub(window);
+    for i in (from..n).rev() {
+        let w = toks[i].as_str();
+        if !is_negator(w) {
+            continue;
+        }
+        let next = toks.get(i + 1).map(String::as_str).unwrap_or("");
+        let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
+        if matches!(next, "stop" | "help" | "only" | "just" | "sure" | "certain" | "wait" | "shake" | "resist" | "even" | "one") {
+            continue;
+        }
+        if w == "never" && matches!(next, "felt" | "been" | "feel") && matches!(toks.get(i + 2).map(String::as_str), Some("so" | "this" | "more" | "as" | "that")) {
+            continue;
+        }
+        if prev == "why" {
+            continue;
+        }
+        // "no" is only a negator right before the word ("no hope"), not as
+        // an answer ("no, I'm sad").
+        if w == "no" && i + 1 != n && next != "longer" {
+            continue;
+        }
+        return true;
+    }
+    false
+}
+
+/// Who a phrase at byte offset `at` is about, judged from the clause before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// The speaker ("I", "me", "my own").
+    Speaker,
+    /// The person addressed ("you").
+    Addressee,
+    /// Somebody or something else ("she", "my mom", "the character").
+    Other,
+    /// No subject in the clause ("So tired today.").
+    Unstated,
+}
+
+const SELF_WORDS: &[&str] = &["i", "i'm", "im", "i've", "ive", "i'd", "i'll", "me", "myself", "we", "we're", "us", "ourselves", "am"];
+const YOU_WORDS: &[&str] = &["you", "you're", "youre", "you've", "youve", "you'd", "you'll", "yourself", "u", "ur"];
+const OTHER_WORDS: &[&str] = &[
+    "he", "she", "they", "he's", "she's", "they're", "theyre", "him", "them", "his", "her", "their", "everyone",
+    "everybody", "someone", "somebody", "people", "anyone", "anybody", "nobody", "himself", "herself", "themselves",
+    "character", "guy", "girl", "man", "woman", "friend", "mom", "dad", "mum",
+];
+const DETERMINERS: &[&str] = &["my", "our", "your", "the", "this", "that", "these", "those", "a", "an"];
+const NOT_A_SUBJECT_NOUN: &[&str] = &[
+    "own", "whole", "entire", "life", "heart", "mind", "head", "soul", "self", "bit", "little", "lot", "kind", "sort",
+    "way", "same", "time", "day", "moment", "point", "morning", "week", "weekend", "night", "year", "month", "evening",
+    "afternoon", "past", "last", "first", "few", "couple", "very", "really", "so",
+];
+
+/// Judges the grammatical subject of the phrase at `at` from the nearest
+/// person marker in its clause: the last of "I/me", "you", or a third
+/// party ("she", "my mom", "the character") wins.
+pub fn subject_before(text: &str, at: usize) -> Subject {
+    let toks = tokens(clause_before(text, at));
+    let mut subj = Subject::Unstated;
+    let mut i = 0;
+    while i < toks.len() {
+        let w = toks[i].as_str();
+        if SELF_WORDS.contains(&w) {
+            subj = Subject::Speaker;
+        } else if YOU_WORDS.contains(&w) {
+            subj = Subject::Addressee;
+        } else if OTHER_WORDS.contains(&w) {
+            subj = Subject::Other;
+        } else if DETERMINERS.contains(&w) {
+            if let Some(n) = toks.get(i + 1) {
+                if !NOT_A_SUBJECT_NOUN.contains(&n.as_str()) && !EMOTION_WORD_SET.contains(n.as_str()) && !INTENSIFIERS.contains(&n.as_str()) {
+                    subj = Subject::Other;
+                    i += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    subj
+}
+
+/// Degree words that sit between a verb and a feeling ("so", "really").
+pub const INTENSIFIERS: &[&str] = &[
+    "so", "very", "really", "pretty", "kinda", "kind", "of", "quite", "totally", "completely", "a", "bit", "little",
+    "too", "extremely", "super", "incredibly", "absolutely", "utterly", "just", "feeling", "clearly", "obviously",
+    "probably", "surely", "definitely", "also", "still", "always", "sometimes", "often", "rather", "somewhat", "lot",
+    "more", "most", "fairly", "awfully", "terribly", "deeply", "genuinely",
+];
+
+// -------------------------------------------------------------- emotions ---
+
+/// One emotion word form: the canonical word reported, its family (close
+/// synonyms count as "already named"), and whether the form only means a
+/// feeling after a feeling verb ("feel lost" vs "lost my keys").
+#[derive(Debug, Clone, Copy)]
+pub struct EmotionForm {
+    /// Surface form, lower case (may be two words).
+    pub form: &'static str,
+    /// Canonical word reported in `Analysis::emotions`.
+    pub canonical: &'static str,
+    /// Family used when deciding whether a feeling was already named.
+    pub family: &'static str,
+    /// Only a feeling right after a feeling verb / intensifier.
+    pub needs_feeling_verb: bool,
+}
+
+macro_rules! forms {
+    ($( $canon:literal / $fam:literal : [$($f:literal),*] $( ctx [$($c:literal),*] )? ;)*) => {
+        &[ $( $( EmotionForm { form: $f, canonical: $canon, family: $fam, needs_feeling_verb: false }, )* $( $( EmotionForm { form: $c, canonical: $canon, family: $fam, needs_feeling_verb: true }, )* )? )* ]
+    };
+}
+
+/// Every emotion form the engine recognises.
+pub const EMOTION_FORMS: &[EmotionForm] = forms! {
+    "sad"/"sad": ["sad", "sadness", "saddened", "unhappy", "miserable", "sorrow", "tearful"] ctx ["blue"];
+    "down"/"sad": [] ctx ["down", "low"];
+    "depressed"/"sad": ["depressed", "depression", "depressing"];
+    "heartbroken"/"sad": ["heartbroken", "heartbreak", "heartbreaking", "broken hearted", "broken-hearted", "devastated", "devastating", "crushed"];
+    "grieving"/"sad": ["grieving", "grief", "mourning"];
+    "hopeless"/"hopeless": ["hopeless", "hopelessness", "despair", "desperate"];
+    "helpless"/"hopeless": ["helpless", "helplessness", "powerless"];
+    "lonely"/"lonely": ["lonely", "loneliness", "lonesome"] ctx ["alone", "isolated", "left out"];
+    "anxious"/"anxious": ["anxious", "anxiety", "uneasy", "on edge"];
+    "worried"/"anxious": ["worried", "worry", "worrying", "worries"];
+    "nervous"/"anxious": ["nervous", "jittery", "tense"];
+    "panicked"/"anxious": ["panicked", "panicky", "panicking", "panic"];
+    "scared"/"scared": ["scared", "afraid", "frightened", "terrified", "fear", "fearful", "scary", "frightening", "terrifying"];
+    "stressed"/"stressed": ["stressed", "stressed out", "stress", "stressful", "under pressure"];
+    "overwhelmed"/"stressed": ["overwhelmed", "overwhelming", "swamped"];
+    "burned out"/"stressed": ["burned out", "burnt out", "burnout"];
+    "angry"/"angry": ["angry", "anger", "furious", "enraged", "rage", "livid", "pissed", "pissed off", "infuriated", "infuriating"] ctx ["mad"];
+    "frustrated"/"frustrated": ["frustrated", "frustration", "frustrating", "fed up"];
+    "annoyed"/"frustrated": ["annoyed", "annoying", "irritated", "irritating", "aggravated"];
+    "hurt"/"hurt": ["hurtful"] ctx ["hurt", "wounded"];
+    "betrayed"/"hurt": ["betrayed", "betrayal"];
+    "rejected"/"hurt": ["rejected", "rejection", "unwanted"];
+    "guilty"/"guilty": ["guilty", "guilt"];
+    "ashamed"/"ashamed": ["ashamed", "shame", "humiliated", "humiliating"];
+    "embarrassed"/"ashamed": ["embarrassed", "embarrassing", "embarrassment"];
+    "jealous"/"jealous": ["jealous", "jealousy", "envious", "envy"];
+    "disappointed"/"disappointed": ["disappointed", "disappointing", "disappointment", "let down"];
+    "confused"/"confused": ["confused", "confusing", "confusion", "torn", "unsure"];
+    "lost"/"confused": [] ctx ["lost", "stuck"];
+    "tired"/"tired": ["tired", "exhausted", "exhausting", "exhaustion", "drained", "worn out", "weary", "fatigued"];
+    "empty"/"empty": ["numb"] ctx ["empty"];
+    "worthless"/"worthless": ["worthless", "inadequate", "insecure", "not good enough"];
+    "bored"/"bored": ["bored", "boring", "boredom"];
+    "happy"/"happy": ["happy", "happiness", "glad", "joyful", "cheerful", "delighted"];
+    "excited"/"excited": ["excited", "exciting", "thrilled", "eager"];
+    "grateful"/"grateful": ["grateful", "thankful", "gratitude"];
+    "relieved"/"relieved": ["relieved", "relief"];
+    "hopeful"/"hopeful": ["hopeful", "optimistic"];
+    "proud"/"proud": ["proud", "pride"];
+    "calm"/"calm": ["calm", "peaceful", "relaxed", "at peace"];
+    "loved"/"loved": ["loved", "cared for"];
+};
+
+static EMOTION_INDEX: LazyLock<HashMap<&'static str, &'static EmotionForm>> =
+    LazyLock::new(|| EMOTION_FORMS.iter().map(|f| (f.form, f)).collect());
+
+/// Single-word emotion forms, for the subject heuristic.
+static EMOTION_WORD_SET: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| EMOTION_FORMS.iter().filter(|f| !f.form.contains(' ')).map(|f| f.form).collect());
+
+static EMOTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    let mut forms: Vec<&str> = EMOTION_FORMS.iter().map(|f| f.form).collect();
+    // Longest first so "stressed out" wins over "stressed".
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let alts: Vec<String> = forms.iter().map(|f| regex::escape(f).replace("\\ ", r"\s+").replace(' ', r"\s+")).collect();
+    re(&format!(r"\b(?:{})\b", alts.join("|")))
+});
+
+/// Verbs and adverbs after which a context-only form ("lost", "down")
+/// names a feeling.
+const FEELING_VERBS: &[&str] = &[
+    "feel", "feels", "feeling", "felt", "i'm", "im", "am", "been", "be", "being", "get", "gets", "getting", "got",
+    "seem", "seems", "seemed", "sound", "sounds", "look", "looks", "you're", "youre", "are", "was", "were", "is",
+    "become", "became", "left",
+];
+
+/// One emotion word found in a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmotionHit {
+    /// Canonical word.
+    pub canonical: &'static str,
+    /// Family of close synonyms.
+    pub family: &'static str,
+    /// Byte range in the text.
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+    /// Negated in its clause ("I'm not angry").
+    pub negated: bool,
+    /// Who the feeling belongs to.
+    pub subject: Subject,
+}
+
+/// Every emotion word in `text` that is used as a feeling, with negation and
+/// subject. Idioms that only look like feelings are skipped ("I'm afraid I
+/// can't", "happy to help", "lost my keys").
+pub fn emotion_hits(text: &str) -> Vec<EmotionHit> {
+    let mut out = Vec::new();
+    for m in EMOTION_RE.find_iter(text) {
+        let key = m.as_str().to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+        let Some(form) = EMOTION_INDEX.get(key.as_str()) else { continue };
+        let after = text[m.end()..].chars().take(24).collect::<String>().to_lowercase();
+        let before = tokens(clause_before(text, m.start()));
+        let prev = before.last().map(String::as_str).unwrap_or("");
+        if form.needs_feeling_verb {
+            // Look back over intensifiers for a feeling verb.
+            let verb = before.iter().rev().find(|w| !INTENSIFIERS.contains(&w.as_str()));
+            if !verb.is_some_and(|v| FEELING_VERBS.contains(&v.as_str())) {
+                continue;
+            }
+            // "left out" needs "feel left out", not "left out the milk".
+            if key == "down" && (after.starts_with(" to ") || after.starts_with(" for ")) {
+                continue;
+            }
+        }
+        match key.as_str() {
+            // Polite idiom: "I'm afraid I can't make it", "afraid so/not".
+            "afraid" if [" i ", " that", " so", " not", " we ", " it's", " its", " you "].iter().any(|p| after.starts_with(p)) => continue,
+            // "happy to help", "glad to hear".
+            "happy" | "glad" if after.starts_with(" to ") && prev != "feel" => continue,
+            // "calm down" is an instruction, "worry about it" may be advice-y but is still a worry.
+            "calm" if after.starts_with(" down") && !FEELING_VERBS.contains(&prev) => continue,
+            "pride" | "panic" | "stress" | "fear" | "worry" | "worries" | "rage" | "relief" | "envy" if prev == "no" => continue,
+            "tense" if matches!(prev, "past" | "present" | "future") => continue,
+            "torn" if !FEELING_VERBS.contains(&prev) && !INTENSIFIERS.contains(&prev) => continue,
+            "desperate" if after.starts_with(" for ") || after.starts_with(" to ") => {}
+            "loved" if !FEELING_VERBS.contains(&prev) && !INTENSIFIERS.contains(&prev) && prev != "unloved" => continue,
+            _ => {}
+        }
+        out.push(EmotionHit {
+            canonical: form.canonical,
+            family: form.family,
+            start: m.start(),
+            end: m.end(),
+            negated: negated_before(text, m.start(), 4),
+            subject: subject_before(text, m.start()),
+        });
+    }
+    out
+}
+
+/// Family of a canonical emotion word (itself when unknown).
+pub fn family_of(canonical: &str) -> &str {
+    EMOTION_FORMS.iter().find(|f| f.canonical == canonical).map(|f| f.family).unwrap_or(canonical)
+}
+
+/// The emotions a participant names as their own in `text`: not negated, and
+/// about the speaker (or with no stated subject). Canonical, in order, unique.
+pub fn self_named_emotions(text: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for h in emotion_hits(text) {
+        if h.negated || !matches!(h.subject, Subject::Speaker | Subject::Unstated) {
+            continue;
+        }
+        if !out.contains(&h.canonical) {
+            out.push(h.canonical);
+        }
+    }
+    out
+}
+
+// ----------------------------------------------------------------- advice --
+
+/// Advice phrasing anywhere in a sentence.
+pub static ADVICE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"you (?:really |probably |definitely |just |might |may )?(?:should|ought to|need to|have to|gotta)(?: really| just| try| definitely)? (?:not )?(?:try|talk|go|take|get|find|make|start|stop|tell|ask|see|reach|consider|look|write|speak|focus|let|give|do|be|keep|put|spend|set|call|join|seek|think|avoid|cut|leave|move|practice|practise|exercise|meditate|remember|forgive|accept|approach|confront|break|quit|apply|sign|check|learn|read|listen|contact|visit|plan|prioriti[sz]e|work|allow|treat|distract|surround|build|change|limit|eat|sleep|drink|use|open|share|express|journal|schedule|hang|rest|relax)\w*",
+        r"you (?:should|ought to)",
+        r"(?:i(?:'d| would)?|i'm going to|let me) (?:strongly )?(?:suggest|recommend|advise)",
+        r"my (?:advice|suggestion|recommendation|tip)",
+        r"have you (?:ever )?(?:tried|considered|thought about|thought of|looked into|attempted)",
+        r"why don'?t you",
+        r"why not (?:try|talk|go|take|just|ask|reach|see|write|get|start)",
+        r"it (?:might|may|could|would|will|can)(?: really| also)? (?:help|be (?:helpful|useful|good|beneficial|wise|worth|a good idea|best|nice|great)) (?:to|if you|for you to)",
+        r"(?:maybe|perhaps|possibly) you (?:could|can|should|might|need to|try)",
+        r"you (?:could|can|might|may) (?:always |also |just |perhaps |maybe )?(?:try|consider|talk|reach out|go|start|look into|ask|write|take|join|speak|find|get|make|seek|call|set|spend|practice|practise|focus|do something|plan|exercise|meditate|journal|schedule|visit|sign up|think about)",
+        r"you (?:might|may) want to",
+        r"how about (?:you |trying|talking|going|taking|writing|doing|getting|making|reaching|asking|finding|joining|starting|looking|calling|spending)",
+        r"what if you (?:tried|talked|went|took|wrote|asked|started|called|reached)",
+        r"if i were you",
+        r"the best (?:thing|way|option) (?:to do |for you )?(?:is|would be) to",
+        r"make sure (?:you|to|that you)",
+        r"don'?t forget to",
+        r"(?:try|trying) (?:to |and |some |a |an |the |talking|writing|going|taking|doing|getting|making|reaching|meditat|exercis|journal|listening|reading|spending|focusing|breathing|deep|yoga|therapy|counsel)",
+        r"consider (?:talking|trying|seeing|getting|taking|reaching|writing|speaking|joining|going|asking|finding|making|looking)",
+        r"it(?:'s| is) (?:important|a good idea|best|helpful|wise|better|essential|crucial|vital|worth it) (?:to|that you|for you to)",
+        r"(?:one|another) (?:thing|option|idea|way) (?:you could|that might|that may|is to|would be)",
+        r"(?:seek|get) (?:professional|some) help",
+        r"(?:talk|speak) to (?:a |your )?(?:therapist|counsel(?:l)?or|professional|doctor)",
+    ])
+});
+
+/// Imperative advice at the start of a sentence ("Try journaling.", "Go for a walk.").
+pub static IMPERATIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(?:(?:so|maybe|perhaps|just|and|also|first|then|well|honestly|please)[, ]+)*(?:try|talk|go|take|make|get|find|write|call|reach out|ask|consider|focus|remember|keep|stop|start|avoid|practi[cs]e|exercise|meditate|breathe|journal|speak|seek|join|read|listen|set|spend|eat|sleep|drink|use|plan|schedule|distract|surround|limit|cut|leave|quit|give|put|treat|allow|forgive|accept|prioriti[sz]e|rest|relax|learn|look into|sign up|apply|visit|contact|tell (?:him|her|them|your)|let (?:him|her|them|your|yourself)|do (?:something|some|what|not)|don'?t (?:be|let|give|forget|hesitate|isolate|keep|dwell))\b")
+});
+
+/// Sentence openings that look imperative but are not advice.
+pub static NOT_ADVICE_OPENING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(?:take (?:care|your time|a moment to (?:tell|share))|tell me|let me|let's (?:talk|stay|take|look)|go on|go ahead|keep (?:going|talking|telling)|feel free|take it (?:easy|slow)|remember,? you (?:said|mentioned|told)|listen(?:ing)? to you|give me)\b")
+});
+
+// ------------------------------------------------------------- minimising --
+
+/// Minimising / soothing-away phrases.
+pub static MINIMISING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"don'?t (?:you )?worry",
+        r"do not worry",
+        r"no need to (?:worry|be (?:sad|upset|anxious|scared|angry)|feel (?:bad|sad))",
+        r"stop worrying",
+        r"look(?:ing)? (?:on|at) the bright side",
+        r"bright side",
+        r"silver lining",
+        r"every cloud",
+        r"everything happens for a reason",
+        r"it(?:'s| is) not (?:that|so|as) bad",
+        r"it(?:'s| is)n'?t (?:that|so|as) bad",
+        r"(?:it|things) could (?:always )?(?:be|have been) worse",
+        r"cheer up",
+        r"don'?t be (?:so )?(?:sad|upset|down|anxious|scared|angry|worried|blue)",
+        r"don'?t feel (?:so )?(?:bad|sad|down|guilty)",
+        r"(?:just )?(?:calm down|relax)",
+        r"(?:just |stay |think |be )positive",
+        r"others have it worse",
+        r"(?:other|some) people have it (?:much )?worse",
+        r"get over it",
+        r"just move on",
+        r"it(?:'s| is| was) (?:nothing|no big deal|not a big deal)",
+        r"no big deal",
+        r"(?:it'?ll|it will|everything will|everything'?s going to|it'?s going to|things will) (?:all )?(?:be|turn out) (?:fine|okay|ok|alright|all right|great)",
+        r"it will all work out",
+        r"you'?ll be (?:fine|okay|ok|alright)",
+        r"time heals",
+        r"(?:just )?smile",
+        r"at least",
+        r"it could be worse",
+        r"don'?t (?:be )?(?:so )?hard on yourself",
+        r"you shouldn'?t feel",
+        r"there'?s no reason to (?:feel|be)",
+    ])
+});
+
+// ------------------------------------------------------------ distortions --
+
+/// Self-critical overgeneralisations and global negative self-labels, as a
+/// participant says them.
+pub static DISTORTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"i (?:always|never|constantly) (?:mess|screw|ruin|fail|fuck|get|do|say|make|let|disappoint|end up|lose|break)\w*(?: [\w']+){0,4}",
+        r"i (?:can'?t|cannot|never) do anything right",
+        r"i ruin everything",
+        r"i(?:'m| am) (?:such |just |a |the |so |an |really |truly |nothing but (?:a )?|a total |a complete |always )*(?:failure|loser|idiot|mess|disappointment|burden|joke|waste|fraud|screw[- ]?up|let[- ]?down|worthless|useless|stupid|pathetic|unlovable|ugly|hopeless|broken|a bad person|not good enough|terrible person|horrible person|the worst)\b",
+        r"(?:nobody|no one|noone) (?:\w+ )?(?:likes|loves|cares about|wants|understands|listens to|would miss|needs) me",
+        r"(?:nobody|no one|noone) (?:cares|would care|will ever love me)",
+        r"(?:everyone|everybody|all my friends|people) (?:\w+ )?(?:hates|hate|leaves|leave|abandons|abandon|is better than|are better than|thinks i'?m \w+|laughs at|laugh at) me",
+        r"(?:it'?s|it is|everything is|everything'?s) (?:all )?my fault",
+        r"i(?:'ll| will) never (?:be|find|get|have|amount|succeed|be good enough|be happy|be loved)(?: [\w']+){0,3}",
+        r"nothing (?:i do )?ever (?:works|goes right|works out|changes)",
+        r"i(?:'m| am) always (?:the one|alone|wrong|left out|the problem)",
+        r"i(?:'m| am) (?:a )?(?:complete |total )?failure at everything",
+        r"i can'?t do anything",
+        r"i(?:'m| am) (?:not|never) good (?:enough|at anything)",
+    ])
+});
+
+// ------------------------------------------------------------------ risk ---
+
+/// Explicit, current suicidal ideation in the speaker's own words.
+pub static RISK_EXPLICIT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:kill|killing|killed|end|ending|hang|hanging|shoot|shooting|drown|drowning|off|offing|top|topping|poison|poisoning) myself",
+        r"(?:end|ending|take|taking) my (?:own )?life",
+        r"(?:end|ending|finish) it all",
+        r"(?:want|wanna|wanted|wish|going|gonna|ready|plan|planning|need|have) to (?:just )?die",
+        r"(?:want|wanna|wish) to be dead",
+        r"(?:better off|rather be) dead",
+        r"wish (?:i was|i were|i'd be|i could be) dead",
+        r"(?:suicidal|suicide)",
+        r"don'?t (?:really )?(?:want|wanna|wish) to (?:live|be alive|exist|go on living|keep living)(?: anymore)?",
+        r"(?:no longer|not) (?:want|wanna) to (?:live|be alive|exist)",
+        r"(?:overdos(?:e|ed|ing)|od'?ing|take all (?:my|the|these) (?:pills|meds|tablets))",
+        r"jump(?:ing)? (?:off|from) (?:a|the|my) (?:bridge|building|roof|balcony|cliff|ledge|tower|window)",
+        r"jump(?:ing)? in front of (?:a|the) (?:train|bus|car|truck)",
+        r"slit(?:ting)? my (?:wrists?|throat)",
+        r"not (?:be|being) (?:here|alive) (?:anymore|tomorrow|much longer)",
+    ])
+});
+
+/// Passive ideation: wishing not to exist, not waking up, no reason to live.
+pub static RISK_PASSIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"wish (?:i (?:was|were|wasn'?t|weren'?t|could|had|'?d)|to) (?:never )?(?:not )?(?:be )?(?:here|alive|born|exist|disappear|vanish|died|dead|go to sleep and not wake up|fall asleep and not wake up|been born)",
+        r"wish i(?:'d| had)? never (?:been born|existed|woken up|woke up)",
+        r"(?:don'?t|not|never) (?:want|wanna) to wake up",
+        r"(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up",
+        r"(?:no|not any|not a single|don'?t (?:have|see) (?:a|any)) (?:point|reason) (?:in |of |to )?(?:living|to live|being alive|going on|existing|to go on|in going on|to keep going|anymore)",
+        r"what'?s the point (?:of|in) (?:living|life|being alive|going on|anything anymore|it all)",
+        r"(?:life|living) (?:isn'?t|is not|doesn'?t seem|does not seem|is no longer|isn'?t really) worth (?:living|it)",
+        r"not worth living",
+        r"nothing (?:left )?to live for",
+        r"(?:tired|sick) of (?:living|being alive|life|existing)",
+        r"(?:not|unsure|don'?t know) (?:sure |if |whether )*(?:i )?(?:really )?(?:want|wanna) to (?:live|be alive|be here|go on|keep going|exist)",
+        r"(?:everyone|everybody|people|they|my family|the world) (?:would be|are|is|'?d be) better off without me",
+        r"(?:nobody|no one|noone) would (?:even )?(?:care|miss me|notice) if i (?:was|were|died|disappeared|was gone|were gone)",
+        r"(?:want|wanna|wish i could) (?:to )?(?:disappear|vanish|not exist|stop existing|cease to exist) (?:forever|for good|completely)?",
+        r"can'?t (?:go on|keep going|do this anymore|take (?:it|this) anymore|live like this)",
+        r"don'?t (?:think i can|see how i can) (?:go on|keep going|do this anymore)",
+        r"(?:thoughts|thinking|think) (?:about|of) (?:death|dying|not being here|not existing|ending it)",
+        r"(?:want|wanna|wish) (?:it|everything|the pain) (?:all )?to (?:end|stop|be over)",
+    ])
+});
+
+/// Hopelessness and burden cues that raise concern but are not ideation.
+pub static RISK_HOPELESS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:completely |totally |so |feel |feeling |i'?m |i am )hopeless",
+        r"no way out",
+        r"(?:i'?m|i am|feel like) (?:such |just |a |nothing but a )*burden",
+        r"(?:give|giving|gave) up on (?:everything|life|myself)",
+        r"(?:i'?m|i am|feel) (?:completely |so )?trapped",
+        r"nothing will ever (?:get|be) better",
+    ])
+});
+
+/// Self-harm other than suicide.
+pub static RISK_SELF_HARM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:cut|cutting|harm|harming|hurt|hurting|burn|burning|punch|punching|hit|hitting|scratch|scratching|starve|starving|injure|injuring) myself",
+        r"self[- ]?harm(?:ing)?",
+        r"self[- ]?injur(?:y|e|ing)",
+        r"cutting (?:again|my (?:arms?|legs?|wrists?|skin))",
+    ])
+});
+
+/// Accidental or everyday "hurt myself" that is not self-harm.
+pub static RISK_ACCIDENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:cut|hurt|burn|burnt|burned|injure|injured) myself (?:shaving|cooking|chopping|playing|at the gym|at work|running|training|lifting|on (?:a|the|some)|with (?:a|the) (?:knife|oven|pan|iron) while|while (?:cooking|shaving|working|playing|running|climbing|cleaning|gardening)|when i (?:fell|slipped|tripped)|by accident|accidentally|falling|slipping|badly (?:at|playing|when|while))",
+        r"accidentally (?:cut|hurt|burn|burned|burnt) myself",
+        r"(?:kill|killing) myself (?:laughing|at the gym|with work|working|studying|over (?:this|that|nothing))",
+        r"could (?:have |'?ve )?(?:kill|killed) myself (?:laughing|for)",
+        r"(?:die|dying|died) (?:of|from) (?:laughter|laughing|embarrassment|boredom|shame|cringe|happiness|cuteness)",
+        r"i'?d (?:rather|sooner) die than",
+        r"suicide (?:squad|prevention|awareness|hotline|helpline|forest)",
+    ])
+});
+
+/// Past (not current) ideation or self-harm: history raises risk to low.
+pub static RISK_HISTORY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"used to",
+        r"years ago",
+        r"when i was (?:younger|a (?:kid|teen|teenager|child)|little|in (?:high )?school|in college)",
+        r"(?:in|during) (?:high school|college|my teens|the past)",
+        r"haven'?t (?:done|felt|thought)[^.!?]{0,30}(?:in|for) (?:months|years|a long time)",
+        r"a long time ago",
+        r"back then",
+        r"once (?:tried|attempted)",
+    ])
+});
+
+/// A plan: method decided, researched or prepared.
+pub static RISK_PLAN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:have|got|made|making|had) (?:a|the|my) plan",
+        r"planned (?:it|how|out|everything)",
+        r"(?:know|decided|figured out|worked out) (?:how|when|where) (?:i'?d|i would|i will|i'?ll|i'?m going to|to)(?: do it| end it| go)?",
+        r"(?:researched|looked up|googled|searching|searched) (?:how|ways|methods|the best way)",
+        r"(?:wrote|written|writing|left) (?:a|my) (?:suicide )?(?:note|letter)",
+        r"(?:suicide|goodbye) (?:note|letter|plan)",
+    ])
+});
+
+/// Access to means (possession / preparation of a lethal method).
+pub static RISK_MEANS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:have|got|bought|buy|buying|saved|saving|stockpil\w*|collected|collecting|hoarding|hoarded|found|holding|keep|kept|ready|counted|counting|get|getting)(?: up)?(?: all)?(?: (?:a|the|my|some|enough|these|those|his|her|dad'?s|mom'?s|\w+'s))?(?: own)? (?:gun|guns|pistol|rifle|firearm|rope|noose|pills|tablets|meds|medication|sleeping pills|painkillers|razor|razors|blades?|knife|poison|bleach|belt|cord)\b",
+        r"(?:pills|tablets|gun|rope|noose|razor|blade|knife) (?:is |are )?(?:ready|in (?:my|front of me)|next to me|on my (?:desk|bed|table)|right here|here with me)",
+        r"(?:on|at) the (?:bridge|roof|ledge|edge|tracks|platform|cliff)",
+        r"(?:enough|all (?:my|the|these)) (?:pills|tablets|meds|sleeping pills|painkillers)",
+    ])
+});
+
+/// A time frame for acting.
+pub static RISK_TIMELINE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"tonight",
+        r"today",
+        r"tomorrow",
+        r"this (?:weekend|week|evening|morning|afternoon|friday|saturday|sunday|monday|tuesday|wednesday|thursday)",
+        r"right now",
+        r"in (?:an|a few|one|two|\d+) (?:hours?|minutes?|days?)",
+        r"(?:very )?soon",
+        r"after (?:this|you|we|the session|everyone'?s asleep|they leave)",
+        r"when (?:everyone|they)(?:'?re| are| is)? (?:asleep|gone|out)",
+        r"by (?:friday|saturday|sunday|monday|tuesday|wednesday|thursday|the end of the (?:week|day|month))",
+    ])
+});
+
+/// Intent: "I'm going to", "I will", "I've decided to" around an act.
+pub static RISK_INTENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:i'?m|i am) (?:going to|gonna|about to|ready to|planning to|planning on) (?:kill|end|off|hurt|cut|take|jump|hang|overdose|do it|die)",
+        r"i(?:'ll| will) (?:kill|end|off|hang|overdose|jump|do it|take my)",
+        r"(?:i'?ve|i have) (?:decided|made up my mind) to (?:kill|end|die|do it|go through with)",
+        r"going through with it",
+    ])
+});
+
+/// Goodbye behaviour: final farewells, giving things away.
+pub static RISK_GOODBYE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"this is (?:my )?(?:final |last )?goodbye",
+        r"(?:goodbye|bye) forever",
+        r"final goodbye",
+        r"(?:saying|said|say) (?:my )?goodbyes? to (?:everyone|everybody|my family|you all|the world)",
+        r"won'?t be (?:around|here|alive) (?:much longer|anymore|for long|any longer|after (?:tonight|today|this))",
+        r"(?:giving|gave|give) away (?:my|all my) (?:stuff|things|belongings|possessions|cat|dog|pets?)",
+        r"(?:last|final) (?:time|message|conversation) (?:you'?ll|we'?ll|i'?ll|you will|we will)(?: ever)?",
+        r"you (?:won'?t|will not) (?:hear from|see) me again",
+        r"(?:take care of|look after) my (?:cat|dog|kids|children|pets?|family) (?:for me )?(?:when|after) i'?m gone",
+        r"when i'?m gone",
+        r"thank you for everything[,.!]* (?:goodbye|bye|farewell)",
+        r"(?:sorted|put) my (?:affairs|things) in order",
+    ])
+});
+
+/// Retractions that must not clear a crisis on their own.
+pub static DENIAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"never ?mind",
+        r"(?:just |only )?(?:kidding|joking|jk)",
+        r"i (?:was|am|'?m) (?:just )?(?:kidding|joking)",
+        r"(?:i'?m|i am) (?:fine|ok|okay|alright|all right|good) (?:now|really|honestly|actually)?",
+        r"forget (?:i said|what i said|it|about it)",
+        r"i didn'?t mean (?:it|that)",
+        r"(?:don'?t|do not) worry about (?:me|it)",
+        r"(?:i'?m|i am) not (?:suicidal|going to do anything|serious)",
+        r"(?:it'?s|it is) (?:nothing|fine)",
+    ])
+});
+
+// -------------------------------------------------------------- injection --
+
+/// Attempts to override the robot's instructions.
+pub static INJECTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:ignore|disregard|forget|override|bypass)(?: all| any| the| your| my)* (?:previous|prior|above|earlier|preceding|original|system|initial|existing)?\s*(?:instructions?|prompts?|rules?|messages?|directions?|guidelines?|programming|constraints)",
+        r"system ?prompt",
+        r"(?:print|show|reveal|repeat|output|display|tell me|give me|leak|dump|say) (?:me )?(?:your|the) (?:full |entire |original |hidden |secret )?(?:system )?(?:prompt|instructions|rules|guidelines|initial message)",
+        r"you are now (?:a|an|my|in|dan|no longer)",
+        r"(?:pretend|act|behave) (?:to be|as if you|like you|as) (?:are |were )?(?:a |an |my )?(?:human|person|different|unrestricted|evil|dan|developer|admin)",
+        r"developer mode",
+        r"jail ?break",
+        r"\bdan\b mode",
+        r"new (?:instructions|rules|system prompt)",
+        r"from now on,? you (?:will|must|are|should)",
+        r"<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>",
+        r"\[/?(?:inst|system)\]",
+        r"###\s*(?:instruction|system)",
+        r"(?:role|speaker)\s*:\s*system",
+    ])
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lexicon_pattern_compiles() {
+        for r in [
+            &*ADVICE_RE, &*IMPERATIVE_RE, &*NOT_ADVICE_OPENING_RE, &*MINIMISING_RE, &*DISTORTION_RE,
+            &*RISK_EXPLICIT_RE, &*RISK_PASSIVE_RE, &*RISK_HOPELESS_RE, &*RISK_SELF_HARM_RE, &*RISK_ACCIDENT_RE,
+            &*RISK_HISTORY_RE, &*RISK_PLAN_RE, &*RISK_MEANS_RE, &*RISK_TIMELINE_RE, &*RISK_INTENT_RE,
+            &*RISK_GOODBYE_RE, &*DENIAL_RE, &*INJECTION_RE, &*EMOTION_RE,
+        ] {
+            assert!(!r.as_str().is_empty());
+        }
+    }
+
+    #[test]
+    fn curly_apostrophes_match_like_straight_ones() {
+        assert!(MINIMISING_RE.is_match("Don’t worry about it"));
+        assert!(MINIMISING_RE.is_match("don't worry about it"));
+    }
+
+    #[test]
+    fn negation_is_seen_within_the_clause() {
+        let t = "I'm not angry";
+        assert!(negated_before(t, t.find("angry").unwrap_or(0), 4));
+        let t = "I'm not sure, but I'm angry";
+        assert!(!negated_before(t, t.rfind("angry").unwrap_or(0), 4));
+    }
+
+    #[test]
+    fn cannot_stop_is_not_a_negation() {
+        let t = "I can't stop feeling sad";
+        assert!(!negated_before(t, t.find("sad").unwrap_or(0), 4));
+    }
+
+    #[test]
+    fn never_felt_so_is_an_intensifier_not_a_negation() {
+        let t = "I have never felt so alone";
+        assert!(!negated_before(t, t.find("alone").unwrap_or(0), 4));
+    }
+
+    #[test]
+    fn a_third_person_subject_owns_the_feeling() {
+        let t = "my mom is sad";
+        assert_eq!(subject_before(t, t.find("sad").unwrap_or(0)), Subject::Other);
+        let t = "she made me angry";
+        assert_eq!(subject_before(t, t.find("angry").unwrap_or(0)), Subject::Speaker);
+        let t = "I'm a bit sad";
+        assert_eq!(subject_before(t, t.find("sad").unwrap_or(0)), Subject::Speaker);
+    }
+
+    #[test]
+    fn context_only_forms_need_a_feeling_verb() {
+        assert_eq!(self_named_emotions("I lost my keys"), Vec::<&str>::new());
+        assert_eq!(self_named_emotions("I feel so lost at work"), vec!["lost"]);
+        assert_eq!(self_named_emotions("sit down please"), Vec::<&str>::new());
+        assert_eq!(self_named_emotions("I've been feeling really down"), vec!["down"]);
+    }
+
+    #[test]
+    fn polite_afraid_is_not_fear() {
+        assert!(self_named_emotions("I'm afraid I can't come tomorrow").is_empty());
+        assert_eq!(self_named_emotions("I'm afraid of the dark"), vec!["scared"]);
+    }
+
+    #[test]
+    fn boundary_helpers_never_split_a_char() {
+        let s = "héllo";
+        assert_eq!(floor_char_boundary(s, 2), 1);
+        assert_eq!(ceil_char_boundary(s, 2), 3);
+        assert_eq!(clause_before(s, 2), "h");
+    }
+}
