@@ -1,8 +1,12 @@
-//! `attune chat` and `attune fingerprint`.
+//! `attune chat` (the chatbot arm) and `attune fingerprint`.
 
 use crate::engine_args::EngineArgs;
+use crate::session::{engine_config, resolve, ChatSession};
+use anyhow::Context;
 use clap::Args;
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
+use tokio::sync::mpsc;
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
@@ -17,12 +21,185 @@ pub struct ChatArgs {
 pub struct FingerprintArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Also print the canonical description that is hashed (JSON).
+    #[arg(long)]
+    pub explain: bool,
 }
 
-pub fn run_chat(_a: ChatArgs) -> anyhow::Result<()> {
-    anyhow::bail!("attune chat: not built yet")
+/// Longest input line read, in bytes; the rest of a longer line is discarded
+/// (the engine then caps it further at `dialogue.max_input_chars`).
+const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// One line read from the participant.
+enum Line {
+    /// A line (lossily decoded if it was not UTF-8).
+    Text(String),
+    /// End of input.
+    Eof,
+    /// Reading failed.
+    Error(std::io::Error),
 }
 
-pub fn run_fingerprint(_a: FingerprintArgs) -> anyhow::Result<()> {
-    anyhow::bail!("attune fingerprint: not built yet")
+/// Reads bounded lines on a plain thread (stdin and files block) and hands
+/// them over a small bounded channel; when it is full the reader waits.
+fn spawn_reader(input: Box<dyn Read + Send>) -> mpsc::Receiver<Line> {
+    let (tx, rx) = mpsc::channel(4);
+    std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(input);
+        loop {
+            let line = match read_bounded_line(&mut r) {
+                Ok(None) => Line::Eof,
+                Ok(Some(bytes)) => Line::Text(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(e) => Line::Error(e),
+            };
+            let end = !matches!(line, Line::Text(_));
+            if tx.blocking_send(line).is_err() || end {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Reads up to a newline, keeping at most `MAX_LINE_BYTES`. `None` at EOF.
+fn read_bounded_line(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut saw_any = false;
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(if saw_any { Some(out) } else { None });
+        }
+        saw_any = true;
+        let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i)),
+            None => (buf, None),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = found.map(|i| i + 1).unwrap_or(buf.len());
+        r.consume(used);
+        if found.is_some() {
+            if out.last() == Some(&b'\r') {
+                out.pop();
+            }
+            return Ok(Some(out));
+        }
+    }
+}
+
+pub fn run_chat(a: ChatArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(chat(a))
+}
+
+async fn chat(a: ChatArgs) -> anyhow::Result<()> {
+    let input: Box<dyn Read + Send> = match &a.script {
+        None => Box::new(std::io::stdin()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
+        Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open script {}", p.display()))?),
+    };
+    let scripted = a.script.is_some();
+    let mut session = ChatSession::open(&a.engine, "chatbot").await?;
+    let mut lines = spawn_reader(input);
+    let name = session.config().dialogue.robot_name.clone();
+    if !scripted {
+        eprintln!("attune: chatting with {name} (engine {}). Type your message; Ctrl-D or Ctrl-C to end.", session.fingerprint());
+    }
+    let outcome: anyhow::Result<()> = async {
+        loop {
+            if !scripted {
+                print!("you> ");
+                std::io::stdout().flush().ok();
+            }
+            let line = tokio::select! {
+                l = lines.recv() => l.unwrap_or(Line::Eof),
+                _ = tokio::signal::ctrl_c() => { if !scripted { println!(); } Line::Eof }
+            };
+            let text = match line {
+                Line::Eof => break,
+                Line::Error(e) => anyhow::bail!("reading input: {e}"),
+                Line::Text(t) => t,
+            };
+            if scripted {
+                let report = session.turn(&text, None).await?;
+                let mut out = std::io::stdout().lock();
+                serde_json::to_writer(&mut out, &report)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+            } else {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                // Print sentences as they are released, like speech would.
+                let (tx, mut rx) = mpsc::channel::<String>(8);
+                let printer = async {
+                    let mut first = true;
+                    while let Some(s) = rx.recv().await {
+                        if first {
+                            print!("{}> {s}", name.to_lowercase());
+                            first = false;
+                        } else {
+                            print!(" {s}");
+                        }
+                        std::io::stdout().flush().ok();
+                    }
+                    if !first {
+                        println!();
+                    }
+                };
+                let turn = async {
+                    let r = session.turn(&text, Some(&tx)).await;
+                    drop(tx);
+                    r
+                };
+                let (r, ()) = tokio::join!(turn, printer);
+                r?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let closed = session.close().await;
+    outcome?;
+    closed
+}
+
+pub fn run_fingerprint(a: FingerprintArgs) -> anyhow::Result<()> {
+    let r = resolve(&a.engine)?;
+    let ec = engine_config(&r.cfg);
+    println!("{}", attune_dialogue::fingerprint::fingerprint(&ec));
+    if a.explain {
+        println!("{}", serde_json::to_string_pretty(&attune_dialogue::fingerprint::canonical(&ec))?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_reader_caps_a_huge_line_and_keeps_the_next_one() {
+        let mut data = vec![b'a'; MAX_LINE_BYTES + 5000];
+        data.extend_from_slice(b"\nsecond\r\nthird");
+        let mut r = std::io::BufReader::with_capacity(1000, &data[..]);
+        assert_eq!(read_bounded_line(&mut r).unwrap().unwrap().len(), MAX_LINE_BYTES);
+        assert_eq!(read_bounded_line(&mut r).unwrap().unwrap(), b"second");
+        assert_eq!(read_bounded_line(&mut r).unwrap().unwrap(), b"third");
+        assert!(read_bounded_line(&mut r).unwrap().is_none());
+    }
+
+    #[test]
+    fn bounded_reader_keeps_empty_lines_as_turns() {
+        let mut r = std::io::BufReader::new(&b"\n\nx\n"[..]);
+        assert_eq!(read_bounded_line(&mut r).unwrap().unwrap(), b"");
+        assert_eq!(read_bounded_line(&mut r).unwrap().unwrap(), b"");
+        assert_eq!(read_bounded_line(&mut r).unwrap().unwrap(), b"x");
+        assert!(read_bounded_line(&mut r).unwrap().is_none());
+    }
 }

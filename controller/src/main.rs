@@ -7,6 +7,8 @@
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
 //! - [`cmd_voice`] — `attune run --arm voice`, `transcribe`, `say`, `audio`.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
+//! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
+//! - [`store`] — the SQLite session store (WAL, migrations).
 
 mod cmd_chat;
 mod cmd_head;
@@ -14,6 +16,8 @@ mod cmd_voice;
 mod config;
 mod engine_args;
 mod llm_supervisor;
+mod session;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,0 +1,392 @@
+//! A conversation session: the one place that wires the dialogue engine to the
+//! session store (and, for the local backend, to the supervised LLM server).
+//! Every arm — chatbot, voice, robot — runs its turns through here, so the
+//! engine, the logging and the fingerprint are identical between arms.
+
+use crate::config::Config;
+use crate::engine_args::{EngineArgs, LlmChoice, PolicyChoice};
+use crate::llm_supervisor::LocalLlm;
+use crate::store::{NewSession, Store, TurnFinish, TurnStart};
+use anyhow::Context;
+use attune_dialogue::config::{LlmMode, PolicyKind};
+use attune_dialogue::engine::{Engine, EngineConfig, EngineEvent, SessionState, TurnResult};
+use attune_dialogue::llm::LlmClient;
+use attune_dialogue::memory::{summarize, TurnNote};
+use attune_dialogue::strategy::Strategy;
+use attune_dialogue::validator::Flag;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Resolved settings of a session: the config with command-line overrides.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The config after overrides, validated.
+    pub cfg: Config,
+    /// Participant id.
+    pub participant: String,
+    /// Study day.
+    pub day: u32,
+}
+
+/// Loads the config and applies `--llm`, `--policy`, `--db`, `--participant`, `--day`.
+pub fn resolve(args: &EngineArgs) -> anyhow::Result<Resolved> {
+    let mut cfg = Config::load(args.config.as_deref())?;
+    if let Some(l) = args.llm {
+        cfg.llm.mode = match l {
+            LlmChoice::Local => LlmMode::Local,
+            LlmChoice::Openai => LlmMode::Openai,
+            LlmChoice::Reflect => LlmMode::Reflect,
+        };
+    }
+    if let Some(p) = args.policy {
+        cfg.dialogue.policy = match p {
+            PolicyChoice::Attuned => PolicyKind::Attuned,
+            PolicyChoice::Assistant => PolicyKind::Assistant,
+        };
+    }
+    if let Some(db) = &args.db {
+        cfg.store.path = db.clone();
+    }
+    // Overrides can make a valid file invalid (e.g. --llm openai with no URL).
+    cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let participant = args.participant.clone().unwrap_or_else(|| "anonymous".into());
+    validate_participant(&participant)?;
+    let day = args.day.unwrap_or(1);
+    if day == 0 || day > 366 {
+        anyhow::bail!("--day must be between 1 and 366, got {day}");
+    }
+    Ok(Resolved { cfg, participant, day })
+}
+
+fn validate_participant(p: &str) -> anyhow::Result<()> {
+    let ok = !p.is_empty() && p.len() <= 64 && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        anyhow::bail!("--participant must be 1-64 characters of letters, digits, '-', '_' or '.', got {p:?}");
+    }
+    Ok(())
+}
+
+/// The engine configuration (and so the fingerprint) for resolved settings.
+pub fn engine_config(cfg: &Config) -> EngineConfig {
+    EngineConfig {
+        llm: cfg.llm.clone(),
+        dialogue: cfg.dialogue.clone(),
+        crisis: cfg.crisis.clone(),
+        validator: cfg.validator.clone(),
+        model_id: model_id(cfg),
+    }
+}
+
+/// Identity of the model: for a local GGUF its file name and size, for a
+/// remote server the configured model name, for reflect the engine itself.
+pub fn model_id(cfg: &Config) -> String {
+    match cfg.llm.mode {
+        LlmMode::Reflect => "reflect".into(),
+        LlmMode::Openai => format!("openai:{}", cfg.llm.model),
+        LlmMode::Local => {
+            let path = crate::llm_supervisor::model_path(&cfg.llm.local);
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            format!("gguf:{name}:{size}")
+        }
+    }
+}
+
+/// `validator` field of a turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidatorReport {
+    /// Flags raised on any draft of this turn.
+    pub flags: Vec<Flag>,
+    /// Rewrites requested.
+    pub rewrites: u32,
+}
+
+/// `timings_ms` field of a turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    /// Turn start → first LLM token (→ reply, for deterministic paths).
+    pub first_token: u64,
+    /// Turn start → reply complete.
+    pub total: u64,
+    /// Time spent waiting on the LLM.
+    pub llm: u64,
+}
+
+/// One turn as reported on stdout by `attune chat --script` (and extended by
+/// the voice arm). Field names are a contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnReport {
+    pub turn: u64,
+    pub user: String,
+    pub reply: String,
+    pub risk: attune_dialogue::crisis::Risk,
+    pub crisis_active: bool,
+    pub user_act: attune_dialogue::reasoner::UserAct,
+    pub emotions: Vec<String>,
+    pub reply_strategies: Vec<Strategy>,
+    pub validator: ValidatorReport,
+    pub backend: String,
+    pub fallback: bool,
+    pub timings_ms: Timings,
+    pub fingerprint: String,
+    /// What the reply set out to do.
+    pub intent: attune_dialogue::policy::Intent,
+    /// Where the reply came from (llm, reflect, protocol, rule).
+    pub source: attune_dialogue::engine::ReplySource,
+    /// A staff alert was raised on this turn.
+    pub alert: bool,
+    /// The participant's input was cut to `dialogue.max_input_chars`.
+    pub input_truncated: bool,
+    /// LLM failure on this turn, if any.
+    pub llm_error: Option<String>,
+    /// Session row id in the store.
+    pub session: i64,
+}
+
+/// A running conversation session. See the module doc.
+pub struct ChatSession {
+    /// The shared dialogue engine.
+    engine: Engine,
+    /// Conversation state the engine advances.
+    state: SessionState,
+    /// Durable log.
+    store: Store,
+    /// Session row id.
+    session_id: i64,
+    /// Participant id and day.
+    participant: String,
+    day: u32,
+    /// Turns taken so far.
+    turns: u64,
+    /// Per-turn notes for the end-of-session memory summary.
+    notes: Vec<TurnNote>,
+    /// Resolved config.
+    cfg: Config,
+    /// The supervised local LLM server, if the backend is local.
+    local: Option<LocalLlm>,
+}
+
+impl ChatSession {
+    /// Opens the store, builds the engine (starting the local LLM if
+    /// configured) and starts a session row. `arm` is chatbot | voice | robot.
+    pub async fn open(args: &EngineArgs, arm: &str) -> anyhow::Result<ChatSession> {
+        let r = resolve(args)?;
+        Self::open_resolved(r, arm).await
+    }
+
+    /// Like [`open`](Self::open) for already-resolved settings.
+    pub async fn open_resolved(r: Resolved, arm: &str) -> anyhow::Result<ChatSession> {
+        let Resolved { cfg, participant, day } = r;
+        let store = Store::open(&cfg.store.path)?;
+        let (client, local) = match cfg.llm.mode {
+            LlmMode::Reflect => (None, None),
+            LlmMode::Openai => (Some(LlmClient::new(&cfg.llm, &cfg.llm.base_url)?), None),
+            LlmMode::Local => {
+                let local = LocalLlm::start(&cfg.llm).await.context("starting the local LLM server (use --llm reflect to run without an LLM)")?;
+                let client = LlmClient::new(&cfg.llm, &local.base_url())?;
+                (Some(client), Some(local))
+            }
+        };
+        let engine = Engine::new(engine_config(&cfg), client);
+        let mut state = SessionState { memory: store.recent_summaries(&participant, cfg.dialogue.memory_sessions)?, ..Default::default() };
+        let carried = store.last_session_in_crisis(&participant)?;
+        let session_id = store.start_session(&NewSession {
+            participant: &participant,
+            day,
+            arm,
+            policy: cfg.dialogue.policy.as_str(),
+            backend: cfg.llm.mode.as_str(),
+            fingerprint: engine.fingerprint(),
+        })?;
+        store.event(Some(session_id), None, "session_start", &serde_json::json!({"arm": arm, "participant": participant, "day": day, "fingerprint": engine.fingerprint()}))?;
+        if carried {
+            // Design: crisis state outlives a crash or restart; only calm
+            // turns clear it, never a new process.
+            state.crisis.active = true;
+            store.set_session_crisis(session_id, true)?;
+            store.event(Some(session_id), None, "crisis_carried_over", &serde_json::json!({}))?;
+        }
+        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local })
+    }
+
+    /// The engine fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        self.engine.fingerprint()
+    }
+
+    /// The session row id.
+    pub fn session_id(&self) -> i64 {
+        self.session_id
+    }
+
+    /// The resolved config.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// One participant turn. Each validated sentence is committed to the
+    /// store and then sent on `sentences` (if given) as soon as it is ready.
+    /// The whole turn is committed before this returns.
+    pub async fn turn(&mut self, text: &str, sentences: Option<&mpsc::Sender<String>>) -> anyhow::Result<TurnReport> {
+        self.turns += 1;
+        let idx = self.turns;
+        let crisis_before = self.state.crisis.active;
+        let backend = self.cfg.llm.mode.as_str();
+        let fingerprint = self.engine.fingerprint().to_string();
+        let (etx, mut erx) = mpsc::channel::<EngineEvent>(8);
+        let cancel = CancellationToken::new();
+
+        let engine = &self.engine;
+        let state = &mut self.state;
+        let store = &self.store;
+        let session_id = self.session_id;
+        let gen = async move {
+            let r = engine.turn(state, text, Some(&etx), &cancel).await;
+            drop(etx);
+            r
+        };
+        let log = async {
+            let mut row: Option<i64> = None;
+            let mut failure: Option<anyhow::Error> = None;
+            while let Some(ev) = erx.recv().await {
+                if failure.is_some() {
+                    continue; // drain so the engine never blocks
+                }
+                let step: anyhow::Result<()> = (|| {
+                    match &ev {
+                        EngineEvent::Analysed { user, input_truncated, analysis, crisis, decision } => {
+                            let analysis_json = serde_json::to_string(analysis)?;
+                            row = Some(store.begin_turn(
+                                session_id,
+                                &TurnStart {
+                                    idx,
+                                    participant_text: user,
+                                    input_truncated: *input_truncated,
+                                    analysis_json: &analysis_json,
+                                    risk: crisis.risk.as_str(),
+                                    crisis_active: crisis.crisis_active,
+                                    intent: decision.intent.as_str(),
+                                    backend,
+                                    fingerprint: &fingerprint,
+                                },
+                            )?);
+                        }
+                        EngineEvent::Sentence(s) => {
+                            if let Some(r) = row {
+                                store.append_sentence(r, s)?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })();
+                match step {
+                    Err(e) => failure = Some(e),
+                    Ok(()) => {
+                        if let (EngineEvent::Sentence(s), Some(tx)) = (&ev, sentences) {
+                            let _ = tx.send(s.clone()).await;
+                        }
+                    }
+                }
+            }
+            (row, failure)
+        };
+        let (result, (row, failure)) = tokio::join!(gen, log);
+        if let Some(e) = failure {
+            return Err(e.context("writing the turn to the session store"));
+        }
+        let row = row.context("engine produced no analysis event")?;
+        self.finish(row, idx, &result, crisis_before)
+    }
+
+    fn finish(&mut self, row: i64, idx: u64, r: &TurnResult, crisis_before: bool) -> anyhow::Result<TurnReport> {
+        let flags = r.flags();
+        let validator = ValidatorReport { flags, rewrites: r.rewrites };
+        let findings_json = serde_json::json!({"flags": validator.flags, "rewrites": r.rewrites, "findings": r.findings, "truncated": r.truncated});
+        let source = serde_json::to_value(r.source)?.as_str().unwrap_or("").to_string();
+        self.store.finish_turn(
+            row,
+            &TurnFinish {
+                reply: &r.reply,
+                strategies_json: &serde_json::to_string(&r.strategies)?,
+                validator_json: &findings_json.to_string(),
+                source: &source,
+                fallback: r.fallback,
+                llm_error: r.llm_error.as_deref(),
+                first_token_ms: r.first_token_ms,
+                total_ms: r.total_ms,
+                llm_ms: r.llm_ms,
+            },
+        )?;
+        let sid = Some(self.session_id);
+        if r.input_truncated {
+            self.store.event(sid, Some(idx), "input_truncated", &serde_json::json!({"max_chars": self.cfg.dialogue.max_input_chars}))?;
+        }
+        if r.crisis.alert {
+            // The staff alert; the study bus forwards these events to staff.
+            self.store.event(sid, Some(idx), "staff_alert", &serde_json::json!({
+                "participant": self.participant, "day": self.day, "risk": r.crisis.risk, "signals": r.crisis.signals,
+            }))?;
+            tracing::warn!(target: "staff_alert", participant = %self.participant, risk = r.crisis.risk.as_str(), "staff alert raised");
+        }
+        if r.crisis.crisis_active != crisis_before {
+            let kind = if r.crisis.crisis_active { "crisis_enter" } else { "crisis_clear" };
+            self.store.event(sid, Some(idx), kind, &serde_json::json!({"risk": r.crisis.risk}))?;
+            self.store.set_session_crisis(self.session_id, r.crisis.crisis_active)?;
+        }
+        if let Some(e) = &r.llm_error {
+            self.store.event(sid, Some(idx), "llm_error", &serde_json::json!({"error": e, "fallback": r.fallback}))?;
+        }
+        self.notes.push(TurnNote {
+            act: r.analysis.user_act,
+            emotions: r.analysis.emotions.clone(),
+            text: r.user.clone(),
+            crisis: r.crisis.use_protocol_reply,
+        });
+        Ok(TurnReport {
+            turn: idx,
+            user: r.user.clone(),
+            reply: r.reply.clone(),
+            risk: r.crisis.risk,
+            crisis_active: r.crisis.crisis_active,
+            user_act: r.analysis.user_act,
+            emotions: r.analysis.emotions.clone(),
+            reply_strategies: r.strategies.clone(),
+            validator,
+            backend: self.cfg.llm.mode.as_str().to_string(),
+            fallback: r.fallback,
+            timings_ms: Timings { first_token: r.first_token_ms, total: r.total_ms, llm: r.llm_ms },
+            fingerprint: self.engine.fingerprint().to_string(),
+            intent: r.decision.intent,
+            source: r.source,
+            alert: r.crisis.alert,
+            input_truncated: r.input_truncated,
+            llm_error: r.llm_error.clone(),
+            session: self.session_id,
+        })
+    }
+
+    /// Records that the reply of `turn` was interrupted after `spoken_chars` characters.
+    pub fn mark_interrupted(&self, turn: u64, spoken_chars: usize) -> anyhow::Result<()> {
+        self.store.mark_interrupted(self.session_id, turn, spoken_chars)?;
+        self.store.event(Some(self.session_id), Some(turn), "interrupted", &serde_json::json!({"spoken_chars": spoken_chars}))?;
+        Ok(())
+    }
+
+    /// Logs an arbitrary session event (device lost, degraded to text, ...).
+    pub fn event(&self, kind: &str, payload: &serde_json::Value) -> anyhow::Result<()> {
+        self.store.event(Some(self.session_id), None, kind, payload)?;
+        Ok(())
+    }
+
+    /// Ends the session: writes the memory summary and stops the local LLM.
+    pub async fn close(self) -> anyhow::Result<()> {
+        let summary = summarize(self.day, &self.notes, self.cfg.dialogue.memory_summary_chars);
+        self.store.end_session(self.session_id, &summary, self.state.crisis.active)?;
+        self.store.event(Some(self.session_id), None, "session_end", &serde_json::json!({"turns": self.turns}))?;
+        if let Some(l) = self.local {
+            l.shutdown().await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,386 @@
+//! Session store: one SQLite file in WAL mode holding sessions, turns and
+//! events. Schema migrations run on open, from version 1.
+//!
+//! Design: a turn row is inserted (status `pending`) as soon as the
+//! participant's words are analysed, each reply sentence is appended *before*
+//! it is shown or spoken, and the row is completed before the reply is
+//! returned. `synchronous = FULL` makes every commit durable, so `kill -9` (or
+//! a power cut) at any moment loses no completed turn and no spoken word.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Store errors, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("session store {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("session store {path}: cannot create its folder: {source}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("session store {path}: schema version {found} is newer than this attune understands ({known}); upgrade attune")]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+}
+
+/// Migrations, in order; index + 1 is the schema version they produce.
+const MIGRATIONS: &[&str] = &[
+    // v1: sessions, turns, events.
+    r#"
+    CREATE TABLE sessions (
+        id            INTEGER PRIMARY KEY,
+        participant   TEXT    NOT NULL,
+        day           INTEGER NOT NULL,
+        arm           TEXT    NOT NULL,
+        policy        TEXT    NOT NULL,
+        backend       TEXT    NOT NULL,
+        fingerprint   TEXT    NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        ended_at_ms   INTEGER,
+        summary       TEXT,
+        crisis_active INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_participant ON sessions(participant, id);
+    CREATE TABLE turns (
+        id               INTEGER PRIMARY KEY,
+        session_id       INTEGER NOT NULL REFERENCES sessions(id),
+        idx              INTEGER NOT NULL,
+        created_at_ms    INTEGER NOT NULL,
+        status           TEXT    NOT NULL CHECK (status IN ('pending','complete','interrupted')),
+        participant_text TEXT    NOT NULL,
+        input_truncated  INTEGER NOT NULL DEFAULT 0,
+        analysis_json    TEXT    NOT NULL,
+        risk             TEXT    NOT NULL,
+        crisis_active    INTEGER NOT NULL,
+        intent           TEXT    NOT NULL,
+        reply            TEXT    NOT NULL DEFAULT '',
+        spoken_chars     INTEGER,
+        strategies_json  TEXT,
+        validator_json   TEXT,
+        backend          TEXT    NOT NULL,
+        source           TEXT,
+        fallback         INTEGER NOT NULL DEFAULT 0,
+        llm_error        TEXT,
+        first_token_ms   INTEGER,
+        total_ms         INTEGER,
+        llm_ms           INTEGER,
+        fingerprint      TEXT    NOT NULL,
+        UNIQUE (session_id, idx)
+    );
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        session_id INTEGER REFERENCES sessions(id),
+        turn_idx   INTEGER,
+        at_ms      INTEGER NOT NULL,
+        kind       TEXT    NOT NULL,
+        payload    TEXT    NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_kind ON events(kind, id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A new session's identity.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub participant: &'a str,
+    pub day: u32,
+    pub arm: &'a str,
+    pub policy: &'a str,
+    pub backend: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// The participant side of a turn, written before any reply text.
+#[derive(Debug, Clone)]
+pub struct TurnStart<'a> {
+    pub idx: u64,
+    pub participant_text: &'a str,
+    pub input_truncated: bool,
+    pub analysis_json: &'a str,
+    pub risk: &'a str,
+    pub crisis_active: bool,
+    pub intent: &'a str,
+    pub backend: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// The reply side of a turn, written when it is complete.
+#[derive(Debug, Clone)]
+pub struct TurnFinish<'a> {
+    pub reply: &'a str,
+    pub strategies_json: &'a str,
+    pub validator_json: &'a str,
+    pub source: &'a str,
+    pub fallback: bool,
+    pub llm_error: Option<&'a str>,
+    pub first_token_ms: u64,
+    pub total_ms: u64,
+    pub llm_ms: u64,
+}
+
+/// An open session store.
+pub struct Store {
+    /// The SQLite connection (one writer: the session runner).
+    conn: Connection,
+    /// File path, for error messages.
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: path.to_path_buf(), source })?;
+            }
+        }
+        let p = path.to_path_buf();
+        let wrap = |source| StoreError::Sqlite { path: p.clone(), source };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        let mut store = Store { conn, path: p };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.err(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known: SCHEMA_VERSION });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            tx.execute_batch(sql).map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            tx.commit().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        }
+        Ok(())
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a session row and returns its id.
+    pub fn start_session(&self, s: &NewSession<'_>) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO sessions (participant, day, arm, policy, backend, fingerprint, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![s.participant, s.day, s.arm, s.policy, s.backend, s.fingerprint, now_ms()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Ends a session with its memory summary and final crisis state.
+    pub fn end_session(&self, session: i64, summary: &str, crisis_active: bool) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET ended_at_ms = ?2, summary = ?3, crisis_active = ?4 WHERE id = ?1",
+                params![session, now_ms(), summary, crisis_active],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records the live crisis state on the session (survives a crash).
+    pub fn set_session_crisis(&self, session: i64, active: bool) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE sessions SET crisis_active = ?2 WHERE id = ?1", params![session, active])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Summaries of the participant's earlier ended sessions, oldest first.
+    pub fn recent_summaries(&self, participant: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT summary FROM sessions WHERE participant = ?1 AND summary IS NOT NULL AND summary != '' ORDER BY id DESC LIMIT ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![participant, limit as i64], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut v: Vec<String> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        v.reverse();
+        Ok(v)
+    }
+
+    /// Whether the participant's most recent earlier session was left in crisis state.
+    pub fn last_session_in_crisis(&self, participant: &str) -> Result<bool, StoreError> {
+        let v: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT crisis_active FROM sessions WHERE participant = ?1 ORDER BY id DESC LIMIT 1",
+                params![participant],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(v.unwrap_or(0) != 0)
+    }
+
+    /// Writes the participant side of a turn (status pending) and returns the row id.
+    pub fn begin_turn(&self, session: i64, t: &TurnStart<'_>) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO turns (session_id, idx, created_at_ms, status, participant_text, input_truncated, analysis_json, risk, crisis_active, intent, backend, fingerprint)
+                 VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![session, t.idx as i64, now_ms(), t.participant_text, t.input_truncated, t.analysis_json, t.risk, t.crisis_active, t.intent, t.backend, t.fingerprint],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Appends one validated sentence to a pending turn's reply.
+    pub fn append_sentence(&self, turn_row: i64, sentence: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE turns SET reply = CASE WHEN reply = '' THEN ?2 ELSE reply || ' ' || ?2 END WHERE id = ?1",
+                params![turn_row, sentence],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Completes a turn.
+    pub fn finish_turn(&self, turn_row: i64, f: &TurnFinish<'_>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE turns SET status = CASE WHEN status = 'interrupted' THEN status ELSE 'complete' END,
+                    reply = ?2, strategies_json = ?3, validator_json = ?4, source = ?5, fallback = ?6, llm_error = ?7,
+                    first_token_ms = ?8, total_ms = ?9, llm_ms = ?10
+                 WHERE id = ?1",
+                params![turn_row, f.reply, f.strategies_json, f.validator_json, f.source, f.fallback, f.llm_error, f.first_token_ms as i64, f.total_ms as i64, f.llm_ms as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Marks a turn's reply as interrupted after `spoken_chars` characters.
+    pub fn mark_interrupted(&self, session: i64, idx: u64, spoken_chars: usize) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE turns SET status = 'interrupted', spoken_chars = ?3 WHERE session_id = ?1 AND idx = ?2",
+                params![session, idx as i64, spoken_chars as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Appends an event (staff alert, crisis enter/clear, LLM error, ...).
+    pub fn event(&self, session: Option<i64>, turn_idx: Option<u64>, kind: &str, payload: &serde_json::Value) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO events (session_id, turn_idx, at_ms, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![session, turn_idx.map(|i| i as i64), now_ms(), kind, payload.to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Number of turns with the given status in a session (for tests and export).
+    pub fn count_turns(&self, session: i64, status: &str) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM turns WHERE session_id = ?1 AND status = ?2", params![session, status], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start<'a>(idx: u64, text: &'a str) -> TurnStart<'a> {
+        TurnStart { idx, participant_text: text, input_truncated: false, analysis_json: "{}", risk: "none", crisis_active: false, intent: "reflect", backend: "reflect", fingerprint: "f" }
+    }
+
+    #[test]
+    fn fresh_file_is_migrated_to_the_current_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("a/b/x.db")).unwrap();
+        let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn reopening_keeps_turns_and_does_not_rerun_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        let sid;
+        {
+            let s = Store::open(&p).unwrap();
+            sid = s.start_session(&NewSession { participant: "p1", day: 1, arm: "chatbot", policy: "attuned", backend: "reflect", fingerprint: "f" }).unwrap();
+            let t = s.begin_turn(sid, &start(1, "hello")).unwrap();
+            s.append_sentence(t, "Hi.").unwrap();
+            s.append_sentence(t, "How are you?").unwrap();
+            let r: String = s.conn.query_row("SELECT reply FROM turns WHERE id = ?1", [t], |r| r.get(0)).unwrap();
+            assert_eq!(r, "Hi. How are you?");
+        }
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.count_turns(sid, "pending").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Store::open(&p).err().unwrap().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+        assert!(err.contains("x.db"), "{err}");
+    }
+
+    #[test]
+    fn interrupted_status_survives_finishing_the_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("x.db")).unwrap();
+        let sid = s.start_session(&NewSession { participant: "p", day: 1, arm: "voice", policy: "attuned", backend: "reflect", fingerprint: "f" }).unwrap();
+        let row = s.begin_turn(sid, &start(1, "hi")).unwrap();
+        s.mark_interrupted(sid, 1, 12).unwrap();
+        s.finish_turn(row, &TurnFinish { reply: "a b", strategies_json: "[]", validator_json: "{}", source: "llm", fallback: false, llm_error: None, first_token_ms: 1, total_ms: 2, llm_ms: 1 }).unwrap();
+        assert_eq!(s.count_turns(sid, "interrupted").unwrap(), 1);
+    }
+
+    #[test]
+    fn memory_returns_the_latest_summaries_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("x.db")).unwrap();
+        for d in 1..=4 {
+            let id = s.start_session(&NewSession { participant: "p", day: d, arm: "chatbot", policy: "attuned", backend: "reflect", fingerprint: "f" }).unwrap();
+            s.end_session(id, &format!("Day {d}"), false).unwrap();
+        }
+        let other = s.start_session(&NewSession { participant: "q", day: 1, arm: "chatbot", policy: "attuned", backend: "reflect", fingerprint: "f" }).unwrap();
+        s.end_session(other, "not mine", true).unwrap();
+        assert_eq!(s.recent_summaries("p", 2).unwrap(), vec!["Day 3".to_string(), "Day 4".to_string()]);
+        assert!(!s.last_session_in_crisis("p").unwrap());
+        assert!(s.last_session_in_crisis("q").unwrap());
+    }
+}

@@ -1,0 +1,506 @@
+//! The turn pipeline: crisis layer → reasoner → policy → guide (LLM, streamed
+//! sentence by sentence) → validator on every sentence before it is released →
+//! one rewrite → reflective fallback.
+//!
+//! Design: the engine owns no I/O besides the LLM client handed to it. It
+//! emits [`EngineEvent`]s on a bounded channel: first the analysis, then each
+//! validated sentence, so a voice arm can commit and speak the first sentence
+//! while the rest is still being generated. Nothing reaches the channel that
+//! the validator has not passed (attuned policy).
+
+use crate::config::{DialogueConfig, LlmConfig, LlmMode, PolicyKind};
+use crate::crisis::{protocol_reply, CrisisConfig, CrisisDecision, CrisisTracker};
+use crate::llm::{ChatMessage, Flow, LlmClient, LlmError};
+use crate::policy::{decide, Decision, Intent, PolicyState};
+use crate::prompts;
+use crate::reasoner::{analyze, Analysis, ReasonerContext};
+use crate::reflect::{reflect_reply, ReflectState};
+use crate::strategy::{code_reply, Strategy};
+use crate::text::{sanitize_input, SentenceSplitter};
+use crate::validator::{validate, Finding, Flag, ValidationInput, ValidatorConfig};
+use serde::Serialize;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the engine needs to know; hashed into the fingerprint.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// LLM mode and client settings.
+    pub llm: LlmConfig,
+    /// Policy, persona, sampling, memory.
+    pub dialogue: DialogueConfig,
+    /// Crisis protocol.
+    pub crisis: CrisisConfig,
+    /// Validator limits.
+    pub validator: ValidatorConfig,
+    /// Identity of the model (name, and for a local GGUF its file name and size).
+    pub model_id: String,
+}
+
+/// Per-session conversation state. Owned by the caller, advanced by `turn`.
+#[derive(Debug, Clone, Default)]
+pub struct SessionState {
+    /// Crisis state machine.
+    pub crisis: CrisisTracker,
+    /// Policy memory (disclosures, offers).
+    pub policy: PolicyState,
+    /// Reflective engine rotation.
+    pub reflect: ReflectState,
+    /// Earlier (participant, reply) pairs of this session.
+    pub history: Vec<(String, String)>,
+    /// Summaries of earlier sessions (memory), oldest first.
+    pub memory: Vec<String>,
+}
+
+/// What the engine streams to its caller during a turn.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// The participant's turn has been read; sent before any reply text.
+    Analysed {
+        /// Sanitised participant text.
+        user: String,
+        /// The input was cut at `max_input_chars`.
+        input_truncated: bool,
+        /// The reasoner's reading.
+        analysis: Analysis,
+        /// The crisis layer's decision.
+        crisis: CrisisDecision,
+        /// The policy's decision.
+        decision: Decision,
+    },
+    /// One validated reply sentence, ready to show or speak.
+    Sentence(String),
+}
+
+/// Where the reply text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplySource {
+    /// The LLM (first draft or the rewrite).
+    Llm,
+    /// The deterministic reflective engine.
+    Reflect,
+    /// The crisis protocol text.
+    Protocol,
+    /// A fixed engine text (empty input, follow-up, assistant apology).
+    Rule,
+}
+
+/// Everything about one finished turn (what the store and the CLI record).
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnResult {
+    /// Sanitised participant text.
+    pub user: String,
+    /// Input was cut at `max_input_chars`.
+    pub input_truncated: bool,
+    /// The reasoner's reading.
+    pub analysis: Analysis,
+    /// Crisis decision.
+    pub crisis: CrisisDecision,
+    /// Policy decision.
+    pub decision: Decision,
+    /// The reply as shown/spoken.
+    pub reply: String,
+    /// The reply's sentences, in order.
+    pub sentences: Vec<String>,
+    /// ESConv strategies of the reply.
+    pub strategies: Vec<Strategy>,
+    /// Validator findings on every draft of this turn.
+    pub findings: Vec<Finding>,
+    /// Rewrites requested (0 or 1).
+    pub rewrites: u32,
+    /// Where the reply came from.
+    pub source: ReplySource,
+    /// The reply is a fallback because the LLM failed or stayed flagged.
+    pub fallback: bool,
+    /// Generation stopped early (length cap or a flagged later sentence).
+    pub truncated: bool,
+    /// LLM failure, if any ("kind: message").
+    pub llm_error: Option<String>,
+    /// Turn start → first LLM token (or to the reply for deterministic paths).
+    pub first_token_ms: u64,
+    /// Turn start → reply complete.
+    pub total_ms: u64,
+    /// Time spent waiting on the LLM (for engine-overhead measurement).
+    pub llm_ms: u64,
+}
+
+impl TurnResult {
+    /// Distinct validator flags raised this turn, in order of first appearance.
+    pub fn flags(&self) -> Vec<Flag> {
+        let mut v = Vec::new();
+        for f in &self.findings {
+            if !v.contains(&f.flag) {
+                v.push(f.flag);
+            }
+        }
+        v
+    }
+}
+
+/// The dialogue engine. Cheap to share between tasks.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Configuration (also the fingerprint's input).
+    cfg: EngineConfig,
+    /// LLM client; `None` in reflect mode.
+    client: Option<LlmClient>,
+    /// Precomputed fingerprint.
+    fingerprint: String,
+}
+
+/// Reply for an empty turn.
+pub const EMPTY_REPLY: &str = "I'm here whenever you're ready.";
+/// Reply in the assistant condition when the LLM fails.
+pub const ASSISTANT_APOLOGY: &str = "Sorry, I couldn't answer just now. Could you say that again?";
+
+/// Follow-up while crisis state is active.
+pub fn crisis_follow_up(cfg: &CrisisConfig) -> String {
+    format!(
+        "Thank you for still talking with me. What you shared earlier matters, and I'd still like you to reach a person: the {}, {}. How are you doing right now?",
+        cfg.resource_name, cfg.resource_contact
+    )
+}
+
+struct Draft {
+    sentences: Vec<String>,
+    findings: Vec<Finding>,
+    /// Whether a finding stopped the draft (vs. a clean end).
+    flagged: bool,
+    truncated: bool,
+    error: Option<LlmError>,
+    first_token_ms: Option<u64>,
+    llm_ms: u64,
+}
+
+impl Engine {
+    /// Builds an engine. `client` must be `Some` unless the mode is reflect.
+    pub fn new(cfg: EngineConfig, client: Option<LlmClient>) -> Self {
+        let fingerprint = crate::fingerprint::fingerprint(&cfg);
+        Self { cfg, client, fingerprint }
+    }
+
+    /// The engine fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Runs one participant turn. Events go to `events` if given (the channel
+    /// is bounded; a slow consumer slows generation rather than losing text).
+    pub async fn turn(
+        &self,
+        st: &mut SessionState,
+        raw: &str,
+        events: Option<&mpsc::Sender<EngineEvent>>,
+        cancel: &CancellationToken,
+    ) -> TurnResult {
+        let start = Instant::now();
+        let (user, input_truncated) = sanitize_input(raw, self.cfg.dialogue.max_input_chars);
+
+        // 1. Crisis layer, always first, under every policy.
+        let crisis = st.crisis.on_turn(&user, &self.cfg.crisis);
+        // 2. Reasoner.
+        let analysis = analyze(&user, &ReasonerContext { offered_suggestions: st.policy.offered_suggestions });
+        // 3. Policy.
+        let decision = decide(&analysis, &crisis, &mut st.policy);
+        emit(events, EngineEvent::Analysed { user: user.clone(), input_truncated, analysis: analysis.clone(), crisis: crisis.clone(), decision }).await;
+
+        let mut result = TurnResult {
+            user: user.clone(),
+            input_truncated,
+            analysis,
+            crisis,
+            decision,
+            reply: String::new(),
+            sentences: Vec::new(),
+            strategies: Vec::new(),
+            findings: Vec::new(),
+            rewrites: 0,
+            source: ReplySource::Rule,
+            fallback: false,
+            truncated: false,
+            llm_error: None,
+            first_token_ms: 0,
+            total_ms: 0,
+            llm_ms: 0,
+        };
+
+        let deterministic = match decision.intent {
+            Intent::Crisis => Some((protocol_reply(&self.cfg.crisis), ReplySource::Protocol)),
+            Intent::CrisisFollowUp => Some((crisis_follow_up(&self.cfg.crisis), ReplySource::Rule)),
+            Intent::Empty => Some((EMPTY_REPLY.to_string(), ReplySource::Rule)),
+            Intent::Steer => Some((reflect_reply(&user, &result.analysis, &mut st.reflect), ReplySource::Reflect)),
+            _ if self.client.is_none() || self.cfg.llm.mode == LlmMode::Reflect => {
+                Some((reflect_reply(&user, &result.analysis, &mut st.reflect), ReplySource::Reflect))
+            }
+            _ => None,
+        };
+
+        if let Some((text, source)) = deterministic {
+            result.source = source;
+            let sentences = crate::text::split_sentences(&text);
+            result.first_token_ms = start.elapsed().as_millis() as u64;
+            for s in &sentences {
+                emit(events, EngineEvent::Sentence(s.clone())).await;
+            }
+            result.sentences = sentences;
+        } else {
+            self.generate(st, &mut result, events, cancel, start).await;
+        }
+
+        result.reply = result.sentences.join(" ");
+        result.strategies = code_reply(&result.reply);
+        result.total_ms = start.elapsed().as_millis() as u64;
+        st.history.push((user, result.reply.clone()));
+        let keep = self.cfg.dialogue.history_turns.max(1) * 4;
+        if st.history.len() > keep {
+            let drop = st.history.len() - keep;
+            st.history.drain(..drop);
+        }
+        result
+    }
+
+    async fn generate(
+        &self,
+        st: &mut SessionState,
+        result: &mut TurnResult,
+        events: Option<&mpsc::Sender<EngineEvent>>,
+        cancel: &CancellationToken,
+        start: Instant,
+    ) {
+        let Some(client) = &self.client else { return };
+        let attuned = self.cfg.dialogue.policy == PolicyKind::Attuned;
+        let mut messages = self.messages(st, &result.user, result.decision.intent);
+        let earlier: Vec<String> = st.history.iter().map(|(u, _)| u.clone()).collect();
+        let secrets = prompts::secret_phrases();
+
+        let mut draft = self
+            .draft(client, &messages, result, &earlier, &secrets, attuned, events, cancel, start)
+            .await;
+        result.llm_ms += draft.llm_ms;
+        result.first_token_ms = draft.first_token_ms.unwrap_or(0);
+        result.findings.extend(draft.findings.iter().cloned());
+
+        if attuned && draft.sentences.is_empty() && draft.flagged && !cancel.is_cancelled() {
+            // One rewrite with the validator's feedback.
+            result.rewrites = 1;
+            let bad = draft.findings.last().map(|f| f.evidence.clone()).unwrap_or_default();
+            let feedback: Vec<String> = draft.findings.iter().map(|f| f.feedback.clone()).collect();
+            messages.push(ChatMessage::new("assistant", bad.clone()));
+            messages.push(ChatMessage::new(
+                "user",
+                prompts::REWRITE_INSTRUCTION.replace("{draft}", &bad).replace("{feedback}", &feedback.join(" ")),
+            ));
+            draft = self
+                .draft(client, &messages, result, &earlier, &secrets, attuned, events, cancel, start)
+                .await;
+            result.llm_ms += draft.llm_ms;
+            if result.first_token_ms == 0 {
+                result.first_token_ms = draft.first_token_ms.unwrap_or(0);
+            }
+            result.findings.extend(draft.findings.iter().cloned());
+        }
+
+        if let Some(e) = &draft.error {
+            result.llm_error = Some(format!("{}: {e}", e.kind()));
+            tracing::warn!(error = %e, "LLM failed during the turn");
+        }
+        result.truncated = draft.truncated;
+        if !draft.sentences.is_empty() {
+            result.source = ReplySource::Llm;
+            result.sentences = draft.sentences;
+            return;
+        }
+
+        // Nothing usable from the LLM: fall back.
+        result.fallback = true;
+        let text = if attuned {
+            result.source = ReplySource::Reflect;
+            reflect_reply(&result.user, &result.analysis, &mut st.reflect)
+        } else {
+            result.source = ReplySource::Rule;
+            ASSISTANT_APOLOGY.to_string()
+        };
+        if result.first_token_ms == 0 {
+            result.first_token_ms = start.elapsed().as_millis() as u64;
+        }
+        let sentences = crate::text::split_sentences(&text);
+        for s in &sentences {
+            emit(events, EngineEvent::Sentence(s.clone())).await;
+        }
+        result.sentences = sentences;
+    }
+
+    /// Streams one draft, validating each sentence before releasing it.
+    #[allow(clippy::too_many_arguments)]
+    async fn draft(
+        &self,
+        client: &LlmClient,
+        messages: &[ChatMessage],
+        result: &TurnResult,
+        earlier: &[String],
+        secrets: &[String],
+        attuned: bool,
+        events: Option<&mpsc::Sender<EngineEvent>>,
+        cancel: &CancellationToken,
+        turn_start: Instant,
+    ) -> Draft {
+        // Design: deltas travel on an unbounded channel from the generation
+        // task; it is bounded in practice by `max_tokens` deltas per draft.
+        let (dtx, mut drx) = mpsc::unbounded_channel::<String>();
+        let stop = cancel.child_token();
+        let gen = {
+            let client = client.clone();
+            let messages = messages.to_vec();
+            let params = self.cfg.dialogue.sampling.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut cb = |d: &str| {
+                    if dtx.send(d.to_string()).is_err() {
+                        Flow::Stop
+                    } else {
+                        Flow::Continue
+                    }
+                };
+                client.stream_chat(&messages, &params, &stop, &mut cb).await
+            })
+        };
+
+        let mut d = Draft { sentences: Vec::new(), findings: Vec::new(), flagged: false, truncated: false, error: None, first_token_ms: None, llm_ms: 0 };
+        let mut splitter = SentenceSplitter::new();
+        let max_sentences = self.cfg.validator.max_sentences as usize;
+        let mut done = false;
+        let mut pending: Vec<String> = Vec::new();
+        let llm_start = Instant::now();
+        while !done {
+            match drx.recv().await {
+                Some(delta) => {
+                    if d.first_token_ms.is_none() {
+                        d.first_token_ms = Some(turn_start.elapsed().as_millis() as u64);
+                    }
+                    pending.extend(splitter.push(&delta));
+                }
+                None => {
+                    pending.extend(splitter.finish());
+                    done = true;
+                }
+            }
+            for sentence in pending.drain(..) {
+                if d.flagged || d.truncated {
+                    break;
+                }
+                if attuned {
+                    match self.check(&d.sentences, &sentence, result, earlier, secrets) {
+                        Ok(()) => {}
+                        Err(findings) => {
+                            let only_length = findings.iter().all(|f| f.flag == Flag::TooLong);
+                            if only_length && !d.sentences.is_empty() {
+                                d.truncated = true;
+                            } else {
+                                d.findings.extend(findings);
+                                d.flagged = true;
+                                if !d.sentences.is_empty() {
+                                    d.truncated = true;
+                                }
+                            }
+                            stop.cancel();
+                            break;
+                        }
+                    }
+                }
+                emit(events, EngineEvent::Sentence(sentence.clone())).await;
+                d.sentences.push(sentence);
+                if attuned && d.sentences.len() >= max_sentences {
+                    d.truncated = !done;
+                    stop.cancel();
+                    break;
+                }
+            }
+            if d.flagged || d.truncated {
+                break;
+            }
+        }
+        drop(drx);
+        let outcome = gen.await;
+        d.llm_ms = llm_start.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(Ok(_)) => {}
+            Ok(Err(LlmError::Cancelled { .. })) if stop.is_cancelled() && !cancel.is_cancelled() => {}
+            Ok(Err(e)) => d.error = Some(e),
+            Err(join) => d.error = Some(LlmError::Stream { reason: format!("generation task failed: {join}"), partial: String::new() }),
+        }
+        if attuned && d.sentences.is_empty() && !d.flagged && d.error.is_none() {
+            // The model produced nothing usable (only whitespace).
+            d.findings.push(Finding { flag: Flag::Empty, evidence: String::new(), feedback: "Reply with one to three short sentences.".into() });
+            d.flagged = true;
+        }
+        d
+    }
+
+    /// Validates `sentence` appended to the already released `prefix`.
+    fn check(&self, prefix: &[String], sentence: &str, result: &TurnResult, earlier: &[String], secrets: &[String]) -> Result<(), Vec<Finding>> {
+        let mut reply = prefix.join(" ");
+        if !reply.is_empty() {
+            reply.push(' ');
+        }
+        reply.push_str(sentence);
+        let input = ValidationInput {
+            reply: &reply,
+            user_text: &result.user,
+            analysis: &result.analysis,
+            earlier_user_texts: earlier,
+            suggestions_allowed: result.decision.suggestions_allowed,
+            secret_phrases: secrets,
+        };
+        let findings = validate(&input, &self.cfg.validator);
+        if findings.is_empty() {
+            Ok(())
+        } else {
+            Err(findings)
+        }
+    }
+
+    /// The messages sent to the LLM for this turn.
+    pub fn messages(&self, st: &SessionState, user: &str, intent: Intent) -> Vec<ChatMessage> {
+        let mut system = match self.cfg.dialogue.policy {
+            PolicyKind::Attuned => prompts::persona(&self.cfg.dialogue.robot_name),
+            PolicyKind::Assistant => prompts::ASSISTANT_PERSONA.to_string(),
+        };
+        if self.cfg.dialogue.policy == PolicyKind::Attuned {
+            if !st.memory.is_empty() {
+                system.push_str("\n\n");
+                system.push_str(prompts::MEMORY_HEADER);
+                for m in st.memory.iter().rev().take(self.cfg.dialogue.memory_sessions).rev() {
+                    system.push_str("\n- ");
+                    system.push_str(m);
+                }
+            }
+            system.push_str("\n\nFor this reply: ");
+            system.push_str(prompts::intent_instruction(intent));
+        }
+        let mut msgs = vec![ChatMessage::new("system", system)];
+        let n = self.cfg.dialogue.history_turns;
+        let skip = st.history.len().saturating_sub(n);
+        for (u, r) in st.history.iter().skip(skip) {
+            msgs.push(ChatMessage::new("user", u.clone()));
+            if !r.is_empty() {
+                msgs.push(ChatMessage::new("assistant", r.clone()));
+            }
+        }
+        msgs.push(ChatMessage::new("user", user.to_string()));
+        msgs
+    }
+}
+
+async fn emit(events: Option<&mpsc::Sender<EngineEvent>>, ev: EngineEvent) {
+    if let Some(tx) = events {
+        // A dropped receiver means nobody listens any more; the turn goes on.
+        let _ = tx.send(ev).await;
+    }
+}
