@@ -1,0 +1,548 @@
+//! The voice pipeline, driven one 16 ms frame at a time:
+//! source → VAD → [`TurnTaker`] → STT worker → [`Responder`] (the dialogue
+//! engine) → TTS worker → sink.
+//!
+//! Time inside the loop is *stream time*: frame n starts at n × 16 ms. A live
+//! microphone paces frames in real time. A file is paced in real time, or with
+//! `Pacing::Fast` it runs as fast as possible *while nothing is being
+//! computed*; whenever STT, the engine or TTS is working, stream time is held
+//! to real time, so latencies in the transcript and in OUT.wav are the ones
+//! a participant would have heard. Stages run on their own threads, so the
+//! loop keeps hearing (barge-in, next utterance) while they work.
+
+use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
+use crate::stt::{SttJob, SttWorker};
+use crate::tts::{TtsJob, TtsWorker};
+use crate::turn::{TurnEvent, TurnParams, TurnTaker};
+use crate::vad::Vad;
+use crate::{SpeechConfig, SpeechError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where frames come from (a file or a microphone).
+pub trait FrameSource {
+    /// Fills `out` with the next 16 ms; `Ok(false)` at the end of the input.
+    /// A live source blocks until a frame is there.
+    fn next_frame(&mut self, out: &mut [f32; FRAME]) -> Result<bool, SpeechError>;
+    /// True for a device that paces itself.
+    fn is_live(&self) -> bool;
+}
+
+/// Where robot speech goes (a file or a speaker).
+pub trait PlaybackSink {
+    /// Queues 16 kHz mono audio after whatever is queued.
+    fn push(&mut self, samples: &[f32]) -> Result<(), SpeechError>;
+    /// Drops everything queued; output falls silent within one device period.
+    fn stop(&mut self);
+    /// Samples (16 kHz) queued and not yet played.
+    fn pending(&self) -> usize;
+    /// One frame of stream time passed.
+    fn tick(&mut self) -> Result<(), SpeechError>;
+    /// Flushes and closes.
+    fn finish(&mut self) -> Result<(), SpeechError>;
+}
+
+/// A transcribed participant utterance for the dialogue engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utterance {
+    /// Loop-assigned id; reply events and interruptions refer to it.
+    pub id: u64,
+    /// What whisper heard.
+    pub text: String,
+}
+
+/// What the dialogue engine sends back for an utterance.
+#[derive(Debug)]
+pub enum ReplyEvent<R> {
+    /// One validated, committed sentence, ready to speak.
+    Sentence { id: u64, text: String },
+    /// The turn is complete; `report` is what the transcript records.
+    Done { id: u64, report: R },
+    /// The engine failed on this utterance (logged; the session goes on).
+    Failed { id: u64, error: String },
+}
+
+/// The dialogue engine as the loop sees it. Implementations must not block:
+/// `submit` queues, `poll` returns what is ready.
+pub trait Responder<R> {
+    /// Hands over a transcribed utterance.
+    fn submit(&mut self, utt: Utterance) -> Result<(), SpeechError>;
+    /// The next reply event, if one is ready.
+    fn poll(&mut self) -> Option<ReplyEvent<R>>;
+    /// The reply to `id` was cut off after `spoken_chars` characters.
+    fn interrupted(&mut self, id: u64, spoken_chars: usize);
+}
+
+/// How stream time relates to real time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// Frames at real-time pace (file played as if live).
+    RealTime,
+    /// Idle stretches skipped; real time only while a stage computes.
+    Fast,
+}
+
+/// One completed turn, for the transcript.
+#[derive(Debug)]
+pub struct TurnRecord<R> {
+    /// The engine's report.
+    pub report: R,
+    /// What whisper heard.
+    pub asr_text: String,
+    /// whisper's wall time for this utterance.
+    pub asr_ms: u64,
+    /// End of participant speech → end of turn decided.
+    pub endpoint_ms: u64,
+    /// First sentence text → its audio ready (TTS time); None if nothing was spoken.
+    pub tts_first_audio_ms: Option<u64>,
+    /// End of participant speech → first robot audio heard; None if nothing was spoken.
+    pub turn_latency_ms: Option<u64>,
+    /// The participant interrupted the reply.
+    pub interrupted: bool,
+    /// Characters of the reply actually heard.
+    pub spoken_chars: usize,
+    /// Stream time the participant's speech started and ended.
+    pub speech_start_ms: u64,
+    /// See `speech_start_ms`.
+    pub speech_end_ms: u64,
+}
+
+/// Things worth logging or reacting to (the head's backchannel nods).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoopEvent {
+    /// Participant speech started.
+    SpeechStart { at_ms: u64 },
+    /// A pause inside the participant's turn.
+    Pause { at_ms: u64 },
+    /// The participant talked over the robot: playback was stopped at `at_ms`.
+    BargeIn { at_ms: u64, id: u64, spoken_chars: usize },
+    /// A short overlap that did not interrupt.
+    Backchannel { start_ms: u64, end_ms: u64 },
+    /// An utterance was heard as nothing (noise, silence) and skipped.
+    Empty { id: u64 },
+    /// Something was dropped or failed for one utterance; the session goes on.
+    Warning { msg: String },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoopSummary {
+    /// Stream time covered.
+    pub stream_ms: u64,
+    /// Turns recorded.
+    pub turns: usize,
+    /// Barge-ins.
+    pub barge_ins: usize,
+    /// Backchannels heard.
+    pub backchannels: usize,
+}
+
+/// A transcribed utterance waiting for, or being, answered.
+struct Pending<R> {
+    /// Transcript text.
+    asr_text: String,
+    /// whisper time.
+    asr_ms: u64,
+    /// Endpointing delay.
+    endpoint_ms: u64,
+    /// Speech span.
+    speech_start_ms: u64,
+    /// See above.
+    speech_end_ms: u64,
+    /// Sentences handed to TTS.
+    sentences_in: u32,
+    /// Sentences whose audio came back (spoken, dropped or failed).
+    audio_back: u32,
+    /// Real time the first sentence arrived from the engine.
+    first_sentence_at: Option<Instant>,
+    /// TTS time of the first sentence.
+    tts_first_ms: Option<u64>,
+    /// Stream time the first audio is heard.
+    first_audio_ms: Option<u64>,
+    /// The engine's report once done.
+    report: Option<R>,
+    /// The engine failed.
+    failed: bool,
+    /// Playback was cut.
+    interrupted: bool,
+    /// Characters heard so far.
+    spoken_chars: usize,
+}
+
+/// One sentence in the sink.
+struct Segment {
+    /// Reply id.
+    id: u64,
+    /// Characters of the sentence.
+    chars: usize,
+    /// Offset of its first sample in everything pushed.
+    start: u64,
+    /// Its length in samples.
+    len: u64,
+}
+
+/// An utterance being transcribed.
+struct InStt {
+    /// Speech span.
+    speech_start_ms: u64,
+    /// See above.
+    speech_end_ms: u64,
+    /// Endpointing delay.
+    endpoint_ms: u64,
+}
+
+/// Stages and settings the loop needs.
+pub struct VoiceLoop<'a, R> {
+    /// Speech config (VAD, turn-taking).
+    cfg: &'a SpeechConfig,
+    /// STT worker.
+    stt: &'a SttWorker,
+    /// TTS worker.
+    tts: &'a TtsWorker,
+    /// The dialogue engine.
+    responder: &'a mut dyn Responder<R>,
+    /// Pacing for non-live sources.
+    pacing: Pacing,
+    /// Longest the loop keeps running after a file ends, waiting for replies.
+    pub drain_limit_ms: u64,
+}
+
+impl<'a, R> VoiceLoop<'a, R> {
+    /// Wires the stages.
+    pub fn new(
+        cfg: &'a SpeechConfig,
+        stt: &'a SttWorker,
+        tts: &'a TtsWorker,
+        responder: &'a mut dyn Responder<R>,
+        pacing: Pacing,
+    ) -> Self {
+        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000 }
+    }
+
+    /// Runs until the source ends (and every reply is spoken) or `stop` is set.
+    /// Per-utterance failures go to `on_event` as warnings; only a source or
+    /// sink failure ends the run with an error (turns already recorded stay).
+    pub fn run(
+        &mut self,
+        source: &mut dyn FrameSource,
+        sink: &mut dyn PlaybackSink,
+        stop: &AtomicBool,
+        on_turn: &mut dyn FnMut(TurnRecord<R>),
+        on_event: &mut dyn FnMut(LoopEvent),
+    ) -> Result<LoopSummary, SpeechError> {
+        let result = self.run_inner(source, sink, stop, on_turn, on_event);
+        let fin = sink.finish();
+        let summary = result?;
+        fin?;
+        Ok(summary)
+    }
+
+    fn run_inner(
+        &mut self,
+        source: &mut dyn FrameSource,
+        sink: &mut dyn PlaybackSink,
+        stop: &AtomicBool,
+        on_turn: &mut dyn FnMut(TurnRecord<R>),
+        on_event: &mut dyn FnMut(LoopEvent),
+    ) -> Result<LoopSummary, SpeechError> {
+        let params = TurnParams::from_config(&self.cfg.vad, &self.cfg.turn);
+        let mut turn = TurnTaker::new(params);
+        let mut vad = Vad::new(self.cfg.vad.threshold);
+        let preroll = ms_to_samples(self.cfg.vad.preroll_ms as u64);
+        let mut recent: VecDeque<f32> = VecDeque::with_capacity(preroll + FRAME);
+        let mut utt_buf: Vec<f32> = Vec::new();
+        let mut utt_buf_start_ms = 0u64;
+        let mut buffering = false;
+        let mut next_id = 1u64;
+        let mut in_stt: HashMap<u64, InStt> = HashMap::new();
+        let mut pending: HashMap<u64, Pending<R>> = HashMap::new();
+        let mut order: VecDeque<u64> = VecDeque::new();
+        let mut playlist: VecDeque<Segment> = VecDeque::new();
+        let mut pushed_total = 0u64;
+        let mut summary = LoopSummary::default();
+        let mut frame = [0.0f32; FRAME];
+        let mut now = 0u64;
+        let mut input_done = false;
+        let mut input_end_ms = 0u64;
+        // Pacing anchor: (real instant, stream ms) when real-time pacing began.
+        let mut anchor: Option<(Instant, u64)> = None;
+        let live = source.is_live();
+
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            // --- pacing -------------------------------------------------------
+            let busy = !in_stt.is_empty()
+                || pending.values().any(|p| (p.report.is_none() && !p.failed) || p.audio_back < p.sentences_in);
+            if !live {
+                let pace = self.pacing == Pacing::RealTime || busy;
+                if pace {
+                    let (t0, s0) = *anchor.get_or_insert((Instant::now(), now));
+                    let due = t0 + Duration::from_millis(now - s0);
+                    let wait = due.saturating_duration_since(Instant::now());
+                    if !wait.is_zero() {
+                        std::thread::sleep(wait);
+                    }
+                } else {
+                    anchor = None;
+                }
+            }
+            // --- input frame ----------------------------------------------------
+            if !input_done {
+                if !source.next_frame(&mut frame)? {
+                    input_done = true;
+                    input_end_ms = now;
+                    if let Some(ev) = turn.finish(now) {
+                        self.on_turn_event(ev, now, &mut buffering, &mut utt_buf, utt_buf_start_ms, &mut next_id,
+                            &mut in_stt, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
+                    }
+                }
+            }
+            if input_done {
+                frame.fill(0.0);
+                let idle = in_stt.is_empty() && pending.is_empty() && sink.pending() == 0;
+                if idle || now.saturating_sub(input_end_ms) > self.drain_limit_ms {
+                    if !idle {
+                        on_event(LoopEvent::Warning { msg: format!("input ended; gave up waiting for replies after {} ms", self.drain_limit_ms) });
+                    }
+                    break;
+                }
+            } else {
+                let playing = sink.pending() > 0;
+                let (voiced, _) = vad.frame(&frame);
+                let ev = turn.on_frame(voiced, playing, now);
+                if let Some(TurnEvent::SpeechStart { .. }) = ev {
+                    buffering = true;
+                    utt_buf.clear();
+                    utt_buf.extend(recent.iter().copied());
+                    utt_buf_start_ms = now.saturating_sub(samples_to_ms(recent.len()));
+                }
+                if buffering {
+                    utt_buf.extend_from_slice(&frame);
+                }
+                if let Some(ev) = ev {
+                    self.on_turn_event(ev, now, &mut buffering, &mut utt_buf, utt_buf_start_ms, &mut next_id,
+                        &mut in_stt, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
+                }
+                recent.extend(frame.iter().copied());
+                while recent.len() > preroll {
+                    recent.pop_front();
+                }
+            }
+            // --- STT results -----------------------------------------------------
+            while let Some(r) = self.stt.try_result() {
+                let Some(info) = in_stt.remove(&r.id) else { continue };
+                match r.result {
+                    Ok(t) if t.text.chars().any(|c| c.is_alphanumeric()) => {
+                        let utt = Utterance { id: r.id, text: t.text.clone() };
+                        match self.responder.submit(utt) {
+                            Ok(()) => {
+                                order.push_back(r.id);
+                                pending.insert(r.id, Pending {
+                                    asr_text: t.text,
+                                    asr_ms: r.elapsed_ms,
+                                    endpoint_ms: info.endpoint_ms,
+                                    speech_start_ms: info.speech_start_ms,
+                                    speech_end_ms: info.speech_end_ms,
+                                    sentences_in: 0,
+                                    audio_back: 0,
+                                    first_sentence_at: None,
+                                    tts_first_ms: None,
+                                    first_audio_ms: None,
+                                    report: None,
+                                    failed: false,
+                                    interrupted: false,
+                                    spoken_chars: 0,
+                                });
+                            }
+                            Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {} not answered: {e}", r.id) }),
+                        }
+                    }
+                    Ok(_) => on_event(LoopEvent::Empty { id: r.id }),
+                    Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {}: {e}", r.id) }),
+                }
+            }
+            // --- engine events ---------------------------------------------------
+            while let Some(ev) = self.responder.poll() {
+                match ev {
+                    ReplyEvent::Sentence { id, text } => {
+                        let Some(p) = pending.get_mut(&id) else { continue };
+                        if p.interrupted || text.trim().is_empty() {
+                            continue;
+                        }
+                        p.first_sentence_at.get_or_insert_with(Instant::now);
+                        let job = TtsJob { utt: id, seq: p.sentences_in, text };
+                        match self.tts.submit(job) {
+                            Ok(()) => p.sentences_in += 1,
+                            Err(j) => on_event(LoopEvent::Warning { msg: format!("TTS queue full; sentence dropped: {}", j.text) }),
+                        }
+                    }
+                    ReplyEvent::Done { id, report } => {
+                        if let Some(p) = pending.get_mut(&id) {
+                            p.report = Some(report);
+                        }
+                    }
+                    ReplyEvent::Failed { id, error } => {
+                        on_event(LoopEvent::Warning { msg: format!("engine failed on utterance {id}: {error}") });
+                        if let Some(p) = pending.get_mut(&id) {
+                            p.failed = true;
+                        }
+                    }
+                }
+            }
+            // --- TTS audio -------------------------------------------------------
+            while let Some(a) = self.tts.try_audio() {
+                let Some(p) = pending.get_mut(&a.utt) else { continue };
+                p.audio_back += 1;
+                if p.interrupted {
+                    continue;
+                }
+                match a.audio {
+                    Ok(samples) if !samples.is_empty() => {
+                        if p.first_audio_ms.is_none() {
+                            p.tts_first_ms = Some(a.elapsed_ms);
+                            p.first_audio_ms = Some(now + samples_to_ms(sink.pending()));
+                        }
+                        sink.push(&samples)?;
+                        playlist.push_back(Segment { id: a.utt, chars: a.chars, start: pushed_total, len: samples.len() as u64 });
+                        pushed_total += samples.len() as u64;
+                    }
+                    Ok(_) => {}
+                    Err(e) => on_event(LoopEvent::Warning { msg: format!("sentence not spoken: {e}") }),
+                }
+            }
+            // --- playback progress ----------------------------------------------
+            sink.tick()?;
+            now += FRAME_MS;
+            let played = pushed_total - sink.pending() as u64;
+            while let Some(seg) = playlist.front() {
+                if seg.start + seg.len > played {
+                    break;
+                }
+                if let Some(p) = pending.get_mut(&seg.id) {
+                    p.spoken_chars += seg.chars;
+                }
+                playlist.pop_front();
+            }
+            // --- completed turns, in order ---------------------------------------
+            while let Some(&id) = order.front() {
+                let complete = match pending.get(&id) {
+                    None => true,
+                    Some(p) => {
+                        p.failed
+                            || (p.report.is_some()
+                                && (p.interrupted
+                                    || (p.audio_back >= p.sentences_in && !playlist.iter().any(|s| s.id == id))))
+                    }
+                };
+                if !complete {
+                    break;
+                }
+                order.pop_front();
+                if let Some(p) = pending.remove(&id) {
+                    if let Some(report) = p.report {
+                        summary.turns += 1;
+                        on_turn(TurnRecord {
+                            report,
+                            asr_text: p.asr_text,
+                            asr_ms: p.asr_ms,
+                            endpoint_ms: p.endpoint_ms,
+                            tts_first_audio_ms: p.tts_first_ms,
+                            turn_latency_ms: p.first_audio_ms.map(|t| t.saturating_sub(p.speech_end_ms)),
+                            interrupted: p.interrupted,
+                            spoken_chars: p.spoken_chars,
+                            speech_start_ms: p.speech_start_ms,
+                            speech_end_ms: p.speech_end_ms,
+                        });
+                    }
+                }
+            }
+        }
+        summary.stream_ms = now;
+        Ok(summary)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_turn_event(
+        &mut self,
+        ev: TurnEvent,
+        now: u64,
+        buffering: &mut bool,
+        utt_buf: &mut Vec<f32>,
+        utt_buf_start_ms: u64,
+        next_id: &mut u64,
+        in_stt: &mut HashMap<u64, InStt>,
+        playlist: &mut VecDeque<Segment>,
+        pending: &mut HashMap<u64, Pending<R>>,
+        sink: &mut dyn PlaybackSink,
+        pushed_total: u64,
+        summary: &mut LoopSummary,
+        on_event: &mut dyn FnMut(LoopEvent),
+    ) {
+        match ev {
+            TurnEvent::SpeechStart { at_ms, overlap: false } => on_event(LoopEvent::SpeechStart { at_ms }),
+            TurnEvent::SpeechStart { .. } => {}
+            TurnEvent::Pause { at_ms } => on_event(LoopEvent::Pause { at_ms }),
+            TurnEvent::Discarded { .. } => {
+                *buffering = false;
+                utt_buf.clear();
+            }
+            TurnEvent::Backchannel { start_ms, end_ms } => {
+                *buffering = false;
+                utt_buf.clear();
+                summary.backchannels += 1;
+                on_event(LoopEvent::Backchannel { start_ms, end_ms });
+            }
+            TurnEvent::BargeIn { at_ms, .. } => {
+                // Design: stop first, account after; the sink must fall silent now.
+                let played = pushed_total - sink.pending() as u64;
+                sink.stop();
+                let mut cut: Option<(u64, usize)> = None;
+                while let Some(seg) = playlist.pop_front() {
+                    let heard = played.saturating_sub(seg.start).min(seg.len);
+                    if let Some(p) = pending.get_mut(&seg.id) {
+                        if !p.interrupted {
+                            if heard > 0 && seg.len > 0 {
+                                p.spoken_chars += (seg.chars as u64 * heard / seg.len) as usize;
+                            }
+                            p.interrupted = true;
+                            cut.get_or_insert((seg.id, 0));
+                        }
+                    }
+                }
+                // Sentences of a started reply still in TTS must not play later.
+                for (id, p) in pending.iter_mut() {
+                    if p.first_audio_ms.is_some() && !p.interrupted && p.report.is_none() {
+                        p.interrupted = true;
+                        cut.get_or_insert((*id, 0));
+                    }
+                }
+                if let Some((id, _)) = cut {
+                    let spoken = pending.get(&id).map(|p| p.spoken_chars).unwrap_or(0);
+                    self.responder.interrupted(id, spoken);
+                    summary.barge_ins += 1;
+                    on_event(LoopEvent::BargeIn { at_ms, id, spoken_chars: spoken });
+                }
+                on_event(LoopEvent::SpeechStart { at_ms: now });
+            }
+            TurnEvent::EndOfTurn { start_ms, end_ms, at_ms, .. } => {
+                *buffering = false;
+                // Keep 150 ms after the last voiced frame: word endings are quiet.
+                let keep_until = end_ms + 150;
+                let keep = ms_to_samples(keep_until.saturating_sub(utt_buf_start_ms)).min(utt_buf.len());
+                let samples: Vec<f32> = utt_buf[..keep].to_vec();
+                utt_buf.clear();
+                let id = *next_id;
+                *next_id += 1;
+                match self.stt.submit(SttJob { id, samples }) {
+                    Ok(()) => {
+                        in_stt.insert(id, InStt { speech_start_ms: start_ms, speech_end_ms: end_ms, endpoint_ms: at_ms - end_ms });
+                    }
+                    Err(_) => on_event(LoopEvent::Warning { msg: format!("STT busy; utterance {id} dropped") }),
+                }
+            }
+        }
+    }
+}
