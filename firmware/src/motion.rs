@@ -1,0 +1,173 @@
+//! One joint's motion: a minimum-jerk reference, followed under hard
+//! velocity, acceleration and position limits.
+
+use crate::params::{min_duration_s, JointParams};
+
+/// Motion state of one joint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Axis {
+    /// Commanded position this tick (what the PWM encodes).
+    pub pos_deg: f32,
+    /// Commanded velocity this tick.
+    pub vel_deg_s: f32,
+    /// Where the current reference started.
+    start_deg: f32,
+    /// Where the current reference ends (always within limits).
+    pub goal_deg: f32,
+    /// When the current reference started.
+    t0_ms: u32,
+    /// Reference duration (≥ what the limits allow).
+    dur_ms: u32,
+}
+
+/// Minimum-jerk shape 10s³ − 15s⁴ + 6s⁵ for s in [0, 1].
+fn min_jerk(s: f32) -> f32 {
+    let s3 = s * s * s;
+    s3 * (10.0 + s * (-15.0 + 6.0 * s))
+}
+
+fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+impl Axis {
+    /// An axis at rest at `pos_deg` (clamped to the limits).
+    pub fn at_rest(pos_deg: f32, p: &JointParams, now_ms: u32) -> Self {
+        let pos = clampf(pos_deg, p.min_deg, p.max_deg);
+        Axis { pos_deg: pos, vel_deg_s: 0.0, start_deg: pos, goal_deg: pos, t0_ms: now_ms, dur_ms: 0 }
+    }
+
+    /// Starts a move to `goal_deg` (already clamped by the caller) lasting at
+    /// least `duration_ms`. Returns the duration actually used.
+    pub fn retarget(&mut self, goal_deg: f32, duration_ms: u32, p: &JointParams, now_ms: u32) -> u32 {
+        let goal = clampf(goal_deg, p.min_deg, p.max_deg);
+        let t_min_ms = libm::ceilf(min_duration_s(goal - self.pos_deg, p) * 1000.0) as u32;
+        self.start_deg = self.pos_deg;
+        self.goal_deg = goal;
+        self.t0_ms = now_ms;
+        self.dur_ms = duration_ms.max(t_min_ms);
+        self.dur_ms
+    }
+
+    /// Holds where it is: the reference collapses onto the current position
+    /// and the limiter brakes.
+    pub fn hold(&mut self, now_ms: u32) {
+        self.start_deg = self.pos_deg;
+        self.goal_deg = self.pos_deg;
+        self.t0_ms = now_ms;
+        self.dur_ms = 0;
+    }
+
+    /// Whether the reference has finished and the joint has settled on it.
+    pub fn settled(&self, now_ms: u32) -> bool {
+        now_ms.wrapping_sub(self.t0_ms) >= self.dur_ms && self.pos_deg == self.goal_deg && self.vel_deg_s == 0.0
+    }
+
+    /// Reference position at `now_ms`.
+    fn reference(&self, now_ms: u32) -> f32 {
+        let el = now_ms.wrapping_sub(self.t0_ms);
+        if self.dur_ms == 0 || el >= self.dur_ms {
+            return self.goal_deg;
+        }
+        let s = el as f32 / self.dur_ms as f32;
+        self.start_deg + (self.goal_deg - self.start_deg) * min_jerk(s)
+    }
+
+    /// Advances by `dt_s` to `now_ms`.
+    // Design: the min-jerk reference already respects the limits when it
+    // starts from rest; the limiter below is what *guarantees* them when a
+    // new target arrives mid-motion (or a flood of them): velocity towards
+    // the reference, capped by the stopping distance to the goal, then
+    // clamped in acceleration, speed and position, in that order.
+    pub fn step(&mut self, now_ms: u32, dt_s: f32, p: &JointParams) {
+        if !(dt_s > 0.0) {
+            return;
+        }
+        let r = self.reference(now_ms);
+        let a = p.max_acc_deg_s2;
+        // Fastest speed from which braking at `a`, one tick at a time, still
+        // stops within `d`: v²/2a + v·dt/2 ≤ d.
+        let cap = |d: f32| {
+            let d = if d > 0.0 { d } else { 0.0 };
+            a * (libm::sqrtf(dt_s * dt_s / 4.0 + 2.0 * d / a) - dt_s / 2.0)
+        };
+        let to_goal = libm::fabsf(self.goal_deg - self.pos_deg);
+        let brake_cap = cap(to_goal);
+        let mut v = (r - self.pos_deg) / dt_s;
+        v = clampf(v, -brake_cap, brake_cap);
+        // Never head for a mechanical limit faster than one can stop before it.
+        v = clampf(v, -cap(self.pos_deg - p.min_deg), cap(p.max_deg - self.pos_deg));
+        let dv = a * dt_s;
+        v = clampf(v, self.vel_deg_s - dv, self.vel_deg_s + dv);
+        v = clampf(v, -p.max_vel_deg_s, p.max_vel_deg_s);
+        let mut pos = self.pos_deg + v * dt_s;
+        if pos < p.min_deg || pos > p.max_deg {
+            pos = clampf(pos, p.min_deg, p.max_deg);
+            v = (pos - self.pos_deg) / dt_s;
+        }
+        // Snap onto the goal once within a hundredth of a degree and slow
+        // enough to stop in one tick, so the joint settles exactly.
+        if libm::fabsf(self.goal_deg - pos) < 0.01
+            && libm::fabsf(self.vel_deg_s) <= dv
+            && libm::fabsf(v) <= dv
+            && r == self.goal_deg
+        {
+            pos = self.goal_deg;
+            v = 0.0;
+        }
+        self.pos_deg = pos;
+        self.vel_deg_s = v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::HeadParams;
+
+    #[test]
+    fn a_move_from_rest_follows_min_jerk_and_settles_on_the_goal() {
+        let p = HeadParams::DEFAULT.joints[0];
+        let mut a = Axis::at_rest(0.0, &p, 0);
+        let dur = a.retarget(30.0, 500, &p, 0);
+        assert_eq!(dur, 500);
+        let mut t = 0;
+        while t < 2000 {
+            t += 20;
+            a.step(t, 0.02, &p);
+            if t == 260 {
+                // Halfway through the reference: half the distance (±1°).
+                assert!((a.pos_deg - 15.0).abs() < 1.5, "pos at half time {}", a.pos_deg);
+            }
+        }
+        assert_eq!(a.pos_deg, 30.0);
+        assert!(a.settled(t));
+    }
+
+    #[test]
+    fn a_too_short_duration_is_stretched_to_respect_the_speed_limit() {
+        let p = HeadParams::DEFAULT.joints[3]; // lean: 60 °/s
+        let mut a = Axis::at_rest(-15.0, &p, 0);
+        let dur = a.retarget(20.0, 10, &p, 0);
+        // 1.875·35/60 s = 1094 ms
+        assert!(dur >= 1093, "dur {dur}");
+    }
+
+    #[test]
+    fn a_target_beyond_the_limit_stops_at_the_limit() {
+        let p = HeadParams::DEFAULT.joints[2];
+        let mut a = Axis::at_rest(0.0, &p, 0);
+        a.retarget(500.0, 100, &p, 0);
+        for i in 1..200 {
+            a.step(i * 20, 0.02, &p);
+            assert!(a.pos_deg <= p.max_deg);
+        }
+        assert_eq!(a.pos_deg, p.max_deg);
+    }
+}
