@@ -1,0 +1,442 @@
+//! llama.cpp behind a dedicated thread.
+//!
+//! [`LoadedModel`] + [`Session`] generate one reply with a callback per piece of
+//! text; both the server's engine thread and the in-process benchmark use this
+//! same code, so the benchmark's ratio measures only the server around it.
+//! [`spawn_engine`] runs a session on its own OS thread and hands out an
+//! [`EngineHandle`] over a bounded job queue.
+
+use crate::api::{ApiError, ChatJob, GenParams, Message};
+use crate::sse::{FinishReason, Usage};
+use crate::text::{StopMatcher, Utf8Assembler};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
+use llama_cpp_2::token::LlamaToken;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use tokio::sync::{mpsc, watch};
+
+/// Which model to load and how to run it.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// GGUF file.
+    pub path: PathBuf,
+    /// CPU threads for prompt and generation.
+    pub threads: u32,
+    /// Context window in tokens (prompt + reply).
+    pub ctx_size: u32,
+}
+
+/// Errors while loading the model.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The GGUF is not there.
+    #[error("model file not found: {0} (run scripts/setup.sh to fetch the default model, or pass --model PATH)")]
+    Missing(PathBuf),
+    /// llama.cpp refused it.
+    #[error("llama.cpp could not load {path}: {cause}")]
+    Llama {
+        /// The GGUF.
+        path: PathBuf,
+        /// llama.cpp's error.
+        cause: String,
+    },
+}
+
+/// A model in memory with its chat template.
+pub struct LoadedModel {
+    // Design: field order is drop order; the model must go before the backend.
+    /// The weights.
+    model: LlamaModel,
+    /// The model's own template from its GGUF metadata (chatml if it has none).
+    template: LlamaChatTemplate,
+    /// How it was loaded.
+    spec: ModelSpec,
+    /// llama.cpp's global state; one per process.
+    backend: LlamaBackend,
+}
+
+impl LoadedModel {
+    /// Loads the GGUF (seconds; call off the async runtime).
+    pub fn load(spec: &ModelSpec) -> Result<Self, LoadError> {
+        if !spec.path.is_file() {
+            return Err(LoadError::Missing(spec.path.clone()));
+        }
+        let llama_err = |cause: String| LoadError::Llama { path: spec.path.clone(), cause };
+        let backend = LlamaBackend::init().map_err(|e| llama_err(e.to_string()))?;
+        let model = LlamaModel::load_from_file(&backend, &spec.path, &LlamaModelParams::default())
+            .map_err(|e| llama_err(e.to_string()))?;
+        let template = match model.chat_template(None) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("{}: no chat template in the GGUF metadata ({e}); using chatml", spec.path.display());
+                LlamaChatTemplate::new("chatml").map_err(|e| llama_err(e.to_string()))?
+            }
+        };
+        Ok(Self { model, template, spec: spec.clone(), backend })
+    }
+
+    /// A generation session (one llama context, reused across requests).
+    pub fn session(&self) -> Result<Session<'_>, LoadError> {
+        let ctx_size = NonZeroU32::new(self.spec.ctx_size)
+            .ok_or_else(|| LoadError::Llama { path: self.spec.path.clone(), cause: "ctx-size must be > 0".into() })?;
+        let threads = i32::try_from(self.spec.threads.max(1)).unwrap_or(i32::MAX);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(Some(ctx_size))
+            // Design: a batch as large as the context lets any prompt that fits
+            // be decoded in one call.
+            .with_n_batch(self.spec.ctx_size)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let ctx = self
+            .model
+            .new_context(&self.backend, params)
+            .map_err(|e| LoadError::Llama { path: self.spec.path.clone(), cause: e.to_string() })?;
+        let batch = LlamaBatch::new(self.spec.ctx_size as usize, 1);
+        let vocab = self.model.vocab();
+        let eog_tokens = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
+        Ok(Session { model: &self.model, template: &self.template, ctx, batch, eog_tokens })
+    }
+}
+
+/// What a generation produced, piece by piece.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenEvent {
+    /// The prompt is decoded; tokens follow.
+    Started {
+        /// Templated prompt length.
+        prompt_tokens: u32,
+    },
+    /// Text safe to show (complete UTF-8, no part of a stop string).
+    Text(String),
+}
+
+/// How a generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran to the end.
+    Finished {
+        /// Why it ended.
+        finish: FinishReason,
+        /// Token counts.
+        usage: Usage,
+    },
+    /// The sink said stop (the client went away).
+    Cancelled {
+        /// Tokens generated before it stopped.
+        completion_tokens: u32,
+    },
+}
+
+/// One llama context over a loaded model.
+pub struct Session<'m> {
+    /// The weights.
+    model: &'m LlamaModel,
+    /// The chat template.
+    template: &'m LlamaChatTemplate,
+    /// KV cache and compute state; cleared per request.
+    ctx: LlamaContext<'m>,
+    /// Reused token batch, sized to the context.
+    batch: LlamaBatch<'static>,
+    /// End-of-generation tokens, masked out when a request sets `ignore_eos`.
+    eog_tokens: Vec<LlamaToken>,
+}
+
+impl Session<'_> {
+    /// Context window in tokens.
+    pub fn n_ctx(&self) -> u32 {
+        self.ctx.n_ctx()
+    }
+
+    /// Renders `messages` with the model's chat template, ready for the assistant.
+    pub fn render_prompt(&self, messages: &[Message]) -> Result<String, ApiError> {
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_owned(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::invalid(format!("a message cannot be passed to the template: {e}"), Some("messages")))?;
+        self.model
+            .apply_chat_template(self.template, &chat, true)
+            .map_err(|e| ApiError::invalid(format!("the model's chat template cannot render these messages: {e}"), Some("messages")))
+    }
+
+    /// Generates a reply. `sink` gets each event and returns false to cancel.
+    pub fn generate(
+        &mut self,
+        messages: &[Message],
+        params: &GenParams,
+        sink: &mut dyn FnMut(GenEvent) -> bool,
+    ) -> Result<Outcome, ApiError> {
+        let prompt = self.render_prompt(messages)?;
+        let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
+        let n_ctx = self.n_ctx();
+        let n_prompt = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+        if n_prompt == 0 {
+            return Err(ApiError::invalid("the prompt rendered to zero tokens", Some("messages")));
+        }
+        if n_prompt >= n_ctx {
+            return Err(ApiError::invalid(
+                format!(
+                    "the prompt is {n_prompt} tokens but the context holds {n_ctx} tokens \
+                     (server --ctx-size); shorten the messages"
+                ),
+                Some("messages"),
+            ));
+        }
+        let room = n_ctx - n_prompt;
+        let budget = params.max_tokens.map_or(room, |m| m.min(room));
+
+        self.ctx.clear_kv_cache();
+        self.batch.clear();
+        let last = tokens.len() - 1;
+        for (i, t) in tokens.iter().enumerate() {
+            self.batch
+                .add(*t, i as i32, &[0], i == last)
+                .map_err(|e| ApiError::internal(format!("prompt batch: {e}")))?;
+        }
+        self.ctx
+            .decode(&mut self.batch)
+            .map_err(|e| ApiError::internal(format!("llama.cpp failed to decode the prompt: {e}")))?;
+        if !sink(GenEvent::Started { prompt_tokens: n_prompt }) {
+            return Ok(Outcome::Cancelled { completion_tokens: 0 });
+        }
+
+        let mut sampler = build_sampler(params, self.model.n_vocab(), &self.eog_tokens);
+        let mut utf8 = Utf8Assembler::default();
+        let mut stop = StopMatcher::new(&params.stop);
+        let mut n_gen: u32 = 0;
+        let mut pos = n_prompt as i32;
+        let mut hit_stop_string = false;
+        let finish = loop {
+            let token = sampler.sample(&self.ctx, self.batch.n_tokens() - 1);
+            if self.model.vocab().is_eog(token) && !params.ignore_eos {
+                break FinishReason::Stop;
+            }
+            n_gen += 1;
+            let piece = self.model.vocab().token_to_piece(token, false, None);
+            let out = stop.push(&utf8.push(&piece));
+            if !out.emit.is_empty() && !sink(GenEvent::Text(out.emit)) {
+                return Ok(Outcome::Cancelled { completion_tokens: n_gen });
+            }
+            if out.stopped {
+                hit_stop_string = true;
+                break FinishReason::Stop;
+            }
+            if n_gen >= budget {
+                break FinishReason::Length;
+            }
+            self.batch.clear();
+            self.batch
+                .add(token, pos, &[0], true)
+                .map_err(|e| ApiError::internal(format!("token batch: {e}")))?;
+            pos += 1;
+            self.ctx
+                .decode(&mut self.batch)
+                .map_err(|e| ApiError::internal(format!("llama.cpp failed to decode at position {pos}: {e}")))?;
+        };
+        if !hit_stop_string {
+            // Flush a dangling partial character and text held for a stop
+            // string that never completed.
+            let out = stop.push(&utf8.finish());
+            let mut rest = out.emit;
+            if !out.stopped {
+                rest.push_str(&stop.finish());
+            }
+            if !rest.is_empty() && !sink(GenEvent::Text(rest)) {
+                return Ok(Outcome::Cancelled { completion_tokens: n_gen });
+            }
+        }
+        Ok(Outcome::Finished { finish, usage: Usage { prompt_tokens: n_prompt, completion_tokens: n_gen } })
+    }
+}
+
+/// Temperature 0 is greedy; otherwise top-p, temperature, then a seeded draw.
+/// With `ignore_eos`, end-of-generation tokens are masked first.
+fn build_sampler(params: &GenParams, n_vocab: i32, eog: &[LlamaToken]) -> LlamaSampler {
+    let mut chain = Vec::new();
+    if params.ignore_eos {
+        let biases: Vec<LlamaLogitBias> = eog.iter().map(|t| LlamaLogitBias::new(*t, f32::NEG_INFINITY)).collect();
+        chain.push(LlamaSampler::logit_bias(n_vocab, &biases));
+    }
+    if params.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        chain.push(LlamaSampler::top_p(params.top_p, 1));
+        chain.push(LlamaSampler::temp(params.temperature));
+        chain.push(LlamaSampler::dist(sampler_seed(params.seed)));
+    }
+    LlamaSampler::chain_simple(chain)
+}
+
+/// llama.cpp's seed is 32-bit and `u32::MAX` means "random".
+fn sampler_seed(seed: Option<u64>) -> u32 {
+    match seed {
+        None => u32::MAX,
+        Some(s) => {
+            let folded = (s ^ (s >> 32)) as u32;
+            if folded == u32::MAX {
+                u32::MAX - 1
+            } else {
+                folded
+            }
+        }
+    }
+}
+
+/// What the engine thread reports to a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    /// Generation began (the request left the queue and its prompt fits).
+    Started {
+        /// Templated prompt length.
+        prompt_tokens: u32,
+    },
+    /// A piece of the reply.
+    Text(String),
+    /// The reply is complete.
+    Done {
+        /// Why it ended.
+        finish: FinishReason,
+        /// Token counts.
+        usage: Usage,
+    },
+    /// The request failed (before or during generation).
+    Failed(ApiError),
+}
+
+/// A request waiting for the model.
+pub struct EngineJob {
+    /// What to generate.
+    pub job: ChatJob,
+    /// Where events go; dropping the receiver cancels the job.
+    pub events: mpsc::Sender<JobEvent>,
+}
+
+/// Model state as `/health` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineState {
+    /// Still loading the GGUF.
+    Loading,
+    /// Serving.
+    Ready {
+        /// Context window in tokens.
+        n_ctx: u32,
+    },
+    /// Loading failed; the server cannot answer.
+    Failed(String),
+}
+
+/// Cheap cloneable handle to the engine thread.
+#[derive(Clone)]
+pub struct EngineHandle {
+    /// Bounded queue of waiting jobs; when full, requests get 503.
+    jobs: mpsc::Sender<EngineJob>,
+    /// Loading / ready / failed.
+    state: watch::Receiver<EngineState>,
+    /// Queue capacity, for the error message.
+    queue_depth: usize,
+}
+
+impl EngineHandle {
+    /// Current state.
+    pub fn state(&self) -> EngineState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until loading has finished one way or the other.
+    pub async fn loaded(&self) -> EngineState {
+        let mut rx = self.state.clone();
+        let state = rx.wait_for(|s| !matches!(s, EngineState::Loading)).await.map(|s| s.clone());
+        state.unwrap_or_else(|_| EngineState::Failed("the engine thread exited".into()))
+    }
+
+    /// Queues a job, or says why it cannot wait.
+    pub fn try_submit(&self, job: EngineJob) -> Result<(), ApiError> {
+        match self.state() {
+            EngineState::Loading => return Err(ApiError::unavailable("the model is still loading; retry shortly")),
+            EngineState::Failed(why) => return Err(ApiError::unavailable(format!("the model failed to load: {why}"))),
+            EngineState::Ready { .. } => {}
+        }
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ApiError::unavailable(format!(
+                "server busy: one generation is running and {} request(s) are already waiting; retry later",
+                self.queue_depth
+            )),
+            mpsc::error::TrySendError::Closed(_) => ApiError::unavailable("the generation engine has stopped"),
+        })
+    }
+}
+
+/// Starts the engine thread: it loads the model, then runs queued jobs one
+/// at a time. `queue_depth` (at least 1) requests may wait behind the running
+/// one; further requests are refused with 503 at once.
+pub fn spawn_engine(spec: ModelSpec, queue_depth: usize) -> std::io::Result<EngineHandle> {
+    let queue_depth = queue_depth.max(1);
+    let (jobs_tx, jobs_rx) = mpsc::channel::<EngineJob>(queue_depth);
+    let (state_tx, state_rx) = watch::channel(EngineState::Loading);
+    std::thread::Builder::new()
+        .name("llama-engine".into())
+        .spawn(move || engine_thread(spec, jobs_rx, state_tx))?;
+    Ok(EngineHandle { jobs: jobs_tx, state: state_rx, queue_depth })
+}
+
+fn engine_thread(spec: ModelSpec, mut jobs: mpsc::Receiver<EngineJob>, state: watch::Sender<EngineState>) {
+    let model = match LoadedModel::load(&spec) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = state.send(EngineState::Failed(e.to_string()));
+            return;
+        }
+    };
+    let mut session = match model.session() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = state.send(EngineState::Failed(e.to_string()));
+            return;
+        }
+    };
+    let _ = state.send(EngineState::Ready { n_ctx: session.n_ctx() });
+    // Ends when every handle (the server) is gone.
+    while let Some(EngineJob { job, events }) = jobs.blocking_recv() {
+        if events.is_closed() {
+            tracing::debug!("request left while queued; skipped");
+            continue;
+        }
+        let mut sink = |ev: GenEvent| {
+            let msg = match ev {
+                GenEvent::Started { prompt_tokens } => JobEvent::Started { prompt_tokens },
+                GenEvent::Text(t) => JobEvent::Text(t),
+            };
+            events.blocking_send(msg).is_ok()
+        };
+        match session.generate(&job.messages, &job.params, &mut sink) {
+            Ok(Outcome::Finished { finish, usage }) => {
+                let _ = events.blocking_send(JobEvent::Done { finish, usage });
+            }
+            Ok(Outcome::Cancelled { completion_tokens }) => {
+                tracing::info!("client went away; generation cancelled after {completion_tokens} tokens");
+            }
+            Err(e) => {
+                let _ = events.blocking_send(JobEvent::Failed(e));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_seed_never_maps_to_llamas_random_sentinel() {
+        assert_ne!(sampler_seed(Some(u64::from(u32::MAX))), u32::MAX);
+        assert_eq!(sampler_seed(None), u32::MAX);
+        assert_eq!(sampler_seed(Some(7)), 7);
+    }
+}
