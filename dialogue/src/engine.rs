@@ -165,6 +165,8 @@ pub fn crisis_follow_up(cfg: &CrisisConfig) -> String {
 
 struct Draft {
     sentences: Vec<String>,
+    /// The sentence the validator rejected (the draft shown in the rewrite).
+    rejected: Option<String>,
     findings: Vec<Finding>,
     /// Whether a finding stopped the draft (vs. a clean end).
     flagged: bool,
@@ -290,7 +292,7 @@ impl Engine {
         if attuned && draft.sentences.is_empty() && draft.flagged && !cancel.is_cancelled() {
             // One rewrite with the validator's feedback.
             result.rewrites = 1;
-            let bad = draft.findings.last().map(|f| f.evidence.clone()).unwrap_or_default();
+            let bad = draft.rejected.clone().unwrap_or_default();
             let feedback: Vec<String> = draft.findings.iter().map(|f| f.feedback.clone()).collect();
             messages.push(ChatMessage::new("assistant", bad.clone()));
             messages.push(ChatMessage::new(
@@ -372,7 +374,7 @@ impl Engine {
             })
         };
 
-        let mut d = Draft { sentences: Vec::new(), findings: Vec::new(), flagged: false, truncated: false, error: None, first_token_ms: None, llm_ms: 0 };
+        let mut d = Draft { sentences: Vec::new(), rejected: None, findings: Vec::new(), flagged: false, truncated: false, error: None, first_token_ms: None, llm_ms: 0 };
         let mut splitter = SentenceSplitter::new();
         let max_sentences = self.cfg.validator.max_sentences as usize;
         let mut done = false;
@@ -405,6 +407,7 @@ impl Engine {
                             } else {
                                 d.findings.extend(findings);
                                 d.flagged = true;
+                                d.rejected = Some(sentence.clone());
                                 if !d.sentences.is_empty() {
                                     d.truncated = true;
                                 }

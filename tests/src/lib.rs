@@ -1,1 +1,35 @@
-//! End-to-end tests live in `tests/tests/`; see `tests/src/lib.rs` helpers.
+//! Shared helpers for attune's end-to-end tests (the tests live in `tests/tests/`).
+//!
+//! # Layout
+//! - [`sse_server`] — a real HTTP server speaking the OpenAI streaming API, scripted per request.
+//! - [`workspace_root`], [`attune_bin`] — locating the built binaries.
+
+pub mod sse_server;
+
+use std::path::PathBuf;
+
+/// The workspace root (parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// Path of a workspace binary in the target dir of the running test profile
+/// (`target/debug/NAME`). `scripts/test.sh` builds all binaries before the
+/// suite; the error says so if one is missing.
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    // Test executables live in target/<profile>/deps; binaries one level up.
+    let profile_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().and_then(|d| d.parent()).map(PathBuf::from))
+        .unwrap_or_else(|| target.join("debug"));
+    let p = profile_dir.join(name);
+    assert!(p.is_file(), "{} is missing: build it first with `cargo build --workspace --bins`", p.display());
+    p
+}
+
+/// Path of the `attune` binary.
+pub fn attune_bin() -> PathBuf {
+    bin("attune")
+}
