@@ -19,6 +19,8 @@ pub mod link;
 pub mod pca9685;
 pub mod sim;
 
+pub use attune_firmware as firmware;
+pub use attune_protocol as protocol;
 pub use backends::{from_config, Head, HeadError};
 pub use config::{HeadConfig, JointConfig};
 

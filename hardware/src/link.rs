@@ -130,7 +130,7 @@ impl HeadLink {
             telemetry: VecDeque::new(),
             stats: HostLinkStats::default(),
             reply_timeout: Duration::from_millis(250),
-            attempts: 3,
+            attempts: 5,
         }
     }
 

@@ -1,0 +1,196 @@
+//! End-to-end: the `attune` binary as host driver against the `attune head
+//! sim` *process* over a real pseudo-terminal.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn attune() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "attune"])
+        .current_dir(&root)
+        .status()
+        .expect("running cargo build -p attune");
+    assert!(st.success(), "cargo build -p attune failed");
+    root.join("target/debug/attune")
+}
+
+/// A simulator process; killed on drop.
+struct Sim {
+    child: Child,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(bin: &Path, link: &Path, extra: &[&str]) -> Sim {
+    let child = Command::new(bin)
+        .args(["head", "sim", "--link"])
+        .arg(link)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning the simulator");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !link.exists() {
+        assert!(Instant::now() < deadline, "simulator did not create {}", link.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Sim { child }
+}
+
+fn head(bin: &Path, args: &[&str]) -> Output {
+    Command::new(bin).arg("head").args(args).output().expect("running attune head")
+}
+
+fn json_line(o: &Output) -> Value {
+    assert!(o.status.success(), "attune head failed: {}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    let line = s.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn ping_move_and_gesture_work_against_the_simulator_over_a_pty() {
+    let bin = attune();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("head");
+    let _sim = start_sim(&bin, &link, &[]);
+    let port = link.to_str().unwrap();
+
+    let ping = json_line(&head(&bin, &["ping", "--port", port]));
+    assert!(ping["firmware"].as_str().unwrap().starts_with("attune-head-sim"));
+    assert_eq!(ping["protocol"], 1);
+    assert!(ping["rtt_ms"].as_f64().unwrap() > 0.0);
+
+    let mv = json_line(&head(&bin, &["move", "--port", port, "--yaw", "25", "--pitch", "-100", "--ms", "300"]));
+    assert_eq!(mv["angles"]["yaw_deg"].as_f64().unwrap(), 25.0);
+    assert_eq!(mv["angles"]["pitch_deg"].as_f64().unwrap(), -30.0, "pitch clamps at its limit");
+    assert_eq!(mv["clamped"], serde_json::json!(["pitch"]));
+    assert_eq!(mv["mode"], "holding");
+
+    let g = json_line(&head(&bin, &["gesture", "--port", port, "shake"]));
+    assert_eq!(g["mode"], "holding");
+    assert!(g["elapsed_ms"].as_u64().unwrap() >= 800, "a shake takes time: {g}");
+
+    let bad = head(&bin, &["gesture", "--port", port, "wave"]);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn the_head_parks_within_a_second_of_the_watchdog_after_the_controller_is_killed() {
+    let bin = attune();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("head");
+    let tel = dir.path().join("tel.jsonl");
+    let _sim = start_sim(&bin, &link, &["--telemetry", tel.to_str().unwrap()]);
+    // A long move that keeps heartbeating; kill it mid-way.
+    let mut ctl = Command::new(&bin)
+        .args(["head", "move", "--port", link.to_str().unwrap(), "--yaw", "60", "--lean", "15", "--ms", "3000"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    ctl.kill().unwrap();
+    let _ = ctl.wait();
+    std::thread::sleep(Duration::from_millis(2200));
+    let l = lines(&tel);
+    let moving_idx = l.iter().rposition(|v| v["mode"] == "moving").expect("the head moved");
+    assert!(l[moving_idx]["angles"]["yaw_deg"].as_f64().unwrap() > 5.0);
+    let parking = l[moving_idx..].iter().find(|v| v["mode"] == "parking").expect("watchdog started a park");
+    let parked = l[moving_idx..].iter().find(|v| v["mode"] == "parked").expect("head parked");
+    // The watchdog fired 500 ms after the last frame, not earlier.
+    assert!(parking["heartbeat_age_ms"].as_u64().unwrap() >= 500);
+    let took = parked["t_ms"].as_u64().unwrap() - parking["t_ms"].as_u64().unwrap();
+    assert!(took <= 1000, "park took {took} ms");
+    assert_eq!(parked["angles"]["yaw_deg"].as_f64().unwrap(), 0.0);
+    assert!(parked["counters"]["watchdog_trips"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn monitor_reconnects_after_the_simulator_restarts() {
+    let bin = attune();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("head");
+    let sim = start_sim(&bin, &link, &[]);
+    let mon = Command::new(&bin)
+        .args(["head", "monitor", "--port", link.to_str().unwrap(), "--seconds", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    drop(sim);
+    std::thread::sleep(Duration::from_millis(400));
+    let _sim2 = start_sim(&bin, &link, &[]);
+    let out = mon.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ts: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["t_ms"].as_u64())
+        .collect();
+    let restart = ts.windows(2).position(|w| w[1] < w[0]).expect("telemetry from a restarted head");
+    assert!(restart >= 10, "too few samples before the restart: {restart}");
+    assert!(ts.len() - restart >= 10, "too few samples after the restart: {}", ts.len() - restart);
+}
+
+#[test]
+fn commands_get_through_corrupted_and_dropped_bytes_and_every_bad_frame_is_counted() {
+    let bin = attune();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("head");
+    let tel = dir.path().join("tel.jsonl");
+    let _sim = start_sim(
+        &bin,
+        &link,
+        &["--telemetry", tel.to_str().unwrap(), "--corrupt", "0.01", "--drop", "0.005", "--seed", "7"],
+    );
+    let port = link.to_str().unwrap();
+    // Garbage straight into the link first: the head must resync.
+    std::fs::write(&link, [0x55u8; 300].iter().chain(&[0u8, 1, 2, 3, 0]).copied().collect::<Vec<u8>>()).unwrap();
+    let mv = json_line(&head(&bin, &["move", "--port", port, "--roll", "-12", "--ms", "300"]));
+    assert_eq!(mv["angles"]["roll_deg"].as_f64().unwrap(), -12.0);
+    std::thread::sleep(Duration::from_millis(100));
+    let last = lines(&tel).pop().expect("telemetry");
+    let c = &last["counters"];
+    let bad = ["cobs_errors", "crc_errors", "decode_errors", "overflows", "version_errors"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(bad >= 2, "bad frames not counted: {c}");
+    assert!(c["frames_ok"].as_u64().unwrap() >= 3);
+}
+
+#[test]
+fn the_link_comes_back_after_the_simulated_cable_pull() {
+    let bin = attune();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("head");
+    let _sim = start_sim(&bin, &link, &["--disconnect-after-ms", "1200", "--disconnect-for-ms", "600"]);
+    let out = head(&bin, &["monitor", "--port", link.to_str().unwrap(), "--seconds", "3.5"]);
+    assert!(out.status.success());
+    let ts: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["t_ms"].as_u64())
+        .collect();
+    let gap = ts.windows(2).map(|w| w[1].saturating_sub(w[0])).max().unwrap_or(0);
+    assert!(gap >= 500, "no outage seen (largest gap {gap} ms)");
+    assert!(ts.last().copied().unwrap_or(0) >= 2200, "no telemetry after the outage: {:?}", ts.last());
+}
