@@ -162,7 +162,7 @@ pub fn assess(text: &str, in_crisis: bool) -> Assessment {
                     // The noun alone is often a topic ("a film about suicide");
                     // it counts only with a first-person verb of thinking or doing.
                     let before = tokens(clause_before(s, m.start()));
-                    let after = tokens(&s[m.end()..s.len().min(m.end() + 40)]);
+                    let after = tokens(&s[m.end()..ceil_char_boundary(s, m.end() + 40)]);
                     let verb = before.iter().rev().take(4).any(|w| {
                         matches!(w.as_str(), "thinking" | "thought" | "think" | "considering" | "considered" | "contemplating" | "commit" | "committing" | "attempt" | "attempted" | "attempting" | "planning" | "plan" | "want" | "wanna" | "tried" | "try" | "my")
                     }) || after.first().is_some_and(|w| matches!(w.as_str(), "note" | "plan" | "letter"));

@@ -57,8 +57,9 @@ pub fn clause_before(text: &str, at: usize) -> &str {
     let start = ceil_char_boundary(text, start.min(at));
     let clause = &text[start..at];
     // Cut at the last coordinating conjunction: "I'm fine but she is sad".
-    let lower = clause.to_lowercase();
-    if lower.len() == clause.len() {
+    // ASCII lower-casing keeps byte offsets valid for slicing `clause`.
+    let lower = clause.to_ascii_lowercase();
+    {
         if let Some(i) = [" but ", " and ", " because ", " though ", " although "]
             .iter()
             .filter_map(|c| lower.rfind(c).map(|i| i + c.len()))
@@ -399,7 +400,10 @@ pub static ADVICE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"the best (?:thing|way|option) (?:to do |for you )?(?:is|would be) to",
         r"make sure (?:you|to|that you)",
         r"don'?t forget to",
-        r"(?:try|trying) (?:to |and |some |a |an |the |talking|writing|going|taking|doing|getting|making|reaching|meditat|exercis|journal|listening|reading|spending|focusing|breathing|deep|yoga|therapy|counsel)",
+        r"i would (?:definitely |probably |also |really )?(?:look into|try|talk to|go to|ask|tell|consider|suggest|recommend|start|get|find|speak to|reach out|call|contact|check)",
+        r"(?:it|that|this) (?:can|may|might|will|should|could|would) (?:really |also |definitely )?help (?:you|with|to)",
+        r"(?:do|would) you think (?:that )?(?:you might benefit|it (?:would|might|could) help|you could try)",
+        r"try (?:to |and |some |a |an |the |talking|writing|going|taking|doing|getting|making|reaching|meditat|exercis|journal|listening|reading|spending|focusing|breathing|deep|yoga|therapy|counsel)",
         r"consider (?:talking|trying|seeing|getting|taking|reaching|writing|speaking|joining|going|asking|finding|making|looking)",
         r"it(?:'s| is) (?:important|a good idea|best|helpful|wise|better|essential|crucial|vital|worth it) (?:to|that you|for you to)",
         r"(?:one|another) (?:thing|option|idea|way) (?:you could|that might|that may|is to|would be)",
@@ -415,7 +419,7 @@ pub static IMPERATIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Sentence openings that look imperative but are not advice.
 pub static NOT_ADVICE_OPENING_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:take (?:care|your time|a moment to (?:tell|share))|tell me|let me|let's (?:talk|stay|take|look)|go on|go ahead|keep (?:going|talking|telling)|feel free|take it (?:easy|slow)|remember,? you (?:said|mentioned|told)|listen(?:ing)? to you|give me)\b")
+    re(r"^(?:take (?:care|your time|a moment to (?:tell|share))|talk (?:to you )?(?:later|soon|tomorrow)|tell me|let me|let's (?:talk|stay|take|look)|go on|go ahead|keep (?:going|talking|telling)|feel free|take it (?:easy|slow)|remember,? you (?:said|mentioned|told)|listen(?:ing)? to you|give me)\b")
 });
 
 // ------------------------------------------------------------- minimising --

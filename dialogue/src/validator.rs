@@ -187,6 +187,25 @@ pub fn advice_evidence(reply: &str) -> Option<String> {
             if before.iter().rev().take(2).any(|w| matches!(w.as_str(), "what" | "which" | "anything" | "something" | "things" | "everything")) {
                 continue;
             }
+            let matched = m.as_str().to_lowercase();
+            let after = lexicon::tokens(&s[m.end()..lexicon::ceil_char_boundary(s, m.end() + 24)]);
+            // "Have you tried anything yet?" asks, "you can talk to me" invites.
+            if matched.starts_with("have you") && after.first().is_some_and(|w| matches!(w.as_str(), "anything" | "something" | "everything")) {
+                continue;
+            }
+            if after.len() >= 2 && after[0] == "to" && after[1] == "me" {
+                continue;
+            }
+            // "you are trying to help", "people who will try to understand
+            // you", "I hope you can find": described or wished, not advised.
+            if let Some(prev) = before.last() {
+                if matched.starts_with("try") && matches!(prev.as_str(), "i" | "we" | "they" | "he" | "she" | "who" | "are" | "is" | "was" | "were" | "am" | "i'm" | "we're" | "they're" | "you're" | "will" | "i'll" | "we'll" | "they'll") {
+                    continue;
+                }
+            }
+            if before.iter().rev().take(3).any(|w| matches!(w.as_str(), "hope" | "wish" | "glad" | "demonstrated" | "shown" | "proved")) {
+                continue;
+            }
             // Reflecting what someone else told them: "your mom said you should".
             if before.iter().rev().take(4).any(|w| matches!(w.as_str(), "said" | "says" | "told" | "tells" | "think" | "thinks" | "feel" | "felt" | "believe" | "heard")) && before.iter().any(|w| matches!(w.as_str(), "they" | "he" | "she" | "people" | "everyone" | "mom" | "dad" | "boss" | "friends" | "friend" | "you")) && m.as_str().to_lowercase().starts_with("you") {
                 continue;
