@@ -104,6 +104,10 @@ impl WhisperStt {
         p.set_print_realtime(false);
         p.set_print_timestamps(false);
         p.set_temperature_inc(0.0);
+        // Design: tiny.en can loop on noisy or clipped audio until the text
+        // context is full (seconds of decoding). People say ~3 words (~4-5
+        // tokens) a second; allow double that.
+        p.set_max_tokens((16 + 10 * audio.len() / SAMPLE_RATE as usize) as i32);
         if audio_ctx < FULL_AUDIO_CTX {
             p.set_audio_ctx(audio_ctx as i32);
         }

@@ -1,0 +1,287 @@
+//! The voice loop with its real parts: espeak-ng speech in, earshot, whisper
+//! tiny.en (converted by scripts/fetch-whisper.sh), espeak-ng speech out.
+//! The responder is a scripted reply source standing in for the dialogue
+//! engine (the engine itself is exercised end to end in `tests/`).
+
+use attune_speech::audio::{ms_to_samples, read_wav_16k_mono, rms, SAMPLE_RATE};
+use attune_speech::file_io::{WavSink, WavSource};
+use attune_speech::stt::{default_models_dir, inspect_ggml, SttWorker, WhisperStt};
+use attune_speech::tts::{EspeakTts, Tts, TtsWorker};
+use attune_speech::voice_loop::{LoopEvent, Pacing, ReplyEvent, Responder, TurnRecord, Utterance, VoiceLoop};
+use attune_speech::{SpeechConfig, SttConfig, TtsConfig};
+use std::collections::VecDeque;
+use attune_speech::audio::FRAME;
+use attune_speech::voice_loop::{FrameSource, PlaybackSink};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+fn model() -> std::path::PathBuf {
+    let p = default_models_dir().join("ggml-tiny.en.bin");
+    assert!(p.exists(), "{} missing: run scripts/fetch-models.sh", p.display());
+    p
+}
+
+/// A participant voice (different from the robot's).
+fn say(text: &str) -> Vec<f32> {
+    let cfg = TtsConfig { voice: "en-gb".into(), rate_wpm: 160, ..TtsConfig::default() };
+    EspeakTts::new(&cfg).unwrap().synthesize(text).unwrap()
+}
+
+fn silence(ms: u64) -> Vec<f32> {
+    vec![0.0; ms_to_samples(ms)]
+}
+
+/// Replies to every utterance with fixed sentences, immediately.
+struct Scripted {
+    reply: Vec<String>,
+    out: VecDeque<ReplyEvent<String>>,
+    heard: Vec<String>,
+    interrupted: Vec<(u64, usize)>,
+}
+
+impl Scripted {
+    fn new(reply: &[&str]) -> Self {
+        Scripted { reply: reply.iter().map(|s| s.to_string()).collect(), out: VecDeque::new(), heard: vec![], interrupted: vec![] }
+    }
+}
+
+impl Responder<String> for Scripted {
+    fn submit(&mut self, utt: Utterance) -> Result<(), attune_speech::SpeechError> {
+        for s in &self.reply {
+            self.out.push_back(ReplyEvent::Sentence { id: utt.id, text: s.clone() });
+        }
+        self.out.push_back(ReplyEvent::Done { id: utt.id, report: self.reply.join(" ") });
+        self.heard.push(utt.text);
+        Ok(())
+    }
+    fn poll(&mut self) -> Option<ReplyEvent<String>> {
+        self.out.pop_front()
+    }
+    fn interrupted(&mut self, id: u64, spoken_chars: usize) {
+        self.interrupted.push((id, spoken_chars));
+    }
+}
+
+/// A participant who reacts to the robot: says `first`, then, once the robot
+/// is audible, says each `(offset_ms, audio)` at that offset from the robot's
+/// first sound. Timing then holds however slow whisper is on the machine.
+struct Reactive {
+    first: Vec<f32>,
+    overlaps: Vec<(u64, Vec<f32>)>,
+    robot_start: Arc<AtomicU64>,
+    timeline: Option<Vec<f32>>,
+    pos: usize,
+}
+
+impl FrameSource for Reactive {
+    fn next_frame(&mut self, out: &mut [f32; FRAME]) -> Result<bool, attune_speech::SpeechError> {
+        let now_ms = self.pos as u64 * 1000 / SAMPLE_RATE as u64;
+        if self.timeline.is_none() {
+            let s = self.robot_start.load(Ordering::SeqCst);
+            if s != u64::MAX {
+                let mut t = self.first.clone();
+                t.resize(self.pos, 0.0);
+                for (off, a) in &self.overlaps {
+                    t.resize(ms_to_samples(s + off).max(t.len()), 0.0);
+                    t.extend(a);
+                }
+                t.extend(silence(6_000));
+                self.timeline = Some(t);
+            } else if now_ms > 60_000 {
+                return Ok(false); // the robot never spoke; assertions will say so
+            }
+        }
+        for o in out.iter_mut() {
+            *o = match &self.timeline {
+                Some(t) => t.get(self.pos).copied().unwrap_or(0.0),
+                None => self.first.get(self.pos).copied().unwrap_or(0.0),
+            };
+            self.pos += 1;
+        }
+        Ok(self.timeline.as_ref().is_none_or(|t| self.pos < t.len()))
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+/// A WAV sink that notes when robot audio first becomes audible.
+struct Watch {
+    inner: WavSink,
+    t_ms: u64,
+    robot_start: Arc<AtomicU64>,
+}
+
+impl PlaybackSink for Watch {
+    fn push(&mut self, s: &[f32]) -> Result<(), attune_speech::SpeechError> {
+        self.inner.push(s)
+    }
+    fn stop(&mut self) {
+        self.inner.stop()
+    }
+    fn pending(&self) -> usize {
+        self.inner.pending()
+    }
+    fn tick(&mut self) -> Result<(), attune_speech::SpeechError> {
+        if self.inner.pending() > 0 {
+            let _ = self.robot_start.compare_exchange(u64::MAX, self.t_ms, Ordering::SeqCst, Ordering::SeqCst);
+        }
+        self.t_ms += 16;
+        self.inner.tick()
+    }
+    fn finish(&mut self) -> Result<(), attune_speech::SpeechError> {
+        self.inner.finish()
+    }
+}
+
+struct Run {
+    turns: Vec<TurnRecord<String>>,
+    events: Vec<LoopEvent>,
+    out: Vec<f32>,
+    interrupted: Vec<(u64, usize)>,
+}
+
+fn run_loop(input: Vec<f32>, reply: &[&str]) -> Run {
+    run_with(Box::new(WavSource::from_samples(input)), reply, Arc::new(AtomicU64::new(u64::MAX)))
+}
+
+fn run_reactive(first: Vec<f32>, overlaps: Vec<(u64, Vec<f32>)>, reply: &[&str]) -> (Run, u64) {
+    let start = Arc::new(AtomicU64::new(u64::MAX));
+    let src = Reactive { first, overlaps, robot_start: start.clone(), timeline: None, pos: 0 };
+    let r = run_with(Box::new(src), reply, start.clone());
+    let s = start.load(Ordering::SeqCst);
+    assert_ne!(s, u64::MAX, "the robot never spoke");
+    (r, s)
+}
+
+fn run_with(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<AtomicU64>) -> Run {
+    let cfg = SpeechConfig::default();
+    let stt = SttWorker::start(&model(), &cfg.stt).unwrap();
+    let tts = TtsWorker::start(Box::new(EspeakTts::new(&cfg.tts).unwrap()));
+    let mut responder = Scripted::new(reply);
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.wav");
+    let mut sink = Watch { inner: WavSink::create(&out_path).unwrap(), t_ms: 0, robot_start };
+    let mut turns = vec![];
+    let mut events = vec![];
+    {
+        let mut vl = VoiceLoop::new(&cfg, &stt, &tts, &mut responder, Pacing::Fast);
+        vl.drain_limit_ms = 60_000;
+        vl.run(source.as_mut(), &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| events.push(e)).unwrap();
+    }
+    let out = read_wav_16k_mono(&out_path).unwrap();
+    Run { turns, events, out, interrupted: responder.interrupted }
+}
+
+/// A reply long enough (> 15 s) that timing slack cannot let it end early.
+const LONG_REPLY: [&str; 4] = [
+    "That sounds like an important thing to talk about, and I am glad you brought it up.",
+    "Weeks can hold a lot, both the good moments and the heavy ones, and it helps to look at them.",
+    "Take your time and tell me whatever part of it feels most important to you right now.",
+    "There is no hurry at all, and nothing you say here has to be tidy or finished.",
+];
+
+fn window_rms(x: &[f32], from_ms: u64, to_ms: u64) -> f32 {
+    let a = ms_to_samples(from_ms).min(x.len());
+    let b = ms_to_samples(to_ms).min(x.len());
+    rms(&x[a..b])
+}
+
+#[test]
+fn converted_model_has_tiny_en_header_values_and_transcribes_speech() {
+    let info = inspect_ggml(&model()).unwrap();
+    assert_eq!(info.hparams, [51864, 1500, 384, 6, 4, 448, 384, 6, 4, 80, 1]);
+    assert_eq!((info.mel_rows, info.mel_cols), (80, 201));
+    assert_eq!(info.n_tokens, 50256);
+    assert_eq!(info.n_tensors, 167);
+    let mut stt = WhisperStt::load(&model(), &SttConfig::default()).unwrap();
+    let t = stt.transcribe(&say("It is lovely today and I feel quite calm.")).unwrap();
+    let low = t.text.to_lowercase();
+    for w in ["lovely", "feel", "calm"] {
+        assert!(low.contains(w), "missing {w:?} in {:?}", t.text);
+    }
+    assert!(t.audio_ctx < 1500, "audio_ctx should be scaled, got {}", t.audio_ctx);
+}
+
+#[test]
+fn three_spoken_turns_separated_by_silence_give_three_transcribed_turns() {
+    let mut input = silence(500);
+    let lines = ["I had a really hard day at work.", "My sister called me this morning.", "Maybe I will go for a walk."];
+    for l in lines {
+        input.extend(say(l));
+        input.extend(silence(5_000));
+    }
+    let r = run_loop(input, &["Tell me more."]);
+    assert_eq!(r.turns.len(), 3, "{:?}", r.turns.iter().map(|t| &t.asr_text).collect::<Vec<_>>());
+    let keys = [["hard", "work"], ["sister", "morning"], ["walk", "go"]];
+    for (t, k) in r.turns.iter().zip(keys) {
+        let low = t.asr_text.to_lowercase();
+        assert!(k.iter().all(|w| low.contains(w)), "{:?} lacks {k:?}", t.asr_text);
+        assert!(!t.interrupted);
+        let lat = t.turn_latency_ms.expect("reply was spoken");
+        assert!(lat >= t.endpoint_ms, "latency {lat} < endpoint {}", t.endpoint_ms);
+        // The reply is in OUT.wav where the latency says it is.
+        let at = t.speech_end_ms + lat;
+        assert!(window_rms(&r.out, at, at + 500) > 0.01, "no robot audio at {at} ms");
+    }
+}
+
+#[test]
+fn talking_over_a_long_reply_stops_it_within_200_ms_and_becomes_the_next_turn() {
+    let reply = LONG_REPLY;
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let interruption = say("Wait, stop please, I need to tell you something else first.");
+    let (r, robot_start) = run_reactive(first, vec![(2_500, interruption)], &reply);
+    let cut_at = robot_start + 2_500;
+    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    let info: Vec<_> = r.turns.iter().map(|t| (&t.asr_text, t.speech_end_ms, t.turn_latency_ms, t.asr_ms, t.spoken_chars)).collect();
+    assert_eq!(barge.len(), 1, "{:?} {info:?}", r.events);
+    let at = barge[0];
+    assert!(at >= cut_at && at < cut_at + 1_500, "barge-in at {at}, speech at {cut_at}");
+    // Robot audio present just before, silent from 200 ms after the decision.
+    assert!(window_rms(&r.out, cut_at - 600, cut_at) > 0.01, "robot was not speaking before the cut");
+    assert!(window_rms(&r.out, at + 200, at + 900) < 1e-3, "robot still audible after barge-in");
+    assert_eq!(r.turns.len(), 2, "{:?}", r.turns.iter().map(|t| &t.asr_text).collect::<Vec<_>>());
+    let full: usize = reply.iter().map(|s| s.chars().count()).sum();
+    assert!(r.turns[0].interrupted);
+    assert!(r.turns[0].spoken_chars > 0 && r.turns[0].spoken_chars < full, "{}", r.turns[0].spoken_chars);
+    assert_eq!(r.interrupted, vec![(1, r.turns[0].spoken_chars)]);
+    assert!(r.turns[1].asr_text.to_lowercase().contains("something else"), "{:?}", r.turns[1].asr_text);
+}
+
+#[test]
+fn backchannels_over_the_reply_do_not_stop_it() {
+    let reply = LONG_REPLY;
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let fillers: Vec<(u64, Vec<f32>)> =
+        ["mm-hmm", "yeah", "okay", "right"].iter().enumerate().map(|(i, f)| (1_500 + 1_500 * i as u64, say(f))).collect();
+    let (r, _) = run_reactive(first, fillers, &reply);
+    assert!(!r.events.iter().any(|e| matches!(e, LoopEvent::BargeIn { .. })), "{:?}", r.events);
+    let bc = r.events.iter().filter(|e| matches!(e, LoopEvent::Backchannel { .. })).count();
+    assert!(bc >= 3, "{} backchannels: {:?}", bc, r.events);
+    assert_eq!(r.turns.len(), 1, "{:?}", r.turns.iter().map(|t| &t.asr_text).collect::<Vec<_>>());
+    assert!(!r.turns[0].interrupted);
+    let full: usize = reply.iter().map(|s| s.chars().count()).sum();
+    assert_eq!(r.turns[0].spoken_chars, full);
+}
+
+#[test]
+fn silence_only_input_gives_no_turns_and_a_silent_output() {
+    let r = run_loop(silence(5_000), &["Hello."]);
+    assert!(r.turns.is_empty());
+    assert!(rms(&r.out) < 1e-4);
+    assert!((r.out.len() as i64 - ms_to_samples(5_000) as i64).abs() < 1_000);
+}
+
+#[test]
+fn clipped_loud_speech_is_still_transcribed() {
+    let s: Vec<f32> = say("Can you hear me now?").iter().map(|x| (x * 8.0).clamp(-1.0, 1.0)).collect();
+    let mut input = silence(300);
+    input.extend(s);
+    input.extend(silence(3_000));
+    let r = run_loop(input, &["Yes."]);
+    assert_eq!(r.turns.len(), 1);
+    assert!(r.turns[0].asr_text.to_lowercase().contains("hear"), "{:?}", r.turns[0].asr_text);
+}
