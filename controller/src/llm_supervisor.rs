@@ -51,14 +51,24 @@ pub fn run(cmd: LlmCmd) -> anyhow::Result<()> {
                 args.push("--model".into());
                 args.push(model.display().to_string());
             }
-            let status = std::process::Command::new(&bin)
-                .args(&args)
-                .status()
-                .with_context(|| format!("running {}", bin.display()))?;
-            if !status.success() {
-                bail!("attune-llm exited with {status}");
+            let mut command = std::process::Command::new(&bin);
+            command.args(&args);
+            // Design: on Unix attune becomes attune-llm (exec), so signals
+            // sent to this pid reach the server and no orphan is left behind.
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::CommandExt;
+                let err = command.exec();
+                Err(err).with_context(|| format!("running {}", bin.display()))
             }
-            Ok(())
+            #[cfg(not(unix))]
+            {
+                let status = command.status().with_context(|| format!("running {}", bin.display()))?;
+                if !status.success() {
+                    bail!("attune-llm exited with {status}");
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -447,7 +457,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(llm.base_url(), base);
-        let second_pid = llm.pid().expect("a restarted child");
+        let second_pid = llm.pid().unwrap_or_else(|| panic!("no running child after {} restart(s)", llm.restarts()));
         assert_ne!(second_pid, first_pid);
 
         let body = r#"{"messages":[{"role":"user","content":"Say hi."}],"max_tokens":4,"temperature":0}"#;
