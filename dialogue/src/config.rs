@@ -152,9 +152,9 @@ impl PolicyKind {
 #[serde(deny_unknown_fields, default)]
 pub struct SamplingParams {
     /// Softmax temperature.
-    pub temperature: f32,
+    pub temperature: f64,
     /// Nucleus sampling mass.
-    pub top_p: f32,
+    pub top_p: f64,
     /// Cap on generated tokens per reply (replies must be speakable).
     pub max_tokens: u32,
     /// Fixed seed for reproducible runs; unset = server's choice.
