@@ -441,12 +441,16 @@ mod tests {
         let mut cfg = LlmConfig::default();
         cfg.local.model_path = Some(real_model());
         cfg.local.ctx_size = 512;
+        cfg.local.threads = 1;
         cfg.local.startup_timeout_ms = 30_000;
         let llm = LocalLlm::start(&cfg).await.expect("local LLM starts");
         let base = llm.base_url();
         assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/v1"), "{base}");
         let port = port_of(&base);
         let first_pid = llm.pid().expect("a running child");
+        // A healthy server stays up on its own (no restart loop).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!((llm.restarts(), llm.pid()), (0, Some(first_pid)), "the server did not stay up before the kill");
 
         let status = std::process::Command::new("kill").args(["-9", &first_pid.to_string()]).status().expect("kill runs");
         assert!(status.success());
@@ -459,6 +463,8 @@ mod tests {
         assert_eq!(llm.base_url(), base);
         let second_pid = llm.pid().unwrap_or_else(|| panic!("no running child after {} restart(s)", llm.restarts()));
         assert_ne!(second_pid, first_pid);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!((llm.restarts(), llm.pid()), (1, Some(second_pid)), "the restarted server did not stay up");
 
         let body = r#"{"messages":[{"role":"user","content":"Say hi."}],"max_tokens":4,"temperature":0}"#;
         let (status, reply) = http(port, "POST", "/v1/chat/completions", body).await.expect("request after restart");

@@ -366,3 +366,27 @@ async fn a_missing_model_file_is_reported_naming_the_path_and_the_setup_script()
     assert!(err.contains("scripts/setup.sh"), "{err}");
     assert!(out.stdout.is_empty(), "nothing should claim to listen: {:?}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_exit_on_stdin_eof_the_server_stops_when_its_parent_closes_the_pipe() {
+    let mut child = Command::new(llm_bin())
+        .arg("--model")
+        .arg(model_path())
+        .args(["--port", "0", "--threads", "1", "--exit-on-stdin-eof"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("attune-llm starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout).lines().next_line().await.expect("read").expect("listening line");
+    assert!(line.starts_with("listening on http://"), "{line}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(child.try_wait().expect("try_wait").is_none(), "the server exited while its stdin was still open");
+    drop(child.stdin.take()); // what the kernel does when the supervisor dies
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the server kept running after its stdin closed")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+}
