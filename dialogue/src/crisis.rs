@@ -225,6 +225,9 @@ pub fn assess(text: &str, in_crisis: bool) -> Assessment {
             signals.push(name);
         }
     }
+    if RISK_THIRD_PARTY_RE.is_match(text) {
+        signals.push("other_person_at_risk");
+    }
     let denial = risk == Risk::None && DENIAL_RE.is_match(text);
     if denial {
         signals.push("denial");
@@ -370,6 +373,31 @@ mod tests {
         let d = run(&["I want to die", "I have the pills next to me"]);
         assert_eq!(d[0].risk, Risk::High);
         assert_eq!(d[1].risk, Risk::Imminent);
+    }
+
+    #[test]
+    fn threatening_someone_else_in_jest_is_not_intent() {
+        assert_eq!(risk("I'm going to kill my brother if he eats my cake again"), Risk::None);
+    }
+
+    #[test]
+    fn an_overdose_is_high() {
+        assert_eq!(risk("I took too many pills last night"), Risk::High);
+    }
+
+    #[test]
+    fn not_wanting_to_be_here_anymore_or_wake_up_is_at_least_low() {
+        for t in ["i dont want to be here anymore", "Honestly I'd rather not wake up tomorrow", "I want to disappear", "I feel like giving up"] {
+            assert!(risk(t) >= Risk::Low, "{t}");
+        }
+        assert_eq!(risk("I don't want to be here at this party"), Risk::None);
+    }
+
+    #[test]
+    fn someone_else_at_risk_is_a_signal_but_not_the_speakers_risk() {
+        let a = assess("She said she wants to kill herself and I don't know what to do", false);
+        assert_eq!(a.risk, Risk::None);
+        assert!(a.signals.contains(&"other_person_at_risk"));
     }
 
     #[test]

@@ -257,7 +257,7 @@ pub const EMOTION_FORMS: &[EmotionForm] = forms! {
     "confused"/"confused": ["confused", "confusing", "confusion", "torn", "unsure"];
     "lost"/"confused": [] ctx ["lost", "stuck"];
     "tired"/"tired": ["tired", "exhausted", "exhausting", "exhaustion", "drained", "worn out", "weary", "fatigued"];
-    "empty"/"empty": ["numb"] ctx ["empty"];
+    "empty"/"empty": ["numb", "dead inside"] ctx ["empty"];
     "worthless"/"worthless": ["worthless", "inadequate", "insecure", "not good enough"];
     "bored"/"bored": ["bored", "boring", "boredom"];
     "happy"/"happy": ["happy", "happiness", "glad", "joyful", "cheerful", "delighted"];
@@ -483,6 +483,8 @@ pub static DISTORTION_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i(?:'m| am) (?:a )?(?:complete |total )?failure at everything",
         r"i can'?t do anything",
         r"i(?:'m| am) (?:not|never) good (?:enough|at anything)",
+        r"i feel (?:like )?(?:such )?(?:a |an )?(?:complete |total )?(?:failure|loser|idiot|burden|disappointment|fraud|worthless|useless|stupid|pathetic)\b",
+        r"i (?:really |just )?(?:hate|despise|loathe) (?:myself|who i am)",
     ])
 });
 
@@ -525,7 +527,10 @@ pub static RISK_PASSIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:not|unsure|don'?t know) (?:sure |if |whether )*(?:i )?(?:really )?(?:want|wanna) to (?:live|be alive|be here|go on|keep going|exist)",
         r"(?:everyone|everybody|people|they|my family|the world) (?:would be|are|is|'?d be) better off without me",
         r"(?:nobody|no one|noone) would (?:even )?(?:care|miss me|notice) if i (?:was|were|died|disappeared|was gone|were gone)",
-        r"(?:want|wanna|wish i could) (?:to )?(?:disappear|vanish|not exist|stop existing|cease to exist) (?:forever|for good|completely)?",
+        r"(?:want|wanna|wish i could) (?:to )?(?:disappear|vanish|not exist|stop existing|cease to exist)(?: forever| for good| completely)?",
+        r"don'?t (?:really )?(?:want|wanna) to be (?:here|around|alive) (?:anymore|any more|any longer)",
+        r"(?:rather|prefer to|hope i) (?:not|don'?t|never) wake up",
+        r"not wake up (?:tomorrow|in the morning|again)",
         r"can'?t (?:go on|keep going|do this anymore|take (?:it|this) anymore|live like this)",
         r"don'?t (?:think i can|see how i can) (?:go on|keep going|do this anymore)",
         r"(?:thoughts|thinking|think) (?:about|of) (?:death|dying|not being here|not existing|ending it)",
@@ -542,6 +547,8 @@ pub static RISK_HOPELESS_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:give|giving|gave) up on (?:everything|life|myself)",
         r"(?:i'?m|i am|feel) (?:completely |so )?trapped",
         r"nothing will ever (?:get|be) better",
+        r"(?:feel like|want to|wanna|i'?m) (?:just )?(?:giving|give) up",
+        r"my life is (?:over|ruined|pointless|meaningless)",
     ])
 });
 
@@ -550,6 +557,7 @@ pub static RISK_SELF_HARM_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
         r"(?:cut|cutting|harm|harming|hurt|hurting|burn|burning|punch|punching|hit|hitting|scratch|scratching|starve|starving|injure|injuring) myself",
         r"self[- ]?harm(?:ing)?",
+        r"(?:took|swallowed|taken|take|taking) (?:too many|a lot of|all (?:my|the|of my)|a bunch of|a handful of|an overdose of|loads of) (?:pills|tablets|meds|sleeping pills|painkillers|paracetamol|tylenol)",
         r"self[- ]?injur(?:y|e|ing)",
         r"cutting (?:again|my (?:arms?|legs?|wrists?|skin))",
     ])
@@ -623,8 +631,8 @@ pub static RISK_TIMELINE_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Intent: "I'm going to", "I will", "I've decided to" around an act.
 pub static RISK_INTENT_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
-        r"(?:i'?m|i am) (?:going to|gonna|about to|ready to|planning to|planning on) (?:kill|end|off|hurt|cut|take|jump|hang|overdose|do it|die)",
-        r"i(?:'ll| will) (?:kill|end|off|hang|overdose|jump|do it|take my)",
+        r"(?:i'?m|i am) (?:going to|gonna|about to|ready to|planning to|planning on) (?:kill myself|end (?:my life|it all|it tonight|it today)|off myself|hurt myself|cut myself|take my (?:own )?life|take (?:all )?(?:the|my|these) pills|jump off|jump in front|hang myself|overdose|die)",
+        r"i(?:'ll| will) (?:kill myself|end (?:my life|it all)|off myself|hang myself|overdose|take my (?:own )?life|jump off)",
         r"(?:i'?ve|i have) (?:decided|made up my mind) to (?:kill|end|die|do it|go through with)",
         r"going through with it",
     ])
@@ -645,6 +653,16 @@ pub static RISK_GOODBYE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"when i'?m gone",
         r"thank you for everything[,.!]* (?:goodbye|bye|farewell)",
         r"(?:sorted|put) my (?:affairs|things) in order",
+    ])
+});
+
+/// Someone else is at risk: logged as a signal, not the speaker's risk.
+pub static RISK_THIRD_PARTY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) (?:himself|herself|themselves|themself)",
+        r"(?:he|she|they)(?:'s|'re| is| are| seems?| has been| have been| was| were) (?:been )?suicidal",
+        r"(?:he|she|they) (?:wants?|wanted) to die",
+        r"(?:tried|attempted) to (?:kill|end) (?:himself|herself|themselves|his life|her life|their life)",
     ])
 });
 

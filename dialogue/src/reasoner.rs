@@ -85,6 +85,8 @@ pub fn analyze(text: &str, ctx: &ReasonerContext) -> Analysis {
 
     let user_act = if CLOSING_RE.is_match(trimmed) && words.len() <= 14 && emotions.is_empty() && !risk_cue {
         UserAct::Closing
+    } else if risk_cue {
+        UserAct::Disclosure
     } else if asked {
         UserAct::AdviceRequest
     } else if words.len() <= 6 && (is_yes(&words) || is_no(&words)) && emotions.is_empty() {
@@ -364,6 +366,12 @@ mod tests {
         let r = a("I always mess up everything. I'm such a failure and nobody likes me.");
         assert_eq!(r.distortions.len(), 3, "{:?}", r.distortions);
         assert_eq!(r.user_act, UserAct::Disclosure);
+    }
+
+    #[test]
+    fn feeling_like_an_idiot_and_self_hatred_are_distortions() {
+        assert_eq!(a("I failed my test and I feel like an idiot").distortions.len(), 1);
+        assert_eq!(a("I hate myself").distortions.len(), 1);
     }
 
     #[test]

@@ -238,7 +238,11 @@ pub fn attributed_emotions(reply: &str) -> Vec<(&'static str, &'static str, Stri
             if toks.iter().any(|w| matches!(w.as_str(), "if" | "when" | "whenever" | "anyone" | "everyone" | "people" | "normal" | "okay" | "ok" | "natural" | "understandable" | "valid")) {
                 continue;
             }
-            let about_them = h.subject == lexicon::Subject::Addressee || (h.subject != lexicon::Subject::Speaker && SITUATION_RE.is_match(clause));
+            // "I can hear how frustrated you are": the owner comes after the word.
+            let after = lexicon::tokens(&s[h.end..lexicon::ceil_char_boundary(s, h.end + 24)]);
+            let owner_after = after.first().is_some_and(|w| matches!(w.as_str(), "you" | "you're" | "youre" | "you've" | "you'd" | "you'll"))
+                && toks.last().is_some_and(|w| matches!(w.as_str(), "how" | "so" | "very" | "really" | "just"));
+            let about_them = owner_after || h.subject == lexicon::Subject::Addressee || (h.subject != lexicon::Subject::Speaker && SITUATION_RE.is_match(clause));
             if about_them {
                 let end = lexicon::ceil_char_boundary(s, h.end);
                 out.push((h.canonical, h.family, s[..end].trim().to_string()));
@@ -438,6 +442,22 @@ mod tests {
     }
 
     #[test]
+    fn typical_attuned_replies_pass() {
+        for r in [
+            "That sounds really hard. What happened?",
+            "I'm sorry you're going through this. How are you holding up?",
+            "You're not alone in this. What was he like?",
+            "It makes sense that you'd feel sad after losing him. What do you miss most?",
+            "I'm a robot, but I'm here to listen. Would you like to tell me more?",
+            "Would you like some ideas, or would you rather just talk for now?",
+            "Have you been able to talk to anyone about this?",
+            "I'm sorry to hear that. How long has it been?",
+        ] {
+            assert_eq!(flags(SAD, r), vec![], "{r}");
+        }
+    }
+
+    #[test]
     fn advice_after_disclosure_is_flagged() {
         for r in [
             "You should get a new puppy.",
@@ -475,7 +495,7 @@ mod tests {
 
     #[test]
     fn a_feeling_stated_as_fact_that_was_never_named_is_attribution() {
-        for r in ["You are angry at yourself.", "You must feel so guilty.", "You're clearly frustrated.", "That must be so frustrating for you."] {
+        for r in ["You are angry at yourself.", "You must feel so guilty.", "You're clearly frustrated.", "That must be so frustrating for you.", "I can hear how frustrated you are."] {
             assert!(flags(SAD, r).contains(&Flag::AttributedEmotion), "{r}");
         }
     }
