@@ -351,6 +351,23 @@ async fn a_client_that_disconnects_frees_the_model_for_the_next_request() {
     assert_eq!(status, 200, "{v}");
     assert!(v["choices"][0]["message"]["content"].is_string());
     eprintln!("next request served {:?} after the disconnect", t0.elapsed());
+
+    // The same for a non-streaming request whose client gives up waiting.
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(800)).build().expect("client");
+    let gave_up = impatient
+        .post(format!("{}/v1/chat/completions", s.base))
+        .json(&json!({ "max_tokens": 4000, "temperature": 0, "ignore_eos": true, "messages": user("Tell me a story.") }))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "a 4000-token reply cannot arrive within 800 ms");
+    drop(impatient);
+    let (status, v) = tokio::time::timeout(
+        Duration::from_secs(20),
+        post(&s.base, &json!({ "max_tokens": 3, "temperature": 0, "messages": user("hi") })),
+    )
+    .await
+    .expect("after a non-streaming client gave up, the next request was not served within 20 s");
+    assert_eq!(status, 200, "{v}");
 }
 
 #[tokio::test]
