@@ -8,7 +8,7 @@
 
 use attune_dialogue::config::{LlmMode, PolicyKind};
 use attune_dialogue::engine::{Engine, EngineConfig, SessionState};
-use attune_dialogue::llm::{ChatMessage, Flow, LlmClient};
+use attune_dialogue::llm::{Flow, LlmClient};
 use attune_tests::sse_server::{Reply, SseServer};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
