@@ -157,8 +157,9 @@ impl HeadLink {
     }
 
     /// Reads whatever arrives until `deadline`, returning the first
-    /// non-telemetry message (telemetry is queued).
-    fn read_until(&mut self, deadline: Instant) -> Result<Option<HeadMsg>, LinkError> {
+    /// non-telemetry message (telemetry is queued). With `stop_on_telemetry`
+    /// it also returns as soon as telemetry is queued.
+    fn read_until(&mut self, deadline: Instant, stop_on_telemetry: bool) -> Result<Option<HeadMsg>, LinkError> {
         let mut buf = [0u8; 256];
         loop {
             let n = match self.io.read(&mut buf) {
@@ -189,7 +190,7 @@ impl HeadLink {
                     None => {}
                 }
             }
-            if found.is_some() {
+            if found.is_some() || (stop_on_telemetry && !self.telemetry.is_empty()) {
                 // Design: bytes after the reply in this read were fed to
                 // the decoder already; only a second reply could be lost,
                 // and it is counted as stray.
@@ -213,7 +214,7 @@ impl HeadLink {
             }
             self.send(&f)?;
             let deadline = Instant::now() + self.reply_timeout;
-            while let Some(reply) = self.read_until(deadline)? {
+            while let Some(reply) = self.read_until(deadline, false)? {
                 let seq = match reply {
                     HeadMsg::Hello { seq, .. } | HeadMsg::Ack { seq, .. } | HeadMsg::Nack { seq, .. } => seq,
                     HeadMsg::Telemetry(_) => continue,
@@ -271,7 +272,7 @@ impl HeadLink {
         }
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if let Some(m) = self.read_until(deadline)? {
+            if let Some(m) = self.read_until(deadline, true)? {
                 self.stats.stray_replies += 1;
                 tracing::debug!("unsolicited reply {m:?}");
             }

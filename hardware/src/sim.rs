@@ -239,7 +239,12 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
     let mut pty = Some(open_pty(&opts.link)?);
     let mut down_until: Option<Instant> = None;
     let mut disconnected_once = false;
+    let tick = Duration::from_millis(TICK_MS as u64);
     let mut last_tick = Instant::now();
+    // Design: ticks are scheduled on a fixed grid (next += 20 ms), not
+    // "20 ms after the last one", so the rate stays 50 Hz on average; after
+    // a stall longer than a tick the grid re-anchors instead of bursting.
+    let mut next_tick = last_tick + tick;
     let mut buf = [0u8; 512];
     tracing::info!("head simulator on {}", opts.link.display());
 
@@ -267,7 +272,7 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
             && elapsed_ms % opts.faults.stall_every_ms.max(1) < opts.faults.stall_ms;
 
         // Wait for bytes or the next tick, whichever first.
-        let wait_ms = TICK_MS.saturating_sub(last_tick.elapsed().as_millis() as u32).min(TICK_MS);
+        let wait_ms = next_tick.saturating_duration_since(Instant::now()).as_millis().min(TICK_MS as u128) as u32;
         let readable = match (&pty, stalled) {
             (Some(p), false) => {
                 let mut fds = [PollFd::new(p.master.as_fd(), PollFlags::POLLIN)];
@@ -304,9 +309,13 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
                 }
             }
         }
-        if last_tick.elapsed() >= Duration::from_millis(TICK_MS as u64) {
+        if Instant::now() >= next_tick {
             let dt_s = last_tick.elapsed().as_secs_f32().min(0.1);
             last_tick = Instant::now();
+            next_tick += tick;
+            if next_tick < last_tick {
+                next_tick = last_tick + tick;
+            }
             let Ok(streamed) = fw.poll_tick(now);
             servo.step(&opts.params, &opts.servo, duties.clone().map(|d| d.get()), dt_s);
             if let Some(t) = streamed {
