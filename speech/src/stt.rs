@@ -274,7 +274,10 @@ impl SttWorker {
     /// Loads the model (on the calling thread, so errors surface before any
     /// audio runs) and starts the worker.
     pub fn start(model: &Path, cfg: &SttConfig) -> Result<SttWorker, SpeechError> {
-        let stt = WhisperStt::load(model, cfg)?;
+        let mut stt = WhisperStt::load(model, cfg)?;
+        // Warm-up: whisper.cpp sizes its buffers on the first call; pay that
+        // here, not on the participant's first turn.
+        stt.transcribe(&vec![0.0; SAMPLE_RATE as usize])?;
         Ok(Self::from_stt(stt))
     }
 
