@@ -229,6 +229,11 @@ macro_rules! forms {
 pub const EMOTION_FORMS: &[EmotionForm] = forms! {
     "sad"/"sad": ["sad", "sadness", "saddened", "unhappy", "miserable", "sorrow", "tearful"] ctx ["blue"];
     "down"/"sad": [] ctx ["down", "low"];
+    "upset"/"sad": ["upset", "upsetting", "distressed", "distressing"];
+    "bad"/"bad": [] ctx ["awful", "terrible", "horrible", "bad", "crappy", "shitty", "rotten"];
+    "uncomfortable"/"uncomfortable": ["uncomfortable", "awkward"];
+    "regretful"/"guilty": ["regretful", "remorseful"];
+    "resentful"/"angry": ["resentful", "resentment", "bitter"];
     "depressed"/"sad": ["depressed", "depression", "depressing"];
     "heartbroken"/"sad": ["heartbroken", "heartbreak", "heartbreaking", "broken hearted", "broken-hearted", "devastated", "devastating", "crushed"];
     "grieving"/"sad": ["grieving", "grief", "mourning"];
@@ -341,6 +346,8 @@ pub fn emotion_hits(text: &str) -> Vec<EmotionHit> {
             "calm" if after.starts_with(" down") && !FEELING_VERBS.contains(&prev) => continue,
             "pride" | "panic" | "stress" | "fear" | "worry" | "worries" | "rage" | "relief" | "envy" if prev == "no" => continue,
             "tense" if matches!(prev, "past" | "present" | "future") => continue,
+            // "I'm bad at maths" judges a skill, not a feeling.
+            _ if form.family == "bad" && (after.starts_with(" at ") || after.starts_with(" with ") || after.starts_with(" for ")) => continue,
             "torn" if !FEELING_VERBS.contains(&prev) && !INTENSIFIERS.contains(&prev) => continue,
             "desperate" if after.starts_with(" for ") || after.starts_with(" to ") => {}
             "loved" if !FEELING_VERBS.contains(&prev) && !INTENSIFIERS.contains(&prev) && prev != "unloved" => continue,
@@ -717,6 +724,20 @@ mod tests {
         ] {
             assert!(!r.as_str().is_empty());
         }
+    }
+
+    #[test]
+    fn every_emotion_form_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for f in EMOTION_FORMS {
+            assert!(seen.insert(f.form), "duplicate emotion form {:?}", f.form);
+        }
+    }
+
+    #[test]
+    fn feeling_bad_is_a_feeling_but_bad_at_maths_is_not() {
+        assert_eq!(self_named_emotions("I feel terrible about it"), vec!["bad"]);
+        assert!(self_named_emotions("I'm bad at maths").is_empty());
     }
 
     #[test]

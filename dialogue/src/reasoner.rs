@@ -83,17 +83,21 @@ pub fn analyze(text: &str, ctx: &ReasonerContext) -> Analysis {
     let about_robot = ROBOT_QUESTION_RE.is_match(trimmed);
     let risk_cue = crate::crisis::assess(trimmed, false).risk > crate::crisis::Risk::None;
 
-    let user_act = if CLOSING_RE.is_match(trimmed) && words.len() <= 14 && emotions.is_empty() && !risk_cue {
+    // A closing is a short turn, or a longer thank-you that ends in a farewell.
+    let last_sentence = crate::text::split_sentences(trimmed).pop().unwrap_or_default();
+    let closing = CLOSING_RE.is_match(trimmed) && (words.len() <= 14 || (words.len() <= 30 && CLOSING_RE.is_match(&last_sentence)));
+    let user_act = if closing && emotions.is_empty() && !risk_cue {
         UserAct::Closing
     } else if risk_cue {
         UserAct::Disclosure
     } else if asked {
         UserAct::AdviceRequest
-    } else if words.len() <= 6 && (is_yes(&words) || is_no(&words)) && emotions.is_empty() {
+    } else if (words.len() <= 6 && (is_yes(&words) || is_no(&words)) && emotions.is_empty())
+        || consented
+        || (declined && emotions.is_empty() && words.len() <= 12)
+    {
         UserAct::Response
-    } else if consented || (declined && emotions.is_empty() && words.len() <= 12) {
-        UserAct::Response
-    } else if !emotions.is_empty() || !distortions.is_empty() || risk_cue {
+    } else if !emotions.is_empty() || !distortions.is_empty() {
         UserAct::Disclosure
     } else if is_question && (about_robot || !first_person) {
         if GREETING_RE.is_match(trimmed) && words.len() <= 6 { UserAct::SmallTalk } else { UserAct::Question }
@@ -173,6 +177,8 @@ static ADVICE_REQUEST_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:is there|are there) (?:anything|something|ways?) (?:i can|i could|to) (?:do|try|help)",
         r"what are (?:some )?(?:ways|things) (?:i can|i could|to)",
         r"ways to (?:cope|deal|handle|manage)",
+        r"you (?:could|can|would) (?:recommend|suggest)",
+        r"do you (?:have|know) (?:any|some) (?:\w+ )?(?:advice|suggestions|tips|ideas|activities|recommendations|ways|strategies|techniques)",
     ])
 });
 
@@ -211,6 +217,9 @@ static CLOSING_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"until next time",
         r"(?:let'?s|can we) (?:stop|end|finish)(?: here| now| for today)?",
         r"end (?:the|this) (?:session|conversation|chat)",
+        r"(?:can|could|may) (?:i|we) (?:finish|end|stop|close)(?: the| this)?(?: conversation| chat| session)?",
+        r"have a (?:good|great|nice|lovely|wonderful) (?:day|night|evening|weekend|one|week)",
+        r"thanks?(?: you)?(?: so much| a lot| again)? for (?:listening|talking|your help|the help|helping|your time|the chat|the talk|chatting|everything)",
     ])
 });
 
@@ -294,7 +303,7 @@ mod tests {
 
     #[test]
     fn asking_what_to_do_is_an_advice_request() {
-        for t in ["What should I do?", "Do you have any advice for me?", "How can I cope with this stress?", "Should I tell my boss?"] {
+        for t in ["What should I do?", "Do you have any advice for me?", "Do you have any activities you could recommend?", "How can I cope with this stress?", "Should I tell my boss?"] {
             let r = a(t);
             assert_eq!(r.user_act, UserAct::AdviceRequest, "{t}");
             assert!(r.asked_for_suggestions, "{t}");
@@ -343,6 +352,13 @@ mod tests {
     #[test]
     fn goodbye_is_a_closing() {
         for t in ["ok bye", "Thanks, I have to go now. See you tomorrow!", "good night"] {
+            assert_eq!(a(t).user_act, UserAct::Closing, "{t}");
+        }
+    }
+
+    #[test]
+    fn thanking_and_wishing_a_good_day_is_a_closing() {
+        for t in ["Thanks! Have a good day.", "thanks for listening", "can i finish the conversation", "Thank you so much for helping. I think i can use your advice. Take care and have a great day!"] {
             assert_eq!(a(t).user_act, UserAct::Closing, "{t}");
         }
     }

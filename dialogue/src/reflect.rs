@@ -67,7 +67,9 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
         UserAct::Response if a.declined_suggestions => pick(DECLINED_REPLIES, n).to_string(),
         UserAct::Response => pick(RESPONSE_REPLIES, n).to_string(),
         UserAct::SmallTalk => {
-            if GREETING_RE.is_match(text) {
+            if THANKS_RE.is_match(text) {
+                pick(THANKS_REPLIES, n).to_string()
+            } else if GREETING_RE.is_match(text) {
                 pick(GREETING_REPLIES, n).to_string()
             } else {
                 pick(SMALL_TALK_REPLIES, n).to_string()
@@ -108,7 +110,16 @@ fn best_fragment(text: &str, a: &Analysis) -> Option<String> {
         .filter(|c| !c.is_empty())
         .collect();
     let has_first_person = |c: &str| lexicon::tokens(c).iter().any(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "my" | "me" | "i'd" | "i'll"));
-    let fits = |c: &&String| crate::text::word_count(c) <= MAX_WORDS && crate::text::word_count(c) >= 2 && has_first_person(c);
+    // Design: echo only a clause that starts with the speaker as subject
+    // ("I ...", "my ..."), of at least four words: shorter or subject-less
+    // pieces ("me too", "am not able to") read back as broken English.
+    let starts_with_speaker = |c: &str| {
+        lexicon::tokens(c).first().is_some_and(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "my" | "we" | "we're" | "we've"))
+    };
+    let fits = |c: &&String| {
+        let n = crate::text::word_count(c);
+        (4..=MAX_WORDS).contains(&n) && has_first_person(c) && starts_with_speaker(c)
+    };
     let with_feeling = clauses.iter().filter(fits).find(|c| lexicon::self_named_emotions(c).iter().any(|e| a.emotions.iter().any(|x| x == e)));
     with_feeling.or_else(|| clauses.iter().find(fits)).cloned()
 }
@@ -119,7 +130,7 @@ fn clean_clause(c: &str) -> String {
     loop {
         // ASCII lower-casing keeps byte offsets ("\u{212A}" lower-cases to "k").
         let lower = s.to_ascii_lowercase();
-        let Some(rest) = ["well ", "so ", "um ", "uh ", "honestly ", "basically ", "and ", "but ", "like ", "yeah ", "ok ", "okay ", "anyway ", "hmm "]
+        let Some(rest) = ["well ", "so ", "um ", "uh ", "honestly ", "basically ", "and ", "but ", "like ", "yeah ", "yea ", "yes ", "no ", "oh ", "hi ", "hey ", "really ", "ok ", "okay ", "anyway ", "hmm ", "you know "]
             .iter()
             .find(|p| lower.starts_with(*p))
             .map(|p| s[p.len()..].trim_start().to_string())
@@ -199,6 +210,10 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 static GREETING_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::any_of(&[r"h(?:i|ello|ey|iya|owdy)", r"good (?:morning|afternoon|evening|day)", r"how(?:'s| is| are)? (?:you|it going|things)"]));
+
+static THANKS_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::any_of(&[r"thanks?", r"thank you", r"cheers", r"appreciate (?:it|that|you)"]));
+
+const THANKS_REPLIES: &[&str] = &["You're welcome. Is there anything else on your mind?", "I'm glad we talked. What else would you like to talk about?"];
 
 const OPEN_QUESTIONS: &[&str] = &[
     "What has that been like for you?",
@@ -308,6 +323,20 @@ mod tests {
         let r = reply("I feel lost at work.");
         assert!(r.contains("you feel lost at work"), "{r}");
         assert!(r.ends_with('?'));
+    }
+
+    #[test]
+    fn short_or_subjectless_pieces_are_not_echoed() {
+        for t in ["Me too, thanks.", "Really am not feeling well, am not able to handle my stress", "yea growing up is a process i guess"] {
+            let r = reply(t);
+            assert!(!r.contains("You're saying you too") && !r.contains("saying are") && !r.contains("you guess"), "{t} -> {r}");
+        }
+    }
+
+    #[test]
+    fn thanks_gets_a_welcome_not_a_greeting() {
+        let r = reply("Thanks for the help. I feel much better.");
+        assert!(!r.starts_with("Hello"), "{r}");
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub fn validate(input: &ValidationInput<'_>, cfg: &ValidatorConfig) -> Vec<Findi
     }
     let named = named_families(input);
     for (canonical, family, ev) in attributed_emotions(reply) {
-        if !named.iter().any(|f| *f == family) {
+        if !named.contains(&family) {
             push(
                 Flag::AttributedEmotion,
                 &ev,
