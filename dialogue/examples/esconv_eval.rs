@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run --release -p attune-dialogue --example esconv_eval -- --data /path/to/esconv/dev.jsonl
 //! ATTUNE_ESCONV=/path/to/dev.jsonl cargo run --release -p attune-dialogue --example esconv_eval
+//! cargo run --release -p attune-dialogue --example esconv_eval -- --data /path/to/esconv/failed-esconv.json
 //! ```
+//!
+//! Both the windowed `dev.jsonl` (one supporter turn a line) and the
+//! whole-dialogue JSON of `failed-esconv.json` are read.
 //!
 //! The data set (CC BY-NC 4.0) is read from the path given at run time and
 //! never copied into the repository. Prints per-strategy precision, recall
@@ -59,6 +63,9 @@ fn main() -> ExitCode {
 
 fn load(path: &str) -> Result<Vec<Row>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    if text.trim_start().starts_with('[') {
+        return load_dialogs(&text);
+    }
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -72,6 +79,29 @@ fn load(path: &str) -> Result<Vec<Row>, String> {
     }
     if rows.is_empty() {
         return Err("no rows".into());
+    }
+    Ok(rows)
+}
+
+/// The whole-dialogue format of `failed-esconv.json`: a list of dialogues
+/// whose `listener` turns carry `annotation.strategy`.
+fn load_dialogs(text: &str) -> Result<Vec<Row>, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let dialogs = v.as_array().ok_or("expected a list of dialogues")?;
+    let mut rows = Vec::new();
+    for (i, d) in dialogs.iter().enumerate() {
+        let turns = d.get("dialog").and_then(|x| x.as_array()).ok_or_else(|| format!("dialogue {i}: no \"dialog\" list"))?;
+        for t in turns {
+            let (Some(content), Some(label)) = (t.get("content").and_then(|x| x.as_str()), t.pointer("/annotation/strategy").and_then(|x| x.as_str())) else {
+                continue;
+            };
+            if let Some(gold) = Strategy::from_label(label) {
+                rows.push(Row { response: content.trim().to_string(), gold });
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Err("no labelled turns".into());
     }
     Ok(rows)
 }
