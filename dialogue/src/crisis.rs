@@ -463,6 +463,12 @@ mod tests {
     }
 
     #[test]
+    fn internet_slang_for_suicide_is_recognised() {
+        assert_eq!(risk("honestly i just want to kms"), Risk::High);
+        assert_eq!(risk("I want to unalive myself"), Risk::High);
+    }
+
+    #[test]
     fn curly_apostrophes_and_caps_are_read_like_plain_text() {
         assert_eq!(risk("I DON’T WANT TO LIVE ANYMORE"), Risk::High);
     }

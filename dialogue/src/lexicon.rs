@@ -502,6 +502,7 @@ pub static RISK_EXPLICIT_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
         r"(?:kill|killing|killed|end|ending|hang|hanging|shoot|shooting|drown|drowning|off|offing|top|topping|poison|poisoning) myself",
         r"(?:end|ending|take|taking) my (?:own )?life",
+        r"kms|unalive (?:myself|me)|(?:want|wanna|going) to unalive",
         r"(?:end|ending|finish) it all",
         r"(?:want|wanna|wanted|wish|going|gonna|ready|plan|planning|need|have) to (?:just )?die",
         r"(?:want|wanna|wish) to be dead",
