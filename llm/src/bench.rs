@@ -48,6 +48,8 @@ struct Run {
     total: Duration,
     /// Tokens generated.
     tokens: u32,
+    /// Templated prompt length.
+    prompt_tokens: u32,
 }
 
 impl Run {
@@ -72,9 +74,6 @@ fn bench_messages() -> Vec<Message> {
     ]
 }
 
-/// Prompt length seen by the last direct run, for the header line.
-static PROMPT_TOKENS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
 fn direct_run(session: &mut Session<'_>, params: &GenParams) -> anyhow::Result<Run> {
     let t0 = Instant::now();
     let mut first: Option<Duration> = None;
@@ -86,14 +85,11 @@ fn direct_run(session: &mut Session<'_>, params: &GenParams) -> anyhow::Result<R
     };
     let outcome = session.generate(&bench_messages(), params, &mut sink).map_err(|e| anyhow::anyhow!("{e}"))?;
     let total = t0.elapsed();
-    let tokens = match outcome {
-        Outcome::Finished { usage, .. } => {
-            PROMPT_TOKENS.store(usage.prompt_tokens, std::sync::atomic::Ordering::Relaxed);
-            usage.completion_tokens
-        }
+    let usage = match outcome {
+        Outcome::Finished { usage, .. } => usage,
         Outcome::Cancelled { .. } => bail!("direct generation was cancelled"),
     };
-    Ok(Run { ttft: first.unwrap_or(total), total, tokens })
+    Ok(Run { ttft: first.unwrap_or(total), total, tokens: usage.completion_tokens, prompt_tokens: usage.prompt_tokens })
 }
 
 async fn http_run(client: &reqwest::Client, base: &str, max_tokens: u32) -> anyhow::Result<Run> {
@@ -114,6 +110,7 @@ async fn http_run(client: &reqwest::Client, base: &str, max_tokens: u32) -> anyh
     let mut buf = String::new();
     let mut first: Option<Duration> = None;
     let mut tokens: Option<u32> = None;
+    let mut prompt_tokens = 0;
     while let Some(chunk) = stream.next().await {
         buf.push_str(&String::from_utf8_lossy(&chunk?));
         while let Some(end) = buf.find("\n\n") {
@@ -122,7 +119,7 @@ async fn http_run(client: &reqwest::Client, base: &str, max_tokens: u32) -> anyh
             if data == "[DONE]" {
                 let total = t0.elapsed();
                 let tokens = tokens.context("stream ended without a usage figure")?;
-                return Ok(Run { ttft: first.unwrap_or(total), total, tokens });
+                return Ok(Run { ttft: first.unwrap_or(total), total, tokens, prompt_tokens });
             }
             let v: serde_json::Value = serde_json::from_str(data).context("bad SSE data")?;
             let text = v["choices"][0]["delta"]["content"].as_str().unwrap_or("");
@@ -131,6 +128,7 @@ async fn http_run(client: &reqwest::Client, base: &str, max_tokens: u32) -> anyh
             }
             if let Some(n) = v["usage"]["completion_tokens"].as_u64() {
                 tokens = Some(n as u32);
+                prompt_tokens = v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as u32;
             }
         }
     }
@@ -218,8 +216,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.ctx_size,
         args.max_tokens,
         direct.len(),
-        PROMPT_TOKENS.load(std::sync::atomic::Ordering::Relaxed)
+        direct[0].prompt_tokens
     );
+    if direct[0].prompt_tokens != http[0].prompt_tokens {
+        println!("warning: prompt lengths differ (direct {}, server {})", direct[0].prompt_tokens, http[0].prompt_tokens);
+    }
     println!("{:<26}{:>12}{:>16}{:>16}{:>10}", "", "TTFT ms", "decode tok/s", "overall tok/s", "tokens");
     for (name, runs) in [("direct (in-process)", &direct), ("server (HTTP + SSE)", &http)] {
         println!(

@@ -24,6 +24,10 @@ use tokio::sync::mpsc;
 /// slow reader slows generation rather than growing memory.
 const EVENT_BUFFER: usize = 64;
 
+/// Largest request body accepted; beyond it the answer is a JSON 413.
+/// Far above any prompt that fits a small model's context.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Shared state of the routes.
 pub struct AppState {
     /// The model thread.
@@ -98,7 +102,18 @@ async fn models(State(app): State<Arc<AppState>>) -> Response {
     )
 }
 
-async fn chat_completions(State(app): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn chat_completions(State(app): State<Arc<AppState>>, body: Body) -> Response {
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            let mut err = ApiError::invalid(
+                format!("request body unreadable or larger than {MAX_BODY_BYTES} bytes: {e}"),
+                None,
+            );
+            err.status = 413;
+            return error_response(&err);
+        }
+    };
     match chat(app, body).await {
         Ok(r) => r,
         Err(e) => {

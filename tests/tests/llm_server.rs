@@ -254,6 +254,13 @@ async fn malformed_requests_get_400_with_a_json_error_naming_the_problem() {
         assert!(msg.contains(needle), "{body}: {msg:?} lacks {needle:?}");
     }
 
+    // A body beyond the server's limit gets a JSON 413, not a dropped connection.
+    let huge = json!({ "messages": user(&"a".repeat(5 * 1024 * 1024)) });
+    let r = client.post(&url).json(&huge).send().await.expect("send");
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.expect("JSON error");
+    assert!(v["error"]["message"].as_str().expect("message").contains("larger than"), "{v}");
+
     // The server is still serving after all that.
     let (status, v) = post(&s.base, &json!({ "max_tokens": 2, "messages": user("hi") })).await;
     assert_eq!(status, 200, "{v}");
