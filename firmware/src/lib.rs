@@ -135,7 +135,7 @@ impl<P: SetDutyCycle> Firmware<P> {
         if (now_ms.wrapping_sub(self.next_tick_ms) as i32) >= 0 {
             self.next_tick_ms = now_ms.wrapping_add(TICK_MS);
         }
-        Ok(self.tick(now_ms)?)
+        self.tick(now_ms)
     }
 
     /// Steps unconditionally (for callers that keep their own timer).

@@ -86,6 +86,7 @@ impl Axis {
     // the reference, capped by the stopping distance to the goal, then
     // clamped in acceleration, speed and position, in that order.
     pub fn step(&mut self, now_ms: u32, dt_s: f32, p: &JointParams) {
+        #[allow(clippy::neg_cmp_op_on_partial_ord)] // also rejects NaN
         if !(dt_s > 0.0) {
             return;
         }

@@ -33,6 +33,7 @@ impl Calibration {
         let us_per_deg = (self.pulse_b_us as f32 - self.pulse_a_us as f32) / span;
         let p = self.pulse_a_us as f32 + (angle_deg - self.angle_a_deg) * us_per_deg;
         let p = libm::roundf(p);
+        #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN lands here too
         if !(p >= PULSE_MIN_US as f32) {
             PULSE_MIN_US
         } else if p > PULSE_MAX_US as f32 {

@@ -196,7 +196,7 @@ impl FrameDecoder {
             return Err(FrameError::Version(data[0]));
         }
         match postcard::take_from_bytes::<T>(&data[1..]) {
-            Ok((msg, rest)) if rest.is_empty() => Ok(msg),
+            Ok((msg, [])) => Ok(msg),
             _ => Err(FrameError::Decode),
         }
     }

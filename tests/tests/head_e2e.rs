@@ -194,3 +194,19 @@ fn the_link_comes_back_after_the_simulated_cable_pull() {
     assert!(gap >= 500, "no outage seen (largest gap {gap} ms)");
     assert!(ts.last().copied().unwrap_or(0) >= 2200, "no telemetry after the outage: {:?}", ts.last());
 }
+
+#[test]
+fn a_stalled_link_delays_the_handshake_but_retries_get_through() {
+    let bin = attune();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("head");
+    // The simulator ignores its link for the first 700 ms of every 5 s.
+    let _sim = start_sim(&bin, &link, &["--stall-every-ms", "5000", "--stall-ms", "700"]);
+    let ping = json_line(&head(&bin, &["ping", "--port", link.to_str().unwrap()]));
+    let rtt = ping["rtt_ms"].as_f64().unwrap();
+    assert!(rtt >= 200.0, "the stall did not delay the reply (rtt {rtt} ms)");
+    // Outside the stall the link answers at once.
+    std::thread::sleep(Duration::from_millis(800));
+    let ping = json_line(&head(&bin, &["ping", "--port", link.to_str().unwrap()]));
+    assert!(ping["rtt_ms"].as_f64().unwrap() < 200.0, "{ping}");
+}
