@@ -26,6 +26,8 @@ pub struct Config {
     pub validator: ValidatorConfig,
     /// Where sessions are stored.
     pub store: StoreConfig,
+    /// Where staff alerts go besides the session store.
+    pub alerts: AlertsConfig,
     /// Servo head backend.
     pub head: HeadConfig,
     /// Audio, VAD, STT, TTS.
@@ -44,6 +46,19 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self { path: data_dir().join("attune.db") }
     }
+}
+
+/// `[alerts]`: staff-alert delivery. Every alert is always written to the
+/// session store's `events` table; these add channels staff actually watch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Append each alert as one JSON line to this file (fsynced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Run this program (argv list) with the alert JSON on stdin, e.g. a
+    /// script that pages the on-call researcher. Killed after 10 s.
+    pub command: Vec<String>,
 }
 
 /// Where attune keeps models and data unless config says otherwise:
@@ -109,6 +124,9 @@ impl Config {
         if self.validator.max_sentences == 0 {
             return Err("field `validator.max_sentences`: must be at least 1".into());
         }
+        if self.alerts.command.first().is_some_and(|c| c.trim().is_empty()) {
+            return Err("field `alerts.command`: the first element must name a program".into());
+        }
         if self.crisis.resource_contact.trim().is_empty() {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
@@ -155,6 +173,14 @@ mod tests {
         let back = Config::parse(&text).unwrap();
         assert_eq!(back, Config::default());
         back.validate().unwrap();
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid_and_names_988() {
+        let cfg = Config::parse(include_str!("../../config/attune.example.toml")).unwrap();
+        cfg.validate().unwrap();
+        assert!(cfg.crisis.resource_contact.contains("988"));
+        assert!(cfg.alerts.file.is_some());
     }
 
     #[test]

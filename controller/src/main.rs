@@ -1,6 +1,7 @@
 //! `attune`: the controller binary.
 //!
 //! # Layout
+//! - [`alerts`] — staff-alert delivery to a file and/or a command.
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
@@ -10,6 +11,7 @@
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 
+mod alerts;
 mod cmd_chat;
 mod cmd_head;
 mod cmd_voice;

@@ -327,7 +327,14 @@ impl ChatSession {
             self.store.event(sid, Some(idx), "staff_alert", &serde_json::json!({
                 "participant": self.participant, "day": self.day, "risk": r.crisis.risk, "signals": r.crisis.signals,
             }))?;
-            tracing::warn!(target: "staff_alert", participant = %self.participant, risk = r.crisis.risk.as_str(), "staff alert raised");
+            tracing::info!(target: "staff_alert", participant = %self.participant, risk = r.crisis.risk.as_str(), "staff alert raised");
+            let alert = serde_json::json!({
+                "kind": "staff_alert", "at_ms": crate::store::now_ms(), "session": self.session_id, "turn": idx,
+                "participant": self.participant, "day": self.day, "risk": r.crisis.risk, "signals": r.crisis.signals,
+            });
+            for failure in crate::alerts::deliver(&self.cfg.alerts, &alert) {
+                self.store.event(sid, Some(idx), "alert_delivery_failed", &serde_json::json!({"error": failure}))?;
+            }
         }
         if r.crisis.crisis_active != crisis_before {
             let kind = if r.crisis.crisis_active { "crisis_enter" } else { "crisis_clear" };

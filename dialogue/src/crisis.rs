@@ -45,7 +45,7 @@ impl Default for CrisisConfig {
         Self {
             resource_name: "988 Suicide & Crisis Lifeline".into(),
             resource_contact: "call or text 988 (US)".into(),
-            reply_template: "I'm really glad you told me. What you're describing sounds serious, and you deserve support from a person right now. I'm a robot, so I can't keep you safe the way a person can. Please reach the {resource_name}: {resource_contact}. If you are in immediate danger, call your local emergency number. I've also let the study staff know so someone can check in with you.".into(),
+            reply_template: "I'm really glad you told me. What you're describing sounds serious, and you deserve support from a person right now. I'm a robot, so I can't keep you safe the way a person can. Please reach the {resource_name}: {resource_contact}. If you are in immediate danger, call your local emergency number. I'm also flagging this for the study team so a person can follow up with you.".into(),
             calm_turns_to_clear: 3,
         }
     }

@@ -9,7 +9,7 @@
 //! the validator has not passed (attuned policy).
 
 use crate::config::{DialogueConfig, LlmConfig, LlmMode, PolicyKind};
-use crate::crisis::{protocol_reply, CrisisConfig, CrisisDecision, CrisisTracker};
+use crate::crisis::{protocol_reply, CrisisConfig, CrisisDecision, CrisisTracker, Risk};
 use crate::llm::{ChatMessage, Flow, LlmClient, LlmError};
 use crate::policy::{decide, Decision, Intent, PolicyState};
 use crate::prompts;
@@ -206,7 +206,19 @@ impl Engine {
         let (user, input_truncated) = sanitize_input(raw, self.cfg.dialogue.max_input_chars);
 
         // 1. Crisis layer, always first, under every policy.
-        let crisis = st.crisis.on_turn(&user, &self.cfg.crisis);
+        let mut crisis = st.crisis.on_turn(&user, &self.cfg.crisis);
+        if st.policy.asked_check_in && is_affirmative(&user) && !crisis.use_protocol_reply {
+            // "Yes" to "are you having thoughts of ending your life?" is
+            // explicit ideation, even though the words alone carry no cue.
+            crisis.risk = crisis.risk.max(Risk::High);
+            crisis.crisis_active = true;
+            crisis.use_protocol_reply = true;
+            crisis.alert = true;
+            crisis.signals.push("affirmed_on_check_in".into());
+            st.crisis.active = true;
+            st.crisis.calm_streak = 0;
+            st.crisis.peak = Some(st.crisis.peak.map_or(Risk::High, |p| p.max(Risk::High)));
+        }
         // 2. Reasoner.
         let analysis = analyze(&user, &ReasonerContext { offered_suggestions: st.policy.offered_suggestions });
         // 3. Policy.
@@ -235,6 +247,7 @@ impl Engine {
 
         let deterministic = match decision.intent {
             Intent::Crisis => Some((protocol_reply(&self.cfg.crisis), ReplySource::Protocol)),
+            Intent::CheckIn => Some((prompts::CHECK_IN.to_string(), ReplySource::Rule)),
             Intent::CrisisFollowUp => Some((crisis_follow_up(&self.cfg.crisis), ReplySource::Rule)),
             Intent::Empty => Some((EMPTY_REPLY.to_string(), ReplySource::Rule)),
             Intent::Steer => Some((reflect_reply(&user, &result.analysis, &mut st.reflect), ReplySource::Reflect)),
@@ -501,9 +514,81 @@ impl Engine {
     }
 }
 
+/// A yes-like answer to a direct question ("yes", "sometimes", "kind of").
+pub fn is_affirmative(text: &str) -> bool {
+    let t = text.trim().to_lowercase();
+    let t = t.trim_start_matches(|c: char| !c.is_alphanumeric());
+    if ["no", "nope", "not really", "never", "nah", "not at all", "i'm not", "im not", "i am not"].iter().any(|n| t.starts_with(n)) {
+        return false;
+    }
+    ["yes", "yeah", "yep", "yup", "ya", "sometimes", "kind of", "kinda", "sort of", "maybe", "i guess", "a little", "a bit", "i do", "i am", "i have", "honestly yes", "often", "all the time", "lately", "i think so", "probably", "true"]
+        .iter()
+        .any(|a| t == *a || t.starts_with(&format!("{a} ")) || t.starts_with(&format!("{a},")) || t.starts_with(&format!("{a}.")))
+}
+
 async fn emit(events: Option<&mpsc::Sender<EngineEvent>>, ev: EngineEvent) {
     if let Some(tx) = events {
         // A dropped receiver means nobody listens any more; the turn goes on.
         let _ = tx.send(ev).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reflect_engine() -> Engine {
+        let mut cfg = EngineConfig::default();
+        cfg.llm.mode = LlmMode::Reflect;
+        Engine::new(cfg, None)
+    }
+
+    async fn say(e: &Engine, st: &mut SessionState, text: &str) -> TurnResult {
+        e.turn(st, text, None, &CancellationToken::new()).await
+    }
+
+    #[test]
+    fn yes_like_answers_are_affirmative_and_no_like_answers_are_not() {
+        for a in ["yes", "Yeah, sometimes", "sometimes", "kind of", "I guess", "a little.", "i do"] {
+            assert!(is_affirmative(a), "{a}");
+        }
+        for n in ["no", "Nope", "not really", "no, just tired", "I'm not", "what?", "yesterday was bad", ""] {
+            assert!(!is_affirmative(n), "{n}");
+        }
+    }
+
+    #[tokio::test]
+    async fn passive_ideation_gets_a_direct_question_and_yes_starts_the_crisis_protocol() {
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        let r = say(&e, &mut st, "Honestly I don't want to be here anymore.").await;
+        assert_eq!(r.crisis.risk, Risk::Low, "{:?}", r.crisis);
+        assert_eq!(r.decision.intent, Intent::CheckIn);
+        assert!(r.reply.contains("thoughts of ending your life"), "{}", r.reply);
+        let r = say(&e, &mut st, "yeah, sometimes").await;
+        assert_eq!(r.decision.intent, Intent::Crisis);
+        assert!(r.crisis.alert && r.crisis.crisis_active);
+        assert_eq!(r.source, ReplySource::Protocol);
+        assert!(st.crisis.active);
+    }
+
+    #[tokio::test]
+    async fn no_to_the_check_in_continues_the_conversation() {
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        say(&e, &mut st, "Honestly I don't want to be here anymore.").await;
+        let r = say(&e, &mut st, "no, I'm just exhausted with everything").await;
+        assert!(!r.crisis.crisis_active);
+        assert_ne!(r.decision.intent, Intent::Crisis);
+        assert!(!r.crisis.alert);
+    }
+
+    #[tokio::test]
+    async fn yes_without_a_check_in_is_not_a_crisis() {
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        say(&e, &mut st, "I had a long day at work.").await;
+        let r = say(&e, &mut st, "yes").await;
+        assert!(!r.crisis.crisis_active);
     }
 }

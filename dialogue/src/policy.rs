@@ -26,6 +26,10 @@ pub enum Intent {
     SmallTalk,
     /// Goodbye.
     Closing,
+    /// Low risk (passive ideation, hopelessness): reflect and ask directly
+    /// about thoughts of suicide (deterministic, no LLM). Asking does not
+    /// raise risk and is what safe-messaging guidance recommends.
+    CheckIn,
     /// Prompt injection: steer back without following it (deterministic).
     Steer,
     /// Nothing was said (deterministic).
@@ -34,7 +38,7 @@ pub enum Intent {
 
 impl Intent {
     /// Every intent, in a fixed order (for the fingerprint).
-    pub const ALL: [Intent; 10] = [
+    pub const ALL: [Intent; 11] = [
         Intent::Crisis,
         Intent::CrisisFollowUp,
         Intent::Reflect,
@@ -43,6 +47,7 @@ impl Intent {
         Intent::Answer,
         Intent::SmallTalk,
         Intent::Closing,
+        Intent::CheckIn,
         Intent::Steer,
         Intent::Empty,
     ];
@@ -58,6 +63,7 @@ impl Intent {
             Intent::Answer => "answer",
             Intent::SmallTalk => "small_talk",
             Intent::Closing => "closing",
+            Intent::CheckIn => "check_in",
             Intent::Steer => "steer",
             Intent::Empty => "empty",
         }
@@ -65,7 +71,7 @@ impl Intent {
 
     /// True when the reply is produced without any LLM.
     pub fn is_deterministic(self) -> bool {
-        matches!(self, Intent::Crisis | Intent::CrisisFollowUp | Intent::Steer | Intent::Empty)
+        matches!(self, Intent::Crisis | Intent::CrisisFollowUp | Intent::CheckIn | Intent::Steer | Intent::Empty)
     }
 }
 
@@ -78,6 +84,11 @@ pub struct PolicyState {
     pub offered_suggestions: bool,
     /// The participant declined ideas this session (do not keep offering).
     pub declined_suggestions: bool,
+    /// The last reply asked directly about thoughts of suicide; an
+    /// affirmative answer now escalates to the crisis protocol.
+    pub asked_check_in: bool,
+    /// A check-in was already asked this session (ask once, not every turn).
+    pub checked_in: bool,
 }
 
 /// Disclosures after which the robot may ask whether ideas would help.
@@ -101,8 +112,14 @@ pub fn decide(analysis: &Analysis, crisis: &CrisisDecision, st: &mut PolicyState
     if crisis.use_protocol_reply {
         return Decision { intent: Intent::Crisis, suggestions_allowed: false };
     }
+    st.asked_check_in = false;
     if crisis.crisis_active {
         return Decision { intent: Intent::CrisisFollowUp, suggestions_allowed: false };
+    }
+    if crisis.risk == Risk::Low && !st.checked_in {
+        st.checked_in = true;
+        st.asked_check_in = true;
+        return Decision { intent: Intent::CheckIn, suggestions_allowed: false };
     }
     if analysis.prompt_injection {
         return Decision { intent: Intent::Steer, suggestions_allowed: false };
@@ -218,6 +235,18 @@ mod tests {
         let mut st = PolicyState::default();
         let c = CrisisDecision { risk: Risk::None, crisis_active: true, use_protocol_reply: false, alert: false, signals: vec![] };
         assert_eq!(decide(&analysis(UserAct::SmallTalk), &c, &mut st).intent, Intent::CrisisFollowUp);
+    }
+
+    #[test]
+    fn low_risk_gets_one_direct_check_in_per_session() {
+        let mut st = PolicyState::default();
+        let low = CrisisDecision { risk: Risk::Low, crisis_active: false, use_protocol_reply: false, alert: false, signals: vec![] };
+        let d = decide(&analysis(UserAct::Disclosure), &low, &mut st);
+        assert_eq!(d.intent, Intent::CheckIn);
+        assert!(st.asked_check_in);
+        let d = decide(&analysis(UserAct::Disclosure), &low, &mut st);
+        assert_eq!(d.intent, Intent::Reflect);
+        assert!(!st.asked_check_in);
     }
 
     #[test]

@@ -21,6 +21,9 @@ Keep every reply to one to three short sentences.";
 /// The plain assistant condition: what an off-the-shelf helpful model does.
 pub const ASSISTANT_PERSONA: &str = "You are a helpful assistant.";
 
+/// Direct, calm question after passive ideation or hopelessness (low risk).
+pub const CHECK_IN: &str = "That sounds really heavy, and I'm glad you told me. Can I ask you directly: are you having thoughts of ending your life?";
+
 /// Header for the memory of earlier sessions.
 pub const MEMORY_HEADER: &str = "Notes from earlier conversations with this person (use gently, do not recite):";
 
@@ -38,7 +41,7 @@ pub fn intent_instruction(intent: Intent) -> &'static str {
         Intent::SmallTalk => "Reply warmly and briefly, then ask an open question about their day.",
         Intent::Closing => "Say a warm, short goodbye. Do not ask a question.",
         // Deterministic intents never reach the LLM; kept for completeness.
-        Intent::Crisis | Intent::CrisisFollowUp | Intent::Steer | Intent::Empty => "Reply briefly and kindly.",
+        Intent::Crisis | Intent::CrisisFollowUp | Intent::CheckIn | Intent::Steer | Intent::Empty => "Reply briefly and kindly.",
     }
 }
 
@@ -48,6 +51,7 @@ pub fn all_prompt_texts() -> Vec<(&'static str, &'static str)> {
         ("attuned_persona", ATTUNED_PERSONA),
         ("assistant_persona", ASSISTANT_PERSONA),
         ("memory_header", MEMORY_HEADER),
+        ("check_in", CHECK_IN),
         ("rewrite_instruction", REWRITE_INSTRUCTION),
     ];
     for i in Intent::ALL {

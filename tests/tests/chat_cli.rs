@@ -187,8 +187,10 @@ fn the_openai_backend_streams_from_a_real_server_and_falls_back_when_it_is_gone(
 fn crisis_raises_a_staff_alert_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_arg(dir.path());
+    let alerts = dir.path().join("alerts.jsonl");
+    let cfg = write_config(dir.path(), &format!("[alerts]\nfile = \"{}\"\n", alerts.display()));
     let (turns, stderr, code) = run_script(
-        &["--llm", "reflect", "--db", &db, "--participant", "p7"],
+        &["--llm", "reflect", "--db", &db, "--participant", "p7", "--config", &cfg],
         b"this exam is killing me\nI want to end my life, I have pills saved up\nnever mind, I'm fine\n",
     );
     assert_eq!(code, 0, "{stderr}");
@@ -201,6 +203,10 @@ fn crisis_raises_a_staff_alert_and_survives_a_restart() {
     assert_eq!(turns[2]["crisis_active"], true, "a single denial must not clear crisis state");
     let dbp = dir.path().join("s.db");
     assert_eq!(query_i64(&dbp, "SELECT COUNT(*) FROM events WHERE kind = 'staff_alert'"), 1);
+    let alert_lines: Vec<Value> = std::fs::read_to_string(&alerts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(alert_lines.len(), 1);
+    assert_eq!(alert_lines[0]["participant"], "p7");
+    assert_eq!(alert_lines[0]["turn"], 2);
     // A new process for the same participant starts in crisis state.
     let (turns, _, code) = run_script(&["--llm", "reflect", "--db", &db, "--participant", "p7"], b"hello again\n");
     assert_eq!(code, 0);
