@@ -322,6 +322,14 @@ impl HeadCore {
 
     /// A telemetry sample; clears the sticky fault bits it reports.
     pub fn take_telemetry(&mut self, now_ms: u32, pulse_us: [u16; JOINT_COUNT]) -> Telemetry {
+        let t = self.telemetry(now_ms, pulse_us);
+        self.faults = 0;
+        t
+    }
+
+    /// A telemetry sample that leaves the sticky fault bits alone (for a
+    /// second observer, e.g. the simulator's file next to the link stream).
+    pub fn telemetry(&self, now_ms: u32, pulse_us: [u16; JOINT_COUNT]) -> Telemetry {
         let mut faults = self.faults;
         if self.watchdog_tripped {
             faults |= Faults::WATCHDOG;
@@ -332,7 +340,6 @@ impl HeadCore {
         if self.clamped_last {
             faults |= Faults::CLAMPED;
         }
-        self.faults = 0;
         Telemetry {
             t_ms: now_ms,
             angles: self.pose(),

@@ -283,3 +283,75 @@ impl HeadLink {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attune_protocol::FirmwareId;
+    use std::os::unix::net::UnixStream;
+
+    /// A scripted head on the other end of a socket pair: answers each
+    /// command with `reply(seq)`, after writing `noise` first.
+    fn fake_head(noise: Vec<u8>, reply: fn(u16) -> HeadMsg) -> (HeadLink, std::thread::JoinHandle<()>) {
+        let (host, mut head) = UnixStream::pair().unwrap();
+        host.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let th = std::thread::spawn(move || {
+            let mut dec = FrameDecoder::new();
+            let mut buf = [0u8; 64];
+            let _ = head.write_all(&noise);
+            while let Ok(n) = head.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                for &b in &buf[..n] {
+                    if let Some(Ok(f)) = dec.push::<HostFrame>(b) {
+                        let mut out = [0u8; MAX_FRAME];
+                        let len = encode_frame(&reply(f.seq), &mut out).unwrap();
+                        let _ = head.write_all(&out[..len]);
+                    }
+                }
+            }
+        });
+        (HeadLink::new(Box::new(host)), th)
+    }
+
+    #[test]
+    fn a_head_speaking_another_protocol_version_is_reported_as_such() {
+        let (mut link, th) = fake_head(Vec::new(), |seq| HeadMsg::Hello {
+            seq,
+            protocol: PROTOCOL_VERSION + 1,
+            firmware: FirmwareId::new("future"),
+        });
+        match link.hello() {
+            Err(LinkError::Version { head }) => assert_eq!(head, PROTOCOL_VERSION + 1),
+            other => panic!("expected a version error, got {other:?}"),
+        }
+        drop(link);
+        th.join().unwrap();
+    }
+
+    #[test]
+    fn garbage_from_the_head_is_counted_and_the_reply_still_arrives() {
+        let noise = [0x13u8, 0x37, 0, 0xFF, 0xFF, 0x01, 0].repeat(5);
+        let (mut link, th) = fake_head(noise, |seq| HeadMsg::Ack { seq, clamped: JointMask(0b10) });
+        let clamped = link.command(HostMsg::Heartbeat).unwrap();
+        assert_eq!(clamped, JointMask(0b10));
+        assert!(link.stats.bad_frames >= 5, "{:?}", link.stats);
+        drop(link);
+        th.join().unwrap();
+    }
+
+    #[test]
+    fn a_silent_head_times_out_after_the_configured_attempts() {
+        let (host, _head) = UnixStream::pair().unwrap();
+        host.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let mut link = HeadLink::new(Box::new(host));
+        link.reply_timeout = Duration::from_millis(30);
+        link.attempts = 2;
+        match link.command(HostMsg::Park) {
+            Err(LinkError::Timeout { what: "park", attempts: 2, .. }) => {}
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert_eq!(link.stats.retries, 1);
+    }
+}

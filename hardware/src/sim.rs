@@ -325,7 +325,12 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
                 }
             }
             if let Some(out) = telem.as_mut() {
-                let t = fw.core.take_telemetry(now, fw.pulses_us());
+                // The streamed sample (if any) already took this tick's
+                // sticky fault bits; reuse it so the file sees them too.
+                let t = match streamed {
+                    Some(t) => t,
+                    None => fw.core.take_telemetry(now, fw.pulses_us()),
+                };
                 let line = sim_telemetry_json(&t, &servo);
                 if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
                     tracing::warn!("telemetry file write failed; stopping telemetry");
