@@ -244,7 +244,7 @@ impl LocalLlm {
         let launch = Launch {
             bin: find_llm_binary()?,
             model,
-            threads: local.threads,
+            threads: local.effective_threads(),
             ctx_size: local.ctx_size,
             model_name: cfg.model.clone(),
         };
