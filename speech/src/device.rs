@@ -94,12 +94,27 @@ struct StreamHealth {
     failed: AtomicBool,
     /// The error text (the error callback is not the audio path; it may lock).
     msg: Mutex<Option<String>>,
+    /// Buffer under/overruns seen (not fatal).
+    xruns: AtomicU64,
 }
 
 impl StreamHealth {
     fn error_fn(self: &Arc<Self>) -> impl FnMut(cpal::Error) + Send + 'static {
         let h = self.clone();
         move |e| {
+            // Design: an xrun (the loop or the server was late once) is
+            // counted, not fatal; only a gone or broken stream ends the run.
+            // Backend errors such as the PulseAudio ALSA plugin's EIO from
+            // snd_pcm_avail_delay are transient too; a device that really
+            // stopped is caught by the stall checks in the source and sink.
+            if !matches!(
+                e.kind(),
+                cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated | cpal::ErrorKind::HostUnavailable
+            ) {
+                tracing::debug!("audio stream: {e} (continuing)");
+                h.xruns.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             if let Ok(mut m) = h.msg.lock() {
                 m.get_or_insert_with(|| e.to_string());
             }
@@ -209,7 +224,7 @@ impl FrameSource for MicSource {
     fn next_frame(&mut self, out: &mut [f32; FRAME]) -> Result<bool, SpeechError> {
         let since = Instant::now();
         while self.ready.len() < FRAME {
-            self.health.check(&self.name)?;
+            self.health.check(&format!("{} (input)", self.name))?;
             let n = self.ring.slots().min(self.scratch.len());
             if n == 0 {
                 if since.elapsed() > self.stall_limit {
@@ -372,7 +387,7 @@ fn pop_into<T: Copy>(cons: &mut rtrb::Consumer<f32>, data: &mut [T], flush: &Ato
 
 impl PlaybackSink for SpeakerSink {
     fn push(&mut self, samples: &[f32]) -> Result<(), SpeechError> {
-        self.health.check(&self.name)?;
+        self.health.check(&format!("{} (output)", self.name))?;
         self.queue.extend(samples.iter().copied());
         self.feed();
         Ok(())
@@ -394,7 +409,7 @@ impl PlaybackSink for SpeakerSink {
     }
 
     fn tick(&mut self) -> Result<(), SpeechError> {
-        self.health.check(&self.name)?;
+        self.health.check(&format!("{} (output)", self.name))?;
         self.feed();
         Ok(())
     }
@@ -403,7 +418,7 @@ impl PlaybackSink for SpeakerSink {
         // Let queued speech play out (bounded), so a last reply is not cut.
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.pending() > 0 && Instant::now() < deadline {
-            self.health.check(&self.name)?;
+            self.health.check(&format!("{} (output)", self.name))?;
             self.feed();
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -460,6 +460,28 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
             }
         }
+        // Stopped (Ctrl-C) or drained: turns the engine finished still get
+        // their transcript line; a reply cut by the stop counts as interrupted.
+        while let Some(id) = order.pop_front() {
+            if let Some(p) = pending.remove(&id) {
+                if let Some(report) = p.report {
+                    let cut = p.audio_back < p.sentences_in || playlist.iter().any(|s| s.id == id);
+                    summary.turns += 1;
+                    on_turn(TurnRecord {
+                        report,
+                        asr_text: p.asr_text,
+                        asr_ms: p.asr_ms,
+                        endpoint_ms: p.endpoint_ms,
+                        tts_first_audio_ms: p.tts_first_ms,
+                        turn_latency_ms: p.first_audio_ms.map(|t| t.saturating_sub(p.speech_end_ms)),
+                        interrupted: p.interrupted || cut,
+                        spoken_chars: p.spoken_chars,
+                        speech_start_ms: p.speech_start_ms,
+                        speech_end_ms: p.speech_end_ms,
+                    });
+                }
+            }
+        }
         summary.stream_ms = now;
         Ok(summary)
     }
