@@ -16,8 +16,12 @@ for s in "$ROOT"/scripts/services.d/*.sh; do
     source "$s"
 done
 
-echo "test: building all binaries"
-cargo build --workspace --bins --locked 2>&1 | tail -n 3
+# Design: --all-targets resolves features with dev-dependencies, exactly as
+# the test run does, so the suite reuses these artefacts instead of
+# rebuilding shared crates with other features. The end-to-end tests run the
+# built `attune` and `attune-llm` binaries.
+echo "test: building all binaries and tests"
+cargo build --workspace --all-targets --locked
 echo "test: running the suite"
 cargo nextest run --workspace --locked --no-fail-fast
 
