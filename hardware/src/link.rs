@@ -163,11 +163,10 @@ impl HeadLink {
         let mut buf = [0u8; 256];
         loop {
             let n = match self.io.read(&mut buf) {
-                Ok(0) => {
-                    // A pty whose other side is gone reads 0 bytes; treat as
-                    // a vanished port so the caller reconnects.
-                    return Err(LinkError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "port closed")));
-                }
+                // Design: a raw tty may legitimately return 0 bytes, so 0 is
+                // "nothing yet", not end-of-file. A vanished port (board
+                // unplugged, simulator gone) fails the read with EIO instead,
+                // which ends up in the error arm and triggers a reconnect.
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => 0,
                 Err(e) => return Err(e.into()),
