@@ -240,7 +240,7 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
         .spawn(move || -> anyhow::Result<()> {
             let mut source: Box<dyn FrameSource> = match source_file {
                 Some(f) => Box::new(f),
-                None => Box::new(MicSource::open(&speech.audio)?),
+                None => Box::new(MicSource::open(&speech.audio)?.with_stop(stop.clone())),
             };
             let mut sink: Box<dyn PlaybackSink> = match &audio_out {
                 Some(p) => Box::new(WavSink::create(p)?),

@@ -153,9 +153,17 @@ pub struct MicSource {
     stall_limit: Duration,
     /// Device name, for messages.
     name: String,
+    /// Set when the session is ending: a wait for samples returns "end".
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl MicSource {
+    /// Ends the stream (`Ok(false)`) instead of waiting once `stop` is set.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> MicSource {
+        self.stop = Some(stop);
+        self
+    }
+
     /// Opens the input device named in config and starts capturing.
     pub fn open(cfg: &AudioConfig) -> Result<MicSource, SpeechError> {
         let dev = find_device(&cfg.input_device, true)?;
@@ -198,6 +206,7 @@ impl MicSource {
             dropped,
             stall_limit: Duration::from_secs(3),
             name,
+            stop: None,
         })
     }
 
@@ -224,6 +233,9 @@ impl FrameSource for MicSource {
     fn next_frame(&mut self, out: &mut [f32; FRAME]) -> Result<bool, SpeechError> {
         let since = Instant::now();
         while self.ready.len() < FRAME {
+            if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Ok(false);
+            }
             self.health.check(&format!("{} (input)", self.name))?;
             let n = self.ring.slots().min(self.scratch.len());
             if n == 0 {
