@@ -118,6 +118,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.llm.validate()?;
         self.dialogue.validate()?;
+        self.speech.validate().map_err(|e| e.to_string())?;
+        self.head.validate().map_err(|e| e.to_string())?;
         if self.validator.max_words == 0 {
             return Err("field `validator.max_words`: must be at least 1".into());
         }
@@ -194,6 +196,14 @@ mod tests {
     fn wrong_type_error_names_the_field_path() {
         let err = Config::parse("[validator]\nmax_words = \"many\"\n").unwrap_err();
         assert!(err.contains("validator.max_words"), "{err}");
+    }
+
+    #[test]
+    fn head_and_speech_sections_are_validated_too() {
+        let cfg = Config::parse("[head]\nbackend = \"usb\"\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("head.backend"));
+        let cfg = Config::parse("[speech.vad]\nthreshold = 3.0\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("speech.vad.threshold"));
     }
 
     #[test]
