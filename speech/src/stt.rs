@@ -232,7 +232,56 @@ pub fn clean_text(raw: &str) -> String {
             _ => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    collapse_repeats(&out.split_whitespace().collect::<Vec<_>>())
+}
+
+/// Removes decoding loops: a run of words repeated back to back ("Can you
+/// help? Can you help? Can you help?") keeps one copy, and a trailing
+/// fragment that only restarts the repeated phrase is dropped.
+///
+/// Design: whisper with a shortened `audio_ctx` (and tiny.en generally)
+/// sometimes re-decodes the same span until `max_tokens`; measured here on
+/// espeak-ng speech. People do repeat themselves, but a phrase of 3+ words
+/// said twice in a row verbatim is far rarer than this failure.
+pub fn collapse_repeats(words: &[&str]) -> String {
+    let norm = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    let keys: Vec<String> = words.iter().map(|w| norm(w)).collect();
+    let mut out: Vec<usize> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        out.push(i);
+        i += 1;
+        // Does the text just emitted (a phrase of len n ending at i) repeat at i?
+        let mut skipped = false;
+        for n in (3..=out.len().min(40)).rev() {
+            let start = out[out.len() - n];
+            let phrase: Vec<&String> = out[out.len() - n..].iter().map(|&k| &keys[k]).collect();
+            if out[out.len() - n..].windows(2).any(|w| w[1] != w[0] + 1) || start + n != i {
+                continue;
+            }
+            let mut j = i;
+            let mut reps = 0;
+            while j + n <= words.len() && (0..n).all(|k| &keys[j + k] == phrase[k]) {
+                j += n;
+                reps += 1;
+            }
+            if reps > 0 {
+                // Drop a trailing partial restart of the phrase too.
+                let mut k = 0;
+                while j + k < words.len() && k < n && keys[j + k] == *phrase[k] {
+                    k += 1;
+                }
+                if j + k == words.len() {
+                    j += k;
+                }
+                i = j;
+                skipped = true;
+                break;
+            }
+        }
+        let _ = skipped;
+    }
+    out.iter().map(|&k| words[k]).collect::<Vec<_>>().join(" ")
 }
 
 /// A job for the STT worker.
@@ -353,6 +402,23 @@ mod tests {
     fn non_speech_tags_are_removed() {
         assert_eq!(clean_text(" [BLANK_AUDIO] "), "");
         assert_eq!(clean_text(" Hello (wind blowing) there. *music*"), "Hello there.");
+    }
+
+    #[test]
+    fn decoding_loops_collapse_to_one_copy() {
+        assert_eq!(clean_text("Can you give me some ideas? Can you give me some ideas? Can you give me some ideas?"), "Can you give me some ideas?");
+        assert_eq!(
+            clean_text("My mom has been sick and I am scared. My mom has been sick and I am scared. My mom"),
+            "My mom has been sick and I am scared."
+        );
+    }
+
+    #[test]
+    fn ordinary_speech_and_short_repeats_are_kept() {
+        assert_eq!(clean_text("no no no I said it was fine"), "no no no I said it was fine");
+        assert_eq!(clean_text("I feel sad. I feel tired too."), "I feel sad. I feel tired too.");
+        assert_eq!(clean_text("really really tired"), "really really tired");
+        assert_eq!(clean_text(""), "");
     }
 
     #[test]
