@@ -275,7 +275,15 @@ fn monitor(port: &PortArgs, seconds: f64) -> Result<()> {
             }
             match link.next_telemetry(Duration::from_millis(200)) {
                 Ok(Some(t)) => {
-                    writeln!(out, "{}", telemetry_json(&t)).context("writing telemetry to stdout")?;
+                    if let Err(e) = writeln!(out, "{}", telemetry_json(&t)) {
+                        // A closed pipe (`monitor | head`) is the reader saying
+                        // it has enough: stop quietly, like other Unix tools.
+                        let _ = link.command(HostMsg::Subscribe { every_ticks: 0 });
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            return Ok(());
+                        }
+                        return Err(e).context("writing telemetry to stdout");
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => {
