@@ -209,7 +209,9 @@ fn three_spoken_turns_separated_by_silence_give_three_transcribed_turns() {
     let lines = ["I had a really hard day at work.", "My sister called me this morning.", "Maybe I will go for a walk."];
     for l in lines {
         input.extend(say(l));
-        input.extend(silence(5_000));
+        // Stream time follows real time while STT/TTS work, so the gap must
+        // outlast a slow reply on a loaded 2-core machine (seen: >5 s).
+        input.extend(silence(10_000));
     }
     let r = run_loop(input, &["Tell me more."]);
     assert_eq!(r.turns.len(), 3, "{:?}", r.turns.iter().map(|t| &t.asr_text).collect::<Vec<_>>());
