@@ -1,14 +1,12 @@
 //! `attune head calibrate` driven through stdin.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn attune() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let st = Command::new(env!("CARGO")).args(["build", "-q", "-p", "attune"]).current_dir(&root).status().unwrap();
-    assert!(st.success(), "cargo build -p attune failed");
-    root.join("target/debug/attune")
+    // Built by `scripts/test.sh` (cargo build --workspace --all-targets) before the suite.
+    attune_tests::attune_bin()
 }
 
 fn calibrate(input: &str) -> Output {

@@ -7,14 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn attune() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "attune"])
-        .current_dir(&root)
-        .status()
-        .expect("running cargo build -p attune");
-    assert!(st.success(), "cargo build -p attune failed");
-    root.join("target/debug/attune")
+    // Built by `scripts/test.sh` (cargo build --workspace --all-targets) before the suite.
+    attune_tests::attune_bin()
 }
 
 /// A simulator process; killed on drop.
