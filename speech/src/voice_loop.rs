@@ -170,6 +170,25 @@ struct Pending<R> {
     spoken_chars: usize,
 }
 
+impl<R> Pending<R> {
+    /// The transcript record, once the engine has reported.
+    fn into_record(self, interrupted: bool) -> Option<TurnRecord<R>> {
+        let report = self.report?;
+        Some(TurnRecord {
+            report,
+            asr_text: self.asr_text,
+            asr_ms: self.asr_ms,
+            endpoint_ms: self.endpoint_ms,
+            tts_first_audio_ms: self.tts_first_ms,
+            turn_latency_ms: self.first_audio_ms.map(|t| t.saturating_sub(self.speech_end_ms)),
+            interrupted,
+            spoken_chars: self.spoken_chars,
+            speech_start_ms: self.speech_start_ms,
+            speech_end_ms: self.speech_end_ms,
+        })
+    }
+}
+
 /// One sentence in the sink.
 struct Segment {
     /// Reply id.
@@ -442,20 +461,10 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
                 order.pop_front();
                 if let Some(p) = pending.remove(&id) {
-                    if let Some(report) = p.report {
+                    let interrupted = p.interrupted;
+                    if let Some(rec) = p.into_record(interrupted) {
                         summary.turns += 1;
-                        on_turn(TurnRecord {
-                            report,
-                            asr_text: p.asr_text,
-                            asr_ms: p.asr_ms,
-                            endpoint_ms: p.endpoint_ms,
-                            tts_first_audio_ms: p.tts_first_ms,
-                            turn_latency_ms: p.first_audio_ms.map(|t| t.saturating_sub(p.speech_end_ms)),
-                            interrupted: p.interrupted,
-                            spoken_chars: p.spoken_chars,
-                            speech_start_ms: p.speech_start_ms,
-                            speech_end_ms: p.speech_end_ms,
-                        });
+                        on_turn(rec);
                     }
                 }
             }
@@ -464,21 +473,11 @@ impl<'a, R> VoiceLoop<'a, R> {
         // their transcript line; a reply cut by the stop counts as interrupted.
         while let Some(id) = order.pop_front() {
             if let Some(p) = pending.remove(&id) {
-                if let Some(report) = p.report {
-                    let cut = p.audio_back < p.sentences_in || playlist.iter().any(|s| s.id == id);
+                let cut = p.audio_back < p.sentences_in || playlist.iter().any(|s| s.id == id);
+                let interrupted = p.interrupted || cut;
+                if let Some(rec) = p.into_record(interrupted) {
                     summary.turns += 1;
-                    on_turn(TurnRecord {
-                        report,
-                        asr_text: p.asr_text,
-                        asr_ms: p.asr_ms,
-                        endpoint_ms: p.endpoint_ms,
-                        tts_first_audio_ms: p.tts_first_ms,
-                        turn_latency_ms: p.first_audio_ms.map(|t| t.saturating_sub(p.speech_end_ms)),
-                        interrupted: p.interrupted || cut,
-                        spoken_chars: p.spoken_chars,
-                        speech_start_ms: p.speech_start_ms,
-                        speech_end_ms: p.speech_end_ms,
-                    });
+                    on_turn(rec);
                 }
             }
         }
