@@ -96,6 +96,9 @@ fn three_spoken_turns_give_three_transcript_lines_with_speech_fields_and_three_s
         assert!(t["turn_latency_ms"].as_u64().unwrap() >= endpoint);
         assert_eq!(t["interrupted"], false);
     }
+    // Engine parity: the voice arm runs exactly the chat arm's engine.
+    let fp = Command::new(attune_bin()).args(["fingerprint", "--llm", "reflect"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&fp.stdout).trim(), turns[0]["fingerprint"].as_str().unwrap());
     let db = dir.path().join("s.db");
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE status = 'complete'"), 3);
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM sessions WHERE arm = 'voice'"), 1);
