@@ -215,11 +215,6 @@ impl ChatSession {
         self.engine.fingerprint()
     }
 
-    /// The session row id.
-    pub fn session_id(&self) -> i64 {
-        self.session_id
-    }
-
     /// The resolved config.
     pub fn config(&self) -> &Config {
         &self.cfg

@@ -179,11 +179,6 @@ impl Store {
         Ok(())
     }
 
-    /// The file path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Starts a session row and returns its id.
     pub fn start_session(&self, s: &NewSession<'_>) -> Result<i64, StoreError> {
         self.conn
@@ -301,7 +296,8 @@ impl Store {
         Ok(())
     }
 
-    /// Number of turns with the given status in a session (for tests and export).
+    /// Number of turns with the given status in a session.
+    #[cfg(test)]
     pub fn count_turns(&self, session: i64, status: &str) -> Result<i64, StoreError> {
         self.conn
             .query_row("SELECT COUNT(*) FROM turns WHERE session_id = ?1 AND status = ?2", params![session, status], |r| r.get(0))
