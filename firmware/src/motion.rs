@@ -36,6 +36,42 @@ fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
     }
 }
 
+/// Fastest speed from which braking at `a`, one tick of `dt_s` at a time,
+/// still stops within `d` degrees.
+///
+/// Design: positions integrate as `pos += v·dt` with `v` dropping by
+/// `δ = a·dt` per tick, so from `v` the joint covers
+/// `D(v) = dt·Σ_{i=0..m} (v − iδ)` with `m = ⌊v/δ⌋`. The continuous bound
+/// `v²/2a + v·dt/2 ≤ d` equals `D` only when `v` is a whole multiple of `δ`
+/// and under-estimates it in between, which let a joint braking onto a
+/// mechanical limit overshoot by a few hundredths of a degree; the position
+/// clamp then stopped it harder than `a` (found by the command-flood
+/// proptest). Solving `D(v) = d` exactly on the right piece keeps the
+/// invariant `cap(d − v·dt) = v − δ` from tick to tick.
+pub fn brake_cap(d: f32, a: f32, dt_s: f32) -> f32 {
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // also rejects NaN
+    if !(d > 0.0) || !(a > 0.0) || !(dt_s > 0.0) {
+        return 0.0;
+    }
+    let delta = a * dt_s;
+    let approx = a * (libm::sqrtf(dt_s * dt_s / 4.0 + 2.0 * d / a) - dt_s / 2.0);
+    let m0 = libm::floorf(approx / delta);
+    let mut best = 0.0f32;
+    for k in [m0 - 1.0, m0, m0 + 1.0] {
+        if k < 0.0 {
+            continue;
+        }
+        // On piece k (kδ ≤ v < (k+1)δ): D(v) = dt·((k+1)v − δ·k(k+1)/2).
+        let v = d / (dt_s * (k + 1.0)) + delta * k / 2.0;
+        let v = clampf(v, k * delta, (k + 1.0) * delta);
+        let covered = dt_s * ((k + 1.0) * v - delta * k * (k + 1.0) / 2.0);
+        if covered <= d * (1.0 + 1e-5) + 1e-6 && v > best {
+            best = v;
+        }
+    }
+    best
+}
+
 impl Axis {
     /// An axis at rest at `pos_deg` (clamped to the limits).
     pub fn at_rest(pos_deg: f32, p: &JointParams, now_ms: u32) -> Self {
@@ -92,12 +128,7 @@ impl Axis {
         }
         let r = self.reference(now_ms);
         let a = p.max_acc_deg_s2;
-        // Fastest speed from which braking at `a`, one tick at a time, still
-        // stops within `d`: v²/2a + v·dt/2 ≤ d.
-        let cap = |d: f32| {
-            let d = if d > 0.0 { d } else { 0.0 };
-            a * (libm::sqrtf(dt_s * dt_s / 4.0 + 2.0 * d / a) - dt_s / 2.0)
-        };
+        let cap = |d: f32| brake_cap(d, a, dt_s);
         let to_goal = libm::fabsf(self.goal_deg - self.pos_deg);
         let brake_cap = cap(to_goal);
         let mut v = (r - self.pos_deg) / dt_s;
@@ -158,6 +189,32 @@ mod tests {
         let dur = a.retarget(20.0, 10, &p, 0);
         // 1.875·35/60 s = 1094 ms
         assert!(dur >= 1093, "dur {dur}");
+    }
+
+    #[test]
+    fn the_brake_cap_stops_exactly_within_the_distance_tick_by_tick() {
+        let (a, dt) = (1200.0f32, 0.02f32);
+        for i in 1..2000 {
+            let d = i as f32 * 0.0137;
+            let mut v = brake_cap(d, a, dt);
+            // Braking from the cap, one tick at a time, never passes d ...
+            let mut left = d;
+            while v > 0.0 {
+                left -= v * dt;
+                assert!(left > -1e-3, "overshoot {left} from d={d}");
+                v -= a * dt;
+            }
+            // ... and the cap is tight: a little faster would pass it.
+            let mut v = brake_cap(d, a, dt) * 1.01 + 0.01;
+            let mut left = d;
+            while v > 0.0 {
+                left -= v * dt;
+                v -= a * dt;
+            }
+            assert!(left < 0.0, "cap not tight at d={d}");
+        }
+        assert_eq!(brake_cap(0.0, a, dt), 0.0);
+        assert_eq!(brake_cap(f32::NAN, a, dt), 0.0);
     }
 
     #[test]
