@@ -211,7 +211,7 @@ fn three_spoken_turns_separated_by_silence_give_three_transcribed_turns() {
         input.extend(say(l));
         // Stream time follows real time while STT/TTS work, so the gap must
         // outlast a slow reply on a loaded 2-core machine (seen: >5 s).
-        input.extend(silence(10_000));
+        input.extend(silence(16_000));
     }
     let r = run_loop(input, &["Tell me more."]);
     assert_eq!(r.turns.len(), 3, "{:?}", r.turns.iter().map(|t| &t.asr_text).collect::<Vec<_>>());
