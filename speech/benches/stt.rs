@@ -13,12 +13,12 @@
 //! `scripts/fetch-models.sh`.
 
 use attune_speech::audio::{ms_to_samples, write_wav_16k_mono, SAMPLE_RATE};
-use attune_speech::stt::{default_models_dir, scaled_audio_ctx, SttJob, SttWorker, WhisperStt};
+use attune_speech::stt::{decode_params, default_models_dir, scaled_audio_ctx, SttJob, SttWorker, WhisperStt};
 use attune_speech::tts::{EspeakTts, Tts};
 use attune_speech::{SttConfig, TtsConfig};
 use std::path::PathBuf;
 use std::time::Instant;
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{WhisperContext, WhisperContextParameters};
 
 const RUNS: usize = 5;
 
@@ -89,20 +89,7 @@ fn main() {
     let ctx = WhisperContext::new_with_params(&model, WhisperContextParameters::default()).expect("ctx");
     let mut state = ctx.create_state().expect("state");
     let direct = |state: &mut whisper_rs::WhisperState, a: &[f32]| {
-        let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        p.set_n_threads(cfg.thread_count() as i32);
-        p.set_language(Some("en"));
-        p.set_no_context(true);
-        p.set_no_timestamps(true);
-        p.set_single_segment(true);
-        p.set_suppress_blank(true);
-        p.set_print_special(false);
-        p.set_print_progress(false);
-        p.set_print_realtime(false);
-        p.set_print_timestamps(false);
-        p.set_temperature_inc(0.0);
-        p.set_max_tokens((16 + 10 * a.len() / SAMPLE_RATE as usize) as i32);
-        p.set_audio_ctx(scaled_audio_ctx(a.len()) as i32);
+        let p = decode_params(&cfg.language, cfg.thread_count(), a.len(), scaled_audio_ctx(a.len()));
         state.full(p, a).expect("whisper");
         state.as_iter().map(|s| s.to_string()).collect::<String>()
     };

@@ -51,6 +51,34 @@ pub fn scaled_audio_ctx(n: usize) -> usize {
     (positions + AUDIO_CTX_SLACK).min(FULL_AUDIO_CTX)
 }
 
+/// whisper's decoding parameters for `n_samples` of 16 kHz audio: greedy,
+/// no timestamps, one segment, no carried context, `audio_ctx` applied when
+/// below the full window. The STT stage and its benchmark's direct
+/// whisper-rs call both use this, so they decode identically.
+pub fn decode_params(language: &str, threads: usize, n_samples: usize, audio_ctx: usize) -> FullParams<'_, 'static> {
+    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    p.set_n_threads(threads as i32);
+    p.set_language(Some(language));
+    p.set_translate(false);
+    p.set_no_context(true);
+    p.set_no_timestamps(true);
+    p.set_single_segment(true);
+    p.set_suppress_blank(true);
+    p.set_print_special(false);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_timestamps(false);
+    p.set_temperature_inc(0.0);
+    // Design: tiny.en can loop on noisy or clipped audio until the text
+    // context is full (seconds of decoding). People say ~3 words (~4-5
+    // tokens) a second; allow double that.
+    p.set_max_tokens((16 + 10 * n_samples / SAMPLE_RATE as usize) as i32);
+    if audio_ctx < FULL_AUDIO_CTX {
+        p.set_audio_ctx(audio_ctx as i32);
+    }
+    p
+}
+
 impl WhisperStt {
     /// Loads a GGML whisper model. A missing or corrupt file is a clear error.
     pub fn load(path: &Path, cfg: &SttConfig) -> Result<WhisperStt, SpeechError> {
@@ -91,26 +119,7 @@ impl WhisperStt {
             audio.resize(MIN_SAMPLES, 0.0);
         }
         let audio_ctx = if self.scale_audio_ctx { scaled_audio_ctx(audio.len()) } else { FULL_AUDIO_CTX };
-        let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        p.set_n_threads(self.threads as i32);
-        p.set_language(Some(&self.language));
-        p.set_translate(false);
-        p.set_no_context(true);
-        p.set_no_timestamps(true);
-        p.set_single_segment(true);
-        p.set_suppress_blank(true);
-        p.set_print_special(false);
-        p.set_print_progress(false);
-        p.set_print_realtime(false);
-        p.set_print_timestamps(false);
-        p.set_temperature_inc(0.0);
-        // Design: tiny.en can loop on noisy or clipped audio until the text
-        // context is full (seconds of decoding). People say ~3 words (~4-5
-        // tokens) a second; allow double that.
-        p.set_max_tokens((16 + 10 * audio.len() / SAMPLE_RATE as usize) as i32);
-        if audio_ctx < FULL_AUDIO_CTX {
-            p.set_audio_ctx(audio_ctx as i32);
-        }
+        let p = decode_params(&self.language, self.threads, audio.len(), audio_ctx);
         self.state.full(p, &audio).map_err(|e| SpeechError::Stt(format!("whisper failed: {e}")))?;
         let mut text = String::new();
         for seg in self.state.as_iter() {
