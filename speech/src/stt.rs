@@ -261,7 +261,6 @@ pub fn collapse_repeats(words: &[&str]) -> String {
         out.push(i);
         i += 1;
         // Does the text just emitted (a phrase of len n ending at i) repeat at i?
-        let mut skipped = false;
         for n in (3..=out.len().min(40)).rev() {
             let start = out[out.len() - n];
             let phrase: Vec<&String> = out[out.len() - n..].iter().map(|&k| &keys[k]).collect();
@@ -284,11 +283,9 @@ pub fn collapse_repeats(words: &[&str]) -> String {
                     j += k;
                 }
                 i = j;
-                skipped = true;
                 break;
             }
         }
-        let _ = skipped;
     }
     out.iter().map(|&k| words[k]).collect::<Vec<_>>().join(" ")
 }
