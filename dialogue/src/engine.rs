@@ -259,12 +259,8 @@ impl Engine {
 
         if let Some((text, source)) = deterministic {
             result.source = source;
-            let sentences = crate::text::split_sentences(&text);
             result.first_token_ms = start.elapsed().as_millis() as u64;
-            for s in &sentences {
-                emit(events, EngineEvent::Sentence(s.clone())).await;
-            }
-            result.sentences = sentences;
+            result.sentences = release_fixed(&text, events).await;
         } else {
             self.generate(st, &mut result, events, cancel, start).await;
         }
@@ -345,11 +341,7 @@ impl Engine {
         if result.first_token_ms == 0 {
             result.first_token_ms = start.elapsed().as_millis() as u64;
         }
-        let sentences = crate::text::split_sentences(&text);
-        for s in &sentences {
-            emit(events, EngineEvent::Sentence(s.clone())).await;
-        }
-        result.sentences = sentences;
+        result.sentences = release_fixed(&text, events).await;
     }
 
     /// Streams one draft, validating each sentence before releasing it.
@@ -524,6 +516,16 @@ pub fn is_affirmative(text: &str) -> bool {
     ["yes", "yeah", "yep", "yup", "ya", "sometimes", "kind of", "kinda", "sort of", "maybe", "i guess", "a little", "a bit", "i do", "i am", "i have", "honestly yes", "often", "all the time", "lately", "i think so", "probably", "true"]
         .iter()
         .any(|a| t == *a || t.starts_with(&format!("{a} ")) || t.starts_with(&format!("{a},")) || t.starts_with(&format!("{a}.")))
+}
+
+/// Releases a reply that needs no validation pass (protocol, rule and
+/// reflect texts) sentence by sentence; returns its sentences.
+async fn release_fixed(text: &str, events: Option<&mpsc::Sender<EngineEvent>>) -> Vec<String> {
+    let sentences = crate::text::split_sentences(text);
+    for s in &sentences {
+        emit(events, EngineEvent::Sentence(s.clone())).await;
+    }
+    sentences
 }
 
 async fn emit(events: Option<&mpsc::Sender<EngineEvent>>, ev: EngineEvent) {
