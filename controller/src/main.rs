@@ -2,22 +2,29 @@
 //!
 //! # Layout
 //! - [`alerts`] — staff-alert delivery to a file and/or a command.
+//! - [`cmd_behaviors`] — `attune behaviors plot` (behaviour trace timelines).
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
-//! - [`cmd_voice`] — `attune run --arm voice`, `transcribe`, `say`, `audio`.
+//! - [`cmd_voice`] — `attune run --arm voice|robot`, `transcribe`, `say`, `audio`.
+//! - [`robot`] — the robot arm's body: planner thread, head, simulator, trace.
+//! - [`runner`] — the one session orchestrator (engine loop, shutdown,
+//!   completion, observers) every arm's transport runs on.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 
 mod alerts;
+mod cmd_behaviors;
 mod cmd_chat;
 mod cmd_head;
 mod cmd_voice;
 mod config;
 mod engine_args;
 mod llm_supervisor;
+mod robot;
+mod runner;
 mod session;
 mod store;
 
@@ -52,8 +59,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_head::HeadCmd,
     },
-    /// Run an arm (`--arm voice`).
+    /// Run an arm (`--arm voice`, `--arm robot`).
     Run(cmd_voice::RunArgs),
+    /// Behaviour planner tools (`plot` a trace).
+    Behaviors {
+        #[command(subcommand)]
+        cmd: cmd_behaviors::BehaviorsCmd,
+    },
     /// Transcribe a WAV file.
     Transcribe(cmd_voice::TranscribeArgs),
     /// Speak text into a WAV file.
@@ -81,6 +93,7 @@ fn main() -> ExitCode {
         Cmd::Llm { cmd } => llm_supervisor::run(cmd),
         Cmd::Head { cmd } => cmd_head::run(cmd),
         Cmd::Run(a) => cmd_voice::run_arm(a),
+        Cmd::Behaviors { cmd } => cmd_behaviors::run(cmd),
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
