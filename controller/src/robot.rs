@@ -377,14 +377,21 @@ impl Robot {
         let _ = self.tx.send(PlanMsg::End);
         let stats = self.planner.take().and_then(|t| t.join().ok()).unwrap_or_default();
         if let Some(rx) = parked {
-            let deadline = Instant::now() + Duration::from_millis(1500);
+            let t0 = Instant::now();
+            let deadline = t0 + Duration::from_millis(1500);
+            let mut last = None;
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
                 match rx.recv_timeout(left) {
-                    Ok(t) if t.mode == Mode::Parked => break,
-                    Ok(_) => {}
+                    Ok(t) => {
+                        last = Some(t.mode);
+                        if t.mode == Mode::Parked {
+                            break;
+                        }
+                    }
                     Err(_) => break,
                 }
             }
+            tracing::debug!(?last, waited_ms = t0.elapsed().as_millis() as u64, "head park at session end");
         }
         if let Some(h) = &self.head {
             h.shutdown();

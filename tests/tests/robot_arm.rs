@@ -168,9 +168,15 @@ fn a_robot_session_on_the_simulator_listens_takes_the_turn_speaks_and_parks() {
     let pitch: Vec<f64> = tel.iter().map(|t| t["servo"]["pitch_deg"].as_f64().unwrap()).collect();
     let (lo, hi) = pitch.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     assert!(hi - lo > 5.0, "pitch range {lo}..{hi}");
+    // The 50 Hz pose stream kept the link alive: the head never parked by its watchdog.
+    assert_eq!(tel.last().unwrap()["counters"]["watchdog_trips"], 0, "{}", tel.last().unwrap());
     let frames = tel.last().unwrap()["counters"]["frames_ok"].as_u64().unwrap();
     assert!(frames > 100, "only {frames} frames reached the simulated head");
-    assert!(tel.iter().rev().take(10).any(|t| t["mode"] == "parked"), "not parked at the end: {}", tel.last().unwrap());
+    // Parked at the end (the runner's own park on the way out may restart a
+    // zero-length park move in the last ticks; the horns are at rest either way).
+    assert!(tel.iter().rev().take(100).any(|t| t["mode"] == "parked"), "not parked at the end: {}", tel.last().unwrap());
+    let end = &tel.last().unwrap()["servo"];
+    assert!(end["yaw_deg"].as_f64().unwrap().abs() < 0.5 && (end["pitch_deg"].as_f64().unwrap() + 10.0).abs() < 0.5, "{end}");
 
     // The session record: robot arm, behaviour settings next to the fingerprint.
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM sessions WHERE arm = 'robot'"), 1);
