@@ -60,7 +60,7 @@ fn voice_and_robot_participants_run_spoken_days_whose_transcripts_and_latencies_
         for day in 1..=2u32 {
             let mut ans = serde_json::json!({"pre": {"mood": [5]}, "post": {"mood": [4]}});
             if day == 1 {
-                ans["baseline"] = serde_json::json!({"phq4": [1, 2, 1, 2], "k10": [2; 10]});
+                ans["baseline"] = serde_json::json!({"phq4": [1, 2, 1, 2], "k10": vec![2; 10]});
             }
             let af = lab.path().join(format!("a-{p}-{day}.json"));
             std::fs::write(&af, ans.to_string()).unwrap();
