@@ -224,10 +224,10 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
             r["participant"].as_str().unwrap_or(""),
             r["arm"].as_str().unwrap_or(""),
             r["status"].as_str().unwrap_or(""),
-            r["days_done"],
+            r["days_done"].to_string(),
             r["next_day"].as_u64().map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
-            r["behind"],
-            r["adherence"],
+            r["behind"].to_string(),
+            r["adherence"].to_string(),
             if r["in_crisis"] == serde_json::json!(true) { "YES" } else { "no" },
             r["staff_alerts"],
         );
@@ -305,7 +305,7 @@ fn session_start(a: SessionStartArgs) -> anyhow::Result<()> {
     let exercise = protocol.exercise_for(a.day).cloned().context("no exercise planned for this day")?;
     check_inputs(&arm, &a)?;
     for p in [&a.script, &a.audio_in, &a.answers].into_iter().flatten() {
-        if p.as_os_str() != "-" && !p.is_file() {
+        if p.as_os_str() != "-" && !p.exists() {
             bail!("{} does not exist", p.display());
         }
     }

@@ -79,7 +79,7 @@ fn phq4(arm: &str, i: usize, final_: bool) -> Vec<i64> {
     // Chatbot participants improve more than worksheet ones, with spread.
     let drop = match arm {
         "chatbot" => 1 + (i as i64 % 2),
-        _ => (i as i64 % 2),
+        _ => i as i64 % 2,
     };
     base.iter().enumerate().map(|(k, v)| if k < 3 { (v - drop).max(0) } else { *v }).collect()
 }

@@ -166,7 +166,7 @@ pub struct Switches {
 pub struct SessionLimits {
     /// Participant turns below which a session counts as incomplete for adherence.
     pub min_turns: u32,
-    /// Participant turns after which a chatbot script stops being read.
+    /// Participant turns above which a session is flagged (`over_max_turns` in the export).
     pub max_turns: u32,
     /// Planned length in minutes (reported; staff end the session).
     pub max_minutes: u32,
