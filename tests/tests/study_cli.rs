@@ -496,3 +496,22 @@ fn doctor_passes_a_ready_study_and_fails_when_the_model_is_missing() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.lines().any(|l| l.starts_with("FAIL") && l.contains("/nonexistent/model.gguf")), "{text}");
 }
+
+#[test]
+fn a_stratified_protocol_balances_each_stratum_and_needs_the_stratum_at_enrolment() {
+    let lab = Lab::new();
+    let study = lab.init("study", Some(&EXAMPLE.replace("strata = []", "strata = [\"under-40\", \"40-plus\"]")));
+    let e = lab.fails(&["study", "enroll", "--study", &study, "--participant", "N0"]);
+    assert!(e.contains("--stratum") && e.contains("under-40"), "{e}");
+    let e = lab.fails(&["study", "enroll", "--study", &study, "--participant", "N0", "--stratum", "teen"]);
+    assert!(e.contains("teen"), "{e}");
+    for stratum in ["under-40", "40-plus"] {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for i in 0..8 {
+            let out = lab.ok(&["study", "enroll", "--study", &study, "--participant", &format!("{stratum}-{i}"), "--stratum", stratum]);
+            let v: Value = serde_json::from_str(out.trim()).unwrap();
+            *counts.entry(v["arm"].as_str().unwrap().to_string()).or_default() += 1;
+        }
+        assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![2, 2, 2, 2], "{stratum}: {counts:?}");
+    }
+}
