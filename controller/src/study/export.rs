@@ -165,13 +165,25 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<String>> {
     all.push(summary);
     write_atomic(&out.join("data_dictionary.csv"), dictionary(&all).to_csv().as_bytes())?;
     written.push("data_dictionary.csv".into());
-    written.extend(super::plots::draw(out, &protocol, &outcomes_for_plot(&outcomes))?);
+    // Design: the tables are the deliverable; a missing font must not cost
+    // the researcher the data, so a plot failure is reported, not fatal.
+    let plot_error = match super::plots::draw(out, &protocol, &outcomes_for_plot(&outcomes)) {
+        Ok(files) => {
+            written.extend(files);
+            None
+        }
+        Err(e) => {
+            eprintln!("attune: warning: plots not drawn: {e:#}");
+            Some(format!("{e:#}"))
+        }
+    };
     let manifest = json!({
         "study": protocol.study.id,
         "folders": sources.iter().map(|s| json!({"site": s.site, "robot": s.robot, "path": s.study.dir.display().to_string()})).collect::<Vec<_>>(),
         "engine_pins": sources[0].study.pins()?.into_iter().map(|(e, b, f)| json!({"engine": e, "backend": b, "fingerprint": f})).collect::<Vec<_>>(),
         "exported_at_ms": crate::store::now_ms(),
         "files": written,
+        "plot_error": plot_error,
     });
     write_atomic(&out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     written.push("manifest.json".into());
