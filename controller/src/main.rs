@@ -11,14 +11,19 @@
 //! - [`robot`] — the robot arm's body: planner thread, head, simulator, trace.
 //! - [`runner`] — the one session orchestrator (engine loop, shutdown,
 //!   completion, observers) every arm's transport runs on.
+//! - [`cmd_study`] — `attune study ...`, `attune session start` (the study runner).
+//! - [`cmd_doctor`] — `attune doctor`, the pre-session checklist.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
+//! - [`study`] — study folders: protocol, allocation, questionnaires, export.
 
 mod alerts;
 mod cmd_behaviors;
 mod cmd_chat;
+mod cmd_doctor;
 mod cmd_head;
+mod cmd_study;
 mod cmd_voice;
 mod config;
 mod engine_args;
@@ -27,6 +32,7 @@ mod robot;
 mod runner;
 mod session;
 mod store;
+mod study;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -75,6 +81,18 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_voice::AudioCmd,
     },
+    /// Study runner: init, enroll, status, withdraw, export.
+    Study {
+        #[command(subcommand)]
+        cmd: cmd_study::StudyCmd,
+    },
+    /// Study sessions (`session start --study DIR --participant P --day N`).
+    Session {
+        #[command(subcommand)]
+        cmd: cmd_study::SessionCmd,
+    },
+    /// Pre-session checklist; non-zero exit when a session would fail.
+    Doctor(cmd_doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +115,9 @@ fn main() -> ExitCode {
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
+        Cmd::Study { cmd } => cmd_study::run(cmd),
+        Cmd::Session { cmd } => cmd_study::run_session(cmd),
+        Cmd::Doctor(a) => cmd_doctor::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
