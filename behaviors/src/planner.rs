@@ -156,7 +156,10 @@ impl Transient {
             Shape::Hold => {
                 const RAMP: f32 = 0.25;
                 if s < RAMP {
-                    smoothstep(s / RAMP)
+                    // Ease-out on the way there: the motion is visible from
+                    // the first tick (the limiter caps the acceleration).
+                    let x = s / RAMP;
+                    1.0 - (1.0 - x) * (1.0 - x)
                 } else if s > 1.0 - RAMP {
                     smoothstep((1.0 - s) / RAMP)
                 } else {
@@ -357,7 +360,7 @@ impl Planner {
                 self.set_mode(Mode::Thinking, now_ms);
                 self.drop_where(|t| t.behavior == Behavior::BackchannelNod || t.behavior == Behavior::Gaze);
                 if sw.turn_ack {
-                    let start = now_ms + self.rng.range_ms(20, 100);
+                    let start = now_ms + self.rng.range_ms(0, 40);
                     if self.calm() {
                         // Calm: no look-away from a disclosure; a slow, small
                         // settling towards the participant instead.
