@@ -116,6 +116,9 @@ struct ChannelResponder {
     cmd: mpsc::Sender<EngineCmd>,
     /// Reply events from it (bounded, 64).
     events: mpsc::Receiver<ReplyEvent<TurnReport>>,
+    /// The last finished reply was the check-in question: a short answer
+    /// over it is the participant's turn, not a backchannel.
+    check_in_open: bool,
 }
 
 impl Responder<TurnReport> for ChannelResponder {
@@ -123,7 +126,14 @@ impl Responder<TurnReport> for ChannelResponder {
         self.cmd.try_send(EngineCmd::Turn(utt)).map_err(|e| SpeechError::Worker(format!("dialogue engine queue: {e}")))
     }
     fn poll(&mut self) -> Option<ReplyEvent<TurnReport>> {
-        self.events.try_recv().ok()
+        let ev = self.events.try_recv().ok();
+        if let Some(ReplyEvent::Done { report, .. }) = &ev {
+            self.check_in_open = report.intent == attune_dialogue::policy::Intent::CheckIn;
+        }
+        ev
+    }
+    fn answer_expected(&self) -> bool {
+        self.check_in_open
     }
     fn interrupted(&mut self, id: u64, spoken_chars: usize) {
         if self.cmd.try_send(EngineCmd::Interrupted { id, spoken: spoken_chars }).is_err() {
@@ -233,7 +243,7 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     let audio_out = a.audio_out.clone();
     let pacing = if a.fast { Pacing::Fast } else { Pacing::RealTime };
     let cmd_for_events = cmd_tx.clone();
-    let mut responder = ChannelResponder { cmd: cmd_tx, events: ev_rx };
+    let mut responder = ChannelResponder { cmd: cmd_tx, events: ev_rx, check_in_open: false };
     // The loop owns cpal streams, which must stay on the thread that made them.
     let handle = std::thread::Builder::new()
         .name("attune-voice".into())

@@ -132,6 +132,7 @@ impl Config {
         if self.crisis.resource_contact.trim().is_empty() {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
+        attune_dialogue::template::check_placeholders("crisis.reply_template", &self.crisis.reply_template, &["resource_name", "resource_contact"])?;
         if self.crisis.calm_turns_to_clear == 0 {
             return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
         }
@@ -204,6 +205,16 @@ mod tests {
         assert!(cfg.validate().unwrap_err().contains("head.backend"));
         let cfg = Config::parse("[speech.vad]\nthreshold = 3.0\n").unwrap();
         assert!(cfg.validate().unwrap_err().contains("speech.vad.threshold"));
+    }
+
+    #[test]
+    fn a_crisis_template_without_the_resource_or_with_unknown_placeholders_is_rejected_by_name() {
+        let cfg = Config::parse("[crisis]\nreply_template = \"Take care, bye.\"\n").unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("crisis.reply_template") && err.contains("{resource_name}"), "{err}");
+        let cfg = Config::parse("[crisis]\nreply_template = \"Reach {resource_name}: {resource_contact}. {bogus}\"\n").unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("crisis.reply_template") && err.contains("{bogus}"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
+//! - [`cmd_eval_replies`] — `attune eval replies` (reply sources, flags, fallback rate).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
 //! - [`cmd_voice`] — `attune run --arm voice`, `transcribe`, `say`, `audio`.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
@@ -13,6 +14,7 @@
 
 mod alerts;
 mod cmd_chat;
+mod cmd_eval_replies;
 mod cmd_head;
 mod cmd_voice;
 mod config;
@@ -63,6 +65,17 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_voice::AudioCmd,
     },
+    /// Evaluations.
+    Eval {
+        #[command(subcommand)]
+        cmd: EvalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// One scripted session: reply sources, validator flags and fallback rate per kind of turn.
+    Replies(cmd_eval_replies::EvalRepliesArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +97,7 @@ fn main() -> ExitCode {
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
+        Cmd::Eval { cmd: EvalCmd::Replies(a) } => cmd_eval_replies::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
