@@ -58,7 +58,7 @@ static DISTRESS_RE: LazyLock<Regex> = LazyLock::new(|| {
 static USER_GOOD_NEWS_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::any_of(&[
         r"glad|happy|happier|excited|proud|relieved|grateful|thankful|better|great|good news|wonderful|awesome",
-        r"passed|finally|made up|got the (?:job|place|offer)|won|helped|helps|invited|went well|worked out",
+        r"passed|finally|made up|got the (?:job|place|offer)|won (?:the|a|an|first)|helped|helps|invited|went well|worked out",
         r"thanks?|thank you",
     ])
 });
@@ -270,6 +270,8 @@ static HUMAN_CLAIM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:the )?same (?:thing )?happened to me",
         r"i (?:also |too )?(?:went|have been|'ve been|had been|was) through (?:the same|something similar|that too|this too|a similar)",
         r"i feel the same(?: way)?",
+        r"(?:what|something) i(?:'ve| have|'m| am)? (?:been )?(?:going|gone|went) through",
+        r"i(?:'ve| have) been going through",
     ])
 });
 
@@ -682,6 +684,8 @@ mod tests {
         assert!(valence_mismatch_evidence("I'm glad you told me. What happened?", "I'm so stressed about work.").is_none());
         assert!(valence_mismatch_evidence("I'm so glad to hear that!", "We made up after the fight and it went well.").is_none());
         assert!(valence_mismatch_evidence("That's not great at all.", "I failed my test.").is_none());
+        // "won't" is not "won".
+        assert!(valence_mismatch_evidence("I'm so glad to hear that.", "My sister won't talk to me now.").is_some());
     }
 
     #[test]
@@ -714,6 +718,7 @@ mod tests {
             "I miss my friends too.",
             "That makes me really angry.",
             "I feel anxious sometimes too.",
+            "That's just like what I've been going through, but with more.",
         ] {
             assert!(human_claim_evidence(r).is_some(), "{r}");
         }
