@@ -110,6 +110,9 @@ struct ChannelResponder {
     cmd: mpsc::Sender<EngineCmd>,
     /// Reply events from it (bounded, 64).
     events: mpsc::Receiver<ReplyEvent<TurnReport>>,
+    /// The last finished reply was the check-in question: a short answer
+    /// over it is the participant's turn, not a backchannel.
+    check_in_open: bool,
 }
 
 impl Responder<TurnReport> for ChannelResponder {
@@ -117,7 +120,14 @@ impl Responder<TurnReport> for ChannelResponder {
         self.cmd.try_send(EngineCmd::Turn(utt)).map_err(|e| SpeechError::Worker(format!("dialogue engine queue: {e}")))
     }
     fn poll(&mut self) -> Option<ReplyEvent<TurnReport>> {
-        self.events.try_recv().ok()
+        let ev = self.events.try_recv().ok();
+        if let Some(ReplyEvent::Done { report, .. }) = &ev {
+            self.check_in_open = report.intent == attune_dialogue::policy::Intent::CheckIn;
+        }
+        ev
+    }
+    fn answer_expected(&self) -> bool {
+        self.check_in_open
     }
     fn interrupted(&mut self, id: u64, spoken_chars: usize) {
         if self.cmd.try_send(EngineCmd::Interrupted { id, spoken: spoken_chars }).is_err() {
@@ -246,7 +256,7 @@ impl Transport for VoiceTransport {
             };
             let mut mapper = robot.as_ref().map(|r| r.loop_events());
             let cmd_for_events = cmds.clone();
-            let mut responder = ChannelResponder { cmd: cmds.clone(), events: replies };
+            let mut responder = ChannelResponder { cmd: cmds.clone(), events: replies, check_in_open: false };
             let (res_tx, res_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
             let thread_done = done.clone();
             let robot_turn_done = robot.as_ref().map(|r| r.loop_events());

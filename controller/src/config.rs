@@ -136,6 +136,7 @@ impl Config {
         if self.crisis.resource_contact.trim().is_empty() {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
+        attune_dialogue::template::check_placeholders("crisis.reply_template", &self.crisis.reply_template, &["resource_name", "resource_contact"])?;
         if self.crisis.calm_turns_to_clear == 0 {
             return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
         }
@@ -220,6 +221,16 @@ mod tests {
         let cfg = Config::parse("[behaviors]\nprofile = \"subtle\"\nbackchannel_nod = false\n").unwrap();
         cfg.validate().unwrap();
         assert!(!cfg.behaviors.settings().unwrap().switches.backchannel_nod);
+    }
+
+    #[test]
+    fn a_crisis_template_without_the_resource_or_with_unknown_placeholders_is_rejected_by_name() {
+        let cfg = Config::parse("[crisis]\nreply_template = \"Take care, bye.\"\n").unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("crisis.reply_template") && err.contains("{resource_name}"), "{err}");
+        let cfg = Config::parse("[crisis]\nreply_template = \"Reach {resource_name}: {resource_contact}. {bogus}\"\n").unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("crisis.reply_template") && err.contains("{bogus}"), "{err}");
     }
 
     #[test]

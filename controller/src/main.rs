@@ -6,6 +6,7 @@
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
+//! - [`cmd_eval_replies`] — `attune eval replies` (reply sources, flags, fallback rate).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
 //! - [`cmd_voice`] — `attune run --arm voice|robot`, `transcribe`, `say`, `audio`.
 //! - [`robot`] — the robot arm's body: planner thread, head, simulator, trace.
@@ -22,6 +23,7 @@ mod alerts;
 mod cmd_behaviors;
 mod cmd_chat;
 mod cmd_doctor;
+mod cmd_eval_replies;
 mod cmd_head;
 mod cmd_study;
 mod cmd_voice;
@@ -93,6 +95,17 @@ enum Cmd {
     },
     /// Pre-session checklist; non-zero exit when a session would fail.
     Doctor(cmd_doctor::DoctorArgs),
+    /// Evaluations.
+    Eval {
+        #[command(subcommand)]
+        cmd: EvalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// One scripted session: reply sources, validator flags and fallback rate per kind of turn.
+    Replies(cmd_eval_replies::EvalRepliesArgs),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +131,7 @@ fn main() -> ExitCode {
         Cmd::Study { cmd } => cmd_study::run(cmd),
         Cmd::Session { cmd } => cmd_study::run_session(cmd),
         Cmd::Doctor(a) => cmd_doctor::run(a),
+        Cmd::Eval { cmd: EvalCmd::Replies(a) } => cmd_eval_replies::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,6 +49,11 @@ pub struct LlmConfig {
     pub retries: u32,
     /// The embedded server (mode = local).
     pub local: LocalLlmConfig,
+    /// Earlier turns of the session given to this model; overrides
+    /// `dialogue.history_turns` (a small model drifts on a long history, a
+    /// large one uses it). Unset = `dialogue.history_turns`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_turns: Option<usize>,
 }
 
 impl Default for LlmConfig {
@@ -63,6 +68,7 @@ impl Default for LlmConfig {
             total_timeout_ms: 60_000,
             retries: 1,
             local: LocalLlmConfig::default(),
+            history_turns: None,
         }
     }
 }
@@ -95,6 +101,9 @@ impl LlmConfig {
         }
         if self.local.threads > 256 {
             return Err("field `llm.local.threads`: at most 256 (0 = automatic)".into());
+        }
+        if self.history_turns.is_some_and(|n| n > 64) {
+            return Err("field `llm.history_turns`: at most 64".into());
         }
         if self.local.ctx_size < 256 {
             return Err("field `llm.local.ctx_size`: must be at least 256".into());
@@ -174,11 +183,36 @@ pub struct SamplingParams {
     /// Fixed seed for reproducible runs; unset = server's choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Penalty on tokens the reply already used (llama.cpp's
+    /// `repeat_penalty`, 1.0 = off). Unset = [`DEFAULT_LOCAL_REPEAT_PENALTY`]
+    /// with the embedded model and nothing sent to other servers (OpenAI's
+    /// API rejects the field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_penalty: Option<f64>,
+}
+
+/// Repetition penalty used with the embedded model when none is configured.
+///
+/// Design: chosen by trying 1.0 / 1.1 / 1.2 / 1.3 on a 12-turn scripted
+/// session with SmolLM2-135M (README, "Repetition penalty"): 1.0 loops and
+/// repeats its own sentences, 1.3 starts to break words; 1.15 kept the
+/// fewest repetition and degenerate flags.
+pub const DEFAULT_LOCAL_REPEAT_PENALTY: f64 = 1.15;
+
+impl SamplingParams {
+    /// The repetition penalty to send for `mode`, if any.
+    pub fn effective_repeat_penalty(&self, mode: LlmMode) -> Option<f64> {
+        match (self.repeat_penalty, mode) {
+            (Some(p), _) => Some(p),
+            (None, LlmMode::Local) => Some(DEFAULT_LOCAL_REPEAT_PENALTY),
+            (None, _) => None,
+        }
+    }
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { temperature: 0.6, top_p: 0.9, max_tokens: 96, seed: Some(7) }
+        Self { temperature: 0.6, top_p: 0.9, max_tokens: 96, seed: Some(7), repeat_penalty: None }
     }
 }
 
@@ -225,6 +259,9 @@ impl DialogueConfig {
         }
         if !(s.top_p > 0.0 && s.top_p <= 1.0) {
             return Err(format!("field `dialogue.sampling.top_p`: must be within (0, 1], got {}", s.top_p));
+        }
+        if s.repeat_penalty.is_some_and(|p| !(0.5..=3.0).contains(&p)) {
+            return Err("field `dialogue.sampling.repeat_penalty`: must be within 0.5..=3 (1 = off)".into());
         }
         if s.max_tokens == 0 || s.max_tokens > 1024 {
             return Err("field `dialogue.sampling.max_tokens`: must be within 1..=1024".into());

@@ -51,6 +51,9 @@ pub struct SessionState {
     pub history: Vec<(String, String)>,
     /// Summaries of earlier sessions (memory), oldest first.
     pub memory: Vec<String>,
+    /// The check-in question was followed up after an unclear answer
+    /// ("maybe", "I don't know"); a second unclear answer counts as yes.
+    pub check_in_followed_up: bool,
 }
 
 /// What the engine streams to its caller during a turn.
@@ -163,6 +166,19 @@ pub fn crisis_follow_up(cfg: &CrisisConfig) -> String {
     )
 }
 
+/// Earlier replies of the session the validator compares against.
+const RECENT_REPLIES: usize = 3;
+
+/// What the validator needs from the session besides the turn itself.
+struct CheckContext<'a> {
+    /// Earlier participant turns.
+    earlier: &'a [String],
+    /// The robot's last [`RECENT_REPLIES`] replies.
+    recent: &'a [String],
+    /// System-prompt phrases that must not leak.
+    secrets: &'a [String],
+}
+
 struct Draft {
     sentences: Vec<String>,
     /// The sentence the validator rejected (the draft shown in the rewrite).
@@ -178,7 +194,13 @@ struct Draft {
 
 impl Engine {
     /// Builds an engine. `client` must be `Some` unless the mode is reflect.
-    pub fn new(cfg: EngineConfig, client: Option<LlmClient>) -> Self {
+    pub fn new(mut cfg: EngineConfig, client: Option<LlmClient>) -> Self {
+        // Per-model settings are resolved once, before the fingerprint, so
+        // the fingerprint records what is actually sent.
+        cfg.dialogue.sampling.repeat_penalty = cfg.dialogue.sampling.effective_repeat_penalty(cfg.llm.mode);
+        if let Some(n) = cfg.llm.history_turns {
+            cfg.dialogue.history_turns = n;
+        }
         let fingerprint = crate::fingerprint::fingerprint(&cfg);
         Self { cfg, client, fingerprint }
     }
@@ -207,7 +229,7 @@ impl Engine {
 
         // 1. Crisis layer, always first, under every policy.
         let mut crisis = st.crisis.on_turn(&user, &self.cfg.crisis);
-        if st.policy.asked_check_in && is_affirmative(&user) && !crisis.use_protocol_reply {
+        if st.policy.asked_check_in && is_affirmative(&user) && !is_unclear_answer(&user) && !crisis.use_protocol_reply {
             // "Yes" to "are you having thoughts of ending your life?" is
             // explicit ideation, even though the words alone carry no cue.
             crisis.risk = crisis.risk.max(Risk::High);
@@ -219,10 +241,36 @@ impl Engine {
             st.crisis.calm_streak = 0;
             st.crisis.peak = Some(st.crisis.peak.map_or(Risk::High, |p| p.max(Risk::High)));
         }
+        // An unclear answer to the check-in question is not a "no": it gets a
+        // gentle follow-up (once) and the check-in stays open.
+        let mut unclear_check_in = false;
+        if st.policy.asked_check_in && !crisis.use_protocol_reply && is_unclear_answer(&user) {
+            if st.check_in_followed_up {
+                // Design: two unclear answers in a row to a direct question
+                // about suicide are treated as yes (safe-messaging: when in
+                // doubt, give the resource and a person).
+                crisis.risk = crisis.risk.max(Risk::High);
+                crisis.crisis_active = true;
+                crisis.use_protocol_reply = true;
+                crisis.alert = true;
+                crisis.signals.push("unclear_on_check_in_twice".into());
+                st.crisis.active = true;
+                st.crisis.calm_streak = 0;
+                st.crisis.peak = Some(st.crisis.peak.map_or(Risk::High, |p| p.max(Risk::High)));
+            } else {
+                unclear_check_in = true;
+            }
+        }
         // 2. Reasoner.
         let analysis = analyze(&user, &ReasonerContext { offered_suggestions: st.policy.offered_suggestions });
         // 3. Policy.
-        let decision = decide(&analysis, &crisis, &mut st.policy);
+        let mut decision = decide(&analysis, &crisis, &mut st.policy);
+        st.check_in_followed_up = false;
+        if unclear_check_in && !decision.intent.is_deterministic() {
+            decision = Decision { intent: Intent::CheckIn, suggestions_allowed: false };
+            st.policy.asked_check_in = true;
+            st.check_in_followed_up = true;
+        }
         emit(events, EngineEvent::Analysed { user: user.clone(), input_truncated, analysis: analysis.clone(), crisis: crisis.clone(), decision }).await;
 
         let mut result = TurnResult {
@@ -247,6 +295,7 @@ impl Engine {
 
         let deterministic = match decision.intent {
             Intent::Crisis => Some((protocol_reply(&self.cfg.crisis), ReplySource::Protocol)),
+            Intent::CheckIn if unclear_check_in => Some((prompts::CHECK_IN_FOLLOW_UP.to_string(), ReplySource::Rule)),
             Intent::CheckIn => Some((prompts::CHECK_IN.to_string(), ReplySource::Rule)),
             Intent::CrisisFollowUp => Some((crisis_follow_up(&self.cfg.crisis), ReplySource::Rule)),
             Intent::Empty => Some((EMPTY_REPLY.to_string(), ReplySource::Rule)),
@@ -289,10 +338,12 @@ impl Engine {
         let attuned = self.cfg.dialogue.policy == PolicyKind::Attuned;
         let mut messages = self.messages(st, &result.user, result.decision.intent);
         let earlier: Vec<String> = st.history.iter().map(|(u, _)| u.clone()).collect();
+        let recent: Vec<String> = st.history.iter().rev().take(RECENT_REPLIES).rev().map(|(_, r)| r.clone()).collect();
         let secrets = prompts::secret_phrases();
+        let ctx = CheckContext { earlier: &earlier, recent: &recent, secrets: &secrets };
 
         let mut draft = self
-            .draft(client, &messages, result, &earlier, &secrets, attuned, events, cancel, start)
+            .draft(client, &messages, result, &ctx, attuned, events, cancel, start)
             .await;
         result.llm_ms += draft.llm_ms;
         result.first_token_ms = draft.first_token_ms.unwrap_or(0);
@@ -309,7 +360,7 @@ impl Engine {
                 prompts::REWRITE_INSTRUCTION.replace("{draft}", &bad).replace("{feedback}", &feedback.join(" ")),
             ));
             draft = self
-                .draft(client, &messages, result, &earlier, &secrets, attuned, events, cancel, start)
+                .draft(client, &messages, result, &ctx, attuned, events, cancel, start)
                 .await;
             result.llm_ms += draft.llm_ms;
             if result.first_token_ms == 0 {
@@ -351,8 +402,7 @@ impl Engine {
         client: &LlmClient,
         messages: &[ChatMessage],
         result: &TurnResult,
-        earlier: &[String],
-        secrets: &[String],
+        ctx: &CheckContext<'_>,
         attuned: bool,
         events: Option<&mpsc::Sender<EngineEvent>>,
         cancel: &CancellationToken,
@@ -362,7 +412,7 @@ impl Engine {
         // task; it is bounded in practice by `max_tokens` deltas per draft.
         let (dtx, mut drx) = mpsc::unbounded_channel::<String>();
         let stop = cancel.child_token();
-        let gen = {
+        let mut gen = {
             let client = client.clone();
             let messages = messages.to_vec();
             let params = self.cfg.dialogue.sampling.clone();
@@ -384,6 +434,7 @@ impl Engine {
         let max_sentences = self.cfg.validator.max_sentences as usize;
         let mut done = false;
         let mut pending: Vec<String> = Vec::new();
+        let mut outcome = None;
         let llm_start = Instant::now();
         while !done {
             match drx.recv().await {
@@ -394,7 +445,21 @@ impl Engine {
                     pending.extend(splitter.push(&delta));
                 }
                 None => {
-                    pending.extend(splitter.finish());
+                    // The stream is over: learn how before releasing its
+                    // tail. Design: the unfinished tail of a stream that
+                    // failed (total deadline, dropped connection) is never
+                    // shown as if finished ("I am a"); complete sentences
+                    // before it were validated and stand.
+                    let o = (&mut gen).await;
+                    let clean = matches!(o, Ok(Ok(_))) || (stop.is_cancelled() && !cancel.is_cancelled());
+                    outcome = Some(o);
+                    match splitter.finish() {
+                        // A tail without end punctuation after released
+                        // sentences was cut by the token cap: drop it.
+                        Some(tail) if clean && ((d.sentences.is_empty() && pending.is_empty()) || ends_a_sentence(&tail)) => pending.push(tail),
+                        Some(_) => d.truncated = true,
+                        None => {}
+                    }
                     done = true;
                 }
             }
@@ -403,7 +468,7 @@ impl Engine {
                     break;
                 }
                 if attuned {
-                    match self.check(&d.sentences, &sentence, result, earlier, secrets) {
+                    match self.check(&d.sentences, &sentence, result, ctx) {
                         Ok(()) => {}
                         Err(findings) => {
                             let only_length = findings.iter().all(|f| f.flag == Flag::TooLong);
@@ -435,7 +500,10 @@ impl Engine {
             }
         }
         drop(drx);
-        let outcome = gen.await;
+        let outcome = match outcome {
+            Some(o) => o,
+            None => gen.await,
+        };
         d.llm_ms = llm_start.elapsed().as_millis() as u64;
         match outcome {
             Ok(Ok(_)) => {}
@@ -452,7 +520,7 @@ impl Engine {
     }
 
     /// Validates `sentence` appended to the already released `prefix`.
-    fn check(&self, prefix: &[String], sentence: &str, result: &TurnResult, earlier: &[String], secrets: &[String]) -> Result<(), Vec<Finding>> {
+    fn check(&self, prefix: &[String], sentence: &str, result: &TurnResult, ctx: &CheckContext<'_>) -> Result<(), Vec<Finding>> {
         let mut reply = prefix.join(" ");
         if !reply.is_empty() {
             reply.push(' ');
@@ -462,9 +530,14 @@ impl Engine {
             reply: &reply,
             user_text: &result.user,
             analysis: &result.analysis,
-            earlier_user_texts: earlier,
+            earlier_user_texts: ctx.earlier,
             suggestions_allowed: result.decision.suggestions_allowed,
-            secret_phrases: secrets,
+            secret_phrases: ctx.secrets,
+            recent_replies: ctx.recent,
+            // Seam: a sentence embedder plugs in here (similarity of the
+            // reply to the participant's turn); until then the validator
+            // measures content-word overlap itself.
+            topic_similarity: None,
         };
         let findings = validate(&input, &self.cfg.validator);
         if findings.is_empty() {
@@ -517,6 +590,36 @@ pub fn is_affirmative(text: &str) -> bool {
         .iter()
         .any(|a| t == *a || t.starts_with(&format!("{a} ")) || t.starts_with(&format!("{a},")) || t.starts_with(&format!("{a}.")))
 }
+
+/// Whether `s` ends like a finished sentence.
+fn ends_a_sentence(s: &str) -> bool {
+    s.trim_end().ends_with(['.', '!', '?', '…', '"', '”', ')'])
+}
+
+/// An answer to the check-in question that is neither yes nor no:
+/// "maybe", "I don't know", "sometimes", or a no taken back ("no. well,
+/// maybe yes").
+pub fn is_unclear_answer(text: &str) -> bool {
+    let t = text.trim().to_lowercase().replace('’', "'");
+    let toks = crate::lexicon::tokens(&t);
+    if toks.is_empty() || toks.len() > 12 {
+        return false;
+    }
+    let hedge = UNCLEAR.iter().any(|h| {
+        let hw = crate::lexicon::tokens(h);
+        toks.windows(hw.len()).any(|w| w == hw.as_slice())
+    });
+    let no = toks.iter().any(|w| matches!(w.as_str(), "no" | "nope" | "nah" | "never"));
+    let yes = toks.iter().any(|w| matches!(w.as_str(), "yes" | "yeah" | "yep" | "yup"));
+    (hedge && !yes) || (no && (yes || hedge))
+}
+
+/// Hedges that leave a yes/no question open.
+const UNCLEAR: &[&str] = &[
+    "maybe", "perhaps", "possibly", "sometimes", "i don't know", "i dont know", "don't know", "dont know", "idk", "dunno",
+    "not sure", "unsure", "hard to say", "can't say", "it depends", "who knows", "not certain", "on and off", "now and then",
+    "at times",
+];
 
 /// Releases a reply that needs no validation pass (protocol, rule and
 /// reflect texts) sentence by sentence; returns its sentences.
@@ -583,6 +686,57 @@ mod tests {
         assert!(!r.crisis.crisis_active);
         assert_ne!(r.decision.intent, Intent::Crisis);
         assert!(!r.crisis.alert);
+    }
+
+    #[test]
+    fn unclear_answers_are_neither_yes_nor_no() {
+        for a in ["maybe", "I don't know", "sometimes", "no. well, maybe yes", "not sure", "idk", "No... yes?", "hard to say"] {
+            assert!(is_unclear_answer(a), "{a}");
+        }
+        for a in ["yes", "yeah, sometimes", "no", "no, I'm just exhausted with everything", "I had a long day", ""] {
+            assert!(!is_unclear_answer(a), "{a}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unclear_check_in_answer_gets_a_gentle_follow_up_and_keeps_the_check_in_open() {
+        for answer in ["maybe", "I don't know", "sometimes", "no. well, maybe yes"] {
+            let e = reflect_engine();
+            let mut st = SessionState::default();
+            say(&e, &mut st, "Honestly I don't want to be here anymore.").await;
+            let r = say(&e, &mut st, answer).await;
+            assert_eq!(r.decision.intent, Intent::CheckIn, "{answer}");
+            assert_eq!(r.reply, prompts::CHECK_IN_FOLLOW_UP, "{answer}");
+            assert_eq!(r.source, ReplySource::Rule);
+            assert!(!r.crisis.alert, "{answer}");
+            assert!(st.policy.asked_check_in, "{answer}: the check-in stays open");
+            // A clear yes now starts the crisis protocol.
+            let r = say(&e, &mut st, "yes").await;
+            assert_eq!(r.decision.intent, Intent::Crisis, "{answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_no_after_the_follow_up_closes_the_check_in() {
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        say(&e, &mut st, "Honestly I don't want to be here anymore.").await;
+        say(&e, &mut st, "I don't know").await;
+        let r = say(&e, &mut st, "no, I'm not thinking of that").await;
+        assert_ne!(r.decision.intent, Intent::Crisis);
+        assert!(!st.policy.asked_check_in);
+    }
+
+    #[tokio::test]
+    async fn two_unclear_answers_in_a_row_are_taken_as_yes() {
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        say(&e, &mut st, "Honestly I don't want to be here anymore.").await;
+        say(&e, &mut st, "maybe").await;
+        let r = say(&e, &mut st, "I don't know").await;
+        assert_eq!(r.decision.intent, Intent::Crisis);
+        assert!(r.crisis.alert);
+        assert!(r.crisis.signals.iter().any(|s| s == "unclear_on_check_in_twice"));
     }
 
     #[tokio::test]

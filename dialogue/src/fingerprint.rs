@@ -12,6 +12,7 @@ const RULE_SOURCES: &[(&str, &str)] = &[
     ("crisis", include_str!("crisis.rs")),
     ("reasoner", include_str!("reasoner.rs")),
     ("validator", include_str!("validator.rs")),
+    ("coherence", include_str!("coherence.rs")),
     ("reflect", include_str!("reflect.rs")),
     ("strategy", include_str!("strategy.rs")),
     ("policy", include_str!("policy.rs")),

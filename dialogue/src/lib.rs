@@ -9,6 +9,7 @@
 //! - [`reasoner`] — what the participant did this turn.
 //! - [`strategy`] — ESConv strategy coder for replies.
 //! - [`validator`] — checks each draft before it is spoken.
+//! - [`coherence`] — the validator's coherence and honesty detectors.
 //! - [`reflect`] — deterministic reflective-listening fallback.
 //! - [`config`] — `[llm]` and `[dialogue]` config sections.
 //! - [`llm`] — OpenAI-compatible streaming client (retry only before the first token).
@@ -16,12 +17,16 @@
 //! - [`policy`] — chooses the reply intent.
 //! - [`engine`] — the turn pipeline tying the stages together.
 //! - [`fingerprint`] — the engine fingerprint.
+//! - [`template`] — placeholder checks for config texts (the crisis template).
+//! - [`evalset`] — scoring of the coherence flags on labelled sets and ESConv.
 //! - [`memory`] — bounded summaries of earlier sessions.
 
+pub mod coherence;
 pub mod config;
 pub mod crisis;
 pub mod lexicon;
 pub mod engine;
+pub mod evalset;
 pub mod fingerprint;
 pub mod llm;
 pub mod memory;
@@ -30,5 +35,6 @@ pub mod prompts;
 pub mod reasoner;
 pub mod reflect;
 pub mod strategy;
+pub mod template;
 pub mod text;
 pub mod validator;

@@ -205,6 +205,9 @@ impl LlmClient {
         if let Some(seed) = params.seed {
             body["seed"] = serde_json::json!(seed);
         }
+        if let Some(p) = params.repeat_penalty {
+            body["repeat_penalty"] = serde_json::json!(p);
+        }
         let mut req = self.http.post(&url).json(&body);
         if let Some(k) = &self.api_key {
             req = req.bearer_auth(k);

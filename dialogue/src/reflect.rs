@@ -41,7 +41,7 @@ pub fn reflect_reply(user_text: &str, analysis: &Analysis, state: &mut ReflectSt
 }
 
 fn passes(reply: &str, user_text: &str, analysis: &Analysis, allowed: bool) -> bool {
-    let input = ValidationInput { reply, user_text, analysis, earlier_user_texts: &[], suggestions_allowed: allowed, secret_phrases: &[] };
+    let input = ValidationInput { reply, user_text, analysis, earlier_user_texts: &[], suggestions_allowed: allowed, secret_phrases: &[], recent_replies: &[], topic_similarity: None };
     validate(&input, &ValidatorConfig::default()).is_empty()
 }
 
@@ -142,18 +142,34 @@ fn clean_clause(c: &str) -> String {
     s
 }
 
-/// Turns the speaker's pronouns round: "I feel lost at my job" → "you feel
-/// lost at your job" (the ELIZA reflection).
+/// Turns the speaker's pronouns round across the whole fragment: "I told
+/// my mum she hurt me" → "you told your mum she hurt you", "we talked" →
+/// "you talked", "you said I was lazy" → "they said you were lazy".
+///
+/// Design: in what the participant tells the robot, their "you" is somebody
+/// in their story (or people in general), never the robot, which was not
+/// there; so "you" becomes "they", not "I". The verb after a turned subject
+/// agrees ("I was" → "you were", "you are" → "they are", "am I" → "are
+/// you"), also across an adverb or two ("I really was").
 pub fn reflect_pronouns(fragment: &str) -> String {
+    // "you know" as a filler carries no person; drop it.
+    let cleaned = FILLER_RE.replace_all(fragment, "");
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let lowers: Vec<String> = words.iter().map(|w| core_of(w).0.to_lowercase()).collect();
     let mut out: Vec<String> = Vec::new();
-    let mut prev = String::new();
-    for raw in fragment.split_whitespace() {
+    // What the most recent subject pronoun became, and how many words ago.
+    let mut subject: Option<(&'static str, usize)> = None;
+    for (i, raw) in words.iter().enumerate() {
         let word = raw.replace('’', "'");
-        let core_end = word.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '\'').len();
-        let (core, tail) = word.split_at(core_end);
-        let lower = core.to_lowercase();
-        let swapped = match lower.as_str() {
-            "i" => "you",
+        let (core, tail) = core_of(&word);
+        let lower = lowers[i].as_str();
+        let next = lowers.get(i + 1).map(String::as_str).unwrap_or("");
+        let recent = |s: &Option<(&'static str, usize)>, who: &str| s.is_some_and(|(w, at)| w == who && i - at <= 3);
+        let swapped: &str = match lower {
+            "i" => {
+                subject = Some(("you", i));
+                "you"
+            }
             "me" => "you",
             "my" => "your",
             "mine" => "yours",
@@ -162,26 +178,54 @@ pub fn reflect_pronouns(fragment: &str) -> String {
             "i've" | "ive" => "you've",
             "i'd" => "you'd",
             "i'll" => "you'll",
+            "we" => {
+                subject = Some(("you", i));
+                "you"
+            }
+            "us" => "you",
+            "our" => "your",
+            "ours" => "yours",
+            "ourselves" => "yourselves",
+            "we're" => "you're",
+            "we've" => "you've",
+            "we'd" => "you'd",
+            "we'll" => "you'll",
+            "we'll've" => "you'll have",
+            "am" if next == "i" => "are",
             "am" => "are",
-            "was" if prev == "i" => "were",
-            "wasn't" if prev == "i" => "weren't",
-            "you" if out.is_empty() || matches!(prev.as_str(), "and" | "but" | "because" | "when" | "if" | "that") => "I",
-            "you" => "me",
-            "your" => "my",
-            "yours" => "mine",
-            "yourself" => "myself",
-            "you're" | "youre" => "I'm",
-            "you've" => "I've",
-            "you'll" => "I'll",
-            "you'd" => "I'd",
-            "are" if prev == "you" => "am",
+            "was" if next == "i" || recent(&subject, "you") => "were",
+            "wasn't" if next == "i" || recent(&subject, "you") => "weren't",
+            "you" => {
+                let object = i > 0 && OBJECT_BEFORE.contains(&lowers[i - 1].as_str());
+                if object {
+                    "them"
+                } else {
+                    subject = Some(("they", i));
+                    "they"
+                }
+            }
+            "your" => "their",
+            "yours" => "theirs",
+            "yourself" | "yourselves" => "themselves",
+            "you're" | "youre" => "they're",
+            "you've" | "youve" => "they've",
+            "you'll" => "they'll",
+            "you'd" => "they'd",
+            "are" | "were" | "aren't" | "weren't" => {
+                subject = None;
+                ""
+            }
+            "he" | "she" | "it" | "they" | "someone" | "somebody" | "everyone" | "nobody" => {
+                subject = None;
+                ""
+            }
             _ => "",
         };
         let piece = if swapped.is_empty() {
             // Keep their words, but lower-case a capitalised first word so it
             // reads mid-sentence (names stay as typed elsewhere).
             if out.is_empty() && core.chars().next().is_some_and(char::is_uppercase) && core.chars().skip(1).all(|c| !c.is_uppercase()) && lower != "i" {
-                lower.clone()
+                lower.to_string()
             } else {
                 core.to_string()
             }
@@ -189,10 +233,26 @@ pub fn reflect_pronouns(fragment: &str) -> String {
             swapped.to_string()
         };
         out.push(format!("{piece}{tail}"));
-        prev = lower;
     }
     out.join(" ")
 }
+
+/// Splits a word into its core (letters, digits, apostrophes) and the
+/// punctuation after it.
+fn core_of(word: &str) -> (&str, &str) {
+    let end = word.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').len();
+    word.split_at(end)
+}
+
+/// Words after which "you" is an object ("told you", "with you").
+const OBJECT_BEFORE: &[&str] = &[
+    "to", "with", "at", "for", "about", "from", "of", "on", "by", "like", "than", "told", "tell", "tells", "asked", "ask", "asks",
+    "called", "call", "calls", "love", "loves", "loved", "hate", "hates", "hated", "hurt", "hurts", "miss", "misses", "missed",
+    "need", "needs", "needed", "want", "wants", "wanted", "saw", "see", "sees", "help", "helps", "helped", "left", "leave",
+    "trust", "trusts", "blame", "blames", "blamed", "ignore", "ignores", "ignored", "understand", "understands", "understood",
+];
+
+static FILLER_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::re(r"(?:,\s*you know\b,?|\byou know,\s*)"));
 
 /// How a canonical emotion reads after "you're feeling".
 fn feeling_phrase(canonical: &str) -> &str {
@@ -303,7 +363,7 @@ mod tests {
         let a = analyze(text, &ReasonerContext { offered_suggestions: offered });
         let r = reflect_reply(text, &a, &mut ReflectState { turns: turn });
         let allowed = a.consented_to_suggestions || a.asked_for_suggestions;
-        let input = ValidationInput { reply: &r, user_text: text, analysis: &a, earlier_user_texts: &[], suggestions_allowed: allowed, secret_phrases: &[] };
+        let input = ValidationInput { reply: &r, user_text: text, analysis: &a, earlier_user_texts: &[], suggestions_allowed: allowed, secret_phrases: &[], recent_replies: &[], topic_similarity: None };
         let f = validate(&input, &ValidatorConfig::default());
         assert!(f.is_empty(), "reply to {text:?} = {r:?} flagged {f:?}");
         assert!(crate::text::split_sentences(&r).len() <= 3, "too many sentences: {r:?}");
@@ -315,7 +375,29 @@ mod tests {
     fn pronouns_are_reflected() {
         assert_eq!(reflect_pronouns("I feel lost at work"), "you feel lost at work");
         assert_eq!(reflect_pronouns("My boss told me I was lazy"), "your boss told you you were lazy");
-        assert_eq!(reflect_pronouns("you never listen to me"), "I never listen to you");
+        assert_eq!(reflect_pronouns("you never listen to me"), "they never listen to you");
+    }
+
+    #[test]
+    fn we_and_our_turn_to_you_and_your() {
+        assert_eq!(reflect_pronouns("we talked for hours"), "you talked for hours");
+        assert_eq!(reflect_pronouns("our house is too quiet without us"), "your house is too quiet without you");
+        assert_eq!(reflect_pronouns("We were happy"), "you were happy");
+    }
+
+    #[test]
+    fn every_person_in_a_sentence_turns_consistently() {
+        assert_eq!(reflect_pronouns("I told my mum she hurt me"), "you told your mum she hurt you");
+        assert_eq!(reflect_pronouns("you said I was lazy"), "they said you were lazy");
+        assert_eq!(reflect_pronouns("I really was trying my best"), "you really were trying your best");
+        assert_eq!(reflect_pronouns("my friends told you I'm fine"), "your friends told them you're fine");
+        assert_eq!(reflect_pronouns("I'm tired, you know, of being myself"), "you're tired of being yourself");
+    }
+
+    #[test]
+    fn a_turned_subject_does_not_leak_its_verb_onto_the_next_clause() {
+        assert_eq!(reflect_pronouns("I know she was upset"), "you know she was upset");
+        assert_eq!(reflect_pronouns("I am sure it was fine"), "you are sure it was fine");
     }
 
     #[test]

@@ -25,6 +25,69 @@ pub enum Flag {
     TooLong,
     /// Empty or unusable draft.
     Empty,
+    /// A positive reaction ("glad to hear that") to something painful.
+    ValenceMismatch,
+    /// Condolences when nobody spoke of a loss.
+    UnfoundedCondolence,
+    /// A claim about the participant's life or people they never stated.
+    UnstatedClaim,
+    /// The robot claiming feelings, a life or experiences of its own.
+    HumanClaim,
+    /// A promise the robot cannot keep ("I'll always", "I'll make sure").
+    Promise,
+    /// A sentence repeated within the reply or from a recent reply.
+    Repetition,
+    /// The reply is about something other than what the participant said.
+    OffTopic,
+    /// Word loops, bare word lists, function-word salad, cut-off sentences.
+    Degenerate,
+    /// The robot claiming a clinical role or a human identity (or accepting
+    /// a role-play that makes it one).
+    RoleClaim,
+    /// A medication, a dose or a medical instruction.
+    Medical,
+}
+
+impl Flag {
+    /// The coherence and honesty flags (added after the attunement ones);
+    /// evaluations report them apart.
+    pub const COHERENCE: [Flag; 10] = [
+        Flag::ValenceMismatch,
+        Flag::UnfoundedCondolence,
+        Flag::UnstatedClaim,
+        Flag::HumanClaim,
+        Flag::Promise,
+        Flag::Repetition,
+        Flag::OffTopic,
+        Flag::Degenerate,
+        Flag::RoleClaim,
+        Flag::Medical,
+    ];
+
+    /// snake_case name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::UnsolicitedAdvice => "unsolicited_advice",
+            Flag::AttributedEmotion => "attributed_emotion",
+            Flag::Minimising => "minimising",
+            Flag::Sycophancy => "sycophancy",
+            Flag::PersonaBreak => "persona_break",
+            Flag::BoundaryBreak => "boundary_break",
+            Flag::PromptLeak => "prompt_leak",
+            Flag::TooLong => "too_long",
+            Flag::Empty => "empty",
+            Flag::ValenceMismatch => "valence_mismatch",
+            Flag::UnfoundedCondolence => "unfounded_condolence",
+            Flag::UnstatedClaim => "unstated_claim",
+            Flag::HumanClaim => "human_claim",
+            Flag::Promise => "promise",
+            Flag::Repetition => "repetition",
+            Flag::OffTopic => "off_topic",
+            Flag::Degenerate => "degenerate",
+            Flag::RoleClaim => "role_claim",
+            Flag::Medical => "medical",
+        }
+    }
 }
 
 /// `[validator]` section of the config.
@@ -68,6 +131,12 @@ pub struct ValidationInput<'a> {
     pub suggestions_allowed: bool,
     /// Phrases of the system prompt that must never appear in a reply.
     pub secret_phrases: &'a [String],
+    /// The robot's recent replies this session, oldest first (a sentence
+    /// said again is a repetition).
+    pub recent_replies: &'a [String],
+    /// Similarity of the reply to the participant's turn from a sentence
+    /// embedder, if the engine has one; `None` uses content-word overlap.
+    pub topic_similarity: Option<f32>,
 }
 
 /// Checks a draft; an empty result means it may be spoken.
@@ -145,7 +214,49 @@ pub fn validate(input: &ValidationInput<'_>, cfg: &ValidatorConfig) -> Vec<Findi
             "Keep kind boundaries: no promises to always be there, no exclusive attachment, encourage the person's human connections, no diagnoses or medication advice.",
         );
     }
+    coherence_findings(input, &mut push);
     out
+}
+
+/// How many earlier participant turns count as the topic besides this one.
+const TOPIC_TURNS: usize = 2;
+
+/// The coherence and honesty checks ([`crate::coherence`]).
+fn coherence_findings(input: &ValidationInput<'_>, push: &mut impl FnMut(Flag, &str, &str)) {
+    let reply = input.reply.trim();
+    let mut said: Vec<&str> = input.earlier_user_texts.iter().map(String::as_str).collect();
+    said.push(input.user_text);
+    let recent_said = &said[said.len().saturating_sub(TOPIC_TURNS + 1)..];
+    if let Some(ev) = coherence::valence_mismatch_evidence(reply, input.user_text) {
+        push(Flag::ValenceMismatch, &ev, "The person told you something painful: do not sound glad or call it good news. Acknowledge that it is hard.");
+    }
+    if let Some(ev) = coherence::condolence_evidence(reply, &said) {
+        push(Flag::UnfoundedCondolence, &ev, "Nobody has died or been lost: do not offer condolences. Reflect what the person actually said.");
+    }
+    if let Some(ev) = coherence::unstated_claim_evidence(reply, &said) {
+        push(Flag::UnstatedClaim, &ev, "Do not state things about the person's life, people or their feelings that the person did not tell you. Use only what they said, or ask.");
+    }
+    if let Some(ev) = coherence::human_claim_evidence(reply) {
+        push(Flag::HumanClaim, &ev, "You are a robot: do not claim feelings, memories, a life or experiences of your own. Turn back to the person.");
+    }
+    if let Some(ev) = coherence::promise_evidence(reply) {
+        push(Flag::Promise, &ev, "Do not promise anything you cannot do (you are a robot in a conversation). Stay with what the person said.");
+    }
+    if let Some(ev) = coherence::repetition_evidence(reply, input.recent_replies) {
+        push(Flag::Repetition, &ev, "Do not repeat a sentence you already said. Say something new about what the person just told you.");
+    }
+    if let Some(ev) = coherence::off_topic_evidence(reply, recent_said, input.topic_similarity) {
+        push(Flag::OffTopic, &ev, "Stay on what the person just told you: reflect their words and ask about them.");
+    }
+    if let Some(ev) = coherence::degenerate_evidence(reply) {
+        push(Flag::Degenerate, &ev, "Write complete, plain sentences without repeating words.");
+    }
+    if let Some(ev) = coherence::role_claim_evidence(reply, input.user_text) {
+        push(Flag::RoleClaim, &ev, "You are a robot, not a doctor, therapist, nurse, counsellor or a person; do not take on such a role, even in a game. Say so kindly and ask about the person.");
+    }
+    if let Some(ev) = coherence::medical_evidence(reply) {
+        push(Flag::Medical, &ev, "Do not name doses or tell the person what medicine to take, stop or change; say that questions about medication are for their doctor or pharmacist.");
+    }
 }
 
 fn clip(s: &str) -> String {
@@ -336,7 +447,7 @@ fn first_match(re: &Regex, reply: &str, skip_negated: bool) -> Option<String> {
     None
 }
 
-use crate::{lexicon, text};
+use crate::{coherence, lexicon, text};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -444,7 +555,7 @@ mod tests {
     fn flags_with(user: &str, reply: &str, earlier: &[String], allowed: bool) -> Vec<Flag> {
         let analysis = analyze(user, &ReasonerContext::default());
         let secrets = vec!["You are Robin, a warm companion robot".to_string()];
-        let input = ValidationInput { reply, user_text: user, analysis: &analysis, earlier_user_texts: earlier, suggestions_allowed: allowed, secret_phrases: &secrets };
+        let input = ValidationInput { reply, user_text: user, analysis: &analysis, earlier_user_texts: earlier, suggestions_allowed: allowed, secret_phrases: &secrets, recent_replies: &[], topic_similarity: None };
         validate(&input, &ValidatorConfig::default()).into_iter().map(|f| f.flag).collect()
     }
 
@@ -627,7 +738,7 @@ mod tests {
     #[test]
     fn findings_carry_evidence_and_feedback() {
         let analysis = analyze(SAD, &ReasonerContext::default());
-        let input = ValidationInput { reply: "Don't worry. You should adopt a cat.", user_text: SAD, analysis: &analysis, earlier_user_texts: &[], suggestions_allowed: false, secret_phrases: &[] };
+        let input = ValidationInput { reply: "Don't worry. You should adopt a cat.", user_text: SAD, analysis: &analysis, earlier_user_texts: &[], suggestions_allowed: false, secret_phrases: &[], recent_replies: &[], topic_similarity: None };
         let f = validate(&input, &ValidatorConfig::default());
         assert_eq!(f.len(), 2);
         for x in &f {

@@ -60,9 +60,9 @@ fn exercise(text: &str, tracker: &mut CrisisTracker, state: &mut ReflectState) {
         assert!(!reply.is_empty() && reply.len() < 400, "reflect reply out of bounds: {reply:?}");
         let earlier = vec![text.to_string()];
         let secrets = vec![text.chars().take(40).collect::<String>()];
-        let input = ValidationInput { reply: text, user_text: text, analysis: &a, earlier_user_texts: &earlier, suggestions_allowed: offered, secret_phrases: &secrets };
+        let input = ValidationInput { reply: text, user_text: text, analysis: &a, earlier_user_texts: &earlier, suggestions_allowed: offered, secret_phrases: &secrets, recent_replies: &[], topic_similarity: None };
         let _ = validate(&input, &ValidatorConfig::default());
-        let input = ValidationInput { reply: &reply, user_text: text, analysis: &a, earlier_user_texts: &earlier, suggestions_allowed: offered, secret_phrases: &[] };
+        let input = ValidationInput { reply: &reply, user_text: text, analysis: &a, earlier_user_texts: &earlier, suggestions_allowed: offered, secret_phrases: &[], recent_replies: &[], topic_similarity: None };
         let _ = validate(&input, &ValidatorConfig { max_words: 0, max_sentences: 0 });
     }
     let _ = code_reply(text);

@@ -94,12 +94,32 @@ pub struct GenParams {
     /// Never end on an end-of-generation token (llama.cpp server's
     /// `ignore_eos` extension); runs to `max_tokens`. For benchmarks and tests.
     pub ignore_eos: bool,
+    /// Penalty on tokens generated within the last `repeat_last_n` (llama.cpp
+    /// server's `repeat_penalty`); 1.0 = off.
+    pub repeat_penalty: f32,
+    /// How many recent generated tokens the repetition penalty looks at.
+    pub repeat_last_n: u32,
+    /// Reuse the key-value cache of the longest token prefix shared with the
+    /// previous request (llama.cpp server's `cache_prompt`, default on).
+    pub cache_prompt: bool,
 }
 
 impl Default for GenParams {
     fn default() -> Self {
         // OpenAI's defaults: temperature 1, top_p 1, no cap, no stop.
-        Self { temperature: 1.0, top_p: 1.0, max_tokens: None, seed: None, stop: Vec::new(), ignore_eos: false }
+        // Repetition penalty off, as in OpenAI's API; prompt cache on, as in
+        // llama.cpp's server.
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+            max_tokens: None,
+            seed: None,
+            stop: Vec::new(),
+            ignore_eos: false,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            cache_prompt: true,
+        }
     }
 }
 
@@ -139,6 +159,12 @@ struct RawRequest {
     n: Option<i64>,
     #[serde(default)]
     ignore_eos: Option<bool>,
+    #[serde(default)]
+    repeat_penalty: Option<f32>,
+    #[serde(default)]
+    repeat_last_n: Option<i64>,
+    #[serde(default)]
+    cache_prompt: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +245,19 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatJob, ApiError> {
     }
     params.stop = parse_stop(raw.stop)?;
     params.ignore_eos = raw.ignore_eos.unwrap_or(false);
+    if let Some(p) = raw.repeat_penalty {
+        if !(p.is_finite() && (0.5..=3.0).contains(&p)) {
+            return Err(ApiError::invalid(format!("`repeat_penalty` must be within 0.5..=3 (1 = off), got {p}"), Some("repeat_penalty")));
+        }
+        params.repeat_penalty = p;
+    }
+    if let Some(n) = raw.repeat_last_n {
+        if !(0..=4096).contains(&n) {
+            return Err(ApiError::invalid(format!("`repeat_last_n` must be within 0..=4096, got {n}"), Some("repeat_last_n")));
+        }
+        params.repeat_last_n = n as u32;
+    }
+    params.cache_prompt = raw.cache_prompt.unwrap_or(true);
     Ok(ChatJob { messages, params, stream: raw.stream.unwrap_or(false) })
 }
 
@@ -332,6 +371,17 @@ mod tests {
     }
 
     #[test]
+    fn repetition_penalty_and_prompt_cache_options_are_carried_over() {
+        let job = parse(r#"{"messages":[{"role":"user","content":"a"}],"repeat_penalty":1.2,"repeat_last_n":32,"cache_prompt":false}"#).unwrap();
+        assert_eq!(job.params.repeat_penalty, 1.2);
+        assert_eq!(job.params.repeat_last_n, 32);
+        assert!(!job.params.cache_prompt);
+        let job = parse(r#"{"messages":[{"role":"user","content":"a"}]}"#).unwrap();
+        assert_eq!(job.params.repeat_penalty, 1.0);
+        assert!(job.params.cache_prompt);
+    }
+
+    #[test]
     fn a_single_stop_string_becomes_a_one_item_list() {
         let job = parse(r#"{"messages":[{"role":"user","content":"u"}],"stop":"."}"#).unwrap();
         assert_eq!(job.params.stop, vec![".".to_string()]);
@@ -399,6 +449,9 @@ mod tests {
             (r#""stop":[1]"#, "stop"),
             (r##""stop":"""##, "stop"),
             (r#""stop":["a","b","c","d","e"]"#, "stop"),
+            (r#""repeat_penalty":0"#, "repeat_penalty"),
+            (r#""repeat_penalty":9"#, "repeat_penalty"),
+            (r#""repeat_last_n":-1"#, "repeat_last_n"),
         ] {
             let e = parse(&format!("{{{base},{extra}}}")).unwrap_err();
             assert_eq!(e.param.as_deref(), Some(field), "{extra}: {}", e.message);

@@ -99,6 +99,7 @@ async fn http_run(client: &reqwest::Client, base: &str, max_tokens: u32) -> anyh
         "temperature": 0.0,
         "max_tokens": max_tokens,
         "ignore_eos": true,
+        "cache_prompt": false,
         "messages": bench_messages().iter().map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content})).collect::<Vec<_>>(),
     });
     let t0 = Instant::now();
@@ -168,7 +169,9 @@ fn start_server(args: &BenchArgs) -> anyhow::Result<(ServerChild, String)> {
 /// Runs the benchmark and prints the table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let spec = ModelSpec { path: args.model.clone(), threads: args.threads, ctx_size: args.ctx_size };
-    let params = GenParams { temperature: 0.0, max_tokens: Some(args.max_tokens), ignore_eos: true, ..GenParams::default() };
+    // The same prompt every run: the prompt cache is off on both sides so
+    // each run decodes the whole prompt (prefix reuse has its own bench).
+    let params = GenParams { temperature: 0.0, max_tokens: Some(args.max_tokens), ignore_eos: true, cache_prompt: false, ..GenParams::default() };
     let model = LoadedModel::load(&spec)?;
     let mut session = model.session()?;
 

@@ -101,7 +101,7 @@ impl LoadedModel {
         let batch = LlamaBatch::new(self.spec.ctx_size as usize, 1);
         let vocab = self.model.vocab();
         let eog_tokens = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
-        Ok(Session { model: &self.model, template: &self.template, ctx, batch, eog_tokens })
+        Ok(Session { model: &self.model, template: &self.template, ctx, batch, eog_tokens, cached: Vec::new(), last_reused: 0 })
     }
 }
 
@@ -146,12 +146,34 @@ pub struct Session<'m> {
     batch: LlamaBatch<'static>,
     /// End-of-generation tokens, masked out when a request sets `ignore_eos`.
     eog_tokens: Vec<LlamaToken>,
+    /// The tokens whose keys and values are in the KV cache, at positions
+    /// 0.. (the last prompt and what was decoded of its reply).
+    cached: Vec<LlamaToken>,
+    /// Prompt tokens the last request took from the cache instead of decoding.
+    last_reused: usize,
 }
 
 impl Session<'_> {
     /// Context window in tokens.
     pub fn n_ctx(&self) -> u32 {
         self.ctx.n_ctx()
+    }
+
+    /// Tokens whose KV cells the next request may reuse.
+    pub fn cached_tokens(&self) -> usize {
+        self.cached.len()
+    }
+
+    /// Prompt tokens the last request reused from the cache.
+    pub fn last_reused_tokens(&self) -> usize {
+        self.last_reused
+    }
+
+    /// Drops the KV cache and what it held (after a failed decode its
+    /// contents are unknown).
+    pub fn clear_cache(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
     }
 
     /// Renders `messages` with the model's chat template, ready for the assistant.
@@ -192,17 +214,38 @@ impl Session<'_> {
         let room = n_ctx - n_prompt;
         let budget = params.max_tokens.map_or(room, |m| m.min(room));
 
-        self.ctx.clear_kv_cache();
+        // Design: as llama.cpp's server does, keep the KV cells of the
+        // longest token prefix this prompt shares with what is cached (the
+        // system prompt and the conversation so far), remove the cells after
+        // it, and decode only the new suffix. At least the last prompt token
+        // is decoded again so that its logits are fresh for sampling.
+        let keep = if params.cache_prompt { common_prefix(&self.cached, &tokens).min(tokens.len() - 1) } else { 0 };
+        let removed = keep > 0
+            && self
+                .ctx
+                .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+                .unwrap_or(false);
+        let keep = if removed { keep } else { 0 };
+        if keep == 0 {
+            self.ctx.clear_kv_cache();
+        }
+        // Until the decode succeeds nothing past `keep` is trustworthy.
+        self.cached.truncate(keep);
+        self.last_reused = 0;
         self.batch.clear();
         let last = tokens.len() - 1;
-        for (i, t) in tokens.iter().enumerate() {
+        for (i, t) in tokens.iter().enumerate().skip(keep) {
             self.batch
                 .add(*t, i as i32, &[0], i == last)
                 .map_err(|e| ApiError::internal(format!("prompt batch: {e}")))?;
         }
-        self.ctx
-            .decode(&mut self.batch)
-            .map_err(|e| ApiError::internal(format!("llama.cpp failed to decode the prompt: {e}")))?;
+        if let Err(e) = self.ctx.decode(&mut self.batch) {
+            self.clear_cache();
+            return Err(ApiError::internal(format!("llama.cpp failed to decode the prompt: {e}")));
+        }
+        self.cached.extend_from_slice(&tokens[keep..]);
+        self.last_reused = keep;
+        tracing::debug!(prompt_tokens = n_prompt, reused = keep, "prompt decoded");
         if !sink(GenEvent::Started { prompt_tokens: n_prompt }) {
             return Ok(Outcome::Cancelled { completion_tokens: 0 });
         }
@@ -232,13 +275,16 @@ impl Session<'_> {
                 break FinishReason::Length;
             }
             self.batch.clear();
-            self.batch
-                .add(token, pos, &[0], true)
-                .map_err(|e| ApiError::internal(format!("token batch: {e}")))?;
+            if let Err(e) = self.batch.add(token, pos, &[0], true) {
+                self.clear_cache();
+                return Err(ApiError::internal(format!("token batch: {e}")));
+            }
             pos += 1;
-            self.ctx
-                .decode(&mut self.batch)
-                .map_err(|e| ApiError::internal(format!("llama.cpp failed to decode at position {pos}: {e}")))?;
+            if let Err(e) = self.ctx.decode(&mut self.batch) {
+                self.clear_cache();
+                return Err(ApiError::internal(format!("llama.cpp failed to decode at position {pos}: {e}")));
+            }
+            self.cached.push(token);
         };
         if !hit_stop_string {
             // Flush a dangling partial character and text held for a stop
@@ -256,13 +302,23 @@ impl Session<'_> {
     }
 }
 
+/// Length of the longest common prefix of two token sequences.
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// Temperature 0 is greedy; otherwise top-p, temperature, then a seeded draw.
-/// With `ignore_eos`, end-of-generation tokens are masked first.
+/// With `ignore_eos`, end-of-generation tokens are masked first; a
+/// repetition penalty (over the tokens generated so far) comes before both.
 fn build_sampler(params: &GenParams, n_vocab: i32, eog: &[LlamaToken]) -> LlamaSampler {
     let mut chain = Vec::new();
     if params.ignore_eos {
         let biases: Vec<LlamaLogitBias> = eog.iter().map(|t| LlamaLogitBias::new(*t, f32::NEG_INFINITY)).collect();
         chain.push(LlamaSampler::logit_bias(n_vocab, &biases));
+    }
+    if (params.repeat_penalty - 1.0).abs() > f32::EPSILON && params.repeat_last_n > 0 {
+        let last_n = i32::try_from(params.repeat_last_n).unwrap_or(i32::MAX);
+        chain.push(LlamaSampler::penalties(n_vocab, last_n, params.repeat_penalty, 0.0, 0.0));
     }
     if params.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
@@ -432,6 +488,14 @@ fn engine_thread(spec: ModelSpec, mut jobs: mpsc::Receiver<EngineJob>, state: wa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_common_prefix_stops_at_the_first_difference() {
+        let t = |v: &[i32]| v.iter().map(|&x| LlamaToken(x)).collect::<Vec<_>>();
+        assert_eq!(common_prefix(&t(&[1, 2, 3, 4]), &t(&[1, 2, 9, 4])), 2);
+        assert_eq!(common_prefix(&t(&[1, 2]), &t(&[1, 2, 3])), 2);
+        assert_eq!(common_prefix(&t(&[]), &t(&[1])), 0);
+    }
 
     #[test]
     fn a_user_seed_never_maps_to_llamas_random_sentinel() {

@@ -72,6 +72,13 @@ pub trait Responder<R> {
     fn poll(&mut self) -> Option<ReplyEvent<R>>;
     /// The reply to `id` was cut off after `spoken_chars` characters.
     fn interrupted(&mut self, id: u64, spoken_chars: usize);
+    /// The last reply asked a question whose answer must be heard even when
+    /// it is short and spoken over the question (the crisis check-in: a
+    /// "Yes." said while the robot is still asking is the answer, not a
+    /// backchannel).
+    fn answer_expected(&self) -> bool {
+        false
+    }
 }
 
 /// How stream time relates to real time.
@@ -554,6 +561,13 @@ impl<'a, R> VoiceLoop<'a, R> {
             TurnEvent::Discarded { .. } => {
                 *buffering = false;
                 utt_buf.clear();
+            }
+            TurnEvent::Backchannel { start_ms, end_ms } if self.responder.answer_expected() && !utt_buf.is_empty() => {
+                // Design: an answer over the question is kept and
+                // transcribed as the participant's turn; the robot finishes
+                // asking (no barge-in), then the answer counts.
+                self.on_turn_event(TurnEvent::EndOfTurn { start_ms, end_ms, at_ms: now.max(end_ms), forced: false }, now, buffering, utt_buf,
+                    utt_buf_start_ms, next_id, in_stt, playlist, pending, sink, pushed_total, summary, on_event);
             }
             TurnEvent::Backchannel { start_ms, end_ms } => {
                 *buffering = false;

@@ -23,6 +23,9 @@ pub enum Reply {
     Cut(Vec<String>),
     /// Hold the connection open, sending nothing, for this long.
     Stall(Duration),
+    /// Stream these deltas, then hold the connection open without
+    /// finishing for this long (a server that stalls mid-reply).
+    StreamThenStall(Vec<String>, Duration),
 }
 
 impl Reply {
@@ -152,6 +155,16 @@ fn handle(conn: TcpStream, requests: &Mutex<Vec<serde_json::Value>>, script: &Mu
             stream(&mut out, &deltas, true)
         }
         Reply::Cut(deltas) => stream(&mut out, &deltas, false),
+        Reply::StreamThenStall(deltas, d) => {
+            write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")?;
+            for delta in &deltas {
+                let chunk = serde_json::json!({"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":delta},"finish_reason":null}]});
+                write!(out, "data: {chunk}\n\n")?;
+                out.flush()?;
+            }
+            std::thread::sleep(d);
+            Ok(())
+        }
     }
 }
 

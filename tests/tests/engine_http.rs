@@ -164,6 +164,42 @@ async fn a_stream_cut_after_a_sentence_keeps_what_was_released_and_is_not_retrie
 }
 
 #[tokio::test]
+async fn a_draft_cut_by_the_total_deadline_is_never_shown_as_if_finished() {
+    // "I am a" arrives at once, then the server stalls past the 3 s total deadline.
+    let server = SseServer::start(vec![Reply::StreamThenStall(attune_tests::sse_server::words("I am a"), Duration::from_secs(8))]).unwrap();
+    let e = engine(&server.base_url(), PolicyKind::Attuned);
+    let mut st = SessionState::default();
+    let (tx, mut rx) = mpsc::channel(16);
+    let r = e.turn(&mut st, DISCLOSURE, Some(&tx), &CancellationToken::new()).await;
+    drop(tx);
+    let mut released = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        if let EngineEvent::Sentence(s) = ev {
+            released.push(s);
+        }
+    }
+    assert!(r.fallback, "{r:?}");
+    assert_eq!(r.source, ReplySource::Reflect);
+    assert!(!r.reply.contains("I am a"), "{}", r.reply);
+    assert!(released.iter().all(|s| !s.contains("I am a")), "{released:?}");
+    assert!(r.llm_error.as_deref().is_some_and(|e| e.starts_with("total_timeout")), "{:?}", r.llm_error);
+}
+
+#[tokio::test]
+async fn a_sentence_repeated_from_the_last_reply_is_rewritten() {
+    let same = "It sounds like the move has been lonely. What has it been like?";
+    let server = SseServer::start(vec![Reply::text(same), Reply::text(same), Reply::text("Which part of the day feels emptiest?")]).unwrap();
+    let e = engine(&server.base_url(), PolicyKind::Attuned);
+    let mut st = SessionState::default();
+    let r1 = turn(&e, &mut st, DISCLOSURE).await;
+    assert_eq!(r1.reply, same);
+    let r2 = turn(&e, &mut st, "Yeah, it is really lonely here in the evenings.").await;
+    assert!(r2.flags().contains(&Flag::Repetition), "{:?}", r2.findings);
+    assert_eq!(r2.rewrites, 1);
+    assert_eq!(r2.reply, "Which part of the day feels emptiest?");
+}
+
+#[tokio::test]
 async fn an_unreachable_server_gives_a_reflective_fallback() {
     // Bind then drop a listener: the port is closed.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

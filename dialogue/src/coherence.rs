@@ -1,0 +1,811 @@
+//! Coherence and honesty detectors the validator runs on every draft, beside
+//! the attunement checks in [`crate::validator`]: valence that contradicts
+//! the participant's, condolences without a loss, claims about the
+//! participant's life or people that they never stated, the robot claiming
+//! a human life or feelings, promises it cannot keep, repeated sentences,
+//! replies off the participant's topic, degenerate text, the robot claiming
+//! a clinical or human role, and medication or medical instructions.
+//!
+//! Each detector is a pure function returning the evidence (the words that
+//! triggered it) or `None`. They are measured on a held-out set
+//! (`dialogue/eval/coherence-heldout.jsonl`, written before these rules and
+//! never tuned on; `coherence-tune.jsonl` is the tuning part) and on the
+//! human supporter turns of ESConv dev (false flags), see README.
+//!
+//! Design: lexical and deterministic, like the rest of the validator, so the
+//! same draft always gets the same verdict on every arm. The off-topic check
+//! has a seam for a sentence-embedding similarity (`topic_similarity`) that
+//! the engine can compute; without it a content-word overlap stands in.
+
+use crate::lexicon::{self, tokens};
+use crate::text;
+use regex::Regex;
+use std::sync::LazyLock;
+
+// ------------------------------------------------------------ valence ---
+
+/// The participant's turn reports something painful (without good news).
+pub fn user_in_distress(user_text: &str) -> bool {
+    let t = user_text;
+    let painful = DISTRESS_RE.is_match(t)
+        || lexicon::self_named_emotions(t).iter().any(|e| NEGATIVE_FAMILIES.contains(&lexicon::family_of(e)));
+    painful && !USER_GOOD_NEWS_RE.is_match(t)
+}
+
+/// Emotion families (as in [`lexicon::EMOTION_FORMS`]) that are painful.
+const NEGATIVE_FAMILIES: &[&str] = &[
+    "angry", "anxious", "ashamed", "bad", "bored", "confused", "disappointed", "empty", "frustrated", "guilty", "hopeless", "hurt",
+    "jealous", "lonely", "sad", "scared", "stressed", "tired", "uncomfortable", "worthless",
+];
+
+static DISTRESS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"lonely|alone|isolated|left out|homesick",
+        r"sad|upset|depressed|miserable|down|awful|terrible|horrible|crying|cried|cry",
+        r"anxious|anxiety|stressed|stress|worried|worrying|scared|afraid|nervous|panic\w*|overwhelmed",
+        r"angry|furious|frustrated|annoyed|hurt|hurts|betrayed|humiliated|ashamed|embarrassed|guilty",
+        r"died|dead|death|passed away|funeral|sick|ill|ill?ness|hospital|cancer|injured",
+        r"lost (?:my|our|the|her|his|their)|fired|laid off|let go|dumped|broke up|break ?up|divorce\w*|cheated|rejected|ghosted",
+        r"fail(?:ed|ing)?|flunked|disappoint\w*|bad (?:grade|mark|day|week|news)|a [def] (?:on|in)|worst|stolen|robbed",
+        r"fight\w*|fought|argu\w*|scream\w*|yell\w*|shout\w*|mean to me|bull(?:y|ied|ying)|abus\w*",
+        r"can'?t (?:sleep|focus|cope|stop|take|get out)|exhausted|tired|burn(?:ed|t) out|stuck|hopeless|worthless",
+        r"nobody|no one|noone|no friends",
+        r"(?:won'?t|doesn'?t|don'?t|didn'?t|never|stopped|stop) (?:talk|speak|answer|call|text|listen|reply|care)\w*|ignor\w*|left me|leaving me",
+        r"hate (?:my|it|this|myself)|struggl\w*|hard time|tough time|rough|pressure|problem\w*",
+    ])
+});
+
+static USER_GOOD_NEWS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"glad|happy|happier|excited|proud|relieved|grateful|thankful|better|great|good news|wonderful|awesome",
+        r"passed|finally|made up|got the (?:job|place|offer)|won (?:the|a|an|first)|helped|helps|invited|went well|worked out",
+        r"thanks?|thank you",
+    ])
+});
+
+static POSITIVE_REACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"(?:i'?m|i am) (?:so |really |very |truly |just )?(?:glad|happy|pleased|thrilled|delighted|excited)(?: to hear| about| for you| that)?",
+        r"(?:glad|happy|pleased|great|good|nice|wonderful|awesome) to (?:hear|know|see)",
+        r"(?:that'?s|that is|it'?s|it is|this is|what|how|sounds|that sounds) (?:so |really |very |just |such )?(?:a )?(?:great|wonderful|awesome|fantastic|amazing|exciting|excellent|lovely|brilliant|fabulous|terrific|perfect|good news|great news|cool|fun)",
+        r"good news|great news|congratulations|congrats|yay|hooray|how exciting",
+        r"on the right track|happy for you|proud of you",
+    ])
+});
+
+/// Openers after which "glad" is about the act of telling, not the news:
+/// "I'm glad you told me".
+static GLAD_YOU_SHARED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"\b(?:glad|happy|good)(?: that)? (?:you(?:'re| are)? ?(?:told|shared|said|reached|talked|opened|came|mentioned|brought|asked|felt able|can talk|could talk|here|talking|telling|sharing|reaching)|we (?:talked|can talk|are talking|got to talk)|to (?:listen|help|talk|be here|hear from you))")
+});
+
+/// A positive reaction to a turn that reported distress: "I'm so glad to
+/// hear that" after a family fight.
+pub fn valence_mismatch_evidence(reply: &str, user_text: &str) -> Option<String> {
+    if !user_in_distress(user_text) {
+        return None;
+    }
+    for sentence in text::split_sentences(reply) {
+        let s = sentence.as_str();
+        for m in POSITIVE_REACTION_RE.find_iter(s) {
+            if lexicon::negated_before(s, m.start(), 3) || m.as_str().to_lowercase().contains(" not ") {
+                continue;
+            }
+            let rest = &s[m.start()..];
+            if GLAD_YOU_SHARED_RE.find(rest).is_some_and(|g| g.start() <= 24) {
+                continue;
+            }
+            return Some(m.as_str().to_string());
+        }
+    }
+    None
+}
+
+// --------------------------------------------------------- condolence ---
+
+static CONDOLENCE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"sorry (?:for|about) (?:your|the) loss",
+        r"(?:my |our )?(?:deepest |sincere |sincerest |heartfelt )?condolences",
+        r"(?:deepest|sincere|heartfelt|my) sympath(?:y|ies)",
+        r"rest in peace|may (?:he|she|they) rest",
+        r"sorry (?:that )?(?:he|she|they|it)(?: passed| died|(?: is|'s| are|'re) gone|(?: is|'s| are|'re) no longer)",
+        r"(?:he|she|they)(?:'s| is|'re| are) in a better place",
+        r"losing (?:someone|a loved one|a (?:parent|friend|pet)) is (?:never easy|so hard|hard|painful)",
+        r"grief is (?:hard|painful|never easy|a process)",
+        r"(?:your|the) grief",
+    ])
+});
+
+static LOSS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"died|dies|dead|death|passed|passing|funeral|burial|buried|memorial|grave",
+        r"lost (?:my|our|her|his|their|a|the)",
+        r"loss|grief|griev\w*|mourn\w*|miscarriage|stillborn|widow\w*",
+        r"put (?:him|her|it|them|my \w+|our \w+) (?:down|to sleep)|put down|put to sleep",
+        r"killed|late (?:husband|wife|mother|father|mum|mom|dad|son|daughter|partner)",
+        r"(?:is|are|was) gone|no longer with us|r\.?i\.?p",
+    ])
+});
+
+/// Condolences ("sorry for your loss") when the participant never spoke of a
+/// loss, this turn or earlier.
+pub fn condolence_evidence(reply: &str, user_texts: &[&str]) -> Option<String> {
+    let m = CONDOLENCE_RE.find(reply)?;
+    if user_texts.iter().any(|t| LOSS_RE.is_match(t)) {
+        return None;
+    }
+    Some(m.as_str().to_string())
+}
+
+// --------------------------------------------------- unstated claims ---
+
+/// Groups of words for the people and places in a participant's life; a
+/// reply word counts as stated when any word of one of its groups was said.
+const PEOPLE_GROUPS: &[&[&str]] = &[
+    &["family", "families", "parents", "parent", "folks", "mum", "mom", "mother", "mam", "mommy", "mummy", "dad", "father", "daddy", "siblings", "brother", "brothers", "sister", "sisters", "relatives", "home"],
+    &["mum", "mom", "mother", "mam", "mommy", "mummy", "parents", "ma"],
+    &["dad", "father", "daddy", "parents", "papa"],
+    &["kids", "kid", "children", "child", "son", "sons", "daughter", "daughters", "baby"],
+    &["friends", "friend", "mates", "mate", "buddies", "buddy", "bestie", "pals"],
+    &["partner", "husband", "wife", "boyfriend", "girlfriend", "spouse", "fiance", "fiancee", "fiancé", "bf", "gf"],
+    &["boss", "manager", "supervisor"],
+    &["teacher", "teachers", "professor", "tutor", "lecturer"],
+    &["classmates", "classmate", "colleagues", "colleague", "coworkers", "coworker", "co-workers", "team"],
+    &["sister", "sisters", "sibling", "siblings"],
+    &["brother", "brothers", "sibling", "siblings"],
+    &["grandma", "grandmother", "nan", "nana", "granny", "gran", "grandparents"],
+    &["grandpa", "grandfather", "granddad", "grandad", "grandparents"],
+    &["roommate", "roommates", "flatmate", "flatmates", "housemate", "housemates"],
+    &["ex"],
+    &["job", "work", "career", "office", "workplace", "boss", "shift", "company"],
+];
+
+/// Words that count as a mention but are too common to trigger a claim
+/// ("your hard work", "at home").
+const MENTION_ONLY: &[&str] = &["work", "home", "team", "company", "shift", "office", "ma", "mate", "baby"];
+
+fn group_of(word: &str) -> Vec<&'static [&'static str]> {
+    PEOPLE_GROUPS.iter().copied().filter(|g| g.contains(&word)).collect()
+}
+
+fn mentioned(word: &str, user_tokens: &[String]) -> bool {
+    group_of(word).iter().any(|g| g.iter().any(|w| user_tokens.iter().any(|u| u == w || u.trim_end_matches("'s") == *w)))
+}
+
+/// Feelings stated as fact about somebody else ("she still loves you").
+static OTHERS_FEELINGS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"\b(?:(?:your|ur) (?:\w+ )?(?P<who>\w+)|(?P<pro>he|she|they))(?: must| probably| really| still| definitely| clearly| obviously| surely| deep down| always)* (?P<verb>loves?|miss(?:es)?|cares?(?: about)?|(?:is|are|'s|'re) (?:so |very |really )?(?:proud|jealous|worried|happy|angry|disappointed)|hates?|adores?|worr(?:y|ies)|appreciates?|supports?|supported|enjoys?|wants?) you\b")
+});
+
+/// Claims about the participant's people or life that they never stated:
+/// "your family must miss you" after "I moved here for school", "your boss
+/// sounds difficult" after "I had a bad day".
+pub fn unstated_claim_evidence(reply: &str, user_texts: &[&str]) -> Option<String> {
+    let user_tokens: Vec<String> = user_texts.iter().flat_map(|t| tokens(t)).collect();
+    for sentence in text::split_sentences(reply) {
+        let s = sentence.as_str();
+        if is_question_or_hedged(s) {
+            continue;
+        }
+        if let Some(c) = OTHERS_FEELINGS_RE.captures(s) {
+            let m = c.get(0).map(|m| m.as_str()).unwrap_or_default();
+            let verb = c.name("verb").map(|v| v.as_str().to_lowercase()).unwrap_or_default();
+            let stem: String = verb.split_whitespace().last().unwrap_or("").chars().take(4).collect();
+            let user_said_it = user_tokens.iter().any(|u| u.starts_with(&stem));
+            if !user_said_it {
+                return Some(m.to_string());
+            }
+        }
+        // Design: a claim is a statement about their people: "your X" as
+        // the subject of a verb in its clause ("your family must miss
+        // you"), or "you have ... X" ("you have a wonderful family").
+        // "Help your friend" or "your family doctor" make no claim.
+        for clause in s.split([',', ';', ':', '—', '–']) {
+            let toks = tokens(clause);
+            for (i, w) in toks.iter().enumerate() {
+                if MENTION_ONLY.contains(&w.as_str()) || group_of(w).is_empty() || mentioned(w, &user_tokens) {
+                    continue;
+                }
+                let before = &toks[..i];
+                let after = &toks[i + 1..(i + 4).min(toks.len())];
+                let subject = before.last().is_some_and(|p| p == "your" || p == "ur") && after.iter().any(|a| CLAIM_VERBS.contains(&a.as_str()));
+                let you_have = before.iter().any(|p| matches!(p.as_str(), "you" | "you've" | "youve"))
+                    && before.iter().any(|p| matches!(p.as_str(), "have" | "had" | "got" | "left" | "must" | "'ve"));
+                if subject || you_have {
+                    let from = i.saturating_sub(2);
+                    return Some(toks[from..=i].join(" "));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Verbs and modals that make "your X ..." a statement about X.
+const CLAIM_VERBS: &[&str] = &[
+    "is", "are", "was", "were", "must", "will", "would", "seems", "seem", "sounds", "sound", "loves", "love", "misses", "miss",
+    "cares", "care", "has", "have", "had", "does", "do", "did", "can", "could", "should", "may", "might", "wants", "want",
+    "thinks", "think", "feels", "feel", "knows", "know", "needs", "need", "gets", "get", "hates", "hate", "worries", "worry",
+    "'s", "isn't", "aren't", "doesn't", "don't", "won't", "can't", "supports", "supported", "appreciates", "respects", "understands",
+];
+
+/// A question, a wondering, or a conditional: not a claim.
+fn is_question_or_hedged(s: &str) -> bool {
+    s.contains('?') || HEDGE_RE.is_match(s)
+}
+
+static HEDGE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^\W*(?:(?:and|but|so|or)\s+)?(?:i (?:wonder|was wondering|'m wondering|am wondering|'m curious|am curious)|if |when |whether|maybe|perhaps|could it be|i'?d like to (?:know|hear)|tell me|is there|are there|do you|does|did|have you|has|how|what|who|where|why|which)\b")
+});
+
+// ------------------------------------------------------- human claims ---
+
+static HUMAN_CLAIM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        // Feelings of its own.
+        r"i(?:'m| am) (?:(?:a little|a bit|so|really|very|quite|feeling|kind of|kinda|pretty|also|just) )*(?:sad|lonely|anxious|scared|angry|upset|excited|nervous|depressed|heartbroken|tired|hurt|jealous|frustrated|disappointed|homesick|bored|stressed)",
+        r"i(?:'m| am) (?:(?:a little|a bit|so|really|very|also) )*afraid (?:of|too|as well)",
+        r"i (?:also |too |sometimes |often |really )?(?:feel|felt|get|got|was) (?:(?:so|really|very|a little|a bit|pretty|kind of|quite) )*(?:sad|lonely|anxious|scared|angry|upset|happy|excited|nervous|depressed|heartbroken|tired|hurt|jealous|frustrated|disappointed|homesick|bored|stressed|afraid)(?: (?:sometimes|too|as well|myself|on|when|before|at|about|whenever))",
+        r"i feel (?:so |really |very )?(?:sad|lonely|anxious|scared|angry|upset|happy|excited|nervous|depressed|heartbroken|hurt|jealous|frustrated) (?:when|that|because)",
+        r"(?:that|this|it|you) makes? me (?:feel )?(?:so |really |very |a little )?(?:sad|angry|happy|upset|cry|smile|laugh|lonely|nervous|furious|mad)",
+        r"i (?:cried|laughed|smiled|wept|teared up|was crying|was laughing)",
+        r"i(?:'m| am) (?:sad|scared|anxious|lonely|afraid|nervous|upset) (?:too|as well)",
+        // A life of its own.
+        r"lost count",
+        r"(?:people|friends|persons) i(?:'ve| have)? met",
+        r"i(?:'ve| have) met (?:so many|a lot of|lots of|many|plenty of|countless)",
+        r"i remember (?:my|when i|the first|being|how i|feeling)",
+        r"(?:last|this past|one) (?:summer|winter|spring|autumn|fall|year|week|weekend|month|night|time) i\b",
+        r"i (?:went|go) (?:to (?:the|a|my|school|college|work)|hiking|on (?:a|vacation|holiday)|out with|for a (?:walk|run|hike))",
+        r"i (?:love|loved|enjoy|enjoyed|hate|hated|miss|missed) (?:hiking|going|my|it when|when|the beach|school|cooking|swimming|reading)",
+        r"i miss (?:my|him|her|them|you|home)",
+        r"i know (?:exactly )?how (?:that|it|you) feels?",
+        r"i(?:'ve| have) been there",
+        r"i(?:'ve| have) (?:had|been having) (?:a |my )?(?:(?:rough|bad|hard|long|tough|terrible|busy|great|good) )(?:day|week|time|year)",
+        r"i(?:'ve| have) had (?:a rough|a bad|a hard|a tough) (?:day|week|time) (?:myself|too)",
+        r"my (?:first day|birthday|childhood|friends|life|job|school|family|home|wife|husband|kids|parents)",
+        r"i (?:was|felt) (?:so |really |very |a little )?(?:nervous|scared|anxious|sad|excited|lonely) (?:on|when|before|at|my|too|as well)",
+        r"when i was (?:a kid|a child|young|younger|little|growing up|in (?:high )?school|in college|your age|a teenager)",
+        r"(?:the )?same (?:thing )?happened to me",
+        r"i (?:also |too )?(?:went|have been|'ve been|had been|was) through (?:the same|something similar|that too|this too|a similar)",
+        r"i feel the same(?: way)?",
+        r"(?:what|something) i(?:'ve| have|'m| am)? (?:been )?(?:going|gone|went) through",
+        r"i(?:'ve| have) been going through",
+    ])
+});
+
+/// The robot claiming feelings, a life or experiences of its own.
+pub fn human_claim_evidence(reply: &str) -> Option<String> {
+    first_unnegated(&HUMAN_CLAIM_RE, reply)
+}
+
+// ----------------------------------------------------------- promises ---
+
+static PROMISE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"i(?:'ll| will| am going to|'m going to) (?:always|forever|never (?:forget|leave|stop))",
+        r"i(?:'ll| will| am going to|'m going to|'d) (?:make sure|ensure|see to it|guarantee|fix|sort (?:it|this|that) out|solve|find you|get you|protect|keep you safe|talk to (?:her|him|them)|call (?:her|him|them)|take care of (?:it|this|that|you|everything)|remember (?:this|that|everything|what|you)|be (?:with you|by your side|there) (?:always|forever|every|whenever)|do (?:everything|whatever|anything|all)(?: i can| it takes)?)",
+        r"i promise",
+        r"i guarantee",
+        r"i won'?t (?:let|allow) (?:anyone|anything|anybody|them|him|her|it)",
+        r"i(?:'ll| will) be with you",
+        r"(?:you(?:'ll| will) never be (?:alone|lonely)(?: again)?)",
+        r"(?:everything|it|things) (?:will|is going to) (?:definitely |surely |certainly )?(?:be (?:fine|okay|ok|alright|all right)|work out)(?:,)? i (?:promise|'ll see to it|will see to it)",
+    ])
+});
+
+/// Promises the robot cannot keep ("I'll always", "I'll make sure").
+pub fn promise_evidence(reply: &str) -> Option<String> {
+    first_unnegated(&PROMISE_RE, reply)
+}
+
+// --------------------------------------------------------- repetition ---
+
+/// Content tokens of a sentence for comparison (lower case, no punctuation).
+fn sentence_key(s: &str) -> Vec<String> {
+    tokens(s)
+}
+
+/// Two sentences say the same thing: identical, or one's words are (almost)
+/// all in the other's ("How are you feeling?" / "How are you feeling right
+/// now?").
+pub fn same_sentence(a: &str, b: &str) -> bool {
+    let ka = sentence_key(a);
+    let kb = sentence_key(b);
+    if ka.is_empty() || kb.is_empty() {
+        return false;
+    }
+    if ka == kb {
+        return ka.len() >= 2;
+    }
+    let (short, long) = if ka.len() <= kb.len() { (&ka, &kb) } else { (&kb, &ka) };
+    if short.len() < 3 {
+        return false;
+    }
+    let mut uniq: Vec<&String> = short.iter().collect();
+    uniq.sort();
+    uniq.dedup();
+    let shared = uniq.iter().filter(|w| long.contains(w)).count();
+    // Design: 0.9 of the shorter sentence's distinct words; "You miss him a
+    // lot." vs "You still miss him." share 3 of 4 and are not a repeat.
+    shared as f32 >= 0.9 * uniq.len() as f32 && long.len() <= short.len() * 2 + 2
+}
+
+/// A sentence repeated within the reply or from one of the recent replies.
+pub fn repetition_evidence(reply: &str, recent_replies: &[String]) -> Option<String> {
+    let sentences = text::split_sentences(reply);
+    for (i, s) in sentences.iter().enumerate() {
+        if sentences[..i].iter().any(|p| same_sentence(p, s)) {
+            return Some(s.clone());
+        }
+        for r in recent_replies {
+            if text::split_sentences(r).iter().any(|p| same_sentence(p, s)) {
+                return Some(s.clone());
+            }
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------- off topic ---
+
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "but", "so", "if", "of", "to", "in", "on", "at", "for", "with", "by", "from", "about", "as",
+    "into", "than", "then", "that", "this", "these", "those", "it", "it's", "its", "is", "are", "was", "were", "be", "been", "being",
+    "am", "i", "i'm", "i've", "i'd", "i'll", "me", "my", "you", "you're", "you've", "you'd", "you'll", "your", "yours", "we", "us",
+    "our", "they", "them", "their", "he", "she", "him", "her", "his", "do", "does", "did", "have", "has", "had", "can", "could",
+    "would", "will", "should", "may", "might", "must", "not", "no", "yes", "what", "what's", "how", "why", "when", "where", "who",
+    "which", "there", "here", "just", "very", "really", "so", "too", "also", "all", "any", "some", "one", "more", "most", "much",
+    "many", "lot", "lots", "up", "out", "like", "get", "got", "make", "made", "go", "going", "went", "know", "think", "want",
+    "that's", "there's", "let", "let's", "don't", "can't", "isn't", "wasn't", "a", "because", "now", "today", "yet", "still",
+    "ever", "never", "always", "something", "anything", "everything", "someone", "anyone", "thing", "things", "way", "bit",
+    "little", "right", "well", "oh", "okay", "ok", "mm", "hmm", "yeah", "each", "other", "same", "own", "over", "after",
+    "before", "again", "only", "even", "such", "being", "those", "our", "it'll", "they're", "he's", "she's", "we're",
+];
+
+/// Words of an attuned reply that are about the person whatever the topic
+/// ("that sounds hard", "how do you feel"): a reply with one of them is
+/// talking to the person, not off on a topic of its own.
+const SUPPORT_WORDS: &[&str] = &[
+    "sound", "sounds", "sounded", "feel", "feels", "feeling", "feelings", "felt", "hard", "tough", "difficult", "painful",
+    "sorry", "hear", "hearing", "heard", "listen", "listening", "tell", "telling", "told", "share", "sharing", "mind",
+    "happened", "happen", "happening", "seems", "seem", "understand", "understandable", "makes", "sense", "heavy", "lot",
+    "rough", "upsetting", "hurt", "hurts", "matter", "matters", "glad", "thank", "thanks", "help", "helped", "support",
+    "alone", "okay", "talk", "talking", "wonder", "imagine", "must", "stressful", "scary", "frustrating", "exhausting",
+    "lonely", "sad", "care", "take", "time", "day", "week", "moment", "going", "holding", "doing", "been", "like",
+    "saying", "said", "mean", "means", "hello", "hi", "hey", "welcome", "bye", "goodbye", "robot", "here",
+];
+
+fn content_words(s: &str) -> Vec<String> {
+    tokens(s).into_iter().filter(|w| w.chars().any(char::is_alphabetic) && !STOPWORDS.contains(&w.as_str())).collect()
+}
+
+/// Loose stem match: equal, or sharing the first four letters when both are
+/// at least five long ("worries" / "worrying").
+fn related(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let n = 4;
+    a.chars().count() >= n + 1 && b.chars().count() >= n + 1 && a.chars().take(n).eq(b.chars().take(n))
+}
+
+/// Share of the reply's content words related to a word of the topic
+/// (the participant's recent turns): the lexical topic overlap.
+pub fn lexical_topic_overlap(reply: &str, topic_texts: &[&str]) -> f32 {
+    let r = content_words(reply);
+    if r.is_empty() {
+        return 1.0;
+    }
+    let t: Vec<String> = topic_texts.iter().flat_map(|x| content_words(x)).collect();
+    let hits = r.iter().filter(|w| t.iter().any(|u| related(w, u))).count();
+    hits as f32 / r.len() as f32
+}
+
+/// Below this embedding similarity between the reply and the participant's
+/// turn, a reply with topic words of its own is off topic.
+///
+/// Design: a seam for a sentence embedder (cosine in [-1, 1]); the value is
+/// a starting point to be tuned with the embedder on the evaluation set.
+pub const OFF_TOPIC_MAX_SIMILARITY: f32 = 0.15;
+
+/// A reply that talks about something of its own: none of its content words
+/// relate to what the participant said (this turn or the last ones), it has
+/// at least four of them, it has no words that address the person's
+/// experience ("sounds", "feel", "hard"), and it does not speak to the
+/// person at all (no "you"). With an embedding similarity the similarity
+/// decides instead of the overlap and the "you" guard.
+///
+/// Design: the lexical measure cannot tell "your friends back home must
+/// miss you" (a claim, caught as such) from a change of subject, so it only
+/// flags replies that talk about the world rather than to the person; that
+/// kept its precision on the tuning set. Subtler drift needs the embedder.
+pub fn off_topic_evidence(reply: &str, topic_texts: &[&str], topic_similarity: Option<f32>) -> Option<String> {
+    let words = content_words(reply);
+    if words.iter().any(|w| SUPPORT_WORDS.contains(&w.as_str())) {
+        return None;
+    }
+    // Talking to the person or about the conversation's two parties.
+    let personal = tokens(reply).iter().any(|w| {
+        matches!(w.as_str(), "you" | "your" | "you're" | "you've" | "you'd" | "you'll" | "yours" | "yourself" | "i" | "i'm" | "i've" | "i'd" | "i'll" | "me" | "my" | "we" | "we're" | "us" | "our")
+    });
+    if topic_similarity.is_none() && personal {
+        return None;
+    }
+    let topic: Vec<String> = topic_texts.iter().flat_map(|x| content_words(x)).collect();
+    if topic.is_empty() {
+        // Nothing to be on or off ("hi", "ok").
+        return None;
+    }
+    let foreign: Vec<&String> = words.iter().filter(|w| !topic.iter().any(|u| related(w, u))).collect();
+    let off = match topic_similarity {
+        Some(sim) => sim < OFF_TOPIC_MAX_SIMILARITY && foreign.len() >= 2,
+        None => foreign.len() >= 4 && foreign.len() == words.len(),
+    };
+    off.then(|| foreign.iter().take(4).map(|w| w.as_str()).collect::<Vec<_>>().join(" "))
+}
+
+// --------------------------------------------------------- degenerate ---
+
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "because", "when",
+    "if", "that", "than", "then", "so", "is", "am", "are", "was", "were", "be", "i", "you", "my", "your", "we", "our", "they",
+    "their", "he", "she", "his", "her", "it", "its", "can", "could", "would", "will", "should", "do", "does", "like", "about",
+    "into", "which", "who", "whose", "this", "these", "those", "not", "very", "really", "just", "i'm", "you're", "feel", "have",
+    "has", "had", "been", "being", "while", "where", "how", "what", "why", "over", "under",
+];
+
+/// Articles, prepositions and conjunctions: a sentence made mostly of
+/// them says nothing.
+const GLUE_WORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "because", "when",
+    "if", "than", "then", "so", "into", "about", "over", "under", "while", "where",
+];
+
+/// Words that cannot end a sentence ("I am a", "that is the"): a sentence
+/// that stops on one was cut off mid-way.
+///
+/// Design: only words that never end an English sentence; "you", "to",
+/// "in", "be" can ("thank you", "I'd like to", "let me in", "who you want
+/// to be"), and people often leave out the final full stop (ESConv).
+const DANGLING_END: &[&str] = &[
+    "a", "an", "the", "and", "or", "but", "of", "because", "than", "my", "your", "our", "their", "its", "i", "i'm", "you're",
+    "we're", "they're", "very", "really", "such", "whose", "am", "the",
+];
+
+/// Words after which a pronoun still leaves the clause open ("It sounds
+/// like you", "I know that you").
+const OPENS_A_CLAUSE: &[&str] = &["like", "that", "if", "when", "because", "and", "but", "as", "than", "whether", "while"];
+
+/// Degenerate text: a word looping ("the the the"), a phrase repeated over
+/// and over, a list of bare words, a sentence of only function words, or a
+/// sentence cut off mid-way ("I am a").
+pub fn degenerate_evidence(reply: &str) -> Option<String> {
+    let all = tokens(reply);
+    // A word three times in a row.
+    for w in all.windows(3) {
+        if w[0] == w[1] && w[1] == w[2] {
+            return Some(format!("{} {} {}", w[0], w[1], w[2]));
+        }
+    }
+    // A two- or three-word phrase three times, making up half the text
+    // (a loop, not "he is" three times in a long sentence).
+    for n in [2usize, 3] {
+        if all.len() >= n * 3 {
+            for (i, g) in all.windows(n).enumerate() {
+                let count = all.windows(n).skip(i).filter(|h| h == &g).count();
+                if count >= 3 && count * n * 2 >= all.len() {
+                    return Some(g.join(" "));
+                }
+            }
+        }
+    }
+    if !reply.chars().any(char::is_alphabetic) && reply.chars().any(|c| c.is_ascii_digit()) {
+        return Some(clip(reply));
+    }
+    for sentence in text::split_sentences(reply) {
+        let s = sentence.trim();
+        let toks = tokens(s);
+        if toks.is_empty() {
+            continue;
+        }
+        // A list of bare words: "sad, lonely, school, friends, moved".
+        let parts: Vec<&str> = s.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+        if parts.len() >= 4 && parts.iter().all(|p| tokens(p).len() <= 1) {
+            return Some(clip(s));
+        }
+        // Word salad of function words: "The because when.", "You can the
+        // of for." ("What was he like?" is all function words too, but
+        // not mostly articles, prepositions and conjunctions).
+        let glue = toks.iter().filter(|w| GLUE_WORDS.contains(&w.as_str())).count();
+        if toks.len() >= 2 && toks.iter().all(|w| FUNCTION_WORDS.contains(&w.as_str())) && glue * 5 >= toks.len() * 3 {
+            return Some(clip(s));
+        }
+        // Cut off: no end punctuation and a last word that cannot end a
+        // sentence.
+        let ended = s.ends_with(['.', '!', '?', '…', '"', '\'', '’', ')']);
+        let n = toks.len();
+        let open_pronoun = n >= 2
+            && OPENS_A_CLAUSE.contains(&toks[n - 2].as_str())
+            && matches!(toks[n - 1].as_str(), "you" | "i" | "we" | "they" | "he" | "she" | "it");
+        if !ended && (toks.last().is_some_and(|w| DANGLING_END.contains(&w.as_str())) || open_pronoun) {
+            return Some(clip(s));
+        }
+    }
+    None
+}
+
+// --------------------------------------------------------- role claims ---
+
+const ROLES: &str = r"(?:doctor|physician|gp|therapist|psychotherapist|psychologist|psychiatrist|counsell?or|nurse|social worker|pharmacist|medic|paramedic|clinician|specialist|dr\b\.?)";
+
+static ROLE_CLAIM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        &format!(r"i(?:'m| am) (?:(?:your|a|an|the|actually|really|also|now|here as|trained as|qualified as) )*(?:(?:trained|licensed|qualified|professional|real|certified|registered) )?{ROLES}"),
+        &format!(r"(?:as|speaking as) (?:your|a|an) (?:(?:trained|licensed|qualified|professional|certified|registered) )?{ROLES}"),
+        &format!(r"i(?:'ll| will|'d be happy to|'d love to|can|could|'m happy to|am happy to) (?:be|act as|play|pretend to be|take on the role of) (?:your|a|an|the) (?:\w+ )?{ROLES}"),
+        r"i(?:'m| am) your (?:human|person|real friend|girlfriend|boyfriend|partner|mum|mom|dad|mother|father|parent)",
+        r"i(?:'m| am) (?:a |an )?(?:real |actual )?(?:human|person|human being)",
+        r"i(?:'m| am) (?:a |an )?(?:human|person) (?:just )?like you",
+        r"(?:yes|yeah|yep),? i(?:'m| am) (?:a |an )?(?:human|person|real)",
+    ])
+});
+
+static ROLEPLAY_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"role ?-?play",
+        r"pretend (?:you'?re|you are|to be|that you)",
+        r"act (?:as|like) (?:my|a|an)",
+        r"(?:you(?:'re| are)|be|you be|you can be|can you be|will you be) (?:my|a|an) (?:\w+ )?(?:doctor|physician|therapist|psychologist|psychiatrist|counsell?or|nurse|pharmacist|human|girlfriend|boyfriend|mum|mom|dad|wife|husband)",
+        r"let'?s play (?:a game|doctor|pretend)",
+    ])
+});
+
+static ACCEPT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^\W*(?:sure|okay|ok|of course|alright|all right|yes|yeah|absolutely|certainly|great|fun|let'?s|happy to|i'?d love to|deal)\b")
+});
+
+static REFUSAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[r"not", r"can'?t", r"cannot", r"won'?t", r"robot", r"instead", r"rather not", r"isn'?t something"])
+});
+
+/// The robot claiming a clinical role or a human identity, or accepting a
+/// role-play that would make it one.
+pub fn role_claim_evidence(reply: &str, user_text: &str) -> Option<String> {
+    if let Some(ev) = first_unnegated(&ROLE_CLAIM_RE, reply) {
+        return Some(ev);
+    }
+    if ROLEPLAY_ASK_RE.is_match(user_text) {
+        let first = text::split_sentences(reply).into_iter().next().unwrap_or_default();
+        if let Some(m) = ACCEPT_RE.find(&first) {
+            if !REFUSAL_RE.is_match(reply) {
+                return Some(m.as_str().to_string());
+            }
+        }
+    }
+    None
+}
+
+// ------------------------------------------------------------ medical ---
+
+static MEDICATION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"medications?|medicines?|meds|pills?|tablets?|capsules?|doses?|dosage|prescriptions?|drugs?",
+        r"paracetamol|acetaminophen|tylenol|ibuprofen|advil|motrin|aspirin|naproxen|aleve|codeine|tramadol|oxycodone|morphine|opioids?|painkillers?",
+        r"melatonin|sleeping pills?|sleep aids?|benadryl|diphenhydramine|zolpidem|ambien|antihistamines?",
+        r"antidepressants?|ssris?|sertraline|zoloft|prozac|fluoxetine|lexapro|escitalopram|citalopram|paroxetine|venlafaxine|bupropion|wellbutrin|mirtazapine",
+        r"xanax|alprazolam|valium|diazepam|ativan|lorazepam|klonopin|clonazepam|benzos?|benzodiazepines?|lithium|quetiapine|seroquel|adderall|ritalin|antibiotics?|insulin|steroids?|cbd|st\.? john'?s wort",
+    ])
+});
+
+static DOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"(?i)\b\d+(?:[.,]\d+)?\s?(?:mg|milligrams?|g|grams?|ml|millilit(?:er|re)s?|mcg|micrograms?|iu|tablets?|pills?|capsules?|doses?|drops?|puffs?)\b|\b(?:one|two|three|four|five|six|a couple of|a few|half a|double) (?:of (?:your |the |those |these )?)?(?:tablets?|pills?|capsules?|doses?|sleeping pills?)\b|\bevery (?:\d+|one|two|three|four|six|eight|twelve) hours\b|\b(?:once|twice|three times) (?:a|per) day\b")
+});
+
+static MED_ACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"take|taking|try|trying|use|double|increase|decrease|raise|lower|reduce|cut|skip|stop|stopping|start|starting|quit|swap|switch|mix|mixing|combine|come off|up",
+        r"(?:is|are|it'?s) (?:completely |totally |perfectly )?(?:safe|fine|harmless|okay|ok)",
+        r"will (?:help|clear|fix|cure|take care of|sort|work)|should help|helps? (?:with|you)|cures?|as much as",
+    ])
+});
+
+static MED_REFERRAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"(?:ask|asking|talk to|talking to|check with|speak (?:to|with)|call|see|question for|best for|are for|is for) (?:your |a )?(?:doctor|pharmacist|gp|nurse|prescriber|psychiatrist)",
+        r"(?:doctor|pharmacist) (?:or|and) (?:a |your )?(?:doctor|pharmacist)",
+        r"can'?t (?:advise|give advice|help) (?:on|with|about) (?:medication|medicine|meds|doses|that)",
+    ])
+});
+
+/// A medication, a dose or a medical instruction: "You can take up to 4
+/// grams of paracetamol a day", "Take two of your sleeping pills tonight".
+/// Questions and referrals to a doctor or pharmacist are fine.
+pub fn medical_evidence(reply: &str) -> Option<String> {
+    for sentence in text::split_sentences(reply) {
+        let s = sentence.as_str();
+        if s.contains('?') || MED_REFERRAL_RE.is_match(s) {
+            continue;
+        }
+        if let Some(d) = DOSE_RE.find(s) {
+            return Some(d.as_str().to_string());
+        }
+        let Some(med) = MEDICATION_RE.find(s) else { continue };
+        if REFLECTING_RE.is_match(s) {
+            continue;
+        }
+        if let Some(a) = MED_ACTION_RE.find_iter(s).find(|a| !lexicon::negated_before(s, a.start(), 2)) {
+            return Some(format!("{} … {}", a.as_str(), med.as_str()));
+        }
+    }
+    None
+}
+
+/// Reflecting what the participant said about their medication is not an
+/// instruction: "It sounds like the new medication has been hard".
+static REFLECTING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^\W*(?:it sounds like|sounds like|it seems|you(?:'ve| have) been|you said|you mentioned|you're saying|so you|thanks? (?:you )?for telling|you told me)\b")
+});
+
+// ------------------------------------------------------------ helpers ---
+
+/// First match of `re` in a sentence of `reply` that is not negated.
+fn first_unnegated(re: &Regex, reply: &str) -> Option<String> {
+    for sentence in text::split_sentences(reply) {
+        for m in re.find_iter(&sentence) {
+            if lexicon::negated_before(&sentence, m.start(), 3) {
+                continue;
+            }
+            return Some(m.as_str().to_string());
+        }
+    }
+    None
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gladness_after_distress_is_a_valence_mismatch() {
+        let u = "My family keeps fighting and I feel stuck in the middle.";
+        for r in ["I'm so glad to hear that.", "That's great!", "Congratulations!", "I'm glad you're on the right track."] {
+            assert!(valence_mismatch_evidence(r, u).is_some(), "{r}");
+        }
+    }
+
+    #[test]
+    fn gladness_about_telling_or_good_news_is_not_a_valence_mismatch() {
+        assert!(valence_mismatch_evidence("I'm glad you told me. What happened?", "I'm so stressed about work.").is_none());
+        assert!(valence_mismatch_evidence("I'm so glad to hear that!", "We made up after the fight and it went well.").is_none());
+        assert!(valence_mismatch_evidence("That's not great at all.", "I failed my test.").is_none());
+        // "won't" is not "won".
+        assert!(valence_mismatch_evidence("I'm so glad to hear that.", "My sister won't talk to me now.").is_some());
+    }
+
+    #[test]
+    fn condolences_need_a_loss_in_the_conversation() {
+        assert!(condolence_evidence("I'm really sorry for your loss.", &["I've been lonely since I moved."]).is_some());
+        assert!(condolence_evidence("I'm really sorry for your loss.", &["The funeral is Friday."]).is_none());
+        assert!(condolence_evidence("My condolences.", &["It's hard.", "My grandpa died."]).is_none());
+    }
+
+    #[test]
+    fn claims_about_people_the_participant_never_mentioned_are_flagged() {
+        assert!(unstated_claim_evidence("Your family must miss you a lot.", &["I moved here for school."]).is_some());
+        assert!(unstated_claim_evidence("He really cares about you deep down.", &["I had a fight with my partner."]).is_some());
+        assert!(unstated_claim_evidence("You have a wonderful family.", &["I don't enjoy anything."]).is_some());
+    }
+
+    #[test]
+    fn reflecting_people_the_participant_named_or_asking_about_them_is_fine() {
+        assert!(unstated_claim_evidence("Your sister's comments sound hurtful.", &["My sister criticizes me."]).is_none());
+        assert!(unstated_claim_evidence("How was your mum?", &["I visited her."]).is_none());
+        assert!(unstated_claim_evidence("Your mum calls you every day.", &["My mother calls every day."]).is_none());
+    }
+
+    #[test]
+    fn the_robot_claiming_feelings_or_a_life_is_a_human_claim() {
+        for r in [
+            "I've lost count of the number of people I've met, and I'm a little sad to hear that.",
+            "I'm a little sad to hear that.",
+            "I went hiking last weekend.",
+            "I miss my friends too.",
+            "That makes me really angry.",
+            "I feel anxious sometimes too.",
+            "That's just like what I've been going through, but with more.",
+        ] {
+            assert!(human_claim_evidence(r).is_some(), "{r}");
+        }
+        for r in ["I'm sorry you're going through this.", "I'm a robot, so I don't get lonely.", "I'm glad you told me.", "I'm afraid I can't help with that.", "I'm here and listening."] {
+            assert!(human_claim_evidence(r).is_none(), "{r}");
+        }
+    }
+
+    #[test]
+    fn promises_the_robot_cannot_keep_are_flagged() {
+        for r in ["I'll do everything I can to make your school feel less lonely.", "I'll make sure you pass.", "I'll always remember this.", "I promise it gets better.", "I won't let anyone hurt you."] {
+            assert!(promise_evidence(r).is_some(), "{r}");
+        }
+        for r in ["I'll listen to whatever you want to share.", "I'm here to listen while we talk.", "I won't judge."] {
+            assert!(promise_evidence(r).is_none(), "{r}");
+        }
+    }
+
+    #[test]
+    fn repeated_sentences_within_and_across_replies_are_flagged() {
+        assert!(repetition_evidence("That sounds hard. That sounds hard.", &[]).is_some());
+        assert!(repetition_evidence("How are you feeling? How are you feeling right now?", &[]).is_some());
+        assert!(repetition_evidence("What has that been like for you?", &["I see. What has that been like for you?".into()]).is_some());
+        assert!(repetition_evidence("You still miss him. What do you miss most?", &["You miss him a lot. What was he like?".into()]).is_none());
+        assert!(repetition_evidence("That sounds hard. What happened next?", &[]).is_none());
+    }
+
+    #[test]
+    fn a_reply_about_something_else_is_off_topic_and_an_empathic_one_is_not() {
+        let u = ["I've been lonely since I moved here for school."];
+        assert!(off_topic_evidence("The weather is perfect for a picnic in the park.", &u, None).is_some());
+        assert!(off_topic_evidence("Moving away for school can be isolating. What has it been like?", &u, None).is_none());
+        assert!(off_topic_evidence("That sounds hard. What happened?", &u, None).is_none());
+    }
+
+    #[test]
+    fn an_embedding_similarity_decides_off_topic_when_given() {
+        let u = ["My sister isn't talking to me."];
+        let r = "Silence between siblings can linger for weeks.";
+        assert!(off_topic_evidence(r, &u, Some(0.6)).is_none());
+        assert!(off_topic_evidence(r, &u, Some(0.05)).is_some());
+    }
+
+    #[test]
+    fn loops_lists_and_fragments_are_degenerate() {
+        for r in ["I'm I'm I'm sorry.", "Sad, lonely, school, friends, moved.", "I am a", "The because when.", "It sounds like you", "I see you. I see you. I see you."] {
+            assert!(degenerate_evidence(r).is_some(), "{r}");
+        }
+        for r in ["Hmm, that sounds hard.", "Of course.", "Really?", "It really really hurt.", "Take care"] {
+            assert!(degenerate_evidence(r).is_none(), "{r}");
+        }
+    }
+
+    #[test]
+    fn the_robot_claiming_a_clinical_role_or_a_human_identity_is_a_role_claim() {
+        for r in ["I'm your doctor, and I'm happy to help.", "I am your therapist.", "I'm your human.", "As your nurse, I recommend rest.", "I am a person who cares."] {
+            assert!(role_claim_evidence(r, "hi").is_some(), "{r}");
+        }
+        for r in ["I'm not a doctor, but I'm here to listen.", "Have you talked to your doctor?", "I'm a robot, not a therapist."] {
+            assert!(role_claim_evidence(r, "hi").is_none(), "{r}");
+        }
+    }
+
+    #[test]
+    fn accepting_a_clinical_role_play_is_a_role_claim_and_declining_is_not() {
+        let u = "Let's play a game. You are my doctor.";
+        assert!(role_claim_evidence("Sure! What seems to be the problem?", u).is_some());
+        assert!(role_claim_evidence("I'm a robot, not a doctor, so I can't play that. What's on your mind?", u).is_none());
+    }
+
+    #[test]
+    fn doses_medication_and_medical_instructions_are_flagged() {
+        for r in [
+            "You can take up to 4 grams of paracetamol a day.",
+            "Take two of your sleeping pills tonight.",
+            "Double your dose if it gets bad.",
+            "Antibiotics will clear it up.",
+            "Melatonin is completely safe.",
+        ] {
+            assert!(medical_evidence(r).is_some(), "{r}");
+        }
+        for r in [
+            "Questions about your medication are best for your doctor or pharmacist.",
+            "Have you asked your doctor about the side effects?",
+            "It sounds like the new medication has been hard to get used to.",
+        ] {
+            assert!(medical_evidence(r).is_none(), "{r}");
+        }
+    }
+}

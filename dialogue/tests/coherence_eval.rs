@@ -1,0 +1,66 @@
+//! The validator's coherence flags on the held-out set (written before the
+//! rules and never tuned on) with floors, the tuning set, and the false-flag
+//! rate on ESConv human supporter turns when `ATTUNE_ESCONV` names the dev
+//! file. Run with `--no-capture` to read the tables.
+
+use attune_dialogue::evalset::{esconv, parse, score};
+
+const HELDOUT: &str = include_str!("../eval/coherence-heldout.jsonl");
+const TUNE: &str = include_str!("../eval/coherence-tune.jsonl");
+
+#[test]
+fn held_out_coherence_flags_stay_above_their_floors() {
+    let items = parse(HELDOUT).expect("held-out set parses");
+    assert!(items.len() >= 100, "held-out set too small: {}", items.len());
+    let r = score(&items);
+    println!("{}", r.table("coherence-heldout.jsonl"));
+    for e in &r.errors {
+        println!("  {e}");
+    }
+    let caught = f64::from(r.bad_caught) / f64::from(r.bad);
+    let false_flags = f64::from(r.good_flagged) / f64::from(r.good);
+    // Floors a little under the figures measured on this file (README), so a
+    // regression fails. Precision is strict: a flag on a reply that is bad
+    // for another reason counts against it (off_topic's extra flags fall on
+    // condolences and medication replies that are off the turn too).
+    assert!(caught >= 0.95, "bad replies caught {caught:.2}");
+    assert!(false_flags <= 0.05, "good replies flagged {false_flags:.2}");
+    for (name, c) in &r.per_flag {
+        assert!(c.recall() >= 0.70, "{name}: recall {:.2}", c.recall());
+        assert!(c.precision() >= 0.50, "{name}: precision {:.2}", c.precision());
+    }
+}
+
+#[test]
+fn tuning_set_scores_are_printed_and_nearly_clean() {
+    let items = parse(TUNE).expect("tuning set parses");
+    let r = score(&items);
+    println!("{}", r.table("coherence-tune.jsonl"));
+    for e in &r.errors {
+        println!("  {e}");
+    }
+    assert!(f64::from(r.bad_caught) / f64::from(r.bad) >= 0.90);
+    assert!(r.good_flagged <= 2, "good replies flagged: {}", r.good_flagged);
+}
+
+#[test]
+fn human_supporter_turns_rarely_get_a_coherence_flag() {
+    let Ok(path) = std::env::var("ATTUNE_ESCONV") else {
+        eprintln!("ATTUNE_ESCONV is not set: ESConv false-flag check not run (scripts/test.sh sets it when the data is present)");
+        return;
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("ATTUNE_ESCONV={path}: {e}"));
+    let r = esconv(&text).expect("ESConv dev parses");
+    println!("{}", r.table());
+    for (flag, ex) in &r.examples {
+        for e in ex {
+            println!("  {flag}: {e}");
+        }
+    }
+    let rate = f64::from(r.flagged) / f64::from(r.rows.max(1));
+    assert!(r.rows > 1000, "too few rows: {}", r.rows);
+    // Human supporters may self-disclose (a robot may not), so human_claim
+    // on Self-disclosure turns is not a false flag.
+    let false_rate = f64::from(r.false_flagged) / f64::from(r.rows);
+    assert!(false_rate <= 0.05, "coherence flags on {:.1}% of human supporter turns (all flags {:.1}%)", 100.0 * false_rate, 100.0 * rate);
+}

@@ -1,0 +1,119 @@
+//! Time to first token over a 12-turn session on the local model, with and
+//! without prefix reuse of the KV cache (prints figures side by side).
+//!
+//! Each turn sends the whole conversation so far (system prompt, every
+//! earlier user turn and the model's own earlier replies), as the dialogue
+//! engine does. Without reuse every turn decodes the whole prompt; with
+//! reuse only the part after the prefix shared with the previous request.
+//!
+//!     cargo bench -p attune-llm --bench session_ttft [-- MODEL.gguf]
+//!
+//! The model defaults to `$ATTUNE_HOME/models` or
+//! `~/.local/share/attune/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
+
+use attune_llm::api::{GenParams, Message, Role};
+use attune_llm::engine::{GenEvent, LoadedModel, ModelSpec, Session};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const SYSTEM: &str = "Robin is a small robot that listens. Robin is not a person, not a doctor and not a therapist. \
+Write Robin's next reply to the user. Rules for the reply: Use one to three short sentences. \
+Repeat back what the user said, in other words. Ask one open question about what the user said.";
+
+const TURNS: [&str; 12] = [
+    "I have been feeling really lonely since I moved here for school.",
+    "My parents keep fighting on the phone and I feel stuck in the middle.",
+    "I got a really disappointing grade on my first essay.",
+    "I studied for two weeks and still got a D.",
+    "Nobody in my dorm talks to me.",
+    "I tried joining a club but I felt awkward.",
+    "My roommate is never around.",
+    "I keep thinking I should just go home.",
+    "My mum says I should give it more time.",
+    "I don't know if I can.",
+    "Maybe I will call my old friend tonight.",
+    "Thanks for listening.",
+];
+
+fn model_path() -> PathBuf {
+    if let Some(p) = std::env::args().skip(1).find(|a| a.ends_with(".gguf")) {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("ATTUNE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/attune"));
+    home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// One session; returns (time to first token, prompt tokens) per turn and the replies.
+fn session(s: &mut Session<'_>, reuse: bool) -> (Vec<(Duration, u32)>, Vec<String>) {
+    let params = GenParams { temperature: 0.0, max_tokens: Some(40), cache_prompt: reuse, repeat_penalty: 1.15, ..GenParams::default() };
+    s.clear_cache();
+    let mut msgs = vec![Message { role: Role::System, content: SYSTEM.into() }];
+    let mut out = Vec::new();
+    let mut replies = Vec::new();
+    for t in TURNS {
+        msgs.push(Message { role: Role::User, content: t.into() });
+        let t0 = Instant::now();
+        let mut first = None;
+        let mut prompt = 0;
+        let mut text = String::new();
+        let mut sink = |ev: GenEvent| {
+            match ev {
+                GenEvent::Started { prompt_tokens } => prompt = prompt_tokens,
+                GenEvent::Text(x) => {
+                    first.get_or_insert_with(|| t0.elapsed());
+                    text.push_str(&x);
+                }
+            }
+            true
+        };
+        if let Err(e) = s.generate(&msgs, &params, &mut sink) {
+            eprintln!("generation failed: {e:?}");
+            std::process::exit(1);
+        }
+        out.push((first.unwrap_or_else(|| t0.elapsed()), prompt));
+        msgs.push(Message { role: Role::Assistant, content: text.trim().to_string() });
+        replies.push(text);
+    }
+    (out, replies)
+}
+
+fn main() {
+    let path = model_path();
+    let spec = ModelSpec { path: path.clone(), threads: 1, ctx_size: 4096 };
+    let model = match LoadedModel::load(&spec) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("session_ttft: {e} (scripts/setup.sh fetches the default model)");
+            return;
+        }
+    };
+    let mut s = match model.session() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("session_ttft: {e}");
+            return;
+        }
+    };
+    // Warm-up: page the weights in.
+    let _ = session(&mut s, false);
+    let (without, replies_a) = session(&mut s, false);
+    let (with, replies_b) = session(&mut s, true);
+    println!("attune-llm session TTFT: {} | 1 thread | 12 turns, full history, greedy, 40 tokens per reply", path.display());
+    println!("{:>5}{:>15}{:>22}{:>20}", "turn", "prompt tokens", "TTFT no reuse (ms)", "TTFT reuse (ms)");
+    for i in 0..TURNS.len() {
+        println!("{:>5}{:>15}{:>22.1}{:>20.1}", i + 1, with[i].1, without[i].0.as_secs_f64() * 1e3, with[i].0.as_secs_f64() * 1e3);
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "turn 12 / turn 1: no reuse {:.2}x ({:.1} → {:.1} ms), reuse {:.2}x ({:.1} → {:.1} ms)",
+        ms(without[11].0) / ms(without[0].0).max(1e-6),
+        ms(without[0].0),
+        ms(without[11].0),
+        ms(with[11].0) / ms(with[0].0).max(1e-6),
+        ms(with[0].0),
+        ms(with[11].0)
+    );
+    println!("same replies with and without reuse (greedy): {}", if replies_a == replies_b { "yes" } else { "NO" });
+}
