@@ -272,6 +272,7 @@ static HUMAN_CLAIM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i feel the same(?: way)?",
         r"(?:what|something) i(?:'ve| have|'m| am)? (?:been )?(?:going|gone|went) through",
         r"i(?:'ve| have) been going through",
+        r"i(?:'ll| will| am going to|'m going to) (?:just )?(?:go (?:home|to bed|to sleep|out)|get ready for (?:the day|bed|work)|head (?:home|out|to bed))",
     ])
 });
 

@@ -234,9 +234,11 @@ fn memory_of_day_one_reaches_the_prompt_on_day_two() {
 #[test]
 fn kill_dash_nine_mid_session_loses_no_completed_turn() {
     let server = SseServer::start(vec![
+        // Three different replies: a sentence said again would be flagged
+        // as a repetition and rewritten, changing the request count.
         Reply::text("That sounds heavy. What happened?"),
-        Reply::text("That sounds heavy. What happened next?"),
-        Reply::text("That sounds heavy. How did that feel?"),
+        Reply::text("That must have been a hard moment. What did he say?"),
+        Reply::text("Crying in the car can be a lot to carry. What came up for you?"),
         // The fourth turn is still streaming when the process is killed.
         Reply::SlowStream(Duration::from_secs(30), vec!["Never seen.".into()]),
     ])
