@@ -132,6 +132,7 @@ impl Config {
         if self.crisis.resource_contact.trim().is_empty() {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
+        self.crisis.validate_semantic()?;
         if self.crisis.calm_turns_to_clear == 0 {
             return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
         }

@@ -5,19 +5,23 @@
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
+//! - [`cmd_eval`] — `attune eval ...` (evaluation commands: `eval risk`).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
 //! - [`cmd_voice`] — `attune run --arm voice`, `transcribe`, `say`, `audio`.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
+//! - [`risk_model`] — loads the crisis layer's semantic second opinion.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 
 mod alerts;
 mod cmd_chat;
+mod cmd_eval;
 mod cmd_head;
 mod cmd_voice;
 mod config;
 mod engine_args;
 mod llm_supervisor;
+mod risk_model;
 mod session;
 mod store;
 
@@ -63,6 +67,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_voice::AudioCmd,
     },
+    /// Evaluation commands (`eval risk FILE.jsonl`).
+    Eval {
+        #[command(subcommand)]
+        cmd: cmd_eval::EvalCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +93,7 @@ fn main() -> ExitCode {
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
+        Cmd::Eval { cmd } => cmd_eval::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,9 +17,14 @@
 //! - [`engine`] — the turn pipeline tying the stages together.
 //! - [`fingerprint`] — the engine fingerprint.
 //! - [`memory`] — bounded summaries of earlier sessions.
+//! - [`warning_signs`] — the crisis layer's warning-sign categories, grades, sources; risk text normalisation.
+//! - [`embed`] — in-process sentence embeddings (all-MiniLM-L6-v2 on candle).
+//! - [`semantic`] — the crisis layer's semantic second opinion (exemplars, two tiers).
+//! - [`risk_eval`] — scoring the crisis layer on a labelled JSONL set.
 
 pub mod config;
 pub mod crisis;
+pub mod embed;
 pub mod lexicon;
 pub mod engine;
 pub mod fingerprint;
@@ -29,6 +34,9 @@ pub mod policy;
 pub mod prompts;
 pub mod reasoner;
 pub mod reflect;
+pub mod risk_eval;
+pub mod semantic;
 pub mod strategy;
 pub mod text;
 pub mod validator;
+pub mod warning_signs;
