@@ -86,9 +86,9 @@ impl Default for CrisisConfig {
             calm_turns_to_clear: 3,
             semantic: true,
             semantic_model_dir: None,
-            semantic_strong: 0.62,
-            semantic_weak: 0.52,
-            semantic_margin: 0.03,
+            semantic_strong: 0.65,
+            semantic_weak: 0.58,
+            semantic_margin: 0.06,
         }
     }
 }
@@ -159,7 +159,8 @@ impl CrisisTracker {
         let ctx = RecentContext { in_crisis: self.active, recent: &self.recent };
         let mut a = assess_in(text, &ctx);
         if let Some(sem) = semantic {
-            sem.raise(&mut a);
+            let despair_before = ctx.in_crisis || ctx.recent.iter().any(|t| !t.categories.is_empty());
+            sem.raise(&mut a, despair_before);
         }
         accumulate(&mut a, &ctx);
         let mut signals: Vec<String> = a.signals.iter().map(|s| s.to_string()).collect();
@@ -337,7 +338,10 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         f.plan |= live(&RISK_PLAN_RE, true, n);
         f.means |= live(&RISK_MEANS_RE, true, n);
         f.at_hand |= live(&RISK_AT_HAND_RE, true, n);
-        f.jump |= !is_history && live(&RISK_JUMP_URGE_RE, true, n);
+        // Design: no subject check — "I'm on the roof thinking about
+        // jumping" reads "the roof" as a third party; it only counts
+        // together with being at a height, which is checked for subject.
+        f.jump |= !is_history && live(&RISK_JUMP_URGE_RE, false, n);
         f.timeline |= live(&RISK_TIMELINE_RE, false, n);
         f.intent |= live(&RISK_INTENT_RE, false, n);
         // The semantic layer reads only sentences the lexical layer cannot

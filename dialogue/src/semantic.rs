@@ -183,7 +183,12 @@ impl SemanticRisk {
 
     /// Raises `a` where a sentence the lexical layer left open matches a
     /// category. Never lowers; an embedding failure leaves the lexical grade.
-    pub fn raise(&self, a: &mut Assessment) {
+    ///
+    /// Design: acts that are ordinary on their own (preparation, means, a
+    /// plan, a place) raise only with despair in this turn or, when
+    /// `despair_before`, in the last few turns — as in the lexical layer;
+    /// otherwise they are kept as ambiguous cues for later turns.
+    pub fn raise(&self, a: &mut Assessment, despair_before: bool) {
         let open = &a.semantic_eligible;
         let picked: Vec<&String> = if open.len() <= MAX_SENTENCES {
             open.iter().collect()
@@ -201,7 +206,16 @@ impl SemanticRisk {
                 Err(e) => tracing::warn!(error = %e, "semantic risk layer: embedding failed; lexical grade stands"),
             }
         }
+        let despair = despair_before
+            || !a.categories.is_empty()
+            || raises.iter().any(|(c, _, _)| !is_contextual(*c));
         for (c, grade, tier) in raises {
+            if is_contextual(c) && !despair {
+                if !a.ambiguous.contains(&c) {
+                    a.ambiguous.push(c);
+                }
+                continue;
+            }
             let was = a.risk;
             a.add(c, grade);
             if a.risk > was || grade >= was {
@@ -223,6 +237,11 @@ impl SemanticRisk {
             "thresholds": self.thresholds,
         })
     }
+}
+
+/// Categories that mean risk only in a context of despair.
+fn is_contextual(c: Category) -> bool {
+    matches!(c, Category::PreparatoryActs | Category::MeansAcquiring | Category::MeansAtHand | Category::Plan | Category::PlanWithTime)
 }
 
 /// sha256 (hex) of the compiled-in exemplar file.
