@@ -37,4 +37,5 @@ fi
 if [ -x "$ROOT/scripts/fetch-whisper.sh" ]; then
     "$ROOT/scripts/fetch-whisper.sh" "$MODELS"
 fi
+"$ROOT/scripts/fetch-minilm.sh" "$MODELS"
 echo "fetch-models: models in $MODELS"

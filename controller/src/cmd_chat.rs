@@ -198,9 +198,11 @@ impl Transport for TextTransport {
 pub fn run_fingerprint(a: FingerprintArgs) -> anyhow::Result<()> {
     let r = resolve(&a.engine)?;
     let ec = engine_config(&r.cfg);
-    println!("{}", attune_dialogue::fingerprint::fingerprint(&ec));
+    // The same semantic layer a session would load, so the fingerprints agree.
+    let layer = crate::risk_model::load(&r.cfg.crisis);
+    println!("{}", attune_dialogue::fingerprint::fingerprint_with(&ec, &layer));
     if a.explain {
-        println!("{}", serde_json::to_string_pretty(&attune_dialogue::fingerprint::canonical(&ec))?);
+        println!("{}", serde_json::to_string_pretty(&attune_dialogue::fingerprint::canonical_with(&ec, &layer))?);
     }
     Ok(())
 }

@@ -137,6 +137,7 @@ impl Config {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
         attune_dialogue::template::check_placeholders("crisis.reply_template", &self.crisis.reply_template, &["resource_name", "resource_contact"])?;
+        self.crisis.validate_semantic()?;
         if self.crisis.calm_turns_to_clear == 0 {
             return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
         }

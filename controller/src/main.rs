@@ -6,6 +6,7 @@
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
+//! - [`cmd_eval`] — `attune eval risk|replies` (evaluation commands).
 //! - [`cmd_eval_replies`] — `attune eval replies` (reply sources, flags, fallback rate).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
 //! - [`cmd_voice`] — `attune run --arm voice|robot`, `transcribe`, `say`, `audio`.
@@ -15,6 +16,7 @@
 //! - [`cmd_study`] — `attune study ...`, `attune session start` (the study runner).
 //! - [`cmd_doctor`] — `attune doctor`, the pre-session checklist.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
+//! - [`risk_model`] — loads the crisis layer's semantic second opinion.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 //! - [`study`] — study folders: protocol, allocation, questionnaires, export.
@@ -23,6 +25,7 @@ mod alerts;
 mod cmd_behaviors;
 mod cmd_chat;
 mod cmd_doctor;
+mod cmd_eval;
 mod cmd_eval_replies;
 mod cmd_head;
 mod cmd_study;
@@ -32,6 +35,7 @@ mod engine_args;
 mod llm_supervisor;
 mod robot;
 mod runner;
+mod risk_model;
 mod session;
 mod store;
 mod study;
@@ -95,17 +99,11 @@ enum Cmd {
     },
     /// Pre-session checklist; non-zero exit when a session would fail.
     Doctor(cmd_doctor::DoctorArgs),
-    /// Evaluations.
+    /// Evaluation commands (`eval risk FILE.jsonl`, `eval replies --script FILE`).
     Eval {
         #[command(subcommand)]
-        cmd: EvalCmd,
+        cmd: cmd_eval::EvalCmd,
     },
-}
-
-#[derive(Subcommand)]
-enum EvalCmd {
-    /// One scripted session: reply sources, validator flags and fallback rate per kind of turn.
-    Replies(cmd_eval_replies::EvalRepliesArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,7 +129,7 @@ fn main() -> ExitCode {
         Cmd::Study { cmd } => cmd_study::run(cmd),
         Cmd::Session { cmd } => cmd_study::run_session(cmd),
         Cmd::Doctor(a) => cmd_doctor::run(a),
-        Cmd::Eval { cmd: EvalCmd::Replies(a) } => cmd_eval_replies::run(a),
+        Cmd::Eval { cmd } => cmd_eval::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

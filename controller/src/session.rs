@@ -190,7 +190,12 @@ impl ChatSession {
                 (Some(client), Some(local))
             }
         };
-        let engine = Engine::new(engine_config(&cfg), client);
+        let semantic = crate::risk_model::load(&cfg.crisis);
+        let semantic_unavailable = match &semantic {
+            attune_dialogue::engine::SemanticLayer::Unavailable(reason) => Some(reason.clone()),
+            _ => None,
+        };
+        let engine = Engine::with_semantic(engine_config(&cfg), client, semantic);
         let mut state = SessionState { memory: store.recent_summaries(&participant, cfg.dialogue.memory_sessions)?, ..Default::default() };
         let carried = store.last_session_in_crisis(&participant)?;
         let session_id = store.start_session(&NewSession {
@@ -202,6 +207,9 @@ impl ChatSession {
             fingerprint: engine.fingerprint(),
         })?;
         store.event(Some(session_id), None, "session_start", &serde_json::json!({"arm": arm, "participant": participant, "day": day, "fingerprint": engine.fingerprint()}))?;
+        if let Some(reason) = semantic_unavailable {
+            store.event(Some(session_id), None, "semantic_unavailable", &serde_json::json!({"reason": reason, "model_dir": crate::risk_model::model_dir(&cfg.crisis)}))?;
+        }
         if carried {
             // Design: crisis state outlives a crash or restart; only calm
             // turns clear it, never a new process.
@@ -270,13 +278,13 @@ impl ChatSession {
                 }
                 let step: anyhow::Result<()> = (|| {
                     match &ev {
-                        EngineEvent::Analysed { user, input_truncated, analysis, crisis, decision } => {
+                        EngineEvent::Analysed { participant_text, input_truncated, analysis, crisis, decision, .. } => {
                             let analysis_json = serde_json::to_string(analysis)?;
                             row = Some(store.begin_turn(
                                 session_id,
                                 &TurnStart {
                                     idx,
-                                    participant_text: user,
+                                    participant_text,
                                     input_truncated: *input_truncated,
                                     analysis_json: &analysis_json,
                                     risk: crisis.risk.as_str(),

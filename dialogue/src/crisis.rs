@@ -1,6 +1,8 @@
 //! Crisis layer: deterministic risk grading that runs first on every turn and
 //! needs neither the LLM nor the network.
 
+use crate::semantic::SemanticRisk;
+use crate::warning_signs::Category;
 use serde::{Deserialize, Serialize};
 
 /// Graded risk of a participant turn.
@@ -38,6 +40,41 @@ pub struct CrisisConfig {
     /// Calm turns (risk none) needed after the last high/imminent turn before
     /// the crisis state clears. A single denial never clears it.
     pub calm_turns_to_clear: u32,
+    /// Run the semantic second opinion (sentence embeddings against curated
+    /// exemplars) besides the lexical layer. It can only raise a grade.
+    pub semantic: bool,
+    /// Directory with all-MiniLM-L6-v2 (`model.safetensors`, `tokenizer.json`,
+    /// `config.json`); unset = `<data dir>/models/all-MiniLM-L6-v2`, where
+    /// `scripts/fetch-minilm.sh` puts it. Not part of the fingerprint (the
+    /// weights' sha256 is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic_model_dir: Option<std::path::PathBuf>,
+    /// Cosine for a strong semantic match: raises to the crisis protocol.
+    pub semantic_strong: f32,
+    /// Cosine for a weaker match: raises to the direct check-in question.
+    pub semantic_weak: f32,
+    /// A match must beat the closest hard negative exemplar by this much.
+    pub semantic_margin: f32,
+}
+
+impl CrisisConfig {
+    /// Checks the semantic thresholds; errors name the field.
+    pub fn validate_semantic(&self) -> Result<(), String> {
+        for (name, v) in [("crisis.semantic_strong", self.semantic_strong), ("crisis.semantic_weak", self.semantic_weak), ("crisis.semantic_margin", self.semantic_margin)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("field `{name}`: must be within 0..=1, got {v}"));
+            }
+        }
+        if self.semantic_weak > self.semantic_strong {
+            return Err(format!("field `crisis.semantic_weak`: must not exceed crisis.semantic_strong ({})", self.semantic_strong));
+        }
+        Ok(())
+    }
+
+    /// The semantic tier thresholds.
+    pub fn semantic_thresholds(&self) -> crate::semantic::Thresholds {
+        crate::semantic::Thresholds { strong: self.semantic_strong, weak: self.semantic_weak, margin: self.semantic_margin }
+    }
 }
 
 impl Default for CrisisConfig {
@@ -47,6 +84,11 @@ impl Default for CrisisConfig {
             resource_contact: "call or text 988 (US)".into(),
             reply_template: "I'm really glad you told me. What you're describing sounds serious, and you deserve support from a person right now. I'm a robot, so I can't keep you safe the way a person can. Please reach the {resource_name}: {resource_contact}. If you are in immediate danger, call your local emergency number. I'm also flagging this for the study team so a person can follow up with you.".into(),
             calm_turns_to_clear: 3,
+            semantic: true,
+            semantic_model_dir: None,
+            semantic_strong: 0.65,
+            semantic_weak: 0.58,
+            semantic_margin: 0.06,
         }
     }
 }
@@ -62,8 +104,27 @@ pub struct CrisisDecision {
     pub use_protocol_reply: bool,
     /// True when a staff alert must be emitted for this turn.
     pub alert: bool,
-    /// Cue categories that matched (for the log), e.g. "explicit_ideation".
+    /// Categories and cues that matched (for the log), e.g. "active_ideation".
     pub signals: Vec<String>,
+}
+
+/// Turns of a session, before the current one, whose warning signs the
+/// crisis layer still reads together with the current turn.
+///
+/// Design: four turns is roughly the last minute or two of a conversation;
+/// long enough for "I feel like such a burden" followed by "I've started
+/// giving my things away", short enough that one sad remark early in a
+/// session does not colour everything after it.
+pub const ACCUMULATE_TURNS: usize = 4;
+
+/// Warning signs read from one earlier turn (kept for accumulation).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnCues {
+    /// Categories the turn was graded with.
+    pub categories: Vec<Category>,
+    /// Acts that mean risk only in a context of despair (giving things away,
+    /// a rope, "I have a plan"), seen without that context.
+    pub ambiguous: Vec<Category>,
 }
 
 /// Per-session crisis state machine. Pure: feed it turns, read decisions.
@@ -75,19 +136,35 @@ pub struct CrisisTracker {
     pub calm_streak: u32,
     /// Highest risk seen this session.
     pub peak: Option<Risk>,
+    /// Warning signs of the last [`ACCUMULATE_TURNS`] turns, oldest first.
+    #[serde(default)]
+    pub recent: Vec<TurnCues>,
 }
 
 impl CrisisTracker {
-    /// Grades `text` and advances the state machine.
+    /// Grades `text` with the lexical layer alone and advances the state machine.
+    pub fn on_turn(&mut self, text: &str, cfg: &CrisisConfig) -> CrisisDecision {
+        self.on_turn_with(text, cfg, None)
+    }
+
+    /// Grades `text` (lexical layer, then the semantic second opinion when
+    /// given, which can only raise the grade) and advances the state machine.
     ///
     /// Design: the crisis state is entered on any high/imminent turn and
     /// left only after `calm_turns_to_clear` consecutive turns graded none
     /// that are neither denials ("never mind, I'm fine", "just kidding") nor
     /// empty; a low turn restarts the count. So one retraction never clears
     /// it, whatever the config says.
-    pub fn on_turn(&mut self, text: &str, cfg: &CrisisConfig) -> CrisisDecision {
-        let a = assess(text, self.active);
+    pub fn on_turn_with(&mut self, text: &str, cfg: &CrisisConfig, semantic: Option<&SemanticRisk>) -> CrisisDecision {
+        let ctx = RecentContext { in_crisis: self.active, recent: &self.recent };
+        let mut a = assess_in(text, &ctx);
+        if let Some(sem) = semantic {
+            let despair_before = ctx.in_crisis || ctx.recent.iter().any(|t| !t.categories.is_empty());
+            sem.raise(&mut a, despair_before);
+        }
+        accumulate(&mut a, &ctx);
         let mut signals: Vec<String> = a.signals.iter().map(|s| s.to_string()).collect();
+        signals.extend(a.semantic_signals.iter().cloned());
         if a.risk >= Risk::High {
             self.active = true;
             self.calm_streak = 0;
@@ -107,54 +184,99 @@ impl CrisisTracker {
             }
         }
         self.peak = Some(self.peak.map_or(a.risk, |p| p.max(a.risk)));
+        self.recent.push(TurnCues { categories: a.categories.clone(), ambiguous: a.ambiguous.clone() });
+        if self.recent.len() > ACCUMULATE_TURNS {
+            let drop = self.recent.len() - ACCUMULATE_TURNS;
+            self.recent.drain(..drop);
+        }
         let severe = a.risk >= Risk::High;
         CrisisDecision { risk: a.risk, crisis_active: self.active, use_protocol_reply: severe, alert: severe, signals }
     }
 }
 
+/// What the crisis layer knows of the session when it reads a turn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecentContext<'a> {
+    /// The session is already in crisis state.
+    pub in_crisis: bool,
+    /// Warning signs of the last few turns, oldest first.
+    pub recent: &'a [TurnCues],
+}
+
 /// The stateless reading of one turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
-    /// Risk of this text alone (given whether a crisis is already active).
+    /// Risk of this text (given the session context it was read in).
     pub risk: Risk,
-    /// Cue categories that matched, in a fixed order.
+    /// Cue categories and modifiers that matched, in a fixed order.
     pub signals: Vec<&'static str>,
     /// The text retracts or plays down something said before.
     pub denial: bool,
+    /// Warning-sign categories found (lexical and semantic).
+    pub categories: Vec<Category>,
+    /// Context-dependent acts seen without a context of despair.
+    pub ambiguous: Vec<Category>,
+    /// Sentences (normalised) the semantic layer may read: not negated,
+    /// not about someone else, not fiction, not past-and-resolved, not idiom.
+    pub semantic_eligible: Vec<String>,
+    /// What the semantic layer added (`semantic_strong:<category>` ...).
+    pub semantic_signals: Vec<String>,
 }
 
-/// Grades one text. `in_crisis` says whether the session is already in
-/// crisis state: then a plan, means or goodbye on its own escalates, since
-/// the ideation was stated on an earlier turn.
-///
-/// Design (grading, after the Columbia scale's ladder): passive wishes,
-/// hopelessness or past self-harm are `low`; current explicit ideation or
-/// self-harm, or a farewell on its own, are `high`; ideation together with
-/// intent, a plan, access to means, a time frame or goodbye behaviour is
-/// `imminent`. Idioms ("killing me", "dying to"), accidents ("cut myself
-/// shaving"), negations ("I'm not suicidal") and deaths of other people do
-/// not count.
+impl Assessment {
+    /// Adds a category (once) and raises the risk to at least `grade`.
+    pub fn add(&mut self, c: Category, grade: Risk) {
+        if !self.categories.contains(&c) {
+            self.categories.push(c);
+        }
+        self.risk = self.risk.max(grade);
+    }
+}
+
+/// Grades one text on its own. `in_crisis` says whether the session is
+/// already in crisis state: then a plan, means or goodbye on its own
+/// escalates, since the ideation was stated on an earlier turn.
 pub fn assess(text: &str, in_crisis: bool) -> Assessment {
+    let ctx = RecentContext { in_crisis, recent: &[] };
+    let mut a = assess_in(text, &ctx);
+    accumulate(&mut a, &ctx);
+    a
+}
+
+/// Grades one text read in a session context (lexical layer only).
+///
+/// Design (grading by warning-sign category, see [`crate::warning_signs`]):
+/// each category found gets its own grade (passive ideation, burdensomeness,
+/// belongingness, hopelessness, entrapment `low`; active ideation, method
+/// research, means, preparation, self-injury, a plan, calm after a decision
+/// `high`; a plan with a time, means at hand, an act under way `imminent`),
+/// and the C-SSRS ladder on top: ideation together with intent, a plan,
+/// means, a time frame or goodbye behaviour is `imminent`. Acts that are
+/// ordinary on their own (giving things away, a rope, a plan, a height)
+/// count only in a context of despair — this turn or the last few. Idioms
+/// ("killing me", "dying to"), accidents ("cut myself shaving"), negations
+/// ("I'm not suicidal"), other people ("my friend wants to die"), fiction and
+/// the past ("I used to cut") do not count as current risk; past ideation or
+/// self-harm is `low`.
+pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
     use crate::lexicon::*;
-    let mut signals: Vec<&'static str> = Vec::new();
-    let mut explicit = false;
-    let mut passive = false;
-    let mut self_harm = false;
-    let mut history = false;
-    let mut hopeless = false;
-    let mut plan = false;
-    let mut means = false;
-    let mut timeline = false;
-    let mut intent = false;
-    let mut goodbye = false;
-    for sentence in crate::text::split_sentences(text) {
+    let normalized = crate::warning_signs::normalize(text);
+    let mut f = Flags::default();
+    let mut eligible = Vec::new();
+    for sentence in crate::text::split_sentences(&normalized) {
         let s = sentence.as_str();
         let excluded: Vec<(usize, usize)> = RISK_ACCIDENT_RE.find_iter(s).map(|m| (m.start(), m.end())).collect();
         let is_excluded = |st: usize, en: usize| excluded.iter().any(|&(a, b)| st < b && a < en);
         let is_history = RISK_HISTORY_RE.is_match(s);
-        let live = |re: &regex::Regex, check_subject: bool| -> bool {
+        let is_fiction = RISK_FICTION_RE.is_match(s);
+        let mut negated_risk = false;
+        let live = |re: &regex::Regex, check_subject: bool, negated_risk: &mut bool| -> bool {
             re.find_iter(s).any(|m| {
-                if is_excluded(m.start(), m.end()) || negated_before(s, m.start(), 5) {
+                if is_excluded(m.start(), m.end()) {
+                    return false;
+                }
+                if negated_before(s, m.start(), 5) {
+                    *negated_risk = true;
                     return false;
                 }
                 let word = m.as_str().to_lowercase();
@@ -170,69 +292,277 @@ pub fn assess(text: &str, in_crisis: bool) -> Assessment {
                         return false;
                     }
                 }
-                !check_subject || matches!(subject_before(s, m.start()), Subject::Speaker | Subject::Unstated)
+                let subject = subject_before(s, m.start());
+                if is_fiction {
+                    // In a story, a film or a class, only an explicit "I" is the speaker.
+                    return subject == Subject::Speaker && !RISK_THIRD_PARTY_RE.is_match(s);
+                }
+                !check_subject || matches!(subject, Subject::Speaker | Subject::Unstated)
             })
         };
-        let sentence_explicit = live(&RISK_EXPLICIT_RE, true);
-        let sentence_harm = live(&RISK_SELF_HARM_RE, false);
-        if (sentence_explicit || sentence_harm) && is_history {
-            history = true;
+        let n = &mut negated_risk;
+        let sentence_explicit = live(&RISK_EXPLICIT_RE, true, n);
+        let sentence_harm = live(&RISK_SELF_HARM_RE, false, n);
+        let sentence_act = live(&RISK_ACT_RE, true, n);
+        if (sentence_explicit || sentence_harm || sentence_act) && is_history {
+            f.history = true;
         } else {
-            explicit |= sentence_explicit;
-            self_harm |= sentence_harm;
+            f.explicit |= sentence_explicit;
+            f.self_harm |= sentence_harm;
+            f.act |= sentence_act;
         }
-        passive |= live(&RISK_PASSIVE_RE, true);
-        hopeless |= live(&RISK_HOPELESS_RE, true);
-        plan |= live(&RISK_PLAN_RE, true);
-        means |= live(&RISK_MEANS_RE, true);
-        timeline |= live(&RISK_TIMELINE_RE, false);
-        intent |= live(&RISK_INTENT_RE, false);
-        goodbye |= live(&RISK_GOODBYE_RE, false);
+        let passive = live(&RISK_PASSIVE_RE, true, n);
+        let burden = live(&RISK_BURDEN_RE, false, n);
+        let belonging = live(&RISK_BELONGING_RE, false, n);
+        if is_history && (passive || burden || belonging) {
+            f.history = true;
+        } else {
+            f.passive |= passive;
+            f.burden |= burden;
+            f.belonging |= belonging;
+        }
+        f.hopeless |= live(&RISK_HOPELESS_RE, true, n);
+        f.entrapment |= live(&RISK_ENTRAPMENT_RE, true, n);
+        f.calm |= live(&RISK_CALM_RE, true, n);
+        let research = live(&RISK_METHOD_RESEARCH_RE, true, n);
+        let stockpile = live(&RISK_STOCKPILE_RE, true, n);
+        let prepare = live(&RISK_PREPARATORY_RE, true, n) || live(&RISK_GOODBYE_RE, false, n);
+        if is_history && (research || stockpile || prepare) {
+            f.history = true;
+        } else {
+            f.research |= research;
+            f.stockpile |= stockpile;
+            f.prepare |= prepare;
+        }
+        f.prep_ctx |= live(&RISK_PREP_CONTEXT_RE, true, n);
+        f.plan |= live(&RISK_PLAN_RE, true, n);
+        f.means |= live(&RISK_MEANS_RE, true, n);
+        f.at_hand |= live(&RISK_AT_HAND_RE, true, n);
+        // Design: no subject check — "I'm on the roof thinking about
+        // jumping" reads "the roof" as a third party; it only counts
+        // together with being at a height, which is checked for subject.
+        f.jump |= !is_history && live(&RISK_JUMP_URGE_RE, false, n);
+        f.timeline |= live(&RISK_TIMELINE_RE, false, n);
+        f.intent |= live(&RISK_INTENT_RE, false, n);
+        // The semantic layer reads only sentences the lexical layer cannot
+        // rule out: a negated risk phrase, someone else, fiction, the past or
+        // an idiom keep it from raising.
+        let blocked = negated_risk
+            || is_history
+            || is_fiction
+            || !excluded.is_empty()
+            || RISK_THIRD_PARTY_RE.is_match(s)
+            || DENIAL_RE.is_match(s)
+            || about_someone_else(s);
+        if !blocked && s.chars().any(char::is_alphabetic) {
+            eligible.push(sentence.clone());
+        }
     }
-    let ideation = explicit || self_harm || passive || intent;
-    let context = ideation || in_crisis;
-    // A plan or means counts only where there is something to plan: a
-    // "plan for the weekend" or a kitchen knife is not a risk cue.
-    let plan = plan && context;
-    let means = means && context;
-    let timeline = timeline && (explicit || intent || self_harm);
-    let mut risk = Risk::None;
-    if hopeless || passive || history {
-        risk = Risk::Low;
+    let mut a = grade(&f, ctx);
+    a.semantic_eligible = eligible;
+    if RISK_THIRD_PARTY_RE.is_match(&normalized) {
+        a.signals.push("other_person_at_risk");
     }
-    if explicit || self_harm || goodbye {
-        risk = Risk::High;
+    a.denial = a.risk == Risk::None && DENIAL_RE.is_match(&normalized);
+    if a.denial {
+        a.signals.push("denial");
     }
-    if ideation && (intent || plan || means || timeline || goodbye) {
-        risk = Risk::Imminent;
+    a
+}
+
+/// Whether a sentence is about someone else: its first person word is a
+/// third party and the speaker never appears ("my sister says she wants to
+/// disappear").
+fn about_someone_else(s: &str) -> bool {
+    use crate::lexicon::tokens;
+    let toks = tokens(s);
+    let first_person = |w: &str| matches!(w, "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "me" | "myself" | "my" | "mine");
+    let third = |w: &str| {
+        matches!(
+            w,
+            "he" | "she" | "they" | "he's" | "she's" | "they're" | "his" | "her" | "their" | "him" | "them" | "friend" | "brother" | "sister"
+                | "mom" | "mum" | "dad" | "father" | "mother" | "son" | "daughter" | "cousin" | "uncle" | "aunt" | "grandma" | "grandpa"
+                | "grandmother" | "grandfather" | "colleague" | "coworker" | "boss" | "roommate" | "neighbor" | "neighbour" | "patient"
+                | "client" | "student" | "someone" | "somebody" | "people" | "character"
+        )
+    };
+    match toks.iter().position(|w| first_person(w) || third(w)) {
+        None => false,
+        Some(i) => {
+            let w = toks[i].as_str();
+            // "my friend ..." starts with "my" but is about the friend.
+            if w == "my" && toks.get(i + 1).is_some_and(|n| third(n)) {
+                return !toks[i + 2..].iter().any(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "myself"));
+            }
+            third(w) && !toks[i..].iter().any(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "myself"))
+        }
     }
-    if in_crisis && (plan || means || goodbye || intent) {
-        risk = Risk::Imminent;
-    }
-    for (on, name) in [
-        (explicit, "explicit_ideation"),
-        (passive, "passive_ideation"),
-        (self_harm, "self_harm"),
-        (history, "history"),
-        (hopeless, "hopelessness"),
-        (intent, "intent"),
-        (plan, "plan"),
-        (means, "means"),
-        (timeline, "timeline"),
-        (goodbye, "goodbye"),
+}
+
+/// Cue flags of one text.
+#[derive(Debug, Default, Clone, Copy)]
+struct Flags {
+    explicit: bool,
+    passive: bool,
+    self_harm: bool,
+    act: bool,
+    history: bool,
+    hopeless: bool,
+    burden: bool,
+    belonging: bool,
+    entrapment: bool,
+    calm: bool,
+    research: bool,
+    stockpile: bool,
+    prepare: bool,
+    prep_ctx: bool,
+    plan: bool,
+    means: bool,
+    at_hand: bool,
+    timeline: bool,
+    intent: bool,
+    /// An urge to jump, step off, let go.
+    jump: bool,
+}
+
+fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
+    let mut a = Assessment {
+        risk: Risk::None,
+        signals: Vec::new(),
+        denial: false,
+        categories: Vec::new(),
+        ambiguous: Vec::new(),
+        semantic_eligible: Vec::new(),
+        semantic_signals: Vec::new(),
+    };
+    // At a height or a platform, an urge to jump is active ideation.
+    let explicit = f.explicit || (f.at_hand && f.jump);
+    let f = &Flags { explicit, ..*f };
+    let ideation = f.explicit || f.self_harm || f.passive || f.intent || f.act;
+    let despair_now = ideation
+        || f.hopeless
+        || f.burden
+        || f.belonging
+        || f.entrapment
+        || f.calm
+        || f.research
+        || f.stockpile
+        || f.prepare;
+    let despair_before = ctx.recent.iter().any(|t| !t.categories.is_empty());
+    let context = despair_now || despair_before || ctx.in_crisis;
+    for (on, c) in [
+        (f.passive, Category::PassiveIdeation),
+        (f.explicit, Category::ActiveIdeation),
+        (f.self_harm, Category::SelfInjury),
+        (f.act, Category::ActInProgress),
+        (f.research, Category::MethodResearch),
+        (f.stockpile, Category::MeansAcquiring),
+        (f.prepare, Category::PreparatoryActs),
+        (f.burden, Category::Burdensomeness),
+        (f.belonging, Category::ThwartedBelongingness),
+        (f.hopeless, Category::Hopelessness),
+        (f.entrapment, Category::Entrapment),
+        (f.calm, Category::CalmAfterDecision),
     ] {
         if on {
-            signals.push(name);
+            a.add(c, c.grade());
         }
     }
-    if RISK_THIRD_PARTY_RE.is_match(text) {
-        signals.push("other_person_at_risk");
+    // Acts that mean risk only where there is despair to give them meaning:
+    // a "plan for the weekend" or a kitchen knife is not a risk cue.
+    let contextual = [
+        (f.prep_ctx, Category::PreparatoryActs),
+        (f.means, Category::MeansAcquiring),
+        (f.at_hand, Category::MeansAtHand),
+        (f.plan, Category::Plan),
+    ];
+    for (on, c) in contextual {
+        if !on {
+            continue;
+        }
+        if context {
+            a.add(c, c.grade());
+            if !despair_now {
+                a.signals.push("accumulation");
+            }
+        } else if !a.ambiguous.contains(&c) {
+            a.ambiguous.push(c);
+        }
     }
-    let denial = risk == Risk::None && DENIAL_RE.is_match(text);
-    if denial {
-        signals.push("denial");
+    let plan = f.plan && context;
+    let means = (f.means || f.at_hand) && context;
+    let timeline = f.timeline && (f.explicit || f.intent || f.self_harm || plan);
+    if f.history {
+        a.risk = a.risk.max(Risk::Low);
     }
-    Assessment { risk, signals, denial }
+    // The C-SSRS ladder: ideation with intent, a plan, means, a time or a
+    // goodbye is the top of the scale.
+    if ideation && (f.intent || plan || means || timeline || f.prepare) {
+        a.risk = Risk::Imminent;
+    }
+    if (plan || f.intent) && timeline {
+        a.add(Category::PlanWithTime, Risk::Imminent);
+    }
+    if ctx.in_crisis && (plan || means || f.prepare || f.intent) {
+        a.risk = Risk::Imminent;
+    }
+    for (on, name) in [(f.history, "history"), (f.intent, "intent"), (timeline, "timeline")] {
+        if on {
+            a.signals.push(name);
+        }
+    }
+    a
+}
+
+/// Reads the current turn together with the last few: the session's risk
+/// accumulates.
+///
+/// Design: two rules, both after Joiner's interpersonal theory and the
+/// warning-sign lists, where signs that are each common on their own
+/// together mark risk: (1) an ambiguous act from an earlier turn (giving
+/// things away, a rope, "I have a plan") gets its meaning from despair now;
+/// (2) a wish to be dead, burdensomeness or not belonging, together with a
+/// second, different low-grade sign within the window, is `high`.
+/// Hopelessness and entrapment alone, however often repeated, stay `low`:
+/// they are the everyday language of distress.
+fn accumulate(a: &mut Assessment, ctx: &RecentContext<'_>) {
+    let despair_now = !a.categories.is_empty();
+    if despair_now {
+        for t in ctx.recent {
+            for &c in &t.ambiguous {
+                a.add(c, c.grade());
+                if !a.signals.contains(&"accumulation") {
+                    a.signals.push("accumulation");
+                }
+            }
+        }
+    }
+    let low: Vec<Category> = {
+        let mut v: Vec<Category> = ctx
+            .recent
+            .iter()
+            .flat_map(|t| t.categories.iter().copied())
+            .chain(a.categories.iter().copied())
+            .filter(|c| c.grade() == Risk::Low)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let interpersonal = low.iter().any(|c| matches!(c, Category::PassiveIdeation | Category::Burdensomeness | Category::ThwartedBelongingness));
+    let now_low = a.categories.iter().any(|c| c.grade() == Risk::Low);
+    let before_any = ctx.recent.iter().any(|t| !t.categories.is_empty());
+    if now_low && before_any && interpersonal && low.len() >= 2 && a.risk < Risk::High {
+        a.risk = Risk::High;
+        a.signals.push("accumulation");
+    }
+    let mut names: Vec<&'static str> = a.categories.iter().map(|c| c.as_str()).collect();
+    for s in a.signals.iter().copied() {
+        if !names.contains(&s) {
+            names.push(s);
+        }
+    }
+    a.signals = names;
 }
 
 /// Renders the protocol reply for the configured resource.
@@ -381,8 +711,8 @@ mod tests {
     }
 
     #[test]
-    fn an_overdose_is_high() {
-        assert_eq!(risk("I took too many pills last night"), Risk::High);
+    fn an_overdose_is_at_least_high() {
+        assert!(risk("I took too many pills last night") >= Risk::High);
     }
 
     #[test]
@@ -404,7 +734,7 @@ mod tests {
     fn high_risk_uses_the_protocol_reply_and_alerts() {
         let d = run(&["I want to kill myself"]);
         assert!(d[0].use_protocol_reply && d[0].alert && d[0].crisis_active);
-        assert!(d[0].signals.iter().any(|s| s == "explicit_ideation"));
+        assert!(d[0].signals.iter().any(|s| s == "active_ideation"));
     }
 
     #[test]

@@ -16,9 +16,11 @@ use crate::prompts;
 use crate::reasoner::{analyze, Analysis, ReasonerContext};
 use crate::reflect::{reflect_reply, ReflectState};
 use crate::strategy::{code_reply, Strategy};
+use crate::semantic::SemanticRisk;
 use crate::text::{sanitize_input, SentenceSplitter};
 use crate::validator::{validate, Finding, Flag, ValidationInput, ValidatorConfig};
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -61,8 +63,11 @@ pub struct SessionState {
 pub enum EngineEvent {
     /// The participant's turn has been read; sent before any reply text.
     Analysed {
-        /// Sanitised participant text.
+        /// Sanitised participant text (as the LLM sees it: cut at `max_input_chars`).
         user: String,
+        /// What the participant said, sanitised, up to [`MAX_STORED_INPUT_CHARS`]
+        /// (what the crisis layer read and the store keeps).
+        participant_text: String,
         /// The input was cut at `max_input_chars`.
         input_truncated: bool,
         /// The reasoner's reading.
@@ -93,8 +98,12 @@ pub enum ReplySource {
 /// Everything about one finished turn (what the store and the CLI record).
 #[derive(Debug, Clone, Serialize)]
 pub struct TurnResult {
-    /// Sanitised participant text.
+    /// Sanitised participant text (cut at `max_input_chars`, as the LLM sees it).
     pub user: String,
+    /// What the participant said, up to [`MAX_STORED_INPUT_CHARS`] (what the
+    /// crisis layer read and the store keeps).
+    #[serde(skip)]
+    pub participant_text: String,
     /// Input was cut at `max_input_chars`.
     pub input_truncated: bool,
     /// The reasoner's reading.
@@ -151,7 +160,26 @@ pub struct Engine {
     client: Option<LlmClient>,
     /// Precomputed fingerprint.
     fingerprint: String,
+    /// The crisis layer's semantic second opinion, when loaded.
+    semantic: Option<Arc<SemanticRisk>>,
 }
+
+/// The crisis layer's semantic second opinion as the engine runs it; part
+/// of the fingerprint, so an arm that runs without it cannot share a
+/// fingerprint with one that runs it.
+#[derive(Debug, Clone)]
+pub enum SemanticLayer {
+    /// Turned off in the config (`crisis.semantic = false`).
+    Off,
+    /// Loaded and used.
+    On(Arc<SemanticRisk>),
+    /// Configured but the model could not be loaded: lexical layer alone.
+    Unavailable(String),
+}
+
+/// Participant input kept (and read by the crisis layer) up to this many
+/// characters; only the LLM prompt is cut at `dialogue.max_input_chars`.
+pub const MAX_STORED_INPUT_CHARS: usize = 65_536;
 
 /// Reply for an empty turn.
 pub const EMPTY_REPLY: &str = "I'm here whenever you're ready.";
@@ -194,15 +222,31 @@ struct Draft {
 
 impl Engine {
     /// Builds an engine. `client` must be `Some` unless the mode is reflect.
-    pub fn new(mut cfg: EngineConfig, client: Option<LlmClient>) -> Self {
+    pub fn new(cfg: EngineConfig, client: Option<LlmClient>) -> Self {
+        let layer = if cfg.crisis.semantic { SemanticLayer::Unavailable("not loaded".into()) } else { SemanticLayer::Off };
+        Self::with_semantic(cfg, client, layer)
+    }
+
+    /// Builds an engine with the crisis layer's semantic second opinion
+    /// (loaded by the caller, so a binary loads the model once).
+    pub fn with_semantic(mut cfg: EngineConfig, client: Option<LlmClient>, layer: SemanticLayer) -> Self {
         // Per-model settings are resolved once, before the fingerprint, so
         // the fingerprint records what is actually sent.
         cfg.dialogue.sampling.repeat_penalty = cfg.dialogue.sampling.effective_repeat_penalty(cfg.llm.mode);
         if let Some(n) = cfg.llm.history_turns {
             cfg.dialogue.history_turns = n;
         }
-        let fingerprint = crate::fingerprint::fingerprint(&cfg);
-        Self { cfg, client, fingerprint }
+        let fingerprint = crate::fingerprint::fingerprint_with(&cfg, &layer);
+        let semantic = match layer {
+            SemanticLayer::On(s) => Some(s),
+            _ => None,
+        };
+        Self { cfg, client, fingerprint, semantic }
+    }
+
+    /// The semantic layer in use, if any (its embedder is reusable).
+    pub fn semantic(&self) -> Option<&Arc<SemanticRisk>> {
+        self.semantic.as_ref()
     }
 
     /// The engine fingerprint.
@@ -226,9 +270,13 @@ impl Engine {
     ) -> TurnResult {
         let start = Instant::now();
         let (user, input_truncated) = sanitize_input(raw, self.cfg.dialogue.max_input_chars);
+        // Design: the crisis layer reads the whole input (up to the store's
+        // far larger bound) before anything is cut for the LLM: a crisis
+        // sentence after 2,000 characters of ordinary text is still heard.
+        let participant_text = if input_truncated { sanitize_input(raw, MAX_STORED_INPUT_CHARS).0 } else { user.clone() };
 
         // 1. Crisis layer, always first, under every policy.
-        let mut crisis = st.crisis.on_turn(&user, &self.cfg.crisis);
+        let mut crisis = self.crisis_turn(st, &participant_text).await;
         if st.policy.asked_check_in && is_affirmative(&user) && !is_unclear_answer(&user) && !crisis.use_protocol_reply {
             // "Yes" to "are you having thoughts of ending your life?" is
             // explicit ideation, even though the words alone carry no cue.
@@ -271,10 +319,11 @@ impl Engine {
             st.policy.asked_check_in = true;
             st.check_in_followed_up = true;
         }
-        emit(events, EngineEvent::Analysed { user: user.clone(), input_truncated, analysis: analysis.clone(), crisis: crisis.clone(), decision }).await;
+        emit(events, EngineEvent::Analysed { user: user.clone(), participant_text: participant_text.clone(), input_truncated, analysis: analysis.clone(), crisis: crisis.clone(), decision }).await;
 
         let mut result = TurnResult {
             user: user.clone(),
+            participant_text,
             input_truncated,
             analysis,
             crisis,
@@ -324,6 +373,32 @@ impl Engine {
             st.history.drain(..drop);
         }
         result
+    }
+
+    /// Runs the crisis tracker on the whole input. With the semantic layer
+    /// the embedding work runs on a blocking thread, off the async runtime.
+    async fn crisis_turn(&self, st: &mut SessionState, text: &str) -> CrisisDecision {
+        let Some(sem) = self.semantic.clone() else {
+            return st.crisis.on_turn(text, &self.cfg.crisis);
+        };
+        let mut tracker = st.crisis.clone();
+        let cfg = self.cfg.crisis.clone();
+        let owned = text.to_string();
+        match tokio::task::spawn_blocking(move || {
+            let d = tracker.on_turn_with(&owned, &cfg, Some(&sem));
+            (tracker, d)
+        })
+        .await
+        {
+            Ok((tracker, d)) => {
+                st.crisis = tracker;
+                d
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "semantic crisis layer failed; lexical grade only for this turn");
+                st.crisis.on_turn(text, &self.cfg.crisis)
+            }
+        }
     }
 
     async fn generate(

@@ -131,7 +131,7 @@ pub fn negated_before(text: &str, at: usize, window: usize) -> bool {
         }
         // "no" is only a negator right before the word ("no hope"), not as
         // an answer ("no, I'm sad").
-        if w == "no" && i + 1 != n && next != "longer" {
+        if w == "no" && i + 1 != n && !matches!(next, "longer" | "thoughts" | "thought" | "intention" | "intentions" | "plans" | "plan" | "desire" | "urge" | "urges" | "wish" | "way") {
             continue;
         }
         return true;
@@ -164,6 +164,8 @@ const NOT_A_SUBJECT_NOUN: &[&str] = &[
     "own", "whole", "entire", "life", "heart", "mind", "head", "soul", "self", "bit", "little", "lot", "kind", "sort",
     "way", "same", "time", "day", "moment", "point", "morning", "week", "weekend", "night", "year", "month", "evening",
     "afternoon", "past", "last", "first", "few", "couple", "very", "really", "so",
+    // Objects of the speaker's own acts ("I have a plan to kill myself").
+    "plan", "plans", "urge", "urges", "thought", "thoughts", "need", "desire", "note", "letter", "letters", "bottle",
 ];
 
 /// Judges the grammatical subject of the phrase at `at` from the nearest
@@ -516,6 +518,13 @@ pub static RISK_EXPLICIT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"jump(?:ing)? in front of (?:a|the) (?:train|bus|car|truck)",
         r"slit(?:ting)? my (?:wrists?|throat)",
         r"not (?:be|being) (?:here|alive) (?:anymore|tomorrow|much longer)",
+        r"(?:thinking|thought|thoughts|think|thinks) (?:a lot )?(?:about|of) (?:ending (?:it|it all|my life|things)|killing myself|taking my (?:own )?life|suicide|how to die|dying by suicide)",
+        r"ctb|sewerslide|(?:want|wanna|going|gonna) to rope",
+        r"(?:want|wanna|going|gonna|ready|planning|about|decided) to (?:end (?:it|things|everything)(?: for good| now| all)?|be gone for good|not be alive)",
+        r"unaliv(?:e|ing) myself",
+        r"(?:plan|plans|planning) (?:for )?(?:how )?to end (?:it all|it|things|everything|my life)",
+        r"(?:night|day) (?:that )?i (?:end it|do it|kill myself|end my life)",
+        r"(?:i'?ll|i will|i'?m going to|i am going to|gonna) (?:end it|do it) (?:tonight|today|tomorrow|this weekend|soon|after)",
     ])
 });
 
@@ -527,7 +536,17 @@ pub static RISK_PASSIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:don'?t|not|never) (?:want|wanna) to wake up",
         r"(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up",
         r"(?:no|not any|not a single|don'?t (?:have|see) (?:a|any)) (?:point|reason) (?:in |of |to )?(?:living|to live|being alive|going on|existing|to go on|in going on|to keep going|anymore)",
-        r"what'?s the point (?:of|in) (?:living|life|being alive|going on|anything anymore|it all)",
+        r"what'?s (?:even )?the point (?:of|in) (?:living|life|being alive|going on|carrying on|continuing|existing|being here|waking up|it all)",
+        r"(?:why|what'?s the point) (?:should i |do i |even )?(?:keep|bother) (?:going|living|waking up|trying to live)",
+        r"(?:wish|wishing|hope|hoping|pray|praying) (?:that )?(?:i|i'?d|i'?ll|it) (?:would |could |will )?(?:just )?(?:die|not wake up|never wake up|get hit by|get sick and die|go to sleep forever|stop breathing|pass away|be over)",
+        r"(?:would(?:n'?t)? mind|would be (?:relieved|fine|okay|glad)|won'?t mind) if i (?:died|didn'?t wake up|never woke up|got hit|got killed|just died|was gone|stopped existing)",
+        r"(?:if i died|if i didn'?t wake up)[^.!?]{0,20}(?:that'?d|that would|it would|it'?d) be (?:fine|okay|a relief|better|ok)",
+        r"(?:tired|sick|exhausted) of (?:being alive|existing|living|life|waking up|everything)(?: anymore)?",
+        r"(?:want|wanna|wish i could|need) (?:to )?(?:sleep|go to sleep) (?:forever|and (?:never|not) wake up)",
+        r"(?:don'?t|do not|dont) want to (?:exist|be alive|wake up)(?: anymore| any more|tomorrow)?",
+        r"(?:life|living) (?:is|feels) (?:pointless|meaningless|not worth it)",
+        r"(?:no|not any|not a single) reason (?:for me )?to (?:live|keep going|go on|stay|be here|wake up|keep living)",
+        r"(?:easier|better|simpler) (?:for everyone )?if i (?:just )?(?:wasn'?t (?:here|around|alive)|weren'?t (?:here|around|alive)|didn'?t wake up|was gone|were gone|died|disappeared|didn'?t exist)",
         r"(?:life|living) (?:isn'?t|is not|doesn'?t seem|does not seem|is no longer|isn'?t really) worth (?:living|it)",
         r"not worth living",
         r"nothing (?:left )?to live for",
@@ -535,7 +554,7 @@ pub static RISK_PASSIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:not|unsure|don'?t know) (?:sure |if |whether )*(?:i )?(?:really )?(?:want|wanna) to (?:live|be alive|be here|go on|keep going|exist)",
         r"(?:everyone|everybody|people|they|my family|the world) (?:would be|are|is|'?d be) better off without me",
         r"(?:nobody|no one|noone) would (?:even )?(?:care|miss me|notice) if i (?:was|were|died|disappeared|was gone|were gone)",
-        r"(?:want|wanna|wish i could) (?:to )?(?:disappear|vanish|not exist|stop existing|cease to exist)(?: forever| for good| completely)?",
+        r"(?:want|wanna|wish i could) (?:to )?(?:just )?(?:disappear|vanish|not exist|stop existing|cease to exist)(?: forever| for good| completely)?",
         r"don'?t (?:really )?(?:want|wanna) to be (?:here|around|alive) (?:anymore|any more|any longer)",
         r"(?:rather|prefer to|hope i) (?:not|don'?t|never) wake up",
         r"not wake up (?:tomorrow|in the morning|again)",
@@ -549,14 +568,21 @@ pub static RISK_PASSIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Hopelessness and burden cues that raise concern but are not ideation.
 pub static RISK_HOPELESS_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
-        r"(?:completely |totally |so |feel |feeling |i'?m |i am )hopeless",
-        r"no way out",
-        r"(?:i'?m|i am|feel like) (?:such |just |a |nothing but a )*burden",
-        r"(?:give|giving|gave) up on (?:everything|life|myself)",
-        r"(?:i'?m|i am|feel) (?:completely |so )?trapped",
-        r"nothing will ever (?:get|be) better",
-        r"(?:feel like|want to|wanna|i'?m) (?:just )?(?:giving|give) up",
-        r"my life is (?:over|ruined|pointless|meaningless)",
+        r"(?:completely |totally |so |feel |feeling |i'?m |i am |utterly |just )hopeless",
+        r"(?:give|giving|gave|given) up on (?:everything|life|myself|living|the future)",
+        r"nothing (?:will|is going to|is ever going to|'?s ever going to) (?:ever )?(?:get|be|change|make it) (?:better|different|okay|ok)",
+        r"(?:it|things|life) (?:will|is going to|'?s going to) never (?:get|be) (?:better|different|okay|ok)",
+        r"(?:feel like|want to|wanna|i'?m|am) (?:just )?(?:giving|give) up",
+        r"my life is (?:over|ruined|pointless|meaningless|worthless)",
+        r"(?:i )?(?:can'?t|cannot|don'?t) (?:see|imagine|picture) (?:a|any|my) future",
+        r"(?:there'?s|there is|i have|i'?ve got) no (?:future|hope) (?:for me|left|anymore)",
+        r"(?:lost|losing) all (?:hope|will to live)",
+        r"(?:no|without any) hope (?:left|anymore)",
+        r"what'?s (?:even )?the point (?:anymore|of (?:anything|trying|any of (?:it|this))(?: anymore)?)",
+        r"(?:there'?s|there is) no point (?:anymore|in (?:anything|trying)(?: anymore)?)",
+        r"(?:i )?(?:don'?t|do not) see the point (?:anymore|of (?:anything|trying|any of (?:it|this)))",
+        r"nothing matters anymore",
+        r"(?:so |completely |totally )?(?:done|finished) with (?:everything|life|it all|all of it|living)",
     ])
 });
 
@@ -568,6 +594,13 @@ pub static RISK_SELF_HARM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:took|swallowed|taken|take|taking) (?:too many|a lot of|all (?:my|the|of my)|a bunch of|a handful of|an overdose of|loads of) (?:pills|tablets|meds|sleeping pills|painkillers|paracetamol|tylenol)",
         r"self[- ]?injur(?:y|e|ing)",
         r"cutting (?:again|my (?:arms?|legs?|wrists?|skin))",
+        r"(?:cut|cutting|burn|burning|burned|burnt|carve|carving|carved|scratch|scratching|scratched|slice|slicing|sliced|pinch|pinching|bite|biting|bit) (?:up )?(?:my|into my) (?:arms?|legs?|thighs?|wrists?|skin|stomach|hips?|hands?|forearms?)",
+        r"(?:hit|hitting|bang|banging|banged|punch|punching|punched|slap|slapping|slapped) (?:myself|my head (?:against|on) (?:the|a) wall)",
+        r"(?:hurt|hurting|harm|harming|injure|injuring) myself (?:on purpose|deliberately|again|to (?:feel|cope|punish|make))",
+        r"made myself (?:bleed|bruise)",
+        r"(?:razor|blade|knife|lighter|scissors|compass) (?:to|on|into|across) my (?:arms?|legs?|wrists?|skin|thighs?|stomach)",
+        r"(?:sh|self[- ]?harm|cutting) (?:urges?|relapse|again)",
+        r"relapsed (?:on|with|into|and) (?:sh|self[- ]?harm|cutting|cut)",
     ])
 });
 
@@ -580,6 +613,9 @@ pub static RISK_ACCIDENT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"could (?:have |'?ve )?(?:kill|killed) myself (?:laughing|for)",
         r"(?:die|dying|died) (?:of|from) (?:laughter|laughing|embarrassment|boredom|shame|cringe|happiness|cuteness)",
         r"i'?d (?:rather|sooner) die than",
+        r"(?:going to|gonna|will|'?ll) (?:literally )?die (?:if|when|unless|of|from) (?:i|i'?m|my|this|the|they|he|she|we|you)",
+        r"(?:kill|murder) me (?:now|already)",
+        r"(?:going to|gonna|will|'?ll) (?:kill|murder) me (?:if|when)",
         r"suicide (?:squad|prevention|awareness|hotline|helpline|forest)",
     ])
 });
@@ -603,7 +639,7 @@ pub static RISK_PLAN_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
         r"(?:have|got|made|making|had) (?:a|the|my) plan",
         r"planned (?:it|how|out|everything)",
-        r"(?:know|decided|figured out|worked out) (?:how|when|where) (?:i'?d|i would|i will|i'?ll|i'?m going to|to)(?: do it| end it| go)?",
+        r"(?:know|decided|figured out|worked out) (?:exactly )?(?:how|when|where) (?:i'?d|i would|i will|i'?ll|i'?m going to|to)(?: do it| end it| go)?",
         r"(?:researched|looked up|googled|searching|searched) (?:how|ways|methods|the best way)",
         r"(?:wrote|written|writing|left) (?:a|my) (?:suicide )?(?:note|letter)",
         r"(?:suicide|goodbye) (?:note|letter|plan)",
@@ -617,6 +653,7 @@ pub static RISK_MEANS_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:pills|tablets|gun|rope|noose|razor|blade|knife) (?:is |are )?(?:ready|in (?:my|front of me)|next to me|on my (?:desk|bed|table)|right here|here with me)",
         r"(?:on|at) the (?:bridge|roof|ledge|edge|tracks|platform|cliff)",
         r"(?:enough|all (?:my|the|these)) (?:pills|tablets|meds|sleeping pills|painkillers)",
+        r"(?:price of|cost of|how much (?:a |the )?|where to (?:buy|get) (?:a |the )?)(?:rope|gun|pistol|firearm|noose|helium|charcoal)",
     ])
 });
 
@@ -652,15 +689,181 @@ pub static RISK_GOODBYE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"this is (?:my )?(?:final |last )?goodbye",
         r"(?:goodbye|bye) forever",
         r"final goodbye",
-        r"(?:saying|said|say) (?:my )?goodbyes? to (?:everyone|everybody|my family|you all|the world)",
+        r"(?:saying|said|say) (?:my )?goodbyes? to the world",
         r"won'?t be (?:around|here|alive) (?:much longer|anymore|for long|any longer|after (?:tonight|today|this))",
         r"(?:giving|gave|give) away (?:my|all my) (?:stuff|things|belongings|possessions|cat|dog|pets?)",
         r"(?:last|final) (?:time|message|conversation) (?:you'?ll|we'?ll|i'?ll|you will|we will)(?: ever)?",
         r"you (?:won'?t|will not) (?:hear from|see) me again",
-        r"(?:take care of|look after) my (?:cat|dog|kids|children|pets?|family) (?:for me )?(?:when|after) i'?m gone",
-        r"when i'?m gone",
         r"thank you for everything[,.!]* (?:goodbye|bye|farewell)",
         r"(?:sorted|put) my (?:affairs|things) in order",
+    ])
+});
+
+/// An urge to jump, step off or let go: ideation when at a height or a platform.
+pub static RISK_JUMP_URGE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:want|wanna|going|gonna|about|ready|tempted|thinking about|think about|thought about|urge|urges) (?:to )?(?:jump|jumping|step off|stepping off|step in front|stepping in front|let go|letting go|lean over|fall)",
+        r"(?:how easy it would be|how easy it'?d be) to (?:jump|step|fall|let go)",
+        r"(?:just )?(?:one|a) (?:step|little push)",
+    ])
+});
+
+/// Medication words (for overdose, stockpiling and dose research).
+const MEDS: &str = r"(?:pills|tablets|meds|medication|medications|medicine|sleeping pills|sleeping tablets|painkillers|pain killers|pain meds|antidepressants|paracetamol|tylenol|acetaminophen|ibuprofen|advil|aspirin|xanax|benzos|oxy|oxycodone|insulin|lithium|prescription|prescriptions|capsules|sleep aids?|melatonin|(?:my )?(?:\w+ )?(?:pills|meds|tablets))";
+
+/// An overdose or injury already taken or under way (act in progress).
+pub static RISK_ACT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        &format!(r"(?:took|swallowed|taken|downed|had|popped|taking|swallowing|popping) (?:like |about |around |maybe |almost |over |at least )?(?:the whole|a whole|an entire|the entire|all (?:of )?(?:my|the|these|those)|every one of (?:my|the)|a (?:full )?bottle of|a bottle of|the rest of (?:my|the)|a handful of|handfuls of|a bunch of|loads of|lots of|a lot of|too many|way too many|so many|\d{{2,}}|twenty|thirty|forty|fifty|a hundred|double|triple|(?:way |a lot |so much )?more (?:of )?(?:my )?)\s*(?:of )?(?:my |the |these |those )?(?:\w+ )?{MEDS}"),
+        &format!(r"(?:took|swallowed|taken|downed|had) (?:way |a lot |so much |much )?more (?:of )?(?:my |the )?{MEDS} than (?:i'?m|i am|you'?re) (?:supposed|meant|allowed) to"),
+        r"(?:swallowed|downed|took|drank|taken) (?:the |a )?(?:whole |entire )?bottle",
+        r"(?:i'?ve|i have|i) (?:just |already )?(?:overdosed|od'?d|o\.d\.'?d)",
+        r"(?:pills|meds|tablets) (?:are|is) (?:kicking in|starting to work|working)",
+        r"(?:cut|cutting) (?:too )?deep (?:this time|tonight|now)",
+        r"(?:i'?m|i am) (?:bleeding|losing (?:a lot of )?blood) (?:a lot|and it won'?t stop|badly)",
+        r"(?:already )?(?:took|taken) (?:them|it) all",
+    ])
+});
+
+/// Looking up a method, a lethal dose, a height (method research).
+pub static RISK_METHOD_RESEARCH_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:lethal|fatal|deadly|toxic|overdose) (?:dose|amount|quantity|level)",
+        r"how (?:many|much) [^.?!]{0,50}\b(?:kill (?:me|myself|someone|a person|you|somebody)|to die|be fatal|be lethal|is lethal|is fatal|not wake up|never wake up|to overdose|an overdose|to od|stop (?:my|your|the|a) heart)",
+        r"how (?:high|tall|far) (?:\w+ ){0,7}(?:to (?:die|not survive|be fatal|be sure)|would (?:kill|be fatal)|is (?:fatal|lethal|enough to die))",
+        r"how long (?:\w+ ){0,3}(?:does it take|it takes|would it take) to (?:die|bleed out|drown|suffocate|lose consciousness|pass out and die)",
+        r"(?:painless|quick|quickest|easiest|easy|best|surest|fastest|peaceful) (?:ways?|methods?|means) (?:to|of) (?:die|dying|kill (?:myself|yourself|oneself)|end (?:it|my life|your life)|go)",
+        r"ways? to (?:kill myself|end my life|end it all|die painlessly|commit suicide|unalive)",
+        r"how to (?:kill myself|end my life|tie a noose|hang (?:myself|yourself)|overdose|commit suicide|slit|unalive)",
+        r"(?:researched|researching|looked up|looking up|looking into|looked into|googled|googling|searched|searching|reading (?:up )?about|read about) (?:\w+ ){0,3}(?:suicide methods|methods of suicide|overdos\w*|lethal doses?|ways to die|which (?:bridge|building) is|nooses?|the (?:tallest|highest) (?:bridge|building)s? (?:near|around|in))",
+        r"which (?:bridge|building|cliff|drop) (?:is )?(?:high|tall) enough",
+        r"(?:would|will|could) (?:\w+ ){0,3}(?:pills|tablets|that much|that many|this much|this many) (?:\w+ ){0,2}(?:kill me|be enough to (?:die|kill me|not wake up)|make sure i don'?t wake up)",
+        r"enough to (?:kill me|make sure i (?:don'?t|never) wake up|not wake up)",
+    ])
+});
+
+/// Stockpiling medication or obtaining a lethal means: preparation on its own.
+pub static RISK_STOCKPILE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        &format!(r"(?:saving|saved|stockpil\w*|hoard\w*|stash\w*|collecting|collected|storing|stored|hiding|hidden|squirrel\w* away|putting aside|put aside|been keeping|keeping) (?:up )?(?:all )?(?:of )?(?:my |the |some |a few |extra |enough )?(?:\w+ )?{MEDS}"),
+        &format!(r"(?:not|haven'?t been|stopped) taking (?:my )?{MEDS} (?:so|and) (?:i can|i'?ve been|i'?m) (?:sav|keep|collect|stor)\w*"),
+        r"(?:bought|buying|ordered|ordering|got|getting|picked up|purchased|applied for|looking to buy|trying to get) (?:a |some |the )?(?:gun|handgun|pistol|firearm|rope|noose|charcoal|helium|exit bag|razor blades)(?: (?:for|so) (?:myself|when|it|that|the end))?(?:$|[.!?]| online| today| yesterday| last| this| and| so| because)",
+        r"(?:tied|tying|made|making) (?:a |the )?noose",
+        r"(?:enough|a (?:big )?(?:pile|stash|collection|stockpile) of) (?:pills|tablets|meds|sleeping pills|painkillers)",
+    ])
+});
+
+/// Means within reach now, or being at a height / edge / platform.
+pub static RISK_AT_HAND_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:pills|tablets|meds|gun|rope|noose|razor|blade|knife|bottle) (?:is |are )?(?:ready|(?:right )?in front of me|next to me|beside me|in my (?:hand|hands|lap|pocket)|on my (?:desk|bed|table|lap)|right here|here with me|laid out|lined up|loaded)",
+        r"(?:i'?m |i am )?(?:holding|staring at|looking at|counting) (?:the |my |a |all the |all my )?(?:pills|tablets|gun|rope|noose|razor|blade|knife)",
+        r"(?:i'?m|i am|standing|sitting|stood|sat|been) (?:\w+ )?(?:on|at|by|near) (?:the |a )?(?:edge of (?:the |a )?|top of (?:the |a )?)?(?:train |railway |subway |metro |tube )?(?:bridge|roof|rooftop|ledge|edge|tracks|railway|train tracks|platform|cliff|balcony|overpass|tall building)",
+        r"(?:looking|staring) (?:down )?(?:over|off) (?:the )?(?:edge|ledge|bridge|balcony|railing)",
+        r"(?:one|a few|one more) steps? (?:away|forward|off)",
+        r"(?:the )?(?:gun|pistol|rifle) is loaded",
+    ])
+});
+
+/// Preparation that is unambiguous on its own (goodbye letters, notes).
+pub static RISK_PREPARATORY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:wrote|written|writing|write|left|leaving|drafted|drafting|finished) (?:a |my |the |some )?(?:goodbye|farewell|suicide|last|final) (?:letters?|notes?|messages?|texts?|emails?|videos?)",
+        r"(?:goodbye|farewell|suicide) (?:letters?|notes?) (?:to|for) (?:my|everyone|each|all)",
+        r"(?:letters?|notes?) (?:to|for) (?:my \w+|everyone|each of them|all of them) (?:saying goodbye|to say goodbye|explaining (?:why|everything))",
+        r"(?:said|saying|say) my (?:final |last )?goodbyes?",
+        r"(?:said|saying|say) (?:my )?(?:final |last )?goodbyes? (?:to the world|for good|for the last time|in case (?:i|something))",
+        r"(?:this is|consider this) (?:my )?(?:goodbye|farewell|last message)",
+    ])
+});
+
+/// Preparation that means risk only in a context of despair (giving things
+/// away, a will, affairs in order, who looks after the pets).
+pub static RISK_PREP_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:giving|gave|given|give) (?:away )?(?:all )?(?:of )?(?:my|my favou?rite|my most|the) (?:\w+ ){0,2}(?:stuff|things|belongings|possessions|clothes|books|games|guitar|jewell?e?ry|collection|cat|dog|pets?|plants|savings|money|laptop)(?: away)?(?: to)?",
+        r"(?:giving|gave|give) (?:\w+ )?away (?:my|all my|most of my)",
+        r"(?:sorted|sorting|put|putting|getting|got) (?:all )?my (?:affairs|things|paperwork|finances|accounts|passwords) (?:in order|sorted|together|in place)",
+        r"(?:made|making|wrote|writing|updated|updating|finished) (?:a |my )?will\b",
+        r"(?:sorting|sorted|sort|getting|got) out my (?:will|affairs|things|paperwork|finances|accounts|passwords)",
+        r"(?:saying|said|say) goodbye to (?:everyone|everybody|my family|my friends|you all|them all|people)",
+        r"(?:make sure|made sure|making sure|arranged|arranging) (?:someone|somebody|my \w+|they) (?:will |can |would )?(?:take care of|look after|have|feed|get) my (?:cat|dog|pets?|kids|things|stuff)",
+        r"(?:deleted|deleting|delete|closed|closing|cancelled|cancelling) (?:all )?(?:of )?my (?:accounts|social media|instagram|facebook|profiles?|subscriptions)",
+        r"(?:paid|paying|paid off|settled|settling) (?:off )?(?:all )?my (?:debts|bills)",
+        r"(?:cleaned|cleaning|tidied|tidying) (?:up )?(?:everything|my (?:room|flat|apartment|house)) so (?:no one|nobody|they|my \w+) (?:has|have|won'?t have) to",
+        r"(?:won'?t|will not|wouldn'?t|don'?t) (?:need|be needing) (?:them|it|my \w+|these|those|any of (?:it|this|my stuff)) (?:anymore|any more|much longer|where i'?m going|after)",
+        r"(?:when|after|once) i'?m (?:gone|not here|not around)",
+    ])
+});
+
+/// Perceived burdensomeness (Joiner).
+pub static RISK_BURDEN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:i'?m|i am|feel like|feel like i'?m|i feel like i'?m|i'?ve become|i have become|i'?m just|being) (?:such |just |a |nothing but a |only a |a total |a huge |a massive |the )*(?:burden|drain|weight|problem|waste of space|waste of oxygen|waste of air)\b",
+        r"(?:everyone|everybody|people|they|my (?:family|friends|kids|parents|mum|mom|dad|wife|husband|partner|children)|the world|them) (?:would|will|might|'?d) (?:all )?(?:be )?(?:better off|happier|easier|fine|better) without me",
+        r"(?:better off|happier|easier|better) without me",
+        r"(?:i'?m|i am|i'?ve been) (?:only |just )?(?:dragging|holding) (?:everyone|everybody|them|my \w+) (?:down|back)",
+        r"i (?:only |just )?(?:make|cause|bring) (?:everyone'?s|everybody'?s|their|people'?s|my \w+'?s) (?:li(?:fe|ves)|day) (?:worse|harder)",
+        r"(?:i|all i) (?:only |just |ever )?(?:cause|causes|bring|create) (?:problems|trouble|pain|misery) (?:for|to) (?:everyone|everybody|them|people|my \w+|the people (?:i love|around me|in my life))",
+        r"(?:i'?m|i am) (?:ruining|wrecking) (?:everyone'?s|their|my \w+'?s) li(?:fe|ves)",
+        r"(?:they|everyone|my \w+) (?:would|'?d) (?:not have to|no longer have to|stop having to) (?:worry about|deal with|take care of|look after) me",
+    ])
+});
+
+/// Thwarted belongingness (Joiner): nobody would notice or care, not belonging.
+pub static RISK_BELONGING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:nobody|no one|noone|anyone|anybody) (?:would|will|'?d|even) (?:even |really |actually )?(?:notice|care|miss me|mind|matter|realize|realise)\b[^.!?]{0,30}\bif i (?:was|were|wasn'?t|weren'?t|died|disappeared|was gone|were gone|left|vanished|stopped)",
+        r"(?:would|will|does|did) (?:it|i) (?:even |really )?matter (?:to anyone |to anybody |to someone )?if i (?:wasn'?t|weren'?t|was not|were not|died|was gone|were gone|disappeared|didn'?t exist)",
+        r"(?:would )?(?:anyone|anybody) (?:even |really )?(?:notice|care|miss me)\b[^.!?]{0,20}\bif i",
+        r"(?:it|i) (?:would|will|'?d) (?:even |really )?matter (?:to anyone |to anybody |to someone )?if i (?:wasn'?t|weren'?t|was not|were not|died|was gone|were gone|disappeared|didn'?t exist)",
+        r"(?:nobody|no one|noone) would (?:even )?(?:notice|care|miss me)",
+        r"(?:i )?(?:don'?t|do not|never) (?:belong|fit in) (?:anywhere|here|in this world|with anyone)",
+        r"(?:completely|totally|utterly) alone in (?:the|this) world",
+        r"(?:nobody|no one|noone) (?:would|will) (?:come to|show up at|go to) my funeral",
+        r"(?:nobody|no one|noone) cares (?:if|whether) i (?:live|die|exist|am alive|'?m alive)",
+        r"(?:i'?m|i am) (?:invisible|forgotten) to (?:everyone|everybody|the world)",
+    ])
+});
+
+/// Entrapment (IMV, AAS "Trapped").
+pub static RISK_ENTRAPMENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:i'?m|i am|i feel|feel|feeling|i'?ve been feeling) (?:\w+ )?(?:completely |so |totally |utterly )?trapped",
+        r"no way out",
+        r"(?:no|can'?t find (?:an?|any)|there'?s no) (?:escape|exit)\b",
+        r"can'?t (?:escape|get out of) (?:this|my life|it|the pain|my head)",
+        r"(?:the )?only way (?:out|to (?:escape|make (?:it|this|the pain) stop|stop (?:the|this) pain))",
+        r"(?:stuck|trapped) (?:in|with) (?:this|my) (?:life|pain|situation|head) (?:forever|with no way out|and (?:can'?t|there'?s no))",
+        r"(?:no matter what i do|whatever i do),? (?:nothing|it) (?:changes|will change|works|helps)",
+    ])
+});
+
+/// Calm after a decision: peace, relief or finality about not being around.
+pub static RISK_CALM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:made|making|at) (?:my )?peace with (?:it|everything|my decision|dying|death|leaving|not being here|the fact that i won'?t)",
+        r"(?:i'?ve|i have|i) (?:finally )?(?:decided|made (?:up )?my (?:mind|decision)|made a decision)[^.!?]{0,30}\b(?:feel|feels|felt|i'?m|am) (?:so |much |really )?(?:calm|at peace|peaceful|relieved|lighter|better|settled|free)",
+        r"(?:feel|feeling|i'?m|am|felt) (?:so |really |strangely |weirdly |oddly |finally |completely |much )?(?:calm|at peace|peaceful|relieved|lighter|settled)[^.!?]{0,30}\b(?:now that|since|because) i(?:'?ve| have)? (?:decided|made (?:up )?my mind|know (?:how|when|what i'?m going to do|it(?:'ll| will) (?:all )?be over))",
+        r"(?:it|everything|this|all of this|the pain) (?:will|'?ll) (?:all )?be over (?:soon|in a (?:few|couple)|by|after|tonight|tomorrow)",
+        r"(?:won'?t|will not) (?:be )?(?:a (?:problem|burden|bother)|bother(?:ing)? (?:anyone|you|them)) (?:for (?:anyone|you|them|everyone|anybody) )?(?:for |much )?(?:much |any )?longer",
+        r"(?:won'?t|will not) (?:have to )?(?:be around|be here|deal with (?:it|this|anything)|suffer|hurt) (?:much|for|any) (?:longer|long|more)",
+        r"(?:won'?t|will not) be (?:around|here) (?:to see (?:it|them|you|the|my|next)|much longer|any longer|by (?:then|tomorrow|the weekend|next week))",
+        r"(?:soon|tomorrow|after tonight) (?:it|none of (?:it|this)|nothing) (?:won'?t|will|'?ll) (?:matter|hurt)(?: anymore)?",
+        r"don'?t (?:need to )?worry about me (?:anymore|any more|after (?:today|tonight))",
+        r"(?:everything|it all) (?:is|feels) (?:finally )?(?:sorted|settled|decided|figured out) now",
+        r"(?:i'?ve|i have) (?:finally )?(?:figured|worked) (?:it|everything) out,? (?:i'?m|i am) (?:calm|at peace|ready)",
+    ])
+});
+
+/// Fiction, media and hypothetical frames: a risk phrase inside them is not
+/// the speaker's risk, and the semantic layer may not raise on it.
+pub static RISK_FICTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:book|novel|film|movie|show|series|episode|season|character|characters|protagonist|villain|hero|story|stories|plot|script|screenplay|poem|song|lyrics|album|game|video game|play|musical|documentary|article|podcast|news|anime|manga|comic|fanfic|fan fiction|chapter|scene)s?",
+        r"(?:writing|wrote|write|reading|read|watched|watching|playing) (?:a |an |the |my )?(?:story|essay|paper|report|assignment|novel|scene|thesis|presentation)",
+        r"(?:for|in) (?:my|a|the) (?:class|course|lecture|psychology|nursing|training|essay|research|module)",
+        r"(?:what (?:should|do|can) i (?:do|say)|how (?:do|can|should) i help) (?:if|when) (?:a |my |someone|somebody|a friend)",
     ])
 });
 
@@ -721,7 +924,9 @@ mod tests {
             &*ADVICE_RE, &*IMPERATIVE_RE, &*NOT_ADVICE_OPENING_RE, &*MINIMISING_RE, &*DISTORTION_RE,
             &*RISK_EXPLICIT_RE, &*RISK_PASSIVE_RE, &*RISK_HOPELESS_RE, &*RISK_SELF_HARM_RE, &*RISK_ACCIDENT_RE,
             &*RISK_HISTORY_RE, &*RISK_PLAN_RE, &*RISK_MEANS_RE, &*RISK_TIMELINE_RE, &*RISK_INTENT_RE,
-            &*RISK_GOODBYE_RE, &*DENIAL_RE, &*INJECTION_RE, &*EMOTION_RE,
+            &*RISK_GOODBYE_RE, &*DENIAL_RE, &*INJECTION_RE, &*EMOTION_RE, &*RISK_ACT_RE, &*RISK_METHOD_RESEARCH_RE,
+            &*RISK_STOCKPILE_RE, &*RISK_AT_HAND_RE, &*RISK_PREPARATORY_RE, &*RISK_PREP_CONTEXT_RE, &*RISK_BURDEN_RE,
+            &*RISK_BELONGING_RE, &*RISK_ENTRAPMENT_RE, &*RISK_CALM_RE, &*RISK_FICTION_RE, &*RISK_JUMP_URGE_RE,
         ] {
             assert!(!r.as_str().is_empty());
         }

@@ -20,10 +20,15 @@
 //! - [`template`] — placeholder checks for config texts (the crisis template).
 //! - [`evalset`] — scoring of the coherence flags on labelled sets and ESConv.
 //! - [`memory`] — bounded summaries of earlier sessions.
+//! - [`warning_signs`] — the crisis layer's warning-sign categories, grades, sources; risk text normalisation.
+//! - [`embed`] — in-process sentence embeddings (all-MiniLM-L6-v2 on candle).
+//! - [`semantic`] — the crisis layer's semantic second opinion (exemplars, two tiers).
+//! - [`risk_eval`] — scoring the crisis layer on a labelled JSONL set.
 
 pub mod coherence;
 pub mod config;
 pub mod crisis;
+pub mod embed;
 pub mod lexicon;
 pub mod engine;
 pub mod evalset;
@@ -34,7 +39,10 @@ pub mod policy;
 pub mod prompts;
 pub mod reasoner;
 pub mod reflect;
+pub mod risk_eval;
+pub mod semantic;
 pub mod strategy;
 pub mod template;
 pub mod text;
 pub mod validator;
+pub mod warning_signs;

@@ -132,8 +132,13 @@ fn talking_over_the_reply_interrupts_it_and_the_store_says_so() {
     // on a heavily loaded machine the reply can start only after the second
     // utterance began, and then there is nothing to interrupt (the robot
     // waits its turn instead). Both outcomes are checked for consistency.
-    if turns[0]["turn_latency_ms"].as_u64().unwrap() > 4_000 {
-        eprintln!("machine too slow for the overlap ({}); checking the no-overlap outcome", turns[0]["turn_latency_ms"]);
+    // The second utterance starts 4.5 s after the first ends: a reply that
+    // starts later than that has nothing to overlap; one that starts before
+    // 4 s must be interrupted; in between either outcome is possible and
+    // the one that happened is checked.
+    let latency = turns[0]["turn_latency_ms"].as_u64().unwrap();
+    if latency > 4_600 || (latency > 4_000 && turns[0]["interrupted"] == false) {
+        eprintln!("machine too slow for the overlap ({latency}); checking the no-overlap outcome");
         assert_eq!(turns[0]["interrupted"], false);
         assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE status = 'interrupted'"), 0);
         return;

@@ -1,0 +1,282 @@
+//! The crisis layer's semantic second opinion: each sentence the lexical
+//! layer may not rule out is embedded ([`crate::embed`]) and compared with
+//! curated exemplars per warning-sign category and with hard negatives
+//! (goodbyes, thanks, medication and sleep talk, negations, grief, idioms),
+//! kept in `dialogue/data/risk-exemplars.toml` (compiled in, so the
+//! fingerprint hashes exactly what runs).
+//!
+//! Design: it can only raise a grade, never lower one, and never to
+//! `imminent` — imminence (a time, means at hand) stays with the lexical
+//! layer, as do negation, who is speaking, fiction and the past: a sentence
+//! the lexical layer marks as any of those is not read here at all. Two
+//! tiers: a strong match (cosine ≥ `semantic_strong` and at least
+//! `semantic_margin` above the closest hard negative) raises to the
+//! category's grade, capped at `high` (crisis protocol); a weaker one
+//! (≥ `semantic_weak`) raises to `low` (the check-in question).
+//! Deterministic: the same text gives the same vectors and the same grade.
+
+use crate::crisis::{Assessment, Risk};
+use crate::embed::{cosine, EmbedError, Embedder};
+use crate::warning_signs::Category;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The curated exemplars, compiled in.
+pub const EXEMPLARS_TOML: &str = include_str!("../data/risk-exemplars.toml");
+
+/// At most this many sentences of one turn are embedded (the first 4 and
+/// the last 20 of those the lexical layer leaves open).
+///
+/// Design: a 64 KiB paste would otherwise cost seconds; the lexical layer
+/// still reads every sentence, and a crisis statement at the end of a long
+/// turn — the usual place — is within the last 20.
+pub const MAX_SENTENCES: usize = 24;
+
+/// Thresholds of the two tiers (part of the fingerprint).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Cosine for a strong match (raises to the category's grade, at most high).
+    pub strong: f32,
+    /// Cosine for a weak match (raises to low: the check-in question).
+    pub weak: f32,
+    /// A match must beat the closest hard negative by this much.
+    pub margin: f32,
+}
+
+/// One curated sentence and its vector.
+#[derive(Debug, Clone)]
+struct Exemplar {
+    /// Category, or `None` for a hard negative.
+    category: Option<Category>,
+    /// The sentence (kept for explanations).
+    text: String,
+    /// Its unit vector.
+    vector: Vec<f32>,
+}
+
+/// The exemplar file's shape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExemplarFile {
+    /// Category name → sentences that express it.
+    positive: BTreeMap<String, Vec<String>>,
+    /// Kind of hard negative → sentences that must not raise.
+    negative: BTreeMap<String, Vec<String>>,
+}
+
+/// Why the exemplar file is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SemanticError {
+    /// The TOML does not parse or names an unknown category.
+    #[error("risk exemplars: {0}")]
+    Exemplars(String),
+    /// The embedding model failed.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+/// Parses the exemplar TOML into (category or negative, sentence) pairs.
+fn parse_exemplars(text: &str) -> Result<Vec<(Option<Category>, String)>, SemanticError> {
+    let file: ExemplarFile = toml::from_str(text).map_err(|e| SemanticError::Exemplars(e.to_string()))?;
+    let mut out = Vec::new();
+    for (name, list) in file.positive {
+        let c = Category::from_name(&name).ok_or_else(|| SemanticError::Exemplars(format!("unknown category `{name}` in [positive]")))?;
+        out.extend(list.into_iter().map(|t| (Some(c), t)));
+    }
+    for (_, list) in file.negative {
+        out.extend(list.into_iter().map(|t| (None, t)));
+    }
+    if !out.iter().any(|(c, _)| c.is_none()) || !out.iter().any(|(c, _)| c.is_some()) {
+        return Err(SemanticError::Exemplars("needs both [positive] and [negative] sentences".into()));
+    }
+    Ok(out)
+}
+
+/// The best match of one sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemanticHit {
+    /// Category of the closest positive exemplar.
+    pub category: Category,
+    /// Its cosine similarity.
+    pub cosine: f32,
+    /// Cosine of the closest hard negative.
+    pub negative_cosine: f32,
+    /// The closest positive exemplar.
+    pub exemplar: String,
+}
+
+/// The semantic second opinion, ready to use. Cheap to share (`Arc`).
+#[derive(Debug)]
+pub struct SemanticRisk {
+    /// The sentence embedder (also reusable by the validator).
+    embedder: Arc<Embedder>,
+    /// Embedded exemplars.
+    exemplars: Vec<Exemplar>,
+    /// Tier thresholds.
+    thresholds: Thresholds,
+}
+
+impl SemanticRisk {
+    /// Embeds the compiled-in exemplars with `embedder`.
+    pub fn new(embedder: Arc<Embedder>, thresholds: Thresholds) -> Result<Self, SemanticError> {
+        let pairs = parse_exemplars(EXEMPLARS_TOML)?;
+        let mut exemplars = Vec::with_capacity(pairs.len());
+        for (category, text) in pairs {
+            let vector = embedder.embed(&text)?;
+            exemplars.push(Exemplar { category, text, vector });
+        }
+        Ok(Self { embedder, exemplars, thresholds })
+    }
+
+    /// The shared embedder.
+    pub fn embedder(&self) -> &Arc<Embedder> {
+        &self.embedder
+    }
+
+    /// The thresholds in use.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// The closest positive and negative exemplars of one sentence.
+    pub fn score(&self, sentence: &str) -> Result<SemanticHit, EmbedError> {
+        let v = self.embedder.embed(sentence)?;
+        Ok(self.score_vector(&v))
+    }
+
+    fn score_vector(&self, v: &[f32]) -> SemanticHit {
+        let mut best: Option<(&Exemplar, f32)> = None;
+        let mut neg = f32::MIN;
+        for e in &self.exemplars {
+            let c = cosine(v, &e.vector);
+            match e.category {
+                None => neg = neg.max(c),
+                Some(_) => {
+                    if best.is_none_or(|(_, b)| c > b) {
+                        best = Some((e, c));
+                    }
+                }
+            }
+        }
+        match best {
+            Some((e, c)) => SemanticHit { category: e.category.unwrap_or(Category::PassiveIdeation), cosine: c, negative_cosine: neg, exemplar: e.text.clone() },
+            None => SemanticHit { category: Category::PassiveIdeation, cosine: 0.0, negative_cosine: neg, exemplar: String::new() },
+        }
+    }
+
+    /// The grade a hit earns (`None` below both tiers).
+    pub fn tier(&self, hit: &SemanticHit) -> Option<(Risk, &'static str)> {
+        let t = self.thresholds;
+        if hit.cosine - hit.negative_cosine < t.margin {
+            return None;
+        }
+        if hit.cosine >= t.strong {
+            Some((hit.category.grade().min(Risk::High), "semantic_strong"))
+        } else if hit.cosine >= t.weak {
+            Some((Risk::Low, "semantic_weak"))
+        } else {
+            None
+        }
+    }
+
+    /// Raises `a` where a sentence the lexical layer left open matches a
+    /// category. Never lowers; an embedding failure leaves the lexical grade.
+    ///
+    /// Design: acts that are ordinary on their own (preparation, means, a
+    /// plan, a place) raise only with despair in this turn or, when
+    /// `despair_before`, in the last few turns — as in the lexical layer;
+    /// otherwise they are kept as ambiguous cues for later turns.
+    pub fn raise(&self, a: &mut Assessment, despair_before: bool) {
+        let open = &a.semantic_eligible;
+        let picked: Vec<&String> = if open.len() <= MAX_SENTENCES {
+            open.iter().collect()
+        } else {
+            open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).collect()
+        };
+        let mut raises: Vec<(Category, Risk, &'static str)> = Vec::new();
+        for s in picked {
+            match self.score(s) {
+                Ok(hit) => {
+                    if let Some((grade, tier)) = self.tier(&hit) {
+                        raises.push((hit.category, grade, tier));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "semantic risk layer: embedding failed; lexical grade stands"),
+            }
+        }
+        let despair = despair_before
+            || !a.categories.is_empty()
+            || raises.iter().any(|(c, _, _)| !is_contextual(*c));
+        for (c, grade, tier) in raises {
+            if is_contextual(c) && !despair {
+                if !a.ambiguous.contains(&c) {
+                    a.ambiguous.push(c);
+                }
+                continue;
+            }
+            let was = a.risk;
+            a.add(c, grade);
+            if a.risk > was || grade >= was {
+                let sig = format!("{tier}:{}", c.as_str());
+                if !a.semantic_signals.contains(&sig) {
+                    a.semantic_signals.push(sig);
+                }
+            }
+        }
+    }
+
+    /// What identifies this layer in the fingerprint: model weights, the
+    /// exemplars and the thresholds.
+    pub fn identity(&self) -> serde_json::Value {
+        serde_json::json!({
+            "state": "on",
+            "model_sha256": self.embedder.weights_sha256(),
+            "exemplars_sha256": exemplars_sha256(),
+            "thresholds": self.thresholds,
+        })
+    }
+}
+
+/// Categories that mean risk only in a context of despair.
+fn is_contextual(c: Category) -> bool {
+    matches!(c, Category::PreparatoryActs | Category::MeansAcquiring | Category::MeansAtHand | Category::Plan | Category::PlanWithTime)
+}
+
+/// sha256 (hex) of the compiled-in exemplar file.
+pub fn exemplars_sha256() -> String {
+    hex::encode(Sha256::digest(EXEMPLARS_TOML.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_exemplars_parse_and_cover_every_graded_category() {
+        let pairs = parse_exemplars(EXEMPLARS_TOML).unwrap();
+        for c in [
+            Category::PassiveIdeation,
+            Category::ActiveIdeation,
+            Category::MethodResearch,
+            Category::MeansAcquiring,
+            Category::PreparatoryActs,
+            Category::SelfInjury,
+            Category::Burdensomeness,
+            Category::ThwartedBelongingness,
+            Category::Hopelessness,
+            Category::Entrapment,
+            Category::CalmAfterDecision,
+        ] {
+            assert!(pairs.iter().any(|(k, _)| *k == Some(c)), "no exemplar for {c:?}");
+        }
+        assert!(pairs.iter().filter(|(k, _)| k.is_none()).count() >= 20);
+    }
+
+    #[test]
+    fn an_unknown_category_in_the_exemplars_is_an_error_naming_it() {
+        let err = parse_exemplars("[positive]\nsadness = [\"x\"]\n[negative]\nx = [\"y\"]\n").unwrap_err();
+        assert!(err.to_string().contains("sadness"), "{err}");
+    }
+}

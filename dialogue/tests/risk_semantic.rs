@@ -1,0 +1,236 @@
+//! The crisis layer with its semantic second opinion, on the real
+//! all-MiniLM-L6-v2 (installed by scripts/fetch-minilm.sh, which the set-up
+//! runs): what it raises, what it may not raise, determinism, a corrupt
+//! model; the tuning and held-out sets' figures as regression floors; and,
+//! when `ATTUNE_ESCONV` is set, false alarms on ESConv seeker turns.
+
+use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
+use attune_dialogue::embed::{cosine, EmbedError, Embedder};
+use attune_dialogue::risk_eval::{parse_items, report, run};
+use attune_dialogue::semantic::SemanticRisk;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+fn model_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ATTUNE_MINILM_DIR") {
+        return PathBuf::from(d);
+    }
+    let data = if let Some(h) = std::env::var_os("ATTUNE_HOME") {
+        PathBuf::from(h)
+    } else if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        PathBuf::from(x).join("attune")
+    } else {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/attune")
+    };
+    attune_dialogue::embed::default_model_dir(&data)
+}
+
+fn semantic() -> &'static SemanticRisk {
+    static S: OnceLock<SemanticRisk> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = model_dir();
+        let e = Embedder::load(&dir).unwrap_or_else(|e| panic!("all-MiniLM-L6-v2 not usable at {}: {e}; run scripts/fetch-minilm.sh", dir.display()));
+        SemanticRisk::new(Arc::new(e), CrisisConfig::default().semantic_thresholds()).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn grade(turns: &[&str]) -> Risk {
+    let cfg = CrisisConfig::default();
+    let mut t = CrisisTracker::default();
+    let mut last = Risk::None;
+    for x in turns {
+        last = t.on_turn_with(x, &cfg, Some(semantic())).risk;
+    }
+    last
+}
+
+fn lexical(turns: &[&str]) -> Risk {
+    let cfg = CrisisConfig::default();
+    let mut t = CrisisTracker::default();
+    let mut last = Risk::None;
+    for x in turns {
+        last = t.on_turn(x, &cfg).risk;
+    }
+    last
+}
+
+#[test]
+fn the_embedder_is_unit_length_deterministic_and_puts_like_with_like() {
+    let e = semantic().embedder();
+    let a = e.embed("I want to die").unwrap();
+    let b = e.embed("I wish I were dead").unwrap();
+    let c = e.embed("Can you recommend a good pizza place?").unwrap();
+    assert_eq!(a.len(), 384);
+    let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    assert_eq!(a, e.embed("I want to die").unwrap(), "same text, same vector");
+    assert!(cosine(&a, &b) > cosine(&a, &c) + 0.2, "{} vs {}", cosine(&a, &b), cosine(&a, &c));
+}
+
+#[test]
+fn the_weights_hash_is_the_pinned_one() {
+    assert_eq!(semantic().embedder().weights_sha256(), attune_dialogue::embed::PINNED_WEIGHTS_SHA256);
+}
+
+#[test]
+fn the_semantic_layer_never_lowers_a_lexical_grade() {
+    for t in [
+        "I want to kill myself tonight",
+        "I took 20 sleeping pills, is that a lot?",
+        "I feel like such a burden",
+        "years ago i tried to kill myself but i'm in a much better place now",
+        "This exam is killing me",
+        "I'm standing on the bridge and I want to jump off the bridge",
+    ] {
+        assert!(grade(&[t]) >= lexical(&[t]), "{t}");
+    }
+}
+
+#[test]
+fn it_raises_indirect_statements_the_lexical_layer_misses() {
+    // Written for this test: close paraphrases of the exemplars without a
+    // listed risk phrase. (Measured: far-off indirect statements are mostly
+    // not raised at the shipped thresholds; see README for held-out figures.)
+    let texts = [
+        "Everybody in my life would be relieved if I stopped existing",
+        "I wish I could fall asleep and simply never open my eyes again",
+        "Lately I keep hoping I won't wake up in the morning",
+        "My family's life would be so much easier with me gone",
+    ];
+    let raised: Vec<&str> = texts.iter().copied().filter(|t| grade(&[t]) > lexical(&[t])).collect();
+    let lexical_missed = texts.iter().filter(|t| lexical(&[t]) == Risk::None).count();
+    assert!(lexical_missed >= 1, "the lexical layer already catches all of these; pick other statements");
+    assert!(!raised.is_empty(), "the semantic layer raised none of {texts:?}");
+}
+
+#[test]
+fn a_semantic_match_inside_a_negated_third_person_or_fiction_clause_does_not_raise() {
+    for t in [
+        "I'm not suicidal, I just feel really tired of everything",
+        "My sister keeps saying her family would be better off without her",
+        "In the novel the narrator writes goodbye letters to his family",
+        "He told me he has been saving up his pills",
+        "Years ago I wished I could disappear, but that's long behind me",
+    ] {
+        assert_eq!(grade(&[t]), lexical(&[t]), "{t}");
+    }
+}
+
+#[test]
+fn hard_negatives_stay_none() {
+    for t in [
+        "Thanks so much for listening, goodbye for now",
+        "I took my medication this morning like I should",
+        "I just want to sleep all weekend",
+        "I'm moving away and saying goodbye to my friends",
+        "My grandmother passed away last month and I miss her",
+        "I'm so stressed about my exams",
+    ] {
+        assert_eq!(grade(&[t]), Risk::None, "{t}");
+    }
+}
+
+#[test]
+fn a_truncated_weights_file_is_a_clear_error_naming_the_file() {
+    let src = model_dir();
+    let dir = tempfile_dir();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 3]).unwrap();
+    let err = Embedder::load(&dir).unwrap_err();
+    assert!(matches!(err, EmbedError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+    std::fs::write(dir.join("tokenizer.json"), b"{ not json").unwrap();
+    let err = Embedder::load(&dir).unwrap_err();
+    assert!(err.to_string().contains("tokenizer.json"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("attune-minilm-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn eval_file(name: &str) -> attune_dialogue::risk_eval::Report {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let items = parse_items(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rep = report(&run(&items, &CrisisConfig::default(), Some(semantic())));
+    eprintln!("{name}:\n{}", attune_dialogue::risk_eval::render(&rep));
+    rep
+}
+
+#[test]
+fn the_tuning_set_stays_above_its_floors() {
+    let r = eval_file("risk-tune.jsonl");
+    assert!(r.n >= 150);
+    assert!(r.high_imminent_recall >= FLOOR_TUNE_HIGH, "high+imminent recall {:.3}", r.high_imminent_recall);
+    assert!(r.low_recall >= FLOOR_TUNE_LOW, "low recall {:.3}", r.low_recall);
+    assert!(r.specificity >= FLOOR_TUNE_SPEC, "specificity {:.3}", r.specificity);
+    assert!(r.idiom_grief_specificity >= 0.95, "idiom/grief specificity {:.3}", r.idiom_grief_specificity);
+}
+
+#[test]
+fn the_held_out_set_stays_above_its_floors() {
+    let r = eval_file("risk-heldout.jsonl");
+    assert!(r.high_imminent_recall >= FLOOR_HELDOUT_HIGH, "high+imminent recall {:.3}", r.high_imminent_recall);
+    assert!(r.low_recall >= FLOOR_HELDOUT_LOW, "low recall {:.3}", r.low_recall);
+    assert!(r.specificity >= FLOOR_HELDOUT_SPEC, "specificity {:.3}", r.specificity);
+    assert!(r.idiom_grief_specificity >= FLOOR_HELDOUT_IDIOM_GRIEF, "idiom/grief specificity {:.3}", r.idiom_grief_specificity);
+}
+
+// Floors just below the figures measured when the layer was finished (README).
+// Measured: tuning 0.986 / 1.000 / 1.000; held-out 0.442 / 0.700 / 0.891,
+// idiom/grief 1.000 (held-out measured once, below the 0.95 recall goal).
+const FLOOR_TUNE_HIGH: f64 = 0.97;
+const FLOOR_TUNE_LOW: f64 = 0.97;
+const FLOOR_TUNE_SPEC: f64 = 0.97;
+const FLOOR_HELDOUT_HIGH: f64 = 0.42;
+const FLOOR_HELDOUT_LOW: f64 = 0.67;
+const FLOOR_HELDOUT_SPEC: f64 = 0.87;
+const FLOOR_HELDOUT_IDIOM_GRIEF: f64 = 0.95;
+
+/// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
+/// risk, labelled by hand: they are not false alarms. Ids only; the data is
+/// never copied into the repository.
+fn genuine_risk_ids() -> std::collections::HashSet<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/esconv-genuine-risk.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
+}
+
+#[test]
+fn false_alarms_on_esconv_seeker_turns_stay_within_the_goals() {
+    let Ok(path) = std::env::var("ATTUNE_ESCONV") else {
+        eprintln!("ATTUNE_ESCONV is not set: ESConv false-alarm check not run (scripts/test.sh sets it when the data is present)");
+        return;
+    };
+    let dev = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("ATTUNE_ESCONV={path}: {e}"));
+    let failed_path = PathBuf::from(&path).with_file_name("failed-esconv.json");
+    let failed = std::fs::read_to_string(&failed_path).ok();
+    let turns = attune_dialogue::risk_eval::esconv_seeker_turns(&dev, failed.as_deref()).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert!(turns.len() >= 1000, "only {} seeker turns", turns.len());
+    let genuine = genuine_risk_ids();
+    let cfg = CrisisConfig::default();
+    let (mut n, mut protocol, mut check_in) = (0usize, 0usize, 0usize);
+    for t in &turns {
+        if genuine.contains(&attune_dialogue::risk_eval::text_id(t)) {
+            continue;
+        }
+        n += 1;
+        let r = CrisisTracker::default().on_turn_with(t, &cfg, Some(semantic())).risk;
+        match r {
+            Risk::High | Risk::Imminent => protocol += 1,
+            Risk::Low => check_in += 1,
+            Risk::None => {}
+        }
+    }
+    let (p, c) = (protocol as f64 / n as f64, check_in as f64 / n as f64);
+    eprintln!("ESConv seeker turns: {n} (genuine risk excluded: {}); crisis protocol {protocol} ({:.2}%), check-in {check_in} ({:.2}%)", genuine.len(), p * 100.0, c * 100.0);
+    // Goals from issue 7: at most 0.5% wrongly get the protocol, 2% the check-in.
+    assert!(p <= 0.005, "crisis protocol on {:.2}% of ordinary turns", p * 100.0);
+    assert!(c <= 0.02, "check-in question on {:.2}% of ordinary turns", c * 100.0);
+}
