@@ -110,6 +110,10 @@ async fn chat(a: ChatArgs) -> anyhow::Result<()> {
     if !scripted {
         eprintln!("attune: chatting with {name} (engine {}). Type your message; Ctrl-D or Ctrl-C to end.", session.fingerprint());
     }
+    // Design: SIGTERM (a service manager stopping attune) ends the session
+    // like Ctrl-D: a turn in progress finishes and is stored, then the
+    // session is closed with its summary.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let outcome: anyhow::Result<()> = async {
         loop {
             if !scripted {
@@ -119,6 +123,7 @@ async fn chat(a: ChatArgs) -> anyhow::Result<()> {
             let line = tokio::select! {
                 l = lines.recv() => l.unwrap_or(Line::Eof),
                 _ = tokio::signal::ctrl_c() => { if !scripted { println!(); } Line::Eof }
+                _ = term.recv() => Line::Eof,
             };
             let text = match line {
                 Line::Eof => break,

@@ -193,6 +193,18 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     if a.fast && a.audio_in.is_none() {
         anyhow::bail!("--fast needs --audio-in (a microphone cannot be fast-forwarded)");
     }
+    // Design: WavSink truncates its file at once, so the same file as input
+    // and output would destroy the recording before a word is heard.
+    let files = [("--audio-in", &a.audio_in), ("--audio-out", &a.audio_out), ("--transcript", &a.transcript)];
+    for (i, (fa, pa)) in files.iter().enumerate() {
+        for (fb, pb) in &files[i + 1..] {
+            if let (Some(pa), Some(pb)) = (pa, pb) {
+                if crate::paths::same_file(pa, pb) {
+                    anyhow::bail!("{fa} {} and {fb} {} are the same file; the output would overwrite the input", pa.display(), pb.display());
+                }
+            }
+        }
+    }
     let resolved = session::resolve(&a.engine)?;
     let speech = resolved.cfg.speech.clone();
     speech.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -224,9 +236,21 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     {
         let stop = stop.clone();
         rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
+            // SIGTERM ends the session like Ctrl-C: the loop stops and the
+            // session is closed with its summary.
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                _ = term => {}
             }
+            stop.store(true, Ordering::Relaxed);
         });
     }
 

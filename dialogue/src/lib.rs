@@ -16,6 +16,7 @@
 //! - [`policy`] — chooses the reply intent.
 //! - [`engine`] — the turn pipeline tying the stages together.
 //! - [`fingerprint`] — the engine fingerprint.
+//! - [`identity`] — proof that the local LLM server is the supervised child.
 //! - [`memory`] — bounded summaries of earlier sessions.
 
 pub mod config;
@@ -23,6 +24,7 @@ pub mod crisis;
 pub mod lexicon;
 pub mod engine;
 pub mod fingerprint;
+pub mod identity;
 pub mod llm;
 pub mod memory;
 pub mod policy;
