@@ -434,3 +434,38 @@ fn ask<T: std::str::FromStr + std::fmt::Display>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attune_hardware::protocol::{Counters, Faults, JointMask, Pose, Telemetry};
+
+    fn sample(targets: Pose) -> Telemetry {
+        Telemetry {
+            t_ms: 0,
+            angles: targets,
+            targets,
+            pulse_us: [1500; 4],
+            mode: Mode::Moving,
+            faults: Faults::default(),
+            heartbeat_age_ms: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    #[test]
+    fn a_pose_is_confirmed_only_by_telemetry_showing_its_new_target() {
+        let want = [Some(30.0), None, None, None];
+        let old = sample(Pose { yaw_deg: 20.0, ..Pose::default() });
+        let new = sample(Pose { yaw_deg: 30.0, pitch_deg: 5.0, ..Pose::default() });
+        assert!(!pose_confirmed(&old, &want, JointMask::default()), "the old target is not a confirmation");
+        assert!(pose_confirmed(&new, &want, JointMask::default()), "joints not asked for may hold anything");
+        // Clamped: the head holds its limit between the centre and the request.
+        let mut clamped = JointMask::default();
+        clamped.insert(Joint::Yaw);
+        let want = [Some(120.0), None, None, None];
+        assert!(pose_confirmed(&sample(Pose { yaw_deg: 80.0, ..Pose::default() }), &want, clamped));
+        assert!(!pose_confirmed(&sample(Pose { yaw_deg: -10.0, ..Pose::default() }), &want, clamped));
+        assert!(describe_targets(&[Some(30.0), None, None, None], Some(&old)).contains("yaw target 30 (head reports 20)"));
+    }
+}
