@@ -189,6 +189,8 @@ pub struct ChatSession {
 impl ChatSession {
     /// Opens the store, builds the engine (starting the local LLM if
     /// configured) and starts a session row. `arm` is chatbot | voice | robot.
+    // Kept for embedders and hooks (the arms open through the runner).
+    #[allow(dead_code)]
     pub async fn open(args: &EngineArgs, arm: &str) -> anyhow::Result<ChatSession> {
         let r = resolve(args)?;
         Self::open_resolved(r, arm).await
@@ -254,7 +256,25 @@ impl ChatSession {
     /// One participant turn. Each validated sentence is committed to the
     /// store and then sent on `sentences` (if given) as soon as it is ready.
     /// The whole turn is committed before this returns.
+    #[allow(dead_code)] // the runner uses turn_observed; kept as the simple entry point
     pub async fn turn(&mut self, text: &str, sentences: Option<&mpsc::Sender<String>>) -> anyhow::Result<TurnReport> {
+        self.turn_observed(text, sentences, None).await
+    }
+
+    /// Turns taken so far (the next turn is `turns() + 1`).
+    pub fn turns(&self) -> u64 {
+        self.turns
+    }
+
+    /// Like [`turn`](Self::turn), also handing every engine event
+    /// (`Analysed` first, then each sentence) to `observer` once it is
+    /// committed to the store.
+    pub async fn turn_observed(
+        &mut self,
+        text: &str,
+        sentences: Option<&mpsc::Sender<String>>,
+        observer: Option<&mpsc::Sender<EngineEvent>>,
+    ) -> anyhow::Result<TurnReport> {
         self.turns += 1;
         let idx = self.turns;
         let crisis_before = self.state.crisis.active;
@@ -309,6 +329,9 @@ impl ChatSession {
                 match step {
                     Err(e) => failure = Some(e),
                     Ok(()) => {
+                        if let Some(o) = observer {
+                            let _ = o.send(ev.clone()).await;
+                        }
                         if let (EngineEvent::Sentence(s), Some(tx)) = (&ev, sentences) {
                             let _ = tx.send(s.clone()).await;
                         }

@@ -483,6 +483,33 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every session, turn and event of `participant` so that the
+    /// bytes are gone from the file on disk, and returns
+    /// (sessions, turns, events) deleted.
+    ///
+    /// Design: SQLite leaves deleted rows in free pages and in the WAL.
+    /// `secure_delete` zeroes freed content, the WAL is checkpointed and
+    /// truncated, and VACUUM rebuilds the file (its own WAL frames are then
+    /// truncated too), so a search of the folder finds nothing of the text.
+    pub fn purge_participant(&mut self, participant: &str) -> Result<(usize, usize, usize), StoreError> {
+        let path = self.path.clone();
+        let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
+        self.conn.pragma_update(None, "secure_delete", "ON").map_err(wrap)?;
+        // Another attune may be writing this store: take the write lock
+        // first and wait out busy locks like every other write.
+        let sel = "SELECT id FROM sessions WHERE participant = ?1";
+        let (sessions, turns, events) = self.immediate(|conn| {
+            let events = conn.execute(&format!("DELETE FROM events WHERE session_id IN ({sel})"), params![participant]).map_err(wrap)?;
+            let turns = conn.execute(&format!("DELETE FROM turns WHERE session_id IN ({sel})"), params![participant]).map_err(wrap)?;
+            let sessions = conn.execute("DELETE FROM sessions WHERE participant = ?1", params![participant]).map_err(wrap)?;
+            Ok((sessions, turns, events))
+        })?;
+        self.write(|| self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))?;
+        self.write(|| self.conn.execute_batch("VACUUM"))?;
+        self.write(|| self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))?;
+        Ok((sessions, turns, events))
+    }
+
     /// Number of turns with the given status in a session.
     #[cfg(test)]
     pub fn count_turns(&self, session: i64, status: &str) -> Result<i64, StoreError> {
