@@ -171,6 +171,11 @@ pub fn run(cmd: HeadCmd) -> Result<()> {
             if target.to_array().iter().all(Option::is_none) {
                 bail!("move: give at least one of --yaw, --pitch, --roll, --lean");
             }
+            for (j, v) in Joint::ALL.iter().zip(target.to_array()) {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    bail!("move: --{} must be a finite angle in degrees, got {v} (not finite)", j.name());
+                }
+            }
             drive(&port, HostMsg::SetPose { target, duration_ms: ms }, &[Mode::Holding])
         }
         HeadCmd::Gesture { port, kind } => drive(&port, HostMsg::Gesture { kind: kind.into() }, &[Mode::Holding]),
@@ -206,14 +211,63 @@ fn spawn_signal_watcher(stop: Arc<AtomicBool>) -> Result<()> {
     Ok(())
 }
 
+/// Sends of a pose whose new target the head does not report.
+const POSE_ATTEMPTS: u32 = 4;
+
+/// How long after an acknowledged pose the head's telemetry must show the
+/// new target before the pose is sent again.
+const CONFIRM_WAIT: Duration = Duration::from_millis(400);
+
+/// Whether telemetry `t` shows the targets of a pose command: joints the head
+/// did not clamp hold exactly the requested angle; a clamped one holds a
+/// limit between the centre (0°, inside every joint's range) and the
+/// requested angle. (The host does not know a board's limits, so a clamped
+/// joint is the weaker check; the other joints are exact.)
+fn pose_confirmed(t: &attune_hardware::protocol::Telemetry, want: &[Option<f32>; 4], clamped: attune_hardware::protocol::JointMask) -> bool {
+    let have = t.targets.to_array();
+    Joint::ALL.iter().all(|j| match want[j.index()] {
+        None => true,
+        Some(w) if clamped.contains(*j) => {
+            let h = have[j.index()];
+            h.abs() < w.abs() && (h == 0.0 || h.signum() == w.signum())
+        }
+        Some(w) => (have[j.index()] - w).abs() < 1e-3,
+    })
+}
+
+fn describe_targets(want: &[Option<f32>; 4], t: Option<&attune_hardware::protocol::Telemetry>) -> String {
+    Joint::ALL
+        .iter()
+        .filter_map(|j| {
+            let w = want[j.index()]?;
+            let have = t.map(|t| format!("{}", t.targets.to_array()[j.index()])).unwrap_or_else(|| "nothing".into());
+            Some(format!("{} target {w} (head reports {have})", j.name()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Sends one command, then keeps the watchdog fed until the head reports a
 /// `done` mode; prints one JSON line with the outcome.
+///
+/// Design: an ack alone is not taken as proof for a pose: the head must
+/// report the new target in its telemetry. If it does not within
+/// [`CONFIRM_WAIT`], the pose is sent again (up to [`POSE_ATTEMPTS`] times),
+/// and then the command fails with the targets the head does report.
 fn drive(port: &PortArgs, msg: HostMsg, done: &[Mode]) -> Result<()> {
     let mut link = HeadLink::open(&port.port, port.baud)?;
     link.hello()?;
     link.command(HostMsg::Subscribe { every_ticks: 1 })?;
     let t0 = Instant::now();
-    let clamped = link.command(msg)?;
+    let want = match msg {
+        HostMsg::SetPose { target, .. } => Some(target.to_array()),
+        _ => None,
+    };
+    let mut clamped = link.command(msg)?;
+    let mut attempts = 1u32;
+    let mut sent_at = Instant::now();
+    let mut confirmed = want.is_none();
+    let mut last_seen: Option<attune_hardware::protocol::Telemetry> = None;
     let deadline = t0 + Duration::from_secs(10);
     let mut last_hb = Instant::now();
     let mut busy_seen = false;
@@ -225,7 +279,35 @@ fn drive(port: &PortArgs, msg: HostMsg, done: &[Mode]) -> Result<()> {
             link.command(HostMsg::Heartbeat)?;
             last_hb = Instant::now();
         }
-        let Some(t) = link.next_telemetry(Duration::from_millis(100))? else { continue };
+        let sample = link.next_telemetry(Duration::from_millis(100))?;
+        if let (Some(w), false) = (&want, confirmed) {
+            if let Some(t) = &sample {
+                last_seen = Some(*t);
+                confirmed = pose_confirmed(t, w, clamped);
+            }
+            if !confirmed && sent_at.elapsed() >= CONFIRM_WAIT {
+                if attempts >= POSE_ATTEMPTS {
+                    bail!(
+                        "head acknowledged the move but never reported the new target after {attempts} attempts: {}",
+                        describe_targets(w, last_seen.as_ref())
+                    );
+                }
+                tracing::warn!("head acknowledged the move but does not report its target; sending it again");
+                clamped = link.command(msg)?;
+                attempts += 1;
+                sent_at = Instant::now();
+            }
+            continue;
+        }
+        let Some(t) = sample else { continue };
+        if want.is_some() {
+            // The target is confirmed, so this sample is from after the
+            // command: holding means the move is complete.
+            if done.contains(&t.mode) {
+                break t;
+            }
+            continue;
+        }
         // Design: the first samples may predate the command; wait until the
         // head has left the done state once (or is already there after the
         // move's own duration for a no-op move).
@@ -241,6 +323,7 @@ fn drive(port: &PortArgs, msg: HostMsg, done: &[Mode]) -> Result<()> {
     let clamped: Vec<&str> = Joint::ALL.iter().filter(|j| clamped.contains(**j)).map(|j| j.name()).collect();
     let mut v = telemetry_json(&final_t);
     v["ok"] = serde_json::json!(true);
+    v["attempts"] = serde_json::json!(attempts);
     v["clamped"] = serde_json::json!(clamped);
     v["elapsed_ms"] = serde_json::json!(t0.elapsed().as_millis() as u64);
     println!("{v}");
@@ -349,5 +432,40 @@ fn ask<T: std::str::FromStr + std::fmt::Display>(
             Ok(v) => return Ok(v),
             Err(_) => writeln!(out, "not a number: {s:?}; try again")?,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attune_hardware::protocol::{Counters, Faults, JointMask, Pose, Telemetry};
+
+    fn sample(targets: Pose) -> Telemetry {
+        Telemetry {
+            t_ms: 0,
+            angles: targets,
+            targets,
+            pulse_us: [1500; 4],
+            mode: Mode::Moving,
+            faults: Faults::default(),
+            heartbeat_age_ms: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    #[test]
+    fn a_pose_is_confirmed_only_by_telemetry_showing_its_new_target() {
+        let want = [Some(30.0), None, None, None];
+        let old = sample(Pose { yaw_deg: 20.0, ..Pose::default() });
+        let new = sample(Pose { yaw_deg: 30.0, pitch_deg: 5.0, ..Pose::default() });
+        assert!(!pose_confirmed(&old, &want, JointMask::default()), "the old target is not a confirmation");
+        assert!(pose_confirmed(&new, &want, JointMask::default()), "joints not asked for may hold anything");
+        // Clamped: the head holds its limit between the centre and the request.
+        let mut clamped = JointMask::default();
+        clamped.insert(Joint::Yaw);
+        let want = [Some(120.0), None, None, None];
+        assert!(pose_confirmed(&sample(Pose { yaw_deg: 80.0, ..Pose::default() }), &want, clamped));
+        assert!(!pose_confirmed(&sample(Pose { yaw_deg: -10.0, ..Pose::default() }), &want, clamped));
+        assert!(describe_targets(&[Some(30.0), None, None, None], Some(&old)).contains("yaw target 30 (head reports 20)"));
     }
 }

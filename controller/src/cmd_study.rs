@@ -362,6 +362,10 @@ fn session_start(a: SessionStartArgs) -> anyhow::Result<()> {
             participant: Some(part.id.clone()),
             day: Some(a.day),
             config: Some(s.site_path()),
+            // Design: a study day is always stored in the study's own
+            // database (the day record names its store session), so
+            // `session start` has no --ephemeral.
+            ephemeral: false,
         };
         eprintln!("attune: day {} of {} for {} (arm {}): {}", a.day, protocol.study.days, part.id, arm.name, exercise.title);
         let inputs = ArmInputs {

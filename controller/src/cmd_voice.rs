@@ -150,6 +150,25 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     if a.fast && a.audio_in.is_none() {
         anyhow::bail!("--fast needs --audio-in (a microphone cannot be fast-forwarded)");
     }
+    // Design: WavSink truncates its file at once, so the same file as input
+    // and output would destroy the recording before a word is heard. The
+    // robot arm's trace and telemetry files are outputs too.
+    let files = [
+        ("--audio-in", &a.audio_in),
+        ("--audio-out", &a.audio_out),
+        ("--transcript", &a.transcript),
+        ("--behavior-trace", &a.robot.behavior_trace),
+        ("--head-telemetry", &a.robot.head_telemetry),
+    ];
+    for (i, (fa, pa)) in files.iter().enumerate() {
+        for (fb, pb) in &files[i + 1..] {
+            if let (Some(pa), Some(pb)) = (pa, pb) {
+                if crate::paths::same_file(pa, pb) {
+                    anyhow::bail!("{fa} {} and {fb} {} are the same file; the output would overwrite the input", pa.display(), pb.display());
+                }
+            }
+        }
+    }
     let resolved = session::resolve(&a.engine)?;
     let speech = resolved.cfg.speech.clone();
     speech.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -53,15 +53,29 @@ impl Default for StoreConfig {
 
 /// `[alerts]`: staff-alert delivery. Every alert is always written to the
 /// session store's `events` table; these add channels staff actually watch.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// Append each alert as one JSON line to this file (fsynced).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
     /// Run this program (argv list) with the alert JSON on stdin, e.g. a
-    /// script that pages the on-call researcher. Killed after 10 s.
+    /// script that pages the on-call researcher. Killed after 10 s; a
+    /// non-zero exit is a failed delivery.
     pub command: Vec<String>,
+    /// Refuse to start a session unless at least one channel (file or
+    /// command) passes the start-up check.
+    pub required: bool,
+    /// First wait before retrying a failed delivery; doubles per failure.
+    pub retry_initial_ms: u64,
+    /// Longest wait between retries (they go on until the session ends).
+    pub retry_max_ms: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self { file: None, command: Vec::new(), required: false, retry_initial_ms: 1_000, retry_max_ms: 60_000 }
+    }
 }
 
 /// Where attune keeps models and data unless config says otherwise:
@@ -133,6 +147,12 @@ impl Config {
         if self.alerts.command.first().is_some_and(|c| c.trim().is_empty()) {
             return Err("field `alerts.command`: the first element must name a program".into());
         }
+        if self.alerts.required && self.alerts.file.is_none() && self.alerts.command.is_empty() {
+            return Err("field `alerts.required`: is true but neither `alerts.file` nor `alerts.command` is set".into());
+        }
+        if self.alerts.retry_initial_ms == 0 || self.alerts.retry_max_ms < self.alerts.retry_initial_ms {
+            return Err("field `alerts.retry_initial_ms`: must be at least 1 and at most `alerts.retry_max_ms`".into());
+        }
         if self.crisis.resource_contact.trim().is_empty() {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
@@ -164,7 +184,13 @@ pub fn run(cmd: ConfigCmd) -> anyhow::Result<()> {
             Ok(())
         }
         ConfigCmd::Check { file } => {
-            Config::load(Some(&file))?;
+            let cfg = Config::load(Some(&file))?;
+            // Delivery channels are checked here too, so a site finds a
+            // broken pager before a participant needs it.
+            let problems = crate::alerts::check(&cfg.alerts);
+            if !problems.is_empty() {
+                anyhow::bail!("config file {}: {}", file.display(), problems.join("; "));
+            }
             println!("{}: ok", file.display());
             Ok(())
         }
@@ -210,6 +236,24 @@ mod tests {
         assert!(cfg.validate().unwrap_err().contains("head.backend"));
         let cfg = Config::parse("[speech.vad]\nthreshold = 3.0\n").unwrap();
         assert!(cfg.validate().unwrap_err().contains("speech.vad.threshold"));
+    }
+
+    #[test]
+    fn a_partial_head_joint_table_is_accepted_with_defaults() {
+        let cfg = Config::parse("[head.yaw]\nmax_deg = 30.0\n").unwrap();
+        cfg.validate().unwrap();
+        let d = attune_hardware::HeadConfig::default();
+        assert_eq!(cfg.head.yaw, attune_hardware::JointConfig { max_deg: 30.0, ..d.yaw });
+        let err = Config::parse("[head.yaw]\nmax_degs = 30.0\n").unwrap_err();
+        assert!(err.contains("head.yaw") && err.contains("max_degs"), "{err}");
+    }
+
+    #[test]
+    fn required_alerts_without_any_channel_is_rejected_by_name() {
+        let cfg = Config::parse("[alerts]\nrequired = true\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("alerts.required"));
+        let cfg = Config::parse("[alerts]\nrequired = true\ncommand = [\"true\"]\n").unwrap();
+        cfg.validate().unwrap();
     }
 
     #[test]

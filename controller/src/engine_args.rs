@@ -44,4 +44,9 @@ pub struct EngineArgs {
     /// Config file (TOML); defaults are compiled in.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Keep the session store in memory only: turns, staff alerts and crisis
+    /// state are lost at exit. Required for `--db :memory:` or an empty
+    /// `store.path`; printed as a warning.
+    #[arg(long)]
+    pub ephemeral: bool,
 }

@@ -141,6 +141,9 @@ struct Launch {
     ctx_size: u32,
     /// `--model-name`, so responses name the configured model.
     model_name: String,
+    /// Secret the child proves on `/health` and requires as bearer token
+    /// (passed in its environment, never on its command line).
+    token: String,
 }
 
 impl Launch {
@@ -156,6 +159,7 @@ impl Launch {
             // outlives attune, even if attune is killed with SIGKILL. The
             // pipe's write end stays inside `Child` for the child's life.
             .arg("--exit-on-stdin-eof")
+            .env(attune_dialogue::identity::TOKEN_ENV, &self.token)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -186,23 +190,56 @@ fn parse_listening_line(line: &str) -> Option<u16> {
     url.rsplit_once(':')?.1.trim_end_matches('/').parse().ok()
 }
 
-/// One `GET /health` over a fresh connection; true on HTTP 200.
-async fn health_ok(port: u16) -> bool {
-    let probe = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.ok()?;
-        let mut head = [0u8; 16];
-        s.read_exact(&mut head[..12]).await.ok()?;
-        Some(head.starts_with(b"HTTP/1.1 200"))
-    };
-    matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Some(true)))
+/// What answered `/health` on the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    /// Our child, ready: it proved the shared secret.
+    Ours,
+    /// Nothing usable yet (no listener, loading, no answer).
+    NotReady,
+    /// Something answered 200 without a valid proof: not our child.
+    Stranger,
 }
 
-/// Polls `/health` until it answers 200, the child exits, or `deadline`.
-async fn wait_healthy(child: &mut Child, port: u16, deadline: Instant) -> anyhow::Result<()> {
+/// One `GET /health?challenge=...` over a fresh connection, checking the
+/// proof of `token` (see `attune_dialogue::identity`).
+async fn health(port: u16, token: &str) -> Health {
+    let Ok(challenge) = attune_dialogue::identity::random_hex(16) else { return Health::NotReady };
+    let probe = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let req = format!("GET /health?challenge={challenge} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut raw = Vec::new();
+        // A health answer is small; a stranger streaming forever is cut off.
+        s.take(64 * 1024).read_to_end(&mut raw).await.ok()?;
+        Some(raw)
+    };
+    let Ok(Some(raw)) = tokio::time::timeout(Duration::from_secs(2), probe).await else { return Health::NotReady };
+    if !raw.starts_with(b"HTTP/1.1 200") {
+        return Health::NotReady;
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let proof = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v["proof"].as_str().map(str::to_owned)).unwrap_or_default();
+    let want = attune_dialogue::identity::health_proof(token, &challenge);
+    if attune_dialogue::identity::constant_time_eq(proof.as_bytes(), want.as_bytes()) {
+        Health::Ours
+    } else {
+        Health::Stranger
+    }
+}
+
+/// Polls `/health` until our child answers with its proof, the child exits,
+/// or `deadline`. A stranger holding the port is refused and logged.
+async fn wait_healthy(child: &mut Child, port: u16, token: &str, deadline: Instant) -> anyhow::Result<()> {
     loop {
-        if health_ok(port).await {
-            return Ok(());
+        match health(port, token).await {
+            Health::Ours => return Ok(()),
+            Health::Stranger => {
+                tracing::error!("port {port} is held by a process that is not the attune-llm this session started (no proof of the shared secret); refusing it");
+                bail!("port {port} is held by another process that is not attune-llm; refusing it (set llm.local.port to a free port, or 0)");
+            }
+            Health::NotReady => {}
         }
         if let Ok(Some(status)) = child.try_wait() {
             bail!("attune-llm exited during start-up ({status}); see its message above");
@@ -231,6 +268,8 @@ pub struct LocalLlm {
     /// Restarts so far (for logs and tests).
     #[allow(dead_code)] // read through restarts()
     restarts: Arc<AtomicU32>,
+    /// The secret the child proves; clients send it (see [`LocalLlm::token`]).
+    token: String,
 }
 
 impl LocalLlm {
@@ -247,11 +286,13 @@ impl LocalLlm {
             threads: local.effective_threads(),
             ctx_size: local.ctx_size,
             model_name: cfg.model.clone(),
+            token: attune_dialogue::identity::new_secret().context("making the local LLM's secret")?,
         };
+        let token = launch.token.clone();
         let startup = Duration::from_millis(local.startup_timeout_ms.max(1));
         let deadline = Instant::now() + startup;
         let (mut child, port) = launch.spawn(local.port, startup).await?;
-        if let Err(e) = wait_healthy(&mut child, port, deadline).await {
+        if let Err(e) = wait_healthy(&mut child, port, &launch.token, deadline).await {
             let _ = child.kill().await;
             return Err(e);
         }
@@ -266,7 +307,14 @@ impl LocalLlm {
             watchdog: Some(watchdog),
             pid,
             restarts,
+            token,
         })
+    }
+
+    /// The secret a client must see proven before sending anything
+    /// (`LlmClient::with_server_token`).
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// e.g. `http://127.0.0.1:40123/v1`; the same across restarts.
@@ -346,7 +394,7 @@ async fn watchdog(
             backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
             let attempt = async {
                 let (mut c, _) = launch.spawn(port, startup).await?;
-                if let Err(e) = wait_healthy(&mut c, port, Instant::now() + startup).await {
+                if let Err(e) = wait_healthy(&mut c, port, &launch.token, Instant::now() + startup).await {
                     let _ = c.kill().await;
                     return Err(e);
                 }
@@ -366,7 +414,14 @@ async fn watchdog(
                     tracing::info!("local LLM server restarted on port {port}");
                     break;
                 }
-                Err(e) => tracing::warn!("restarting the local LLM server failed: {e:#}; retrying in {} ms", backoff.as_millis()),
+                Err(e) => {
+                    if health(port, &launch.token).await == Health::Stranger {
+                        tracing::error!(
+                            "port {port} is now held by a process that is not our attune-llm; it is refused and gets no participant text"
+                        );
+                    }
+                    tracing::warn!("restarting the local LLM server failed: {e:#}; retrying in {} ms", backoff.as_millis())
+                }
             }
         }
     }
@@ -412,11 +467,11 @@ mod tests {
     }
 
     /// One HTTP/1.1 request over a fresh connection; (status, body).
-    async fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    async fn http(port: u16, method: &str, path: &str, body: &str, token: &str) -> std::io::Result<(u16, String)> {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             Authorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         s.write_all(req.as_bytes()).await?;
@@ -467,7 +522,10 @@ mod tests {
         assert_eq!((llm.restarts(), llm.pid()), (1, Some(second_pid)), "the restarted server did not stay up");
 
         let body = r#"{"messages":[{"role":"user","content":"Say hi."}],"max_tokens":4,"temperature":0}"#;
-        let (status, reply) = http(port, "POST", "/v1/chat/completions", body).await.expect("request after restart");
+        let (status, _) = http(port, "POST", "/v1/chat/completions", body, "wrong-token").await.expect("request without the secret");
+        assert_eq!(status, 401, "a request without the supervisor's secret is refused");
+        let token = llm.token().to_string();
+        let (status, reply) = http(port, "POST", "/v1/chat/completions", body, &token).await.expect("request after restart");
         assert_eq!(status, 200, "{reply}");
         let v: serde_json::Value = serde_json::from_str(&reply).expect("JSON reply");
         assert_eq!(v["object"], "chat.completion");
@@ -475,9 +533,69 @@ mod tests {
 
         llm.shutdown().await;
         let gone = Instant::now() + Duration::from_secs(5);
-        while health_ok(port).await {
+        while health(port, &token).await != Health::NotReady {
             assert!(Instant::now() < gone, "server still answering after shutdown");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stranger_holding_the_port_after_the_child_died_is_refused_and_hears_nothing() {
+        use attune_dialogue::llm::{ChatMessage, Flow, LlmClient, LlmError};
+        use std::io::{Read, Write};
+        let mut cfg = LlmConfig::default();
+        cfg.local.model_path = Some(real_model());
+        cfg.local.ctx_size = 512;
+        cfg.local.threads = 1;
+        cfg.local.startup_timeout_ms = 30_000;
+        cfg.first_token_timeout_ms = 20_000;
+        cfg.total_timeout_ms = 30_000;
+        let llm = LocalLlm::start(&cfg).await.expect("local LLM starts");
+        let port = port_of(&llm.base_url());
+        let client = LlmClient::new(&cfg, &llm.base_url()).unwrap().with_server_token(llm.token());
+        let params = attune_dialogue::config::SamplingParams { max_tokens: 4, temperature: 0.0, ..Default::default() };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let hello = [ChatMessage::new("user", "Say hi.")];
+        client.stream_chat(&hello, &params, &cancel, &mut |_| Flow::Continue).await.expect("the real child proves itself and answers");
+
+        // The child dies; another local process takes its port first.
+        let pid = llm.pid().expect("a running child");
+        assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+        let bind_deadline = Instant::now() + Duration::from_secs(5);
+        let stranger = loop {
+            match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => break l,
+                Err(e) => {
+                    assert!(Instant::now() < bind_deadline, "could not take the port: {e}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        };
+        let heard = Arc::new(std::sync::Mutex::new(String::new()));
+        let heard2 = heard.clone();
+        std::thread::spawn(move || {
+            // Answers 200 {"status":"ok"} to everything, as a naive server would.
+            for conn in stranger.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let _ = c.set_read_timeout(Some(Duration::from_millis(300)));
+                let mut buf = [0u8; 65536];
+                let n = c.read(&mut buf).unwrap_or(0);
+                heard2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                let body = r#"{"status":"ok"}"#;
+                let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            }
+        });
+
+        let secret_words = [ChatMessage::new("system", "PERSONA-PROMPT"), ChatMessage::new("user", "my private words")];
+        match client.stream_chat(&secret_words, &params, &cancel, &mut |_| Flow::Continue).await {
+            Err(LlmError::Untrusted { reason, .. }) => assert!(reason.contains("not the attune-llm"), "{reason}"),
+            other => panic!("expected the stranger to be refused, got {other:?}"),
+        }
+        assert_eq!(health(port, llm.token()).await, Health::Stranger);
+        let heard = heard.lock().unwrap().clone();
+        assert!(heard.contains("GET /health?challenge="), "the stranger was only asked for a proof: {heard}");
+        assert!(!heard.contains("private words") && !heard.contains("PERSONA-PROMPT"), "participant text reached the stranger: {heard}");
+        assert!(!heard.contains(llm.token()) && !heard.contains("POST"), "the stranger got a request or the secret: {heard}");
+        llm.shutdown().await;
     }
 }

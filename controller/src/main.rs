@@ -17,6 +17,8 @@
 //! - [`cmd_doctor`] — `attune doctor`, the pre-session checklist.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
 //! - [`risk_model`] — loads the crisis layer's semantic second opinion.
+//! - [`paths`] — telling whether two paths name the same file.
+//! - [`recovery`] — closes sessions a crashed process left open.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 //! - [`study`] — study folders: protocol, allocation, questionnaires, export.
@@ -33,6 +35,8 @@ mod cmd_voice;
 mod config;
 mod engine_args;
 mod llm_supervisor;
+mod paths;
+mod recovery;
 mod robot;
 mod runner;
 mod risk_model;
@@ -134,8 +138,47 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("attune: error: {e:#}");
+            eprintln!("attune: error: {}", error_chain(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// The error and its causes joined by ": ", skipping a cause whose text the
+/// message before it already ends with (error types that print their
+/// source and also return it would otherwise say it twice, e.g.
+/// "No such file or directory: No such file or directory").
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(text.as_str()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open head port /dev/x: {source}")]
+    struct Open {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn an_error_that_prints_its_source_does_not_print_it_twice() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(Open { source: io }).context("head ping");
+        assert_eq!(error_chain(&e), "head ping: cannot open head port /dev/x: No such file or directory");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&plain), "outer: inner");
     }
 }

@@ -1,8 +1,8 @@
 //! The one session orchestrator every arm runs on.
 //!
 //! [`run`] opens the [`ChatSession`], owns the async runtime, one shutdown
-//! token (Ctrl-C cancels it) and a completion channel, runs the engine loop
-//! ([`serve`]) and hands a [`Transport`] what it needs to talk to it. The
+//! token (Ctrl-C or SIGTERM cancels it) and a completion channel, runs the
+//! engine loop ([`serve`]) and hands a [`Transport`] what it needs to talk to it. The
 //! transports — text (`attune chat`), voice (`attune run --arm voice`),
 //! voice + head (`--arm robot`) — differ only in how turns come in and
 //! replies go out; the session, its logging and its shutdown are this file.
@@ -120,7 +120,7 @@ pub struct Ctx {
     pub cmds: mpsc::Sender<EngineCmd>,
     /// Reply events for submitted utterances, in order.
     pub replies: mpsc::Receiver<ReplyEvent<TurnReport>>,
-    /// Cancelled on Ctrl-C (or by the transport) to end the session.
+    /// Cancelled on Ctrl-C or SIGTERM (or by the transport) to end the session.
     pub shutdown: CancellationToken,
     /// Completion: every task or thread the transport starts holds a clone;
     /// the runner closes the session only after all are dropped.
@@ -155,12 +155,35 @@ pub fn run(resolved: Resolved, arm: &str, mut transport: Box<dyn Transport>) -> 
         return Err(e);
     }
     let shutdown = CancellationToken::new();
+    // Design: SIGTERM (a service manager stopping attune) ends the session
+    // like Ctrl-C: a turn in progress finishes and is stored, then the
+    // session is closed with its summary. The handler is installed here,
+    // before any turn, so a SIGTERM never meets the default action.
+    let term = {
+        let _rt = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    };
+    let mut term = match term {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = rt.block_on(session.close());
+            return Err(anyhow::Error::new(e).context("installing the SIGTERM handler"));
+        }
+    };
     {
         let token = shutdown.clone();
         rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                token.cancel();
+            // A failed Ctrl-C handler leaves SIGTERM watched.
+            let ctrl_c = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
+            token.cancel();
         });
     }
     let (cmd_tx, cmd_rx) = mpsc::channel::<EngineCmd>(32);

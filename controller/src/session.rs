@@ -27,6 +27,8 @@ pub struct Resolved {
     pub participant: String,
     /// Study day.
     pub day: u32,
+    /// The store lives in memory only (`--ephemeral`).
+    pub ephemeral: bool,
 }
 
 /// Loads the config and applies `--llm`, `--policy`, `--db`, `--participant`, `--day`.
@@ -48,6 +50,17 @@ pub fn resolve(args: &EngineArgs) -> anyhow::Result<Resolved> {
     if let Some(db) = &args.db {
         cfg.store.path = db.clone();
     }
+    let in_memory = crate::store::is_ephemeral_path(&cfg.store.path);
+    if args.ephemeral && !in_memory && args.db.is_some() {
+        anyhow::bail!("--ephemeral keeps the store in memory, but --db names the file {}; drop one of them", cfg.store.path.display());
+    }
+    if in_memory && !args.ephemeral {
+        let what = if args.db.is_some() { format!("--db {:?}", cfg.store.path.display().to_string()) } else { "field `store.path` (empty)".to_string() };
+        anyhow::bail!(
+            "{what} is an in-memory store: the session's turns, staff alerts and crisis state would vanish at exit; \
+             pass --ephemeral to run one anyway, or give a database file"
+        );
+    }
     // Overrides can make a valid file invalid (e.g. --llm openai with no URL).
     cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let participant = args.participant.clone().unwrap_or_else(|| "anonymous".into());
@@ -56,7 +69,7 @@ pub fn resolve(args: &EngineArgs) -> anyhow::Result<Resolved> {
     if day == 0 || day > 366 {
         anyhow::bail!("--day must be between 1 and 366, got {day}");
     }
-    Ok(Resolved { cfg, participant, day })
+    Ok(Resolved { cfg, participant, day, ephemeral: args.ephemeral })
 }
 
 fn validate_participant(p: &str) -> anyhow::Result<()> {
@@ -136,6 +149,10 @@ pub struct TurnReport {
     pub source: attune_dialogue::engine::ReplySource,
     /// A staff alert was raised on this turn.
     pub alert: bool,
+    /// With `alert`: whether every configured channel took it (false when a
+    /// channel failed — it is being retried — or none is configured); null
+    /// without an alert.
+    pub alert_delivered: Option<bool>,
     /// The participant's input was cut to `dialogue.max_input_chars`.
     pub input_truncated: bool,
     /// LLM failure on this turn, if any.
@@ -165,6 +182,8 @@ pub struct ChatSession {
     cfg: Config,
     /// The supervised local LLM server, if the backend is local.
     local: Option<LocalLlm>,
+    /// Staff-alert delivery and its retry thread.
+    alerts: crate::alerts::Dispatcher,
 }
 
 impl ChatSession {
@@ -179,14 +198,21 @@ impl ChatSession {
 
     /// Like [`open`](Self::open) for already-resolved settings.
     pub async fn open_resolved(r: Resolved, arm: &str) -> anyhow::Result<ChatSession> {
-        let Resolved { cfg, participant, day } = r;
-        let store = Store::open(&cfg.store.path)?;
+        let Resolved { cfg, participant, day, ephemeral } = r;
+        let alert_warnings = crate::alerts::startup_check(&cfg.alerts).map_err(|e| anyhow::anyhow!(e))?;
+        let store = if ephemeral {
+            eprintln!("attune: warning: --ephemeral: the session store is in memory; turns, staff alerts and crisis state are lost at exit");
+            Store::open_ephemeral()?
+        } else {
+            Store::open(&cfg.store.path)?
+        };
+        crate::recovery::close_orphans(&store, cfg.dialogue.memory_summary_chars)?;
         let (client, local) = match cfg.llm.mode {
             LlmMode::Reflect => (None, None),
             LlmMode::Openai => (Some(LlmClient::new(&cfg.llm, &cfg.llm.base_url)?), None),
             LlmMode::Local => {
                 let local = LocalLlm::start(&cfg.llm).await.context("starting the local LLM server (use --llm reflect to run without an LLM)")?;
-                let client = LlmClient::new(&cfg.llm, &local.base_url())?;
+                let client = LlmClient::new(&cfg.llm, &local.base_url())?.with_server_token(local.token());
                 (Some(client), Some(local))
             }
         };
@@ -210,6 +236,11 @@ impl ChatSession {
         if let Some(reason) = semantic_unavailable {
             store.event(Some(session_id), None, "semantic_unavailable", &serde_json::json!({"reason": reason, "model_dir": crate::risk_model::model_dir(&cfg.crisis)}))?;
         }
+        for w in &alert_warnings {
+            eprintln!("attune: warning: staff alerts: {w}");
+            store.event(Some(session_id), None, "alert_channel_unavailable", &serde_json::json!({"error": w}))?;
+        }
+        let alerts = crate::alerts::Dispatcher::new(&cfg.alerts).context("starting the staff-alert retry thread")?;
         if carried {
             // Design: crisis state outlives a crash or restart; only calm
             // turns clear it, never a new process.
@@ -217,7 +248,7 @@ impl ChatSession {
             store.set_session_crisis(session_id, true)?;
             store.event(Some(session_id), None, "crisis_carried_over", &serde_json::json!({}))?;
         }
-        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local })
+        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local, alerts })
     }
 
     /// The engine fingerprint.
@@ -345,6 +376,7 @@ impl ChatSession {
             },
         )?;
         let sid = Some(self.session_id);
+        let mut alert_delivered = None;
         if r.input_truncated {
             self.store.event(sid, Some(idx), "input_truncated", &serde_json::json!({"max_chars": self.cfg.dialogue.max_input_chars}))?;
         }
@@ -358,10 +390,15 @@ impl ChatSession {
                 "kind": "staff_alert", "at_ms": crate::store::now_ms(), "session": self.session_id, "turn": idx,
                 "participant": self.participant, "day": self.day, "risk": r.crisis.risk, "signals": r.crisis.signals,
             });
-            for failure in crate::alerts::deliver(&self.cfg.alerts, &alert) {
+            let sent = self.alerts.send(idx, &alert);
+            for failure in &sent.failures {
+                let next = if sent.retrying { "; retrying until the session ends" } else { "" };
+                eprintln!("attune: STAFF ALERT NOT DELIVERED (turn {idx}): {failure}{next}");
                 self.store.event(sid, Some(idx), "alert_delivery_failed", &serde_json::json!({"error": failure}))?;
             }
+            alert_delivered = Some(sent.delivered);
         }
+        self.store_alert_outcomes(self.alerts.drain())?;
         if r.crisis.crisis_active != crisis_before {
             let kind = if r.crisis.crisis_active { "crisis_enter" } else { "crisis_clear" };
             self.store.event(sid, Some(idx), kind, &serde_json::json!({"risk": r.crisis.risk}))?;
@@ -393,6 +430,7 @@ impl ChatSession {
             intent: r.decision.intent,
             source: r.source,
             alert: r.crisis.alert,
+            alert_delivered,
             input_truncated: r.input_truncated,
             llm_error: r.llm_error.clone(),
             session: self.session_id,
@@ -412,8 +450,33 @@ impl ChatSession {
         Ok(())
     }
 
-    /// Ends the session: writes the memory summary and stops the local LLM.
-    pub async fn close(self) -> anyhow::Result<()> {
+    /// Stores the final word on alerts whose first delivery failed.
+    fn store_alert_outcomes(&self, outcomes: Vec<crate::alerts::Outcome>) -> anyhow::Result<()> {
+        for o in outcomes {
+            let payload = serde_json::json!({"channel": o.channel, "attempts": o.attempts, "error": o.error});
+            if o.delivered {
+                eprintln!("attune: staff alert of turn {} delivered to {} after {} attempts", o.turn, o.channel, o.attempts);
+                self.store.event(Some(self.session_id), Some(o.turn), "alert_delivered", &payload)?;
+            } else {
+                eprintln!(
+                    "attune: STAFF ALERT NEVER DELIVERED (turn {}) to {} after {} attempts: {}",
+                    o.turn,
+                    o.channel,
+                    o.attempts,
+                    o.error.as_deref().unwrap_or("")
+                );
+                self.store.event(Some(self.session_id), Some(o.turn), "alert_undelivered", &payload)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the session: settles pending staff alerts, writes the memory
+    /// summary and stops the local LLM.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        // Blocks for at most one last try per failing channel.
+        let outcomes = self.alerts.finish();
+        self.store_alert_outcomes(outcomes)?;
         let summary = summarize(self.day, &self.notes, self.cfg.dialogue.memory_summary_chars);
         self.store.end_session(self.session_id, &summary, self.state.crisis.active)?;
         self.store.event(Some(self.session_id), None, "session_end", &serde_json::json!({"turns": self.turns}))?;

@@ -29,6 +29,7 @@ const RULE_SOURCES: &[(&str, &str)] = &[
     ("strategy", include_str!("strategy.rs")),
     ("policy", include_str!("policy.rs")),
     ("engine", include_str!("engine.rs")),
+    ("template", include_str!("template.rs")),
 ];
 
 /// Modules that decide neither a reply nor a grade, with the reason.
@@ -37,6 +38,8 @@ pub const EXEMPT_SOURCES: &[(&str, &str)] = &[
     ("fingerprint", "computes the fingerprint itself"),
     ("config", "config types; their values are hashed through the canonical description"),
     ("risk_eval", "scores the crisis layer on a labelled file; never runs in a session"),
+    ("evalset", "scores the coherence flags on labelled sets; never runs in a session"),
+    ("identity", "proves the local LLM server is the supervised child; decides whether to talk to it, never what is said"),
 ];
 
 /// Data files that shape grades, compiled in.

@@ -19,6 +19,7 @@
 //! - [`fingerprint`] — the engine fingerprint.
 //! - [`template`] — placeholder checks for config texts (the crisis template).
 //! - [`evalset`] — scoring of the coherence flags on labelled sets and ESConv.
+//! - [`identity`] — proof that the local LLM server is the supervised child.
 //! - [`memory`] — bounded summaries of earlier sessions.
 //! - [`warning_signs`] — the crisis layer's warning-sign categories, grades, sources; risk text normalisation.
 //! - [`embed`] — in-process sentence embeddings (all-MiniLM-L6-v2 on candle).
@@ -33,6 +34,7 @@ pub mod lexicon;
 pub mod engine;
 pub mod evalset;
 pub mod fingerprint;
+pub mod identity;
 pub mod llm;
 pub mod memory;
 pub mod policy;

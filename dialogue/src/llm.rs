@@ -52,6 +52,10 @@ pub enum LlmError {
     /// The caller cancelled the request.
     #[error("LLM request cancelled")]
     Cancelled { partial: String },
+    /// The server on the port could not prove it is the supervised
+    /// `attune-llm`; nothing was sent to it.
+    #[error("refusing the LLM server at {url}: {reason}")]
+    Untrusted { url: String, reason: String },
 }
 
 impl LlmError {
@@ -75,6 +79,7 @@ impl LlmError {
             LlmError::TotalTimeout { .. } => "total_timeout",
             LlmError::Stream { .. } => "stream",
             LlmError::Cancelled { .. } => "cancelled",
+            LlmError::Untrusted { .. } => "untrusted",
         }
     }
 }
@@ -121,6 +126,10 @@ pub struct LlmClient {
     total_timeout: Duration,
     /// Retries before the first token.
     retries: u32,
+    /// Secret shared with a supervised `attune-llm` (see
+    /// [`crate::identity`]): the server must prove it holds it before any
+    /// request is sent, and every request carries it as the bearer token.
+    server_token: Option<String>,
 }
 
 impl LlmClient {
@@ -144,7 +153,44 @@ impl LlmClient {
             first_token_timeout: Duration::from_millis(cfg.first_token_timeout_ms),
             total_timeout: Duration::from_millis(cfg.total_timeout_ms),
             retries: cfg.retries,
+            server_token: None,
         })
+    }
+
+    /// Requires the server to prove it holds `token` before each request
+    /// (a fresh challenge on `/health`), and sends it as the bearer token.
+    pub fn with_server_token(mut self, token: impl Into<String>) -> Self {
+        self.server_token = Some(token.into());
+        self
+    }
+
+    /// Asks the server for a proof of the shared secret over a fresh
+    /// challenge; `Err` when it cannot give one (a stranger on the port).
+    async fn verify_server(&self, token: &str, deadline: Instant) -> Result<(), LlmError> {
+        let root = self.base_url.trim_end_matches("/v1");
+        let challenge = crate::identity::random_hex(16).map_err(|e| LlmError::Setup(format!("no randomness for the challenge: {e}")))?;
+        let url = format!("{root}/health?challenge={challenge}");
+        let check = async {
+            let resp = self.http.get(&url).send().await.map_err(|e| LlmError::Connect { url: url.clone(), reason: error_chain(&e) })?;
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            let proof = body["proof"].as_str().unwrap_or("");
+            let want = crate::identity::health_proof(token, &challenge);
+            if status.is_success() && crate::identity::constant_time_eq(proof.as_bytes(), want.as_bytes()) {
+                return Ok(());
+            }
+            let reason = if proof.is_empty() {
+                format!("it answered /health with HTTP {} but no proof of the shared secret; it is not the attune-llm this session started", status.as_u16())
+            } else {
+                "its /health proof does not match the shared secret; it is not the attune-llm this session started".to_string()
+            };
+            tracing::error!(url = %self.base_url, "{reason}; no participant text is sent to it");
+            Err(LlmError::Untrusted { url: self.base_url.clone(), reason })
+        };
+        match tokio::time::timeout_at(deadline.into(), check).await {
+            Ok(r) => r,
+            Err(_) => Err(LlmError::FirstTokenTimeout(self.first_token_timeout.as_millis() as u64)),
+        }
     }
 
     /// The server's base URL.
@@ -169,7 +215,7 @@ impl LlmClient {
             match self.attempt(messages, params, cancel, on_delta, start, attempt).await {
                 Ok(c) => return Ok(c),
                 Err(AttemptError::BeforeFirstToken(e)) => {
-                    let retryable = !matches!(e, LlmError::Cancelled { .. } | LlmError::Setup(_))
+                    let retryable = !matches!(e, LlmError::Cancelled { .. } | LlmError::Setup(_) | LlmError::Untrusted { .. })
                         && !matches!(e, LlmError::Status { status, .. } if (400..500).contains(&status) && status != 429 && status != 408);
                     let deadline_left = self.first_token_timeout.saturating_sub(start.elapsed());
                     if attempt > self.retries || !retryable || deadline_left.is_zero() {
@@ -208,11 +254,19 @@ impl LlmClient {
         if let Some(p) = params.repeat_penalty {
             body["repeat_penalty"] = serde_json::json!(p);
         }
+        let first_deadline = start + self.first_token_timeout;
         let mut req = self.http.post(&url).json(&body);
-        if let Some(k) = &self.api_key {
+        if let Some(token) = &self.server_token {
+            // Design: the identity check comes first, so a stranger on the
+            // port never sees the prompt, the participant's words or the secret.
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(before(LlmError::Cancelled { partial: String::new() })),
+                r = self.verify_server(token, first_deadline) => r.map_err(before)?,
+            }
+            req = req.bearer_auth(token);
+        } else if let Some(k) = &self.api_key {
             req = req.bearer_auth(k);
         }
-        let first_deadline = start + self.first_token_timeout;
         let total_deadline = start + self.total_timeout;
         let ft_ms = self.first_token_timeout.as_millis() as u64;
 
@@ -290,6 +344,10 @@ impl LlmClient {
                         if let Some(f) = finish {
                             finish_reason = f;
                         }
+                        // Design: the same character rule as participant
+                        // input, before anything sees the draft (validator,
+                        // terminal, JSON, store, TTS).
+                        let content = crate::text::strip_controls(&content);
                         if !content.is_empty() {
                             if first_token_ms.is_none() {
                                 first_token_ms = Some(start.elapsed().as_millis() as u64);

@@ -11,7 +11,7 @@ pub fn sanitize_input(raw: &str, max_chars: usize) -> (String, bool) {
     let mut truncated = false;
     for ch in raw.chars() {
         let ch = if ch.is_whitespace() { ' ' } else { ch };
-        if ch.is_control() || is_invisible_format(ch) {
+        if is_stripped(ch) {
             continue;
         }
         if ch == ' ' {
@@ -33,8 +33,35 @@ pub fn sanitize_input(raw: &str, max_chars: usize) -> (String, bool) {
     (trimmed, truncated)
 }
 
+/// Characters removed from participant input and from every LLM draft:
+/// C0/C1 controls (whitespace is mapped to a space before this check) and
+/// invisible formatting (zero-width space and marks, bidi overrides, word
+/// joiners, BOM).
+///
+/// Design: the zero-width joiner (U+200D) is kept: it glues emoji sequences
+/// (👨‍👩‍👧, 🏳️‍🌈) together, and dropping it splits one emoji into several.
+fn is_stripped(ch: char) -> bool {
+    ch.is_control() || (is_invisible_format(ch) && ch != '\u{200D}')
+}
+
 fn is_invisible_format(ch: char) -> bool {
     matches!(ch, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Cleans a piece of LLM output with the same character rule as
+/// [`sanitize_input`] (controls such as ESC and BEL, invisible formatting),
+/// but keeps its layout: newlines stay (they end sentences), other
+/// whitespace becomes a space, and nothing is collapsed or trimmed, so it
+/// can be applied to each streamed delta on its own.
+pub fn strip_controls(text: &str) -> String {
+    text.chars()
+        .filter_map(|ch| match ch {
+            '\n' => Some('\n'),
+            c if c.is_whitespace() => Some(' '),
+            c if is_stripped(c) => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// Incremental sentence splitter for streamed text: push token deltas, pop
@@ -135,6 +162,23 @@ mod tests {
         let (s, t) = sanitize_input("  hi\u{7}\tthere\r\n\u{202E}you ", 100);
         assert_eq!(s, "hi there you");
         assert!(!t);
+    }
+
+    #[test]
+    fn zero_width_joiners_keep_emoji_sequences_whole_while_other_invisibles_go() {
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        let (s, _) = sanitize_input(&format!("my {family}\u{200B} is\u{1B} here\u{2060}"), 100);
+        assert_eq!(s, format!("my {family} is here"));
+    }
+
+    #[test]
+    fn drafts_lose_the_same_control_characters_as_input_but_keep_newlines() {
+        let raw = "That\u{1B}[31m sounds\u{7} hard.\nWhat\u{9B} \u{202E}happened?\r";
+        assert_eq!(strip_controls(raw), "That[31m sounds hard.\nWhat happened? ");
+        // The same characters a participant cannot send.
+        let (input, _) = sanitize_input(raw, 100);
+        assert_eq!(input, "That[31m sounds hard. What happened?");
+        assert_eq!(strip_controls(" a "), " a ", "spacing of a streamed delta is kept");
     }
 
     #[test]

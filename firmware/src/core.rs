@@ -228,7 +228,7 @@ impl HeadCore {
     fn set_pose(&mut self, seq: u16, target: PoseTarget, duration_ms: u32, now_ms: u32) -> HeadMsg {
         let t = target.to_array();
         if t.iter().flatten().any(|x| !x.is_finite()) {
-            return self.reject(seq, CommandError::NotANumber);
+            return self.reject(seq, CommandError::NotFinite);
         }
         let mut clamped = JointMask::default();
         self.gesture = None;
@@ -410,7 +410,7 @@ mod tests {
         let before = c.targets();
         let t = PoseTarget { yaw_deg: Some(f32::NAN), ..PoseTarget::default() };
         let r = c.on_frame(frame(5, HostMsg::SetPose { target: t, duration_ms: 100 }), 0);
-        assert_eq!(r, HeadMsg::Nack { seq: 5, error: CommandError::NotANumber });
+        assert_eq!(r, HeadMsg::Nack { seq: 5, error: CommandError::NotFinite });
         assert_eq!(c.targets(), before);
         assert_eq!(c.counters().rejected, 1);
     }

@@ -27,12 +27,16 @@ pub struct HeadConfig {
     /// Longest wait between reconnect attempts after the port vanished.
     pub reconnect_max_ms: u64,
     /// Yaw calibration and limits.
+    #[serde(deserialize_with = "joint_table::<_, 0>")]
     pub yaw: JointConfig,
     /// Pitch calibration and limits.
+    #[serde(deserialize_with = "joint_table::<_, 1>")]
     pub pitch: JointConfig,
     /// Roll calibration and limits.
+    #[serde(deserialize_with = "joint_table::<_, 2>")]
     pub roll: JointConfig,
     /// Lean calibration and limits.
+    #[serde(deserialize_with = "joint_table::<_, 3>")]
     pub lean: JointConfig,
 }
 
@@ -58,6 +62,42 @@ pub struct JointConfig {
     pub cal_b_deg: f32,
     /// Pulse at `cal_b_deg`.
     pub cal_b_us: u16,
+}
+
+/// `[head.<joint>]` as written: every field optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialJoint {
+    min_deg: Option<f32>,
+    max_deg: Option<f32>,
+    park_deg: Option<f32>,
+    max_vel_deg_s: Option<f32>,
+    max_acc_deg_s2: Option<f32>,
+    cal_a_deg: Option<f32>,
+    cal_a_us: Option<u16>,
+    cal_b_deg: Option<f32>,
+    cal_b_us: Option<u16>,
+}
+
+/// Reads a joint table, taking each missing field from joint `I`'s default.
+///
+/// Design: the defaults differ per joint, so `#[serde(default)]` on
+/// [`JointConfig`] cannot fill them; a partial table (only `max_deg`, say)
+/// is completed here from the same [`HeadParams::DEFAULT`] the firmware uses.
+fn joint_table<'de, D: serde::Deserializer<'de>, const I: usize>(d: D) -> Result<JointConfig, D::Error> {
+    let p = PartialJoint::deserialize(d)?;
+    let def: JointConfig = HeadParams::DEFAULT.joints[I].into();
+    Ok(JointConfig {
+        min_deg: p.min_deg.unwrap_or(def.min_deg),
+        max_deg: p.max_deg.unwrap_or(def.max_deg),
+        park_deg: p.park_deg.unwrap_or(def.park_deg),
+        max_vel_deg_s: p.max_vel_deg_s.unwrap_or(def.max_vel_deg_s),
+        max_acc_deg_s2: p.max_acc_deg_s2.unwrap_or(def.max_acc_deg_s2),
+        cal_a_deg: p.cal_a_deg.unwrap_or(def.cal_a_deg),
+        cal_a_us: p.cal_a_us.unwrap_or(def.cal_a_us),
+        cal_b_deg: p.cal_b_deg.unwrap_or(def.cal_b_deg),
+        cal_b_us: p.cal_b_us.unwrap_or(def.cal_b_us),
+    })
 }
 
 impl From<JointParams> for JointConfig {
@@ -206,6 +246,16 @@ mod tests {
     fn an_unknown_field_in_toml_is_an_error() {
         let e = serde_json::from_str::<HeadConfig>(r#"{"backend":"sim","bogus":1}"#).unwrap_err();
         assert!(e.to_string().contains("bogus"));
+    }
+
+    #[test]
+    fn a_partial_joint_table_takes_that_joints_defaults_for_missing_fields() {
+        let c: HeadConfig = serde_json::from_str(r#"{"pitch":{"max_deg":10.0}}"#).unwrap();
+        let d = HeadConfig::default();
+        assert_eq!(c.pitch, JointConfig { max_deg: 10.0, ..d.pitch });
+        assert_eq!((c.yaw, c.roll, c.lean), (d.yaw, d.roll, d.lean));
+        let e = serde_json::from_str::<HeadConfig>(r#"{"yaw":{"max_degs":10.0}}"#).unwrap_err();
+        assert!(e.to_string().contains("max_degs"), "{e}");
     }
 
     #[test]

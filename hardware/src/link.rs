@@ -34,7 +34,7 @@ pub enum LinkError {
         attempts: u32,
     },
     /// The head refused the command.
-    #[error("head refused {what}: {error:?}")]
+    #[error("head refused {what}: {error}")]
     Refused {
         /// The command.
         what: &'static str,
@@ -123,10 +123,16 @@ pub fn open_port(path: &str, baud: u32) -> Result<Box<dyn Stream>, LinkError> {
 impl HeadLink {
     /// A link over `io` (see [`open_port`]).
     pub fn new(io: Box<dyn Stream>) -> Self {
+        // Design: each link starts at its own sequence number, so a reply
+        // left in the port's buffer by an earlier process (the same numbers,
+        // had every process started at 0) can never acknowledge this one's
+        // command.
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let seq = (seed ^ (seed >> 16) ^ std::process::id()) as u16;
         HeadLink {
             io,
             dec: FrameDecoder::new(),
-            seq: 0,
+            seq,
             telemetry: VecDeque::new(),
             stats: HostLinkStats::default(),
             reply_timeout: Duration::from_millis(250),

@@ -79,6 +79,9 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         args.model.file_name().map(|n| n.to_string_lossy().trim_end_matches(".gguf").to_string()).unwrap_or_default()
     });
     let spec = ModelSpec { path: args.model.clone(), threads: args.threads, ctx_size: args.ctx_size };
+    // Set by a supervisor (attune) only: the secret this server proves on
+    // /health and requires as the bearer token (attune_dialogue::identity).
+    let token = std::env::var(attune_dialogue::identity::TOKEN_ENV).ok().filter(|t| !t.is_empty());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -94,8 +97,13 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(out, "listening on http://{addr}").context("writing to stdout")?;
         out.flush().context("writing to stdout")?;
 
-        let engine = spawn_engine(spec, args.queue as usize).context("starting the engine thread")?;
-        let server = tokio::spawn(serve(listener, AppState::new(engine.clone(), model_name), shutdown_signal(args.exit_on_stdin_eof)));
+        // Design: requests wait for their turn in the server (AppState), which
+        // frees a disconnected client's slot at once; the engine's own queue
+        // only ever holds the job whose turn it is (plus one whose client
+        // left), so it gets room to spare.
+        let engine = spawn_engine(spec, args.queue as usize + 2).context("starting the engine thread")?;
+        let state = AppState::new(engine.clone(), model_name).with_queue(args.queue as usize).with_token(token);
+        let server = tokio::spawn(serve(listener, state, shutdown_signal(args.exit_on_stdin_eof)));
         match engine.loaded().await {
             EngineState::Failed(why) => anyhow::bail!("{why}"),
             _ => tracing::info!("model loaded; serving on http://{addr}"),
@@ -143,3 +151,4 @@ async fn shutdown_signal(watch_stdin: bool) {
         _ = stdin_closed => {}
     }
 }
+

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// Events buffered between the engine thread and one HTTP response.
 /// Design: when full (a slow client), the engine thread blocks on send, so a
@@ -38,12 +38,65 @@ pub struct AppState {
     next_id: AtomicU64,
     /// Unix seconds at start, in `/v1/models`.
     started: u64,
+    /// Requests admitted: the one generating plus those waiting. A request
+    /// holds its permit until its response ends or its client goes away, so
+    /// a client that disconnects while waiting frees its slot at once.
+    slots: Arc<Semaphore>,
+    /// How many may wait (for the 503 message).
+    queue_depth: usize,
+    /// The generation turn, FIFO: held by the request whose job is in the
+    /// engine. Jobs enter the engine only with it, so the engine's own
+    /// queue never fills with jobs whose clients are gone.
+    turn: Arc<Semaphore>,
+    /// Secret shared with the supervisor (see `attune_dialogue::identity`):
+    /// required as the bearer token on `/v1/*` and proven on `/health`.
+    token: Option<String>,
 }
 
+/// Waiting requests allowed by [`AppState::new`] (the binary's `--queue` default).
+pub const DEFAULT_QUEUE: usize = 4;
+
 impl AppState {
-    /// State for a server over `engine`, answering as `model_name`.
+    /// State for a server over `engine`, answering as `model_name`, with
+    /// [`DEFAULT_QUEUE`] waiting requests and no token.
     pub fn new(engine: EngineHandle, model_name: String) -> Self {
-        Self { engine, model_name, next_id: AtomicU64::new(1), started: unix_now() }
+        Self {
+            engine,
+            model_name,
+            next_id: AtomicU64::new(1),
+            started: unix_now(),
+            slots: Arc::new(Semaphore::new(DEFAULT_QUEUE + 1)),
+            queue_depth: DEFAULT_QUEUE,
+            turn: Arc::new(Semaphore::new(1)),
+            token: None,
+        }
+    }
+
+    /// Lets `queue_depth` (at least 1) requests wait behind the running one;
+    /// more get 503 at once.
+    pub fn with_queue(mut self, queue_depth: usize) -> Self {
+        let queue_depth = queue_depth.max(1);
+        self.slots = Arc::new(Semaphore::new(queue_depth + 1));
+        self.queue_depth = queue_depth;
+        self
+    }
+
+    /// Requires `token` as the bearer token on `/v1/*` and proves it on
+    /// `/health?challenge=...`.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// `Err` (401) unless the request carries the bearer token, when one is set.
+    fn authorize(&self, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+        let Some(token) = &self.token else { return Ok(()) };
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        if attune_dialogue::identity::constant_time_eq(given.as_bytes(), token.as_bytes()) {
+            return Ok(());
+        }
+        tracing::warn!("refused a request without the supervisor's bearer token");
+        Err(ApiError { status: 401, kind: "authentication_error", message: "missing or wrong bearer token".into(), param: None })
     }
 }
 
@@ -79,12 +132,23 @@ fn error_response(e: &ApiError) -> Response {
     json_response(status, &e.to_json())
 }
 
-async fn health(State(app): State<Arc<AppState>>) -> Response {
+/// `challenge=...` from a query string (hex, at most 128 characters).
+fn challenge_of(uri: &axum::http::Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("challenge="))
+        .filter(|c| !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+async fn health(State(app): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
     match app.engine.state() {
-        EngineState::Ready { n_ctx } => json_response(
-            StatusCode::OK,
-            &serde_json::json!({ "status": "ok", "model": app.model_name, "n_ctx": n_ctx }),
-        ),
+        EngineState::Ready { n_ctx } => {
+            let mut v = serde_json::json!({ "status": "ok", "model": app.model_name, "n_ctx": n_ctx });
+            if let (Some(token), Some(c)) = (&app.token, challenge_of(&uri)) {
+                v["proof"] = serde_json::json!(attune_dialogue::identity::health_proof(token, c));
+            }
+            json_response(StatusCode::OK, &v)
+        }
         EngineState::Loading => json_response(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({ "status": "loading" })),
         EngineState::Failed(why) => {
             json_response(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({ "status": "failed", "error": why }))
@@ -92,7 +156,10 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn models(State(app): State<Arc<AppState>>) -> Response {
+async fn models(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(e) = app.authorize(&headers) {
+        return error_response(&e);
+    }
     json_response(
         StatusCode::OK,
         &serde_json::json!({
@@ -102,7 +169,10 @@ async fn models(State(app): State<Arc<AppState>>) -> Response {
     )
 }
 
-async fn chat_completions(State(app): State<Arc<AppState>>, body: Body) -> Response {
+async fn chat_completions(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap, body: Body) -> Response {
+    if let Err(e) = app.authorize(&headers) {
+        return error_response(&e);
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(e) => {
@@ -126,6 +196,17 @@ async fn chat_completions(State(app): State<Arc<AppState>>, body: Body) -> Respo
 async fn chat(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let job = parse_chat_request(&body)?;
     let stream = job.stream;
+    let slot = app.slots.clone().try_acquire_owned().map_err(|_| {
+        ApiError::unavailable(format!(
+            "server busy: one generation is running and {} request(s) are already waiting; retry later",
+            app.queue_depth
+        ))
+    })?;
+    // Design: waiting happens here, in this request's own future, not in the
+    // engine's queue: a client that disconnects drops the future and with it
+    // both permits, so its slot is free at once.
+    let turn = app.turn.clone().acquire_owned().await.map_err(|_| ApiError::internal("the server is shutting down"))?;
+    let permits = (slot, turn);
     let (tx, mut rx) = mpsc::channel(EVENT_BUFFER);
     app.engine.try_submit(EngineJob { job, events: tx })?;
     let meta = CompletionMeta {
@@ -144,7 +225,7 @@ async fn chat(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
         None => return Err(ApiError::internal("the generation engine stopped")),
     }
     if stream {
-        return Ok(sse_response(meta, rx));
+        return Ok(sse_response(meta, rx, permits));
     }
     let mut content = String::new();
     loop {
@@ -170,31 +251,33 @@ enum Phase {
     Ended,
 }
 
-fn sse_response(meta: CompletionMeta, rx: mpsc::Receiver<JobEvent>) -> Response {
-    let stream = futures_util::stream::unfold((rx, meta, Phase::Role), |(mut rx, meta, phase)| async move {
+fn sse_response(meta: CompletionMeta, rx: mpsc::Receiver<JobEvent>, permits: (OwnedSemaphorePermit, OwnedSemaphorePermit)) -> Response {
+    // The permits live in the stream's state: released when it ends or when
+    // the client goes away and the body is dropped.
+    let stream = futures_util::stream::unfold((rx, meta, Phase::Role, permits), |(mut rx, meta, phase, permits)| async move {
         let bytes = match phase {
             Phase::Ended => return None,
             Phase::Role => {
                 let b = sse::event(&meta.role_chunk());
-                return Some((Ok::<_, Infallible>(Bytes::from(b)), (rx, meta, Phase::Body)));
+                return Some((Ok::<_, Infallible>(Bytes::from(b)), (rx, meta, Phase::Body, permits)));
             }
             Phase::Body => match rx.recv().await {
                 Some(JobEvent::Text(t)) => sse::event(&meta.content_chunk(&t)),
                 Some(JobEvent::Done { finish, usage }) => {
                     let b = format!("{}{}", sse::event(&meta.final_chunk(finish, usage)), sse::DONE);
-                    return Some((Ok(Bytes::from(b)), (rx, meta, Phase::Ended)));
+                    return Some((Ok(Bytes::from(b)), (rx, meta, Phase::Ended, permits)));
                 }
                 Some(JobEvent::Failed(e)) => {
                     // Mid-stream failure: an error event and no [DONE], so a
                     // client cannot mistake the partial reply for a full one.
                     let b = sse::event(&e.to_json());
-                    return Some((Ok(Bytes::from(b)), (rx, meta, Phase::Ended)));
+                    return Some((Ok(Bytes::from(b)), (rx, meta, Phase::Ended, permits)));
                 }
                 Some(JobEvent::Started { .. }) => String::new(),
                 None => return None,
             },
         };
-        Some((Ok(Bytes::from(bytes)), (rx, meta, Phase::Body)))
+        Some((Ok(Bytes::from(bytes)), (rx, meta, Phase::Body, permits)))
     });
     Response::builder()
         .status(StatusCode::OK)

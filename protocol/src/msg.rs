@@ -176,10 +176,20 @@ pub enum CommandError {
         /// The head's version.
         head: u8,
     },
-    /// A target was NaN or infinite; nothing moved.
-    NotANumber,
+    /// A target was not finite (NaN or infinite); nothing moved.
+    NotFinite,
     /// The head is e-stopped; send `Resume` first.
     EStopped,
+}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CommandError::ProtocolMismatch { head } => write!(f, "the head speaks protocol {head}"),
+            CommandError::NotFinite => f.write_str("a target angle was not finite (NaN or infinite); nothing moved"),
+            CommandError::EStopped => f.write_str("the head is e-stopped; send resume first"),
+        }
+    }
 }
 
 /// Bitmask of joints, bit `i` = `Joint::ALL[i]`.

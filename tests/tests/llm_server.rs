@@ -377,6 +377,45 @@ async fn a_client_that_disconnects_frees_the_model_for_the_next_request() {
     assert_eq!(status, 200, "{v}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_client_that_disconnects_frees_its_queue_slot_at_once() {
+    let s = start_server(&["--queue", "1"]).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", s.base);
+    // A: a long generation holds the model.
+    let a = client
+        .post(&url)
+        .json(&json!({ "stream": true, "max_tokens": 400, "temperature": 0, "ignore_eos": true, "messages": user("Tell me a story.") }))
+        .send()
+        .await
+        .expect("A sent");
+    assert_eq!(a.status(), 200);
+    let mut a_body = a.bytes_stream();
+    let mut a_text = String::from_utf8_lossy(&a_body.next().await.expect("A's first bytes").expect("A chunk")).into_owned();
+
+    // B takes the only waiting slot, then its client gives up and disconnects.
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().expect("client");
+    let gave_up = impatient.post(&url).json(&json!({ "max_tokens": 2, "messages": user("hi") })).send().await;
+    assert!(gave_up.is_err(), "B cannot be answered while A generates");
+    drop(impatient);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // C must get B's slot and wait for A, not be refused with 503.
+    let c_base = s.base.clone();
+    let c = tokio::spawn(async move { post(&c_base, &json!({ "max_tokens": 2, "messages": user("hi") })).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if c.is_finished() {
+        let (status, v) = c.await.expect("C task");
+        panic!("C was answered at once with {status} {v} although B's client had left");
+    }
+    while let Some(chunk) = a_body.next().await {
+        a_text.push_str(&String::from_utf8_lossy(&chunk.expect("A chunk")));
+    }
+    assert!(a_text.trim_end().ends_with("data: [DONE]"), "A did not finish cleanly");
+    let (status, v) = tokio::time::timeout(Duration::from_secs(30), c).await.expect("C answered after A").expect("C task");
+    assert_eq!(status, 200, "{v}");
+}
+
 #[tokio::test]
 async fn a_missing_model_file_is_reported_naming_the_path_and_the_setup_script() {
     let out = Command::new(llm_bin())
