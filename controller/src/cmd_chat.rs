@@ -112,6 +112,10 @@ async fn chat(a: ChatArgs) -> anyhow::Result<()> {
     }
     let outcome: anyhow::Result<()> = async {
         loop {
+            if session.between_turns().await == crate::bus::Flow::Stop {
+                eprintln!("attune: session stopped by staff");
+                break;
+            }
             if !scripted {
                 print!("you> ");
                 std::io::stdout().flush().ok();
@@ -119,6 +123,8 @@ async fn chat(a: ChatArgs) -> anyhow::Result<()> {
             let line = tokio::select! {
                 l = lines.recv() => l.unwrap_or(Line::Eof),
                 _ = tokio::signal::ctrl_c() => { if !scripted { println!(); } Line::Eof }
+                // A staff command while waiting for the participant: apply it now.
+                _ = session.staff_command_arrived() => continue,
             };
             let text = match line {
                 Line::Eof => break,

@@ -137,11 +137,31 @@ async fn engine_task(
     mut session: ChatSession,
     mut cmds: mpsc::Receiver<EngineCmd>,
     events: mpsc::Sender<ReplyEvent<TurnReport>>,
+    stop: Arc<AtomicBool>,
 ) -> ChatSession {
     let mut turn_of: HashMap<u64, u64> = HashMap::new();
-    while let Some(cmd) = cmds.recv().await {
+    loop {
+        let cmd = tokio::select! {
+            c = cmds.recv() => match c { Some(c) => c, None => break },
+            // A staff command while nobody speaks (stop, pause) applies at once.
+            _ = session.staff_command_arrived() => {
+                if session.between_turns().await == crate::bus::Flow::Stop {
+                    eprintln!("attune: session stopped by staff");
+                    stop.store(true, Ordering::Relaxed);
+                }
+                continue;
+            }
+        };
         match cmd {
             EngineCmd::Turn(utt) => {
+                // Staff commands from the bus apply between turns (a pause
+                // holds here; utterances wait in the bounded queue above).
+                if session.between_turns().await == crate::bus::Flow::Stop {
+                    eprintln!("attune: session stopped by staff");
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = events.send(ReplyEvent::Failed { id: utt.id, error: "session stopped by staff".into() }).await;
+                    continue;
+                }
                 let (stx, mut srx) = mpsc::channel::<String>(16);
                 let result = {
                     let fut = session.turn(&utt.text, Some(&stx));
@@ -221,6 +241,7 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     let (cmd_tx, cmd_rx) = mpsc::channel::<EngineCmd>(32);
     let (ev_tx, ev_rx) = mpsc::channel::<ReplyEvent<TurnReport>>(64);
     let stop = Arc::new(AtomicBool::new(false));
+    let stop_by_staff = stop.clone();
     {
         let stop = stop.clone();
         rt.spawn(async move {
@@ -302,7 +323,7 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     // The session's turn future holds the SQLite connection (not Send), so
     // the engine runs here on the main thread; it ends when the loop thread
     // drops its command senders.
-    let session = rt.block_on(engine_task(session, cmd_rx, ev_tx));
+    let session = rt.block_on(engine_task(session, cmd_rx, ev_tx, stop_by_staff));
     let loop_result = handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("voice loop thread panicked")));
     rt.block_on(session.close())?;
     loop_result

@@ -32,6 +32,9 @@ pub struct Config {
     pub head: HeadConfig,
     /// Audio, VAD, STT, TTS.
     pub speech: SpeechConfig,
+    /// The MQTT bus to staff; absent = no bus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<crate::bus::BusConfig>,
 }
 
 /// `[store]`: the session database.
@@ -132,6 +135,9 @@ impl Config {
         if self.crisis.resource_contact.trim().is_empty() {
             return Err("field `crisis.resource_contact`: must name how to reach the crisis resource".into());
         }
+        if let Some(b) = &self.bus {
+            b.validate()?;
+        }
         if self.crisis.calm_turns_to_clear == 0 {
             return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
         }
@@ -204,6 +210,18 @@ mod tests {
         assert!(cfg.validate().unwrap_err().contains("head.backend"));
         let cfg = Config::parse("[speech.vad]\nthreshold = 3.0\n").unwrap();
         assert!(cfg.validate().unwrap_err().contains("speech.vad.threshold"));
+    }
+
+    #[test]
+    fn a_bus_section_is_optional_and_validated_by_field() {
+        assert!(Config::default().bus.is_none());
+        let cfg = Config::parse("[bus]\nurl = \"mqtt://10.0.0.5:1883\"\nsite = \"oslo\"\nrobot = \"r2\"\n").unwrap();
+        cfg.validate().unwrap();
+        assert!(!cfg.bus.as_ref().unwrap().publish_text);
+        let cfg = Config::parse("[bus]\nurl = \"tcp://x:1\"\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("bus.url"));
+        let err = Config::parse("[bus]\npassword = \"x\"\n").unwrap_err();
+        assert!(err.contains("password"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`alerts`] — staff-alert delivery to a file and/or a command.
+//! - [`bus`] — the MQTT bus to staff: outbox, alerts and acks, commands, `attune bus`.
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
@@ -12,6 +13,7 @@
 //! - [`store`] — the SQLite session store (WAL, migrations).
 
 mod alerts;
+mod bus;
 mod cmd_chat;
 mod cmd_head;
 mod cmd_voice;
@@ -63,6 +65,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_voice::AudioCmd,
     },
+    /// The MQTT bus: monitor traffic, acknowledge alerts, send staff commands.
+    Bus {
+        #[command(subcommand)]
+        cmd: bus::cli::BusCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
+        Cmd::Bus { cmd } => bus::cli::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -84,6 +84,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_kind ON events(kind, id);
     "#,
+    // v2: the MQTT bus's outbox and alert acknowledgements (issue 12).
+    crate::bus::outbox::MIGRATION,
 ];
 
 /// The schema version this build writes.
