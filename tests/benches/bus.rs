@@ -2,7 +2,7 @@
 //! mosquitto on loopback, through the `attune` binary:
 //! 1. crisis turn → `crisis_alert` on a subscriber, p50/p99, beside raw MQTT
 //!    publish → receive latency on the same broker (the floor);
-//! 2. outbox throughput: a 400-turn script with the bus vs without it;
+//! 2. outbox throughput: a 200-turn script with the bus vs without it;
 //! 3. backlog drain after an outage (`ATTUNE_BENCH_OUTAGE_S`, default 60 s)
 //!    with the session taking two turns a second throughout, beside raw MQTT
 //!    delivery of the same number of messages.
@@ -141,7 +141,7 @@ fn main() {
     println!("  {:<46} {:>9.2} {:>9.2}", "engine turn total_ms (for scale)", pct(&mut engine, 0.5), pct(&mut engine, 0.99));
 
     // 2. Throughput: the same script with and without the bus.
-    let n = 400;
+    let n = 200;
     let lines: Vec<String> = (0..n).map(|i| format!("Today I walked {i} steps and thought about my week.")).collect();
     let run = |cfg: Option<&Path>, db: &Path| -> f64 {
         let mut cmd = Command::new(attune_bin());
