@@ -180,10 +180,14 @@ pub fn ack(c: &Connection, alert_id: &str, by: &str, at_ms: i64, ack_id: &str) -
 mod tests {
     use super::*;
 
+    /// A migrated store with one session (id 1), and a bus connection to it.
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.db");
-        drop(crate::store::Store::open(&p).unwrap());
+        let s = crate::store::Store::open(&p).unwrap();
+        let ns = crate::store::NewSession { participant: "p", day: 1, arm: "chatbot", policy: "attuned", backend: "reflect", fingerprint: "f" };
+        assert_eq!(s.start_session(&ns).unwrap(), 1);
+        drop(s);
         let c = connect(&p).unwrap();
         (dir, c)
     }
@@ -206,14 +210,13 @@ mod tests {
     #[test]
     fn an_alert_repeats_until_acked_and_the_first_ack_wins() {
         let (_d, mut c) = db();
-        add_alert(&c, "a1", 0, 2, "t/alert", "{}", 1_000).ok();
-        // session 0 does not exist: foreign keys are off on this connection by default.
+        add_alert(&c, "a1", 1, 2, "t/alert", "{}", 1_000).unwrap();
         let due = due_alerts(&c, 1_000).unwrap();
         assert_eq!(due.len(), 1);
         queue_repeat(&mut c, &due[0], "{\"repeat\":1}", 2_000).unwrap();
         assert!(due_alerts(&c, 1_999).unwrap().is_empty());
         assert_eq!(pending_after(&c, 0, 10).unwrap()[0].key, "a1#1");
-        assert_eq!(ack(&c, "a1", "sam", 3_000, "k").unwrap(), AckOutcome::Stored { session: Some(0), turn: Some(2) });
+        assert_eq!(ack(&c, "a1", "sam", 3_000, "k").unwrap(), AckOutcome::Stored { session: Some(1), turn: Some(2) });
         assert_eq!(ack(&c, "a1", "kim", 4_000, "k2").unwrap(), AckOutcome::Already { by: "sam".into(), at_ms: 3_000 });
         assert_eq!(ack(&c, "nope", "kim", 4_000, "k3").unwrap(), AckOutcome::Unknown);
         assert!(due_alerts(&c, 10_000).unwrap().is_empty());
