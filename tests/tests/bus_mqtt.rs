@@ -453,6 +453,71 @@ fn pause_holds_the_next_turn_until_resume_and_stop_ends_a_waiting_session() {
     assert!(query::<i64>(&db, "SELECT ended_at_ms FROM sessions") > 0);
 }
 
+fn openssl(dir: &Path, args: &[&str]) -> bool {
+    Command::new("openssl").current_dir(dir).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[test]
+fn mqtts_connects_with_the_right_ca_and_names_a_certificate_it_rejects() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A test CA, a broker certificate for 127.0.0.1 signed by it, and an unrelated CA.
+    let ok = openssl(d, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=attune test CA"])
+        && openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost"])
+        && std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").is_ok()
+        && openssl(d, &["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext"])
+        && openssl(d, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=other CA"]);
+    if !ok {
+        eprintln!("openssl unavailable; skipping");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let root = if Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false) { "user root\n" } else { "" };
+    let conf = format!(
+        "{root}listener {port} 127.0.0.1\ncafile {0}/ca.pem\ncertfile {0}/srv.pem\nkeyfile {0}/srv.key\nallow_anonymous true\nlog_dest file {0}/m.log\n",
+        d.display()
+    );
+    std::fs::write(d.join("m.conf"), conf).unwrap();
+    let mut broker = Command::new("mosquitto").arg("-c").arg(d.join("m.conf")).spawn().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < end, "TLS mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = |ca: &str| {
+        let cfg = d.join(format!("{ca}.toml"));
+        let text = format!(
+            "[store]\npath = \"{0}/{ca}.db\"\n[bus]\nurl = \"mqtts://127.0.0.1:{port}\"\nca_file = \"{0}/{ca}\"\nclient_id = \"tls-{ca}\"\nsite = \"lab\"\nrobot = \"r1\"\ndrain_timeout_ms = 3000\nconnect_wait_ms = 3000\n",
+            d.display()
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let mut child = Command::new(attune_bin())
+            .args(["chat", "--script", "-", "--llm", "reflect", "--config"])
+            .arg(&cfg)
+            .env("ATTUNE_LOG", "warn,bus=info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"Hello.\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let waiting: i64 = query(&d.join(format!("{ca}.db")), "SELECT COUNT(*) FROM bus_outbox WHERE delivered_at_ms IS NULL");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), waiting)
+    };
+    let (code, stderr, waiting) = run("ca.pem");
+    assert_eq!((code, waiting), (Some(0), 0), "{stderr}");
+    let (code, stderr, waiting) = run("other.pem");
+    let _ = broker.kill();
+    let _ = broker.wait();
+    assert_eq!(code, Some(0), "the session goes on: {stderr}");
+    assert!(stderr.contains("TLS with the broker") && stderr.contains("bus.ca_file"), "{stderr}");
+    assert!(waiting > 0, "the messages wait in the outbox");
+}
+
 /// Now as RFC 3339 UTC (what staff clients put in `t`).
 fn attune_tests_now() -> String {
     let out = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.000Z"]).output().unwrap();
