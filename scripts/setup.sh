@@ -13,9 +13,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # espeak-ng, sox: text-to-speech (run as a program) and audio checks.
 # pulseaudio + alsa plugins: a userspace null sink so cpal has a real device.
 # libudev-dev: serialport's port enumeration. mosquitto: the study bus.
+# python3-pandas: the study export test reads the CSV back; fonts-dejavu-core:
+# the TTF that `attune behaviors plot` and the study plots draw labels with
+# (plotters' ab_glyph text, so no fontconfig/freetype development files).
 PKGS=(build-essential pkg-config cmake clang libclang-dev espeak-ng sox
       pulseaudio pulseaudio-utils libasound2-dev libasound2-plugins
-      libudev-dev mosquitto unzip python3 python3-pip)
+      libudev-dev mosquitto unzip python3 python3-pip
+      python3-pandas fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,9 +1,12 @@
 //! `attune chat` (the chatbot arm) and `attune fingerprint`.
 
 use crate::engine_args::EngineArgs;
+use crate::runner::{self, Ctx, EngineCmd, Transport};
 use crate::session::{engine_config, resolve, ChatSession};
 use anyhow::Context;
+use attune_speech::voice_loop::{ReplyEvent, Utterance};
 use clap::Args;
+use futures_util::future::LocalBoxFuture;
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
@@ -93,86 +96,108 @@ fn read_bounded_line(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 pub fn run_chat(a: ChatArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(chat(a))
-}
-
-async fn chat(a: ChatArgs) -> anyhow::Result<()> {
     let input: Box<dyn Read + Send> = match &a.script {
         None => Box::new(std::io::stdin()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
         Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open script {}", p.display()))?),
     };
-    let scripted = a.script.is_some();
-    let mut session = ChatSession::open(&a.engine, "chatbot").await?;
-    let mut lines = spawn_reader(input);
-    let name = session.config().dialogue.robot_name.clone();
-    if !scripted {
-        eprintln!("attune: chatting with {name} (engine {}). Type your message; Ctrl-D or Ctrl-C to end.", session.fingerprint());
-    }
-    let outcome: anyhow::Result<()> = async {
-        loop {
-            if session.between_turns().await == crate::bus::Flow::Stop {
-                eprintln!("attune: session stopped by staff");
-                break;
-            }
-            if !scripted {
-                print!("you> ");
-                std::io::stdout().flush().ok();
-            }
-            let line = tokio::select! {
-                l = lines.recv() => l.unwrap_or(Line::Eof),
-                _ = tokio::signal::ctrl_c() => { if !scripted { println!(); } Line::Eof }
-                // A staff command while waiting for the participant: apply it now.
-                _ = session.staff_command_arrived() => continue,
-            };
-            let text = match line {
-                Line::Eof => break,
-                Line::Error(e) => anyhow::bail!("reading input: {e}"),
-                Line::Text(t) => t,
-            };
-            if scripted {
-                let report = session.turn(&text, None).await?;
-                let mut out = std::io::stdout().lock();
-                serde_json::to_writer(&mut out, &report)?;
-                out.write_all(b"\n")?;
-                out.flush()?;
-            } else {
-                if text.trim().is_empty() {
-                    continue;
-                }
-                // Print sentences as they are released, like speech would.
-                let (tx, mut rx) = mpsc::channel::<String>(8);
-                let printer = async {
-                    let mut first = true;
-                    while let Some(s) = rx.recv().await {
-                        if first {
-                            print!("{}> {s}", name.to_lowercase());
-                            first = false;
-                        } else {
-                            print!(" {s}");
-                        }
-                        std::io::stdout().flush().ok();
-                    }
-                    if !first {
-                        println!();
-                    }
-                };
-                let turn = async {
-                    let r = session.turn(&text, Some(&tx)).await;
-                    drop(tx);
-                    r
-                };
-                let (r, ()) = tokio::join!(turn, printer);
-                r?;
-            }
+    let resolved = resolve(&a.engine)?;
+    let transport = TextTransport { input: Some(input), scripted: a.script.is_some(), name: String::new() };
+    runner::run(resolved, "chatbot", Box::new(transport))
+}
+
+/// The chatbot arm's transport: lines in, sentences (interactive) or one
+/// JSON object per turn (scripted) out.
+struct TextTransport {
+    /// The participant's lines (taken when the transport starts).
+    input: Option<Box<dyn Read + Send>>,
+    /// `--script`: JSON per turn, no prompts.
+    scripted: bool,
+    /// The robot's name, for the interactive prompt.
+    name: String,
+}
+
+impl Transport for TextTransport {
+    fn opened(&mut self, session: &ChatSession) -> anyhow::Result<()> {
+        self.name = session.config().dialogue.robot_name.clone();
+        if !self.scripted {
+            eprintln!("attune: chatting with {} (engine {}). Type your message; Ctrl-D or Ctrl-C to end.", self.name, session.fingerprint());
         }
         Ok(())
     }
-    .await;
-    let closed = session.close().await;
-    outcome?;
-    closed
+
+    fn run(mut self: Box<Self>, ctx: Ctx) -> LocalBoxFuture<'static, anyhow::Result<()>> {
+        let input = self.input.take();
+        Box::pin(async move {
+            let Some(input) = input else { return Ok(()) };
+            let Ctx { cmds, mut replies, shutdown, done, .. } = ctx;
+            let _done = done;
+            let scripted = self.scripted;
+            let name = self.name.to_lowercase();
+            let mut lines = spawn_reader(input);
+            let mut id = 0u64;
+            loop {
+                if !scripted {
+                    print!("you> ");
+                    std::io::stdout().flush().ok();
+                }
+                let line = tokio::select! {
+                    l = lines.recv() => l.unwrap_or(Line::Eof),
+                    _ = shutdown.cancelled() => { if !scripted { println!(); } Line::Eof }
+                };
+                let text = match line {
+                    Line::Eof => break,
+                    Line::Error(e) => anyhow::bail!("reading input: {e}"),
+                    Line::Text(t) => t,
+                };
+                if !scripted && text.trim().is_empty() {
+                    continue;
+                }
+                id += 1;
+                cmds.send(EngineCmd::Turn(Utterance { id, text })).await.map_err(|_| anyhow::anyhow!("the dialogue engine stopped"))?;
+                // Print sentences as they are released, like speech would.
+                let mut first = true;
+                loop {
+                    match replies.recv().await {
+                        Some(ReplyEvent::Sentence { text: s, .. }) if !scripted => {
+                            if first {
+                                print!("{name}> {s}");
+                                first = false;
+                            } else {
+                                print!(" {s}");
+                            }
+                            std::io::stdout().flush().ok();
+                        }
+                        Some(ReplyEvent::Sentence { .. }) => {}
+                        Some(ReplyEvent::Done { report, .. }) => {
+                            if scripted {
+                                let mut out = std::io::stdout().lock();
+                                serde_json::to_writer(&mut out, &report)?;
+                                out.write_all(b"\n")?;
+                                out.flush()?;
+                            } else if !first {
+                                println!();
+                            }
+                            break;
+                        }
+                        Some(ReplyEvent::Failed { error, .. }) => {
+                            if !first {
+                                println!();
+                            }
+                            // Staff ended the session (bus `stop`): the line
+                            // is not answered and the session ends normally.
+                            if error == runner::STOPPED_BY_STAFF {
+                                return Ok(());
+                            }
+                            anyhow::bail!("{error}");
+                        }
+                        None => anyhow::bail!("the dialogue engine stopped"),
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 pub fn run_fingerprint(a: FingerprintArgs) -> anyhow::Result<()> {

@@ -10,7 +10,9 @@
 //!   (the loop drains it every 16 ms frame).
 
 use crate::engine_args::EngineArgs;
+use crate::runner::{Ctx, EngineCmd, Transport};
 use crate::session::{self, ChatSession, TurnReport};
+use futures_util::future::LocalBoxFuture;
 use anyhow::Context;
 use attune_speech::device::{list_devices, MicSource, SpeakerSink};
 use attune_speech::file_io::{WavSink, WavSource};
@@ -22,7 +24,6 @@ use attune_speech::voice_loop::{
 use attune_speech::{SpeechConfig, SpeechError};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +32,7 @@ use tokio::sync::mpsc;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Which arm: voice.
+    /// Which arm: voice | robot (voice + the head).
     #[arg(long)]
     pub arm: String,
     #[command(flatten)]
@@ -49,6 +50,9 @@ pub struct RunArgs {
     /// With --audio-in: skip idle time instead of playing the file in real time.
     #[arg(long)]
     pub fast: bool,
+    /// The robot arm's head, trace and simulator flags.
+    #[command(flatten)]
+    pub robot: crate::robot::HeadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -100,19 +104,9 @@ struct VoiceTurn {
     spoken_chars: usize,
 }
 
-/// Loop → engine task.
-enum EngineCmd {
-    /// Answer this utterance.
-    Turn(Utterance),
-    /// The reply to utterance `id` was cut after `spoken` characters.
-    Interrupted { id: u64, spoken: usize },
-    /// Log a session event.
-    Event { kind: String, payload: serde_json::Value },
-}
-
-/// The [`Responder`] the voice loop sees: two bounded channels to the engine task.
+/// The [`Responder`] the voice loop sees: two bounded channels to the engine.
 struct ChannelResponder {
-    /// Commands to the engine task (bounded, 32).
+    /// Commands to the engine (bounded, 32).
     cmd: mpsc::Sender<EngineCmd>,
     /// Reply events from it (bounded, 64).
     events: mpsc::Receiver<ReplyEvent<TurnReport>>,
@@ -132,84 +126,17 @@ impl Responder<TurnReport> for ChannelResponder {
     }
 }
 
-/// Runs turns on the session as commands arrive; returns the session at the end.
-async fn engine_task(
-    mut session: ChatSession,
-    mut cmds: mpsc::Receiver<EngineCmd>,
-    events: mpsc::Sender<ReplyEvent<TurnReport>>,
-    stop: Arc<AtomicBool>,
-) -> ChatSession {
-    let mut turn_of: HashMap<u64, u64> = HashMap::new();
-    loop {
-        let cmd = tokio::select! {
-            c = cmds.recv() => match c { Some(c) => c, None => break },
-            // A staff command while nobody speaks (stop, pause) applies at once.
-            _ = session.staff_command_arrived() => {
-                if session.between_turns().await == crate::bus::Flow::Stop {
-                    eprintln!("attune: session stopped by staff");
-                    stop.store(true, Ordering::Relaxed);
-                }
-                continue;
-            }
-        };
-        match cmd {
-            EngineCmd::Turn(utt) => {
-                // Staff commands from the bus apply between turns (a pause
-                // holds here; utterances wait in the bounded queue above).
-                if session.between_turns().await == crate::bus::Flow::Stop {
-                    eprintln!("attune: session stopped by staff");
-                    stop.store(true, Ordering::Relaxed);
-                    let _ = events.send(ReplyEvent::Failed { id: utt.id, error: "session stopped by staff".into() }).await;
-                    continue;
-                }
-                let (stx, mut srx) = mpsc::channel::<String>(16);
-                let result = {
-                    let fut = session.turn(&utt.text, Some(&stx));
-                    tokio::pin!(fut);
-                    loop {
-                        tokio::select! {
-                            r = &mut fut => break r,
-                            Some(s) = srx.recv() => {
-                                let _ = events.send(ReplyEvent::Sentence { id: utt.id, text: s }).await;
-                            }
-                        }
-                    }
-                };
-                drop(stx);
-                while let Ok(s) = srx.try_recv() {
-                    let _ = events.send(ReplyEvent::Sentence { id: utt.id, text: s }).await;
-                }
-                let ev = match result {
-                    Ok(report) => {
-                        turn_of.insert(utt.id, report.turn);
-                        ReplyEvent::Done { id: utt.id, report }
-                    }
-                    Err(e) => ReplyEvent::Failed { id: utt.id, error: format!("{e:#}") },
-                };
-                let _ = events.send(ev).await;
-            }
-            EngineCmd::Interrupted { id, spoken } => match turn_of.get(&id) {
-                Some(&turn) => {
-                    if let Err(e) = session.mark_interrupted(turn, spoken) {
-                        tracing::warn!("could not mark turn {turn} interrupted: {e:#}");
-                    }
-                }
-                None => tracing::warn!(id, "interruption for an unknown utterance"),
-            },
-            EngineCmd::Event { kind, payload } => {
-                if let Err(e) = session.event(&kind, &payload) {
-                    tracing::warn!("could not log {kind}: {e:#}");
-                }
-            }
-        }
-    }
-    session
-}
-
 pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
-    if a.arm != "voice" {
-        anyhow::bail!("--arm {:?}: `attune run` runs the voice arm (--arm voice); the chatbot arm is `attune chat`", a.arm);
-    }
+    let robot = match a.arm.as_str() {
+        "voice" => {
+            a.robot.check_unused()?;
+            false
+        }
+        "robot" => true,
+        other => anyhow::bail!(
+            "--arm {other:?}: `attune run` runs the voice arm (--arm voice) or the robot arm (--arm robot); the chatbot arm is `attune chat`"
+        ),
+    };
     if a.fast && a.audio_in.is_none() {
         anyhow::bail!("--fast needs --audio-in (a microphone cannot be fast-forwarded)");
     }
@@ -222,111 +149,198 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
         Some(p) => Some(WavSource::open(p)?),
         None => None,
     };
-    let model = speech.stt.model_path(&crate::config::data_dir().join("models"));
-    let stt = SttWorker::start(&model, &speech.stt)?;
-    let tts = TtsWorker::start(Box::new(EspeakTts::new(&speech.tts)?));
-    let mut transcript = match &a.transcript {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create transcript {}", p.display()))?,
-        )),
-        None => None,
+    // The robot's head and trace are checked (and the simulator started)
+    // before the models load, so a bad port or path fails at once.
+    let body = if robot { Some(crate::robot::prepare(&resolved.cfg, &a.robot)?) } else { None };
+    let workers = (|| -> anyhow::Result<_> {
+        let model = speech.stt.model_path(&crate::config::data_dir().join("models"));
+        let stt = SttWorker::start(&model, &speech.stt)?;
+        let tts = TtsWorker::start(Box::new(EspeakTts::new(&speech.tts)?));
+        let transcript = match &a.transcript {
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("cannot create transcript {}", p.display()))?,
+            )),
+            None => None,
+        };
+        Ok((stt, tts, transcript))
+    })();
+    let (stt, tts, transcript) = match workers {
+        Ok(w) => w,
+        Err(e) => {
+            if let Some(b) = body {
+                b.abandon();
+            }
+            return Err(e);
+        }
     };
+    let transport = VoiceTransport {
+        speech,
+        source_file,
+        audio_out: a.audio_out.clone(),
+        pacing: if a.fast { Pacing::Fast } else { Pacing::RealTime },
+        stt,
+        tts,
+        transcript,
+        body,
+        arm: if robot { "robot" } else { "voice" },
+    };
+    crate::runner::run(resolved, if robot { "robot" } else { "voice" }, Box::new(transport))
+}
 
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let session = rt.block_on(ChatSession::open_resolved(resolved, "voice"))?;
-    let live = a.audio_in.is_none();
-    if live {
-        eprintln!("attune: voice arm (engine {}). Speak after the beep-less prompt; Ctrl-C to end.", session.fingerprint());
-    }
-    let (cmd_tx, cmd_rx) = mpsc::channel::<EngineCmd>(32);
-    let (ev_tx, ev_rx) = mpsc::channel::<ReplyEvent<TurnReport>>(64);
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop_by_staff = stop.clone();
-    {
-        let stop = stop.clone();
-        rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        });
+/// The voice transport (and, with a body, the robot arm's): the frame loop
+/// on a blocking thread, speaking to the engine over bounded channels; the
+/// head planner beside it.
+struct VoiceTransport {
+    /// `[speech]`.
+    speech: SpeechConfig,
+    /// `--audio-in`, opened; `None` = microphone.
+    source_file: Option<WavSource>,
+    /// `--audio-out`; `None` = speaker.
+    audio_out: Option<PathBuf>,
+    /// File pacing.
+    pacing: Pacing,
+    /// whisper.
+    stt: SttWorker,
+    /// espeak-ng.
+    tts: TtsWorker,
+    /// `--transcript`, opened.
+    transcript: Option<std::io::BufWriter<std::fs::File>>,
+    /// The robot arm's head and planner, prepared.
+    body: Option<crate::robot::Prepared>,
+    /// Arm name for the banner.
+    arm: &'static str,
+}
+
+impl Transport for VoiceTransport {
+    fn opened(&mut self, session: &ChatSession) -> anyhow::Result<()> {
+        if let Some(b) = &mut self.body {
+            b.record(session)?;
+            b.attach_bus(session);
+        }
+        if self.source_file.is_none() {
+            eprintln!("attune: {} arm (engine {}). Speak after the beep-less prompt; Ctrl-C to end.", self.arm, session.fingerprint());
+        }
+        Ok(())
     }
 
-    let audio_out = a.audio_out.clone();
-    let pacing = if a.fast { Pacing::Fast } else { Pacing::RealTime };
-    let cmd_for_events = cmd_tx.clone();
-    let mut responder = ChannelResponder { cmd: cmd_tx, events: ev_rx };
-    // The loop owns cpal streams, which must stay on the thread that made them.
-    let handle = std::thread::Builder::new()
-        .name("attune-voice".into())
-        .spawn(move || -> anyhow::Result<()> {
-            let mut source: Box<dyn FrameSource> = match source_file {
-                Some(f) => Box::new(f),
-                None => Box::new(MicSource::open(&speech.audio)?.with_stop(stop.clone())),
-            };
-            let mut sink: Box<dyn PlaybackSink> = match &audio_out {
-                Some(p) => Box::new(WavSink::create(p)?),
-                None => Box::new(SpeakerSink::open(&speech.audio)?),
-            };
-            let mut vl = VoiceLoop::new(&speech, &stt, &tts, &mut responder, pacing);
-            let mut write_err: Option<std::io::Error> = None;
-            let mut on_turn = |r: TurnRecord<TurnReport>| {
-                if live {
-                    eprintln!("you: {}", r.asr_text);
-                    eprintln!("attune: {}{}", r.report.reply, if r.interrupted { " [interrupted]" } else { "" });
-                }
-                let line = VoiceTurn {
-                    asr_text: r.asr_text,
-                    asr_ms: r.asr_ms,
-                    endpoint_ms: r.endpoint_ms,
-                    tts_first_audio_ms: r.tts_first_audio_ms,
-                    turn_latency_ms: r.turn_latency_ms,
-                    interrupted: r.interrupted,
-                    spoken_chars: r.spoken_chars,
-                    chat: r.report,
-                };
-                if let Some(w) = transcript.as_mut() {
-                    // Flushed per line: committed turns survive a later failure.
-                    let res = serde_json::to_writer(&mut *w, &line)
-                        .map_err(std::io::Error::other)
-                        .and_then(|_| w.write_all(b"\n"))
-                        .and_then(|_| w.flush());
-                    if let Err(e) = res {
-                        write_err.get_or_insert(e);
-                    }
-                }
-            };
-            let mut on_event = |e: LoopEvent| match e {
-                LoopEvent::Warning { msg } => eprintln!("attune: warning: {msg}"),
-                LoopEvent::BargeIn { id, spoken_chars, .. } => tracing::info!(id, spoken_chars, "barge-in"),
-                other => tracing::debug!(?other, "voice loop"),
-            };
-            let res = vl.run(source.as_mut(), sink.as_mut(), &stop, &mut on_turn, &mut on_event);
-            if let Some(e) = write_err {
-                return Err(anyhow::anyhow!("writing the transcript: {e}"));
+    fn run(self: Box<Self>, ctx: Ctx) -> LocalBoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            let VoiceTransport { speech, source_file, audio_out, pacing, stt, tts, mut transcript, body, .. } = *self;
+            let Ctx { cmds, replies, shutdown, done, observers, rt } = ctx;
+            let live = source_file.is_none();
+            let stop = Arc::new(AtomicBool::new(false));
+            {
+                let stop = stop.clone();
+                let token = shutdown.clone();
+                rt.spawn(async move {
+                    token.cancelled().await;
+                    stop.store(true, Ordering::Relaxed);
+                });
             }
-            match res {
-                Ok(sum) => {
-                    tracing::info!(?sum, "voice loop finished");
-                    Ok(())
+            let robot = match body {
+                Some(b) => {
+                    let r = b.start(done.clone())?;
+                    r.observe(&rt, observers.subscribe(64));
+                    Some(r)
                 }
-                Err(e @ SpeechError::DeviceLost(_)) if live => {
-                    let _ = cmd_for_events.try_send(EngineCmd::Event {
-                        kind: "audio_device_lost".into(),
-                        payload: serde_json::json!({ "error": e.to_string() }),
-                    });
-                    Err(anyhow::anyhow!("{e}; the session is saved (every completed turn is committed). Continue in text with `attune chat`"))
-                }
-                Err(e) => Err(e.into()),
+                None => None,
+            };
+            let mut mapper = robot.as_ref().map(|r| r.loop_events());
+            let cmd_for_events = cmds.clone();
+            let mut responder = ChannelResponder { cmd: cmds.clone(), events: replies };
+            let (res_tx, res_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
+            let thread_done = done.clone();
+            let robot_turn_done = robot.as_ref().map(|r| r.loop_events());
+            // The loop owns cpal streams, which must stay on the thread that made them.
+            std::thread::Builder::new()
+                .name("attune-voice".into())
+                .spawn(move || {
+                    let _done = thread_done;
+                    let r = (|| -> anyhow::Result<()> {
+                        let mut source: Box<dyn FrameSource> = match source_file {
+                            Some(f) => Box::new(f),
+                            None => Box::new(MicSource::open(&speech.audio)?.with_stop(stop.clone())),
+                        };
+                        let mut sink: Box<dyn PlaybackSink> = match &audio_out {
+                            Some(p) => Box::new(WavSink::create(p)?),
+                            None => Box::new(SpeakerSink::open(&speech.audio)?),
+                        };
+                        let mut vl = VoiceLoop::new(&speech, &stt, &tts, &mut responder, pacing);
+                        let mut write_err: Option<std::io::Error> = None;
+                        let mut on_turn = |r: TurnRecord<TurnReport>| {
+                            if let Some(m) = &robot_turn_done {
+                                m.turn_done();
+                            }
+                            if live {
+                                eprintln!("you: {}", r.asr_text);
+                                eprintln!("attune: {}{}", r.report.reply, if r.interrupted { " [interrupted]" } else { "" });
+                            }
+                            let line = VoiceTurn {
+                                asr_text: r.asr_text,
+                                asr_ms: r.asr_ms,
+                                endpoint_ms: r.endpoint_ms,
+                                tts_first_audio_ms: r.tts_first_audio_ms,
+                                turn_latency_ms: r.turn_latency_ms,
+                                interrupted: r.interrupted,
+                                spoken_chars: r.spoken_chars,
+                                chat: r.report,
+                            };
+                            if let Some(w) = transcript.as_mut() {
+                                // Flushed per line: committed turns survive a later failure.
+                                let res = serde_json::to_writer(&mut *w, &line)
+                                    .map_err(std::io::Error::other)
+                                    .and_then(|_| w.write_all(b"\n"))
+                                    .and_then(|_| w.flush());
+                                if let Err(e) = res {
+                                    write_err.get_or_insert(e);
+                                }
+                            }
+                        };
+                        let mut on_event = |e: LoopEvent| {
+                            if let Some(m) = mapper.as_mut() {
+                                m.on_loop_event(&e);
+                            }
+                            match e {
+                                LoopEvent::Warning { msg } => eprintln!("attune: warning: {msg}"),
+                                LoopEvent::BargeIn { id, spoken_chars, .. } => tracing::info!(id, spoken_chars, "barge-in"),
+                                other => tracing::debug!(?other, "voice loop"),
+                            }
+                        };
+                        let res = vl.run(source.as_mut(), sink.as_mut(), &stop, &mut on_turn, &mut on_event);
+                        if let Some(e) = write_err {
+                            return Err(anyhow::anyhow!("writing the transcript: {e}"));
+                        }
+                        match res {
+                            Ok(sum) => {
+                                tracing::info!(?sum, "voice loop finished");
+                                Ok(())
+                            }
+                            Err(e @ SpeechError::DeviceLost(_)) if live => {
+                                let _ = cmd_for_events.try_send(EngineCmd::Event {
+                                    kind: "audio_device_lost".into(),
+                                    payload: serde_json::json!({ "error": e.to_string() }),
+                                });
+                                Err(anyhow::anyhow!("{e}; the session is saved (every completed turn is committed). Continue in text with `attune chat`"))
+                            }
+                            Err(e) => Err(e.into()),
+                        }
+                    })();
+                    // The responder (and its command sender) is dropped with
+                    // this closure's captures when the thread ends.
+                    let _ = res_tx.send(r);
+                })
+                .context("starting the voice loop thread")?;
+            let result = res_rx.await.unwrap_or_else(|_| Err(anyhow::anyhow!("voice loop thread panicked")));
+            if let Some(r) = robot {
+                let stats = r.finish();
+                tracing::info!(?stats, "behaviour planner timing");
+                let _ = cmds.send(EngineCmd::Event { kind: "behaviors_timing".into(), payload: serde_json::to_value(&stats).unwrap_or_default() }).await;
             }
+            drop(cmds);
+            drop(done);
+            result
         })
-        .context("starting the voice loop thread")?;
-    // The session's turn future holds the SQLite connection (not Send), so
-    // the engine runs here on the main thread; it ends when the loop thread
-    // drops its command senders.
-    let session = rt.block_on(engine_task(session, cmd_rx, ev_tx, stop_by_staff));
-    let loop_result = handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("voice loop thread panicked")));
-    rt.block_on(session.close())?;
-    loop_result
+    }
 }
 
 pub fn run_transcribe(a: TranscribeArgs) -> anyhow::Result<()> {

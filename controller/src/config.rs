@@ -6,6 +6,7 @@ use anyhow::Context;
 use attune_dialogue::config::{DialogueConfig, LlmConfig};
 use attune_dialogue::crisis::CrisisConfig;
 use attune_dialogue::validator::ValidatorConfig;
+use attune_behaviors::BehaviorsConfig;
 use attune_hardware::HeadConfig;
 use attune_speech::SpeechConfig;
 use clap::Subcommand;
@@ -35,6 +36,8 @@ pub struct Config {
     /// The MQTT bus to staff; absent = no bus.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bus: Option<crate::bus::BusConfig>,
+    /// The robot arm's gaze / nod / posture planner.
+    pub behaviors: BehaviorsConfig,
 }
 
 /// `[store]`: the session database.
@@ -123,6 +126,7 @@ impl Config {
         self.dialogue.validate()?;
         self.speech.validate().map_err(|e| e.to_string())?;
         self.head.validate().map_err(|e| e.to_string())?;
+        self.behaviors.validate().map_err(|e| format!("field `behaviors.{}`: {}", e.field, e.reason))?;
         if self.validator.max_words == 0 {
             return Err("field `validator.max_words`: must be at least 1".into());
         }
@@ -222,6 +226,18 @@ mod tests {
         assert!(cfg.validate().unwrap_err().contains("bus.url"));
         let err = Config::parse("[bus]\npassword = \"x\"\n").unwrap_err();
         assert!(err.contains("password"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_behaviour_profile_or_switch_is_refused_by_name() {
+        let cfg = Config::parse("[behaviors]\nprofile = \"lively\"\n").unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("behaviors.profile") && err.contains("lively"), "{err}");
+        let err = Config::parse("[behaviors]\nnodding = false\n").unwrap_err();
+        assert!(err.contains("behaviors") && err.contains("nodding"), "{err}");
+        let cfg = Config::parse("[behaviors]\nprofile = \"subtle\"\nbackchannel_nod = false\n").unwrap();
+        cfg.validate().unwrap();
+        assert!(!cfg.behaviors.settings().unwrap().switches.backchannel_nod);
     }
 
     #[test]

@@ -3,25 +3,38 @@
 //! # Layout
 //! - [`alerts`] — staff-alert delivery to a file and/or a command.
 //! - [`bus`] — the MQTT bus to staff: outbox, alerts and acks, commands, `attune bus`.
+//! - [`cmd_behaviors`] — `attune behaviors plot` (behaviour trace timelines).
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
-//! - [`cmd_voice`] — `attune run --arm voice`, `transcribe`, `say`, `audio`.
+//! - [`cmd_voice`] — `attune run --arm voice|robot`, `transcribe`, `say`, `audio`.
+//! - [`robot`] — the robot arm's body: planner thread, head, simulator, trace.
+//! - [`runner`] — the one session orchestrator (engine loop, shutdown,
+//!   completion, observers) every arm's transport runs on.
+//! - [`cmd_study`] — `attune study ...`, `attune session start` (the study runner).
+//! - [`cmd_doctor`] — `attune doctor`, the pre-session checklist.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
+//! - [`study`] — study folders: protocol, allocation, questionnaires, export.
 
 mod alerts;
 mod bus;
+mod cmd_behaviors;
 mod cmd_chat;
+mod cmd_doctor;
 mod cmd_head;
+mod cmd_study;
 mod cmd_voice;
 mod config;
 mod engine_args;
 mod llm_supervisor;
+mod robot;
+mod runner;
 mod session;
 mod store;
+mod study;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -54,8 +67,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_head::HeadCmd,
     },
-    /// Run an arm (`--arm voice`).
+    /// Run an arm (`--arm voice`, `--arm robot`).
     Run(cmd_voice::RunArgs),
+    /// Behaviour planner tools (`plot` a trace).
+    Behaviors {
+        #[command(subcommand)]
+        cmd: cmd_behaviors::BehaviorsCmd,
+    },
     /// Transcribe a WAV file.
     Transcribe(cmd_voice::TranscribeArgs),
     /// Speak text into a WAV file.
@@ -70,6 +88,18 @@ enum Cmd {
         #[command(subcommand)]
         cmd: bus::cli::BusCmd,
     },
+    /// Study runner: init, enroll, status, withdraw, export.
+    Study {
+        #[command(subcommand)]
+        cmd: cmd_study::StudyCmd,
+    },
+    /// Study sessions (`session start --study DIR --participant P --day N`).
+    Session {
+        #[command(subcommand)]
+        cmd: cmd_study::SessionCmd,
+    },
+    /// Pre-session checklist; non-zero exit when a session would fail.
+    Doctor(cmd_doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,10 +118,14 @@ fn main() -> ExitCode {
         Cmd::Llm { cmd } => llm_supervisor::run(cmd),
         Cmd::Head { cmd } => cmd_head::run(cmd),
         Cmd::Run(a) => cmd_voice::run_arm(a),
+        Cmd::Behaviors { cmd } => cmd_behaviors::run(cmd),
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
         Cmd::Bus { cmd } => bus::cli::run(cmd),
+        Cmd::Study { cmd } => cmd_study::run(cmd),
+        Cmd::Session { cmd } => cmd_study::run_session(cmd),
+        Cmd::Doctor(a) => cmd_doctor::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

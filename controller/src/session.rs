@@ -172,6 +172,8 @@ pub struct ChatSession {
 impl ChatSession {
     /// Opens the store, builds the engine (starting the local LLM if
     /// configured) and starts a session row. `arm` is chatbot | voice | robot.
+    // Kept for embedders and hooks (the arms open through the runner).
+    #[allow(dead_code)]
     pub async fn open(args: &EngineArgs, arm: &str) -> anyhow::Result<ChatSession> {
         let r = resolve(args)?;
         Self::open_resolved(r, arm).await
@@ -234,7 +236,25 @@ impl ChatSession {
     /// One participant turn. Each validated sentence is committed to the
     /// store and then sent on `sentences` (if given) as soon as it is ready.
     /// The whole turn is committed before this returns.
+    #[allow(dead_code)] // the runner uses turn_observed; kept as the simple entry point
     pub async fn turn(&mut self, text: &str, sentences: Option<&mpsc::Sender<String>>) -> anyhow::Result<TurnReport> {
+        self.turn_observed(text, sentences, None).await
+    }
+
+    /// Turns taken so far (the next turn is `turns() + 1`).
+    pub fn turns(&self) -> u64 {
+        self.turns
+    }
+
+    /// Like [`turn`](Self::turn), also handing every engine event
+    /// (`Analysed` first, then each sentence) to `observer` once it is
+    /// committed to the store.
+    pub async fn turn_observed(
+        &mut self,
+        text: &str,
+        sentences: Option<&mpsc::Sender<String>>,
+        observer: Option<&mpsc::Sender<EngineEvent>>,
+    ) -> anyhow::Result<TurnReport> {
         self.turns += 1;
         let idx = self.turns;
         let crisis_before = self.state.crisis.active;
@@ -305,8 +325,12 @@ impl ChatSession {
                 })();
                 match step {
                     Err(e) => failure = Some(e),
-                    Ok(()) if *say_slot == Some(crate::bus::message::SayDecision::Speak) => {}
+                    // A staff line replaces the engine's sentences (the analysis still goes out).
+                    Ok(()) if *say_slot == Some(crate::bus::message::SayDecision::Speak) && matches!(ev, EngineEvent::Sentence(_)) => {}
                     Ok(()) => {
+                        if let Some(o) = observer {
+                            let _ = o.send(ev.clone()).await;
+                        }
                         if let (EngineEvent::Sentence(s), Some(tx)) = (&ev, sentences) {
                             let _ = tx.send(s.clone()).await;
                         }
@@ -329,6 +353,9 @@ impl ChatSession {
             // like every reply sentence, and the engine's history holds what
             // the participant actually heard.
             self.store.append_sentence(row, text)?;
+            if let Some(o) = observer {
+                let _ = o.send(EngineEvent::Sentence(text.clone())).await;
+            }
             if let Some(tx) = sentences {
                 let _ = tx.send(text.clone()).await;
             }
@@ -354,6 +381,17 @@ impl ChatSession {
         Ok(report)
     }
 
+    /// Staff hold the session paused (bus command `pause`).
+    pub fn paused(&self) -> bool {
+        self.bus.as_ref().is_some_and(|b| b.paused())
+    }
+
+    /// The robot arm's head reporter on the bus (faults, telemetry); `None`
+    /// without `[bus]`.
+    pub fn bus_head_reporter(&self) -> Option<crate::bus::HeadReporter> {
+        self.bus.as_ref().and_then(|b| b.head_reporter())
+    }
+
     /// Resolves when a staff command arrives on the bus; never without a bus.
     pub async fn staff_command_arrived(&mut self) {
         match self.bus.as_mut() {
@@ -363,8 +401,9 @@ impl ChatSession {
     }
 
     /// Applies staff commands from the bus between turns (pause waits here
-    /// for resume or stop). Both arms call it before each turn; without a
-    /// bus it returns `Continue` at once.
+    /// for resume or stop). The session runner calls it before each turn
+    /// and when a command arrives while idle; without a bus it returns
+    /// `Continue` at once.
     pub async fn between_turns(&mut self) -> crate::bus::Flow {
         let Some(bus) = self.bus.as_mut() else { return crate::bus::Flow::Continue };
         let (store, sid) = (&self.store, self.session_id);

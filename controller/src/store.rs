@@ -301,6 +301,30 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every session, turn and event of `participant` so that the
+    /// bytes are gone from the file on disk, and returns
+    /// (sessions, turns, events) deleted.
+    ///
+    /// Design: SQLite leaves deleted rows in free pages and in the WAL.
+    /// `secure_delete` zeroes freed content, the WAL is checkpointed and
+    /// truncated, and VACUUM rebuilds the file (its own WAL frames are then
+    /// truncated too), so a search of the folder finds nothing of the text.
+    pub fn purge_participant(&mut self, participant: &str) -> Result<(usize, usize, usize), StoreError> {
+        let path = self.path.clone();
+        let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
+        self.conn.pragma_update(None, "secure_delete", "ON").map_err(wrap)?;
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let sel = "SELECT id FROM sessions WHERE participant = ?1";
+        let events = tx.execute(&format!("DELETE FROM events WHERE session_id IN ({sel})"), params![participant]).map_err(wrap)?;
+        let turns = tx.execute(&format!("DELETE FROM turns WHERE session_id IN ({sel})"), params![participant]).map_err(wrap)?;
+        let sessions = tx.execute("DELETE FROM sessions WHERE participant = ?1", params![participant]).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(wrap)?;
+        self.conn.execute_batch("VACUUM").map_err(wrap)?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(wrap)?;
+        Ok((sessions, turns, events))
+    }
+
     /// Number of turns with the given status in a session.
     #[cfg(test)]
     pub fn count_turns(&self, session: i64, status: &str) -> Result<i64, StoreError> {

@@ -139,6 +139,12 @@ impl HeadHandle {
     }
 }
 
+/// `b` over `a`: joints `b` sets win, the others keep `a`'s.
+fn merge_pose(a: PoseTarget, b: PoseTarget) -> PoseTarget {
+    let (a, b) = (a.to_array(), b.to_array());
+    PoseTarget::from_array(std::array::from_fn(|i| b[i].or(a[i])))
+}
+
 /// Drives a [`Head`] backend at 50 Hz; only the supervisor runs it, on its
 /// own thread (the serial backend blocks on I/O).
 pub struct HeadRunner {
@@ -181,15 +187,33 @@ impl HeadRunner {
                 while self.rx.try_recv().is_ok() {}
                 self.exec(HostMsg::Park);
             }
+            // Design: consecutive poses queued within one tick merge into
+            // one (later joints win), so the head gets at most one pose per
+            // 20 ms tick however the senders are phased against this loop.
+            let mut pose: Option<(PoseTarget, u16)> = None;
             loop {
                 match self.rx.try_recv() {
-                    Ok(Queued::Cmd(m)) => self.exec(m),
+                    Ok(Queued::Cmd(HostMsg::SetPose { target, duration_ms })) => {
+                        pose = Some(match pose {
+                            None => (target, duration_ms),
+                            Some((t, _)) => (merge_pose(t, target), duration_ms),
+                        });
+                    }
+                    Ok(Queued::Cmd(m)) => {
+                        if let Some((target, duration_ms)) = pose.take() {
+                            self.exec(HostMsg::SetPose { target, duration_ms });
+                        }
+                        self.exec(m)
+                    }
                     Err(std::sync::mpsc::TryRecvError::Empty) => break,
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                         self.stop.store(true, Ordering::SeqCst);
                         break;
                     }
                 }
+            }
+            if let Some((target, duration_ms)) = pose.take() {
+                self.exec(HostMsg::SetPose { target, duration_ms });
             }
             match self.backend.tick(Instant::now()) {
                 Ok(samples) => {

@@ -249,7 +249,6 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
     tracing::info!("head simulator on {}", opts.link.display());
 
     while !stop.load(Ordering::Relaxed) {
-        let now = now_ms();
         let elapsed_ms = start.elapsed().as_millis() as u64;
         // Fault: the cable is pulled once, then plugged back in.
         if let (Some(after), false) = (opts.faults.disconnect_after_ms, disconnected_once) {
@@ -316,6 +315,12 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
             if next_tick < last_tick {
                 next_tick = last_tick + tick;
             }
+            // Design: a fresh clock here; `now` was read before this
+            // iteration's bytes, which stamped the firmware's last-frame time
+            // later. Ticking at the older time made the heartbeat age negative
+            // (it wraps to ~4e9 ms) and tripped the watchdog under a 50 Hz
+            // pose stream.
+            let now = now_ms();
             let Ok(streamed) = fw.poll_tick(now);
             servo.step(&opts.params, &opts.servo, duties.clone().map(|d| d.get()), dt_s);
             if let Some(t) = streamed {

@@ -123,6 +123,32 @@ pub enum LoopEvent {
     Empty { id: u64 },
     /// Something was dropped or failed for one utterance; the session goes on.
     Warning { msg: String },
+    /// The participant's turn ended: speech from `start_ms` to `end_ms`,
+    /// decided at `at_ms` (the robot's cue to take the turn).
+    EndOfTurn { at_ms: u64, start_ms: u64, end_ms: u64 },
+    /// Sentence `seq` of reply `id` started playing at `at_ms`; `envelope`
+    /// is its loudness per [`ENVELOPE_FRAME_MS`] (RMS, peak = 1).
+    PlaybackStart { at_ms: u64, id: u64, seq: u32, duration_ms: u64, envelope: Vec<f32> },
+    /// Sentence `seq` of reply `id` finished playing at `at_ms`.
+    PlaybackEnd { at_ms: u64, id: u64, seq: u32 },
+}
+
+/// Frame of the loudness envelope in [`LoopEvent::PlaybackStart`].
+pub const ENVELOPE_FRAME_MS: u64 = 50;
+
+/// Loudness of `samples` (16 kHz) per [`ENVELOPE_FRAME_MS`]: RMS of each
+/// frame divided by the loudest frame's, so 0..1 whatever the voice's gain.
+pub fn loudness_envelope(samples: &[f32]) -> Vec<f32> {
+    let n = ms_to_samples(ENVELOPE_FRAME_MS).max(1);
+    let rms: Vec<f32> = samples
+        .chunks(n)
+        .map(|c| (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).sqrt())
+        .collect();
+    let peak = rms.iter().cloned().fold(0.0f32, f32::max);
+    if peak <= 0.0 || !peak.is_finite() {
+        return vec![0.0; rms.len()];
+    }
+    rms.iter().map(|r| r / peak).collect()
 }
 
 /// What a run did.
@@ -193,6 +219,12 @@ impl<R> Pending<R> {
 struct Segment {
     /// Reply id.
     id: u64,
+    /// Sentence position within the reply.
+    seq: u32,
+    /// Loudness envelope, for observers (the head).
+    envelope: Vec<f32>,
+    /// PlaybackStart was reported.
+    started: bool,
     /// Characters of the sentence.
     chars: usize,
     /// Offset of its first sample in everything pushed.
@@ -425,7 +457,8 @@ impl<'a, R> VoiceLoop<'a, R> {
                             p.first_audio_ms = Some(now + samples_to_ms(sink.pending()));
                         }
                         sink.push(&samples)?;
-                        playlist.push_back(Segment { id: a.utt, chars: a.chars, start: pushed_total, len: samples.len() as u64 });
+                        let envelope = loudness_envelope(&samples);
+                        playlist.push_back(Segment { id: a.utt, seq: a.seq, envelope, started: false, chars: a.chars, start: pushed_total, len: samples.len() as u64 });
                         pushed_total += samples.len() as u64;
                     }
                     Ok(_) => {}
@@ -436,6 +469,17 @@ impl<'a, R> VoiceLoop<'a, R> {
             sink.tick()?;
             now += FRAME_MS;
             let played = pushed_total - sink.pending() as u64;
+            for seg in playlist.iter_mut() {
+                if seg.started {
+                    continue;
+                }
+                if seg.start >= played {
+                    break;
+                }
+                seg.started = true;
+                let envelope = std::mem::take(&mut seg.envelope);
+                on_event(LoopEvent::PlaybackStart { at_ms: now, id: seg.id, seq: seg.seq, duration_ms: samples_to_ms(seg.len as usize), envelope });
+            }
             while let Some(seg) = playlist.front() {
                 if seg.start + seg.len > played {
                     break;
@@ -443,6 +487,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 if let Some(p) = pending.get_mut(&seg.id) {
                     p.spoken_chars += seg.chars;
                 }
+                on_event(LoopEvent::PlaybackEnd { at_ms: now, id: seg.id, seq: seg.seq });
                 playlist.pop_front();
             }
             // --- completed turns, in order ---------------------------------------
@@ -549,6 +594,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 on_event(LoopEvent::SpeechStart { at_ms: now });
             }
             TurnEvent::EndOfTurn { start_ms, end_ms, at_ms, .. } => {
+                on_event(LoopEvent::EndOfTurn { at_ms, start_ms, end_ms });
                 *buffering = false;
                 // Keep 150 ms after the last voiced frame: word endings are quiet.
                 let keep_until = end_ms + 150;
@@ -565,5 +611,24 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+
+    #[test]
+    fn the_loudness_envelope_follows_the_signal_and_peaks_at_one() {
+        // 100 ms loud, 100 ms quiet, 100 ms silent at 16 kHz.
+        let mut s = vec![0.5f32; 1600];
+        s.extend(vec![0.1f32; 1600]);
+        s.extend(vec![0.0f32; 1600]);
+        let e = loudness_envelope(&s);
+        assert_eq!(e.len(), 6);
+        assert!((e[0] - 1.0).abs() < 1e-6 && (e[1] - 1.0).abs() < 1e-6);
+        assert!((e[2] - 0.2).abs() < 1e-3, "{e:?}");
+        assert_eq!(e[5], 0.0);
+        assert!(loudness_envelope(&[0.0; 100]).iter().all(|&x| x == 0.0));
     }
 }

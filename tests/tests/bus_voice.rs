@@ -105,3 +105,51 @@ fn a_staff_say_command_is_spoken_as_the_voice_robots_next_turn_and_stored_as_sta
         .unwrap_or_else(|v| panic!("no spoken outcome: {v:?}"));
     assert!(seen.iter().any(|s| s.payload["outcome"] == "queued"));
 }
+
+#[test]
+fn the_robot_arms_head_telemetry_reaches_staff_throttled_and_valid() {
+    if !available() {
+        eprintln!("mosquitto is not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    let cfg = write_config(dir.path(), &broker.url(), "robot-head", "telemetry_interval_ms = 200\n");
+    let staff = Subscriber::start(broker.port, "staff", "staff-head", "attune/lab/r1/telemetry", false);
+    staff.wait_ready();
+    let mut input = vec![0i16; 16 * 800];
+    input.extend(say_wav(dir.path(), "u1.wav", "I have been feeling tired all week."));
+    input.extend(vec![0i16; 16 * 6_000]);
+    let in_wav = dir.path().join("in.wav");
+    write_wav(&in_wav, &input);
+    let out = Command::new(attune_bin())
+        .args(["run", "--arm", "robot", "--head", "sim", "--fast", "--llm", "reflect", "--participant", "P-12", "--config"])
+        .arg(&cfg)
+        .arg("--audio-in")
+        .arg(&in_wav)
+        .arg("--audio-out")
+        .arg(dir.path().join("out.wav"))
+        .env("ATTUNE_TEST_BUS_PW", "robot-pw")
+        .env("ATTUNE_LOG", "warn,bus=info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let db = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    let (session, ms): (i64, i64) = db
+        .query_row("SELECT id, ended_at_ms - started_at_ms FROM sessions WHERE arm = 'robot'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    let seen = staff
+        .wait_for(Duration::from_secs(10), |v| v.iter().any(|s| s.payload["kind"] == "head_telemetry"))
+        .unwrap_or_else(|v| panic!("no head telemetry on the bus: {v:?}\n{stderr}"));
+    let schema = attune_tests::bus_schema::load();
+    let tele: Vec<&Value> = seen.iter().map(|s| &s.payload).filter(|p| p["kind"] == "head_telemetry").collect();
+    for t in &tele {
+        attune_tests::bus_schema::check(&schema, t, None).unwrap_or_else(|e| panic!("{e}: {t}"));
+        assert_eq!(t["session"], session);
+        assert!(t["head"]["mode"].is_string() && t["head"]["angles"]["yaw_deg"].is_number(), "{t}");
+    }
+    // The simulator sends 50 samples a second; staff get one per 200 ms at most.
+    let most = ms / 200 + 2;
+    assert!((tele.len() as i64) <= most, "{} telemetry messages in a {ms} ms session (at most {most})", tele.len());
+}

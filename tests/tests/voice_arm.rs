@@ -200,7 +200,8 @@ fn bad_inputs_fail_with_a_message_naming_the_problem_and_no_session_row() {
     assert!(stderr.contains("ggml-tiny.en.bin") && stderr.contains("fetch-models"), "{stderr}");
     assert!(!dir.path().join("m.db").exists() || query_i64(&dir.path().join("m.db"), "SELECT COUNT(*) FROM sessions") == 0);
 
-    let out = Command::new(attune_bin()).args(["run", "--arm", "robot", "--llm", "reflect"]).output().unwrap();
+    // `robot` is an arm now (tests/tests/robot_arm.rs); an unknown one is refused by flag.
+    let out = Command::new(attune_bin()).args(["run", "--arm", "dance", "--llm", "reflect"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--arm"));
     let out = Command::new(attune_bin()).args(["say", "  ", "--out"]).arg(dir.path().join("e.wav")).output().unwrap();

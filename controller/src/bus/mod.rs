@@ -78,6 +78,59 @@ pub struct SessionCtx {
     pub crisis_active: bool,
 }
 
+/// Writes one message to the outbox over `conn` and wakes the publisher.
+/// Returns its id. A store failure is logged and does not fail the caller.
+fn publish_to(cfg: &BusConfig, conn: &rusqlite::Connection, sig: &SyncSender<Signal>, leaf: Leaf, kind: &str, fields: Value) -> String {
+    let id = new_id();
+    let now = crate::store::now_ms();
+    let payload = message::envelope(&id, kind, now, &cfg.site, &cfg.robot, fields);
+    let retain = leaf == Leaf::State;
+    if let Err(e) = outbox::push(conn, &id, &cfg.topic(leaf.as_str()), &payload.to_string(), retain, now) {
+        tracing::error!(target: "bus", "bus: could not write {kind} to the outbox: {e}");
+    }
+    let _ = sig.try_send(Signal::Wake);
+    id
+}
+
+/// The robot arm's head on the bus: `head_fault` events and `head_telemetry`
+/// at most once per `telemetry_interval_ms`. Send, so the head's own thread
+/// owns it; see [`BusHandle::head_reporter`].
+pub struct HeadReporter {
+    /// `[bus]`.
+    cfg: BusConfig,
+    /// Its own connection to the outbox.
+    conn: rusqlite::Connection,
+    /// Wakes the outbox thread.
+    sig: SyncSender<Signal>,
+    /// Session row id.
+    session: i64,
+    /// Participant pseudonym.
+    participant: String,
+    /// When telemetry was last published.
+    last_telemetry: Option<Instant>,
+}
+
+impl HeadReporter {
+    /// A head fault (`error` says what, in words).
+    pub fn head_fault(&mut self, error: &str) {
+        tracing::warn!(target: "bus", "bus: head fault: {error}");
+        let fields = json!({"session": self.session, "participant": self.participant, "error": error});
+        publish_to(&self.cfg, &self.conn, &self.sig, Leaf::Event, "head_fault", fields);
+    }
+
+    /// Head telemetry, at most once per `telemetry_interval_ms` (the rest is
+    /// dropped). Returns whether this sample was published.
+    pub fn telemetry(&mut self, head: Value) -> bool {
+        let every = Duration::from_millis(self.cfg.telemetry_interval_ms);
+        if self.last_telemetry.is_some_and(|t| t.elapsed() < every) {
+            return false;
+        }
+        self.last_telemetry = Some(Instant::now());
+        publish_to(&self.cfg, &self.conn, &self.sig, Leaf::Telemetry, "head_telemetry", json!({"session": self.session, "head": head}));
+        true
+    }
+}
+
 /// A session's end of the bus. See the module doc.
 pub struct BusHandle {
     /// `[bus]`.
@@ -106,9 +159,8 @@ pub struct BusHandle {
     arrived: Option<StaffCommand>,
     /// Risk of the previous turn (for `risk_changed`).
     last_risk: String,
-    /// When telemetry was last published.
-    #[allow(dead_code)]
-    last_telemetry: Option<Instant>,
+    /// The session store (the outbox), for [`head_reporter`](Self::head_reporter).
+    store_path: std::path::PathBuf,
 }
 
 impl BusHandle {
@@ -141,7 +193,7 @@ impl BusHandle {
             paused: false,
             say: None,
             arrived: None,
-            last_telemetry: None,
+            store_path: store_path.to_path_buf(),
         };
         let c = &h.ctx;
         let fields = json!({"session": c.session, "participant": c.participant, "arm": c.arm, "day": c.day, "fingerprint": c.fingerprint});
@@ -154,15 +206,7 @@ impl BusHandle {
     /// A store failure is logged (the session store's own tables still hold
     /// the facts) and does not fail the turn.
     pub fn publish(&mut self, leaf: Leaf, kind: &str, fields: Value) -> String {
-        let id = new_id();
-        let now = crate::store::now_ms();
-        let payload = message::envelope(&id, kind, now, &self.cfg.site, &self.cfg.robot, fields);
-        let retain = leaf == Leaf::State;
-        if let Err(e) = outbox::push(&self.conn, &id, &self.cfg.topic(leaf.as_str()), &payload.to_string(), retain, now) {
-            tracing::error!(target: "bus", "bus: could not write {kind} to the outbox: {e}");
-        }
-        let _ = self.sig.try_send(Signal::Wake);
-        id
+        publish_to(&self.cfg, &self.conn, &self.sig, leaf, kind, fields)
     }
 
     fn status(&self) -> &'static str {
@@ -241,24 +285,25 @@ impl BusHandle {
         let _ = self.sig.try_send(Signal::Wake);
     }
 
-    /// A head fault (for arms with a head).
-    // Design: the robot arm (issue 8, built in parallel) reports head faults
-    // and telemetry here; the chatbot and voice arms have no head.
-    #[allow(dead_code)]
-    pub fn head_fault(&mut self, error: &str) {
-        let fields = json!({"session": self.ctx.session, "participant": self.ctx.participant, "error": error});
-        self.publish(Leaf::Event, "head_fault", fields);
-    }
-
-    /// Head telemetry, at most once per `telemetry_interval_ms` (the rest is dropped).
-    #[allow(dead_code)]
-    pub fn telemetry(&mut self, head: Value) {
-        let every = Duration::from_millis(self.cfg.telemetry_interval_ms);
-        if self.last_telemetry.is_some_and(|t| t.elapsed() < every) {
-            return;
+    /// A sender for the robot arm's head thread: head faults and throttled
+    /// telemetry, written to the same outbox over its own connection (the
+    /// head runs on its own thread; this handle lives with the session).
+    /// `None` when the outbox cannot be opened (logged; the session goes on).
+    pub fn head_reporter(&self) -> Option<HeadReporter> {
+        match outbox::connect(&self.store_path) {
+            Ok(conn) => Some(HeadReporter {
+                cfg: self.cfg.clone(),
+                conn,
+                sig: self.sig.clone(),
+                session: self.ctx.session,
+                participant: self.ctx.participant.clone(),
+                last_telemetry: None,
+            }),
+            Err(e) => {
+                tracing::error!(target: "bus", "bus: no head reports on the bus: cannot open the outbox: {e}");
+                None
+            }
         }
-        self.last_telemetry = Some(Instant::now());
-        self.publish(Leaf::Telemetry, "head_telemetry", json!({"session": self.ctx.session, "head": head}));
     }
 
     /// The staff line waiting for the robot's next turn, if any.
@@ -383,6 +428,11 @@ impl BusHandle {
             // Commands queued for us arrive right after the subscription; give them a moment.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Staff hold the session paused.
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Connected to the broker and subscribed right now.

@@ -1,0 +1,319 @@
+//! The one session orchestrator every arm runs on.
+//!
+//! [`run`] opens the [`ChatSession`], owns the async runtime, one shutdown
+//! token (Ctrl-C cancels it) and a completion channel, runs the engine loop
+//! ([`serve`]) and hands a [`Transport`] what it needs to talk to it. The
+//! transports — text (`attune chat`), voice (`attune run --arm voice`),
+//! voice + head (`--arm robot`) — differ only in how turns come in and
+//! replies go out; the session, its logging and its shutdown are this file.
+//!
+//! Channels (all bounded):
+//! - transport → engine: [`EngineCmd`], 32; a full queue hands the command
+//!   back to the sender (the voice loop logs and drops that utterance);
+//! - engine → transport: reply events, 64; the engine waits when it is full;
+//! - engine → observers: [`SessionEvent`], per observer; a full observer
+//!   misses the event (logged) rather than stalling a turn.
+//!
+//! With `[bus]` the session's bus handle lives in the [`ChatSession`]; staff
+//! commands are applied in [`serve`] for every arm, and the robot arm's head
+//! reports faults and telemetry through [`ChatSession::bus_head_reporter`].
+
+use crate::session::{ChatSession, Resolved, TurnReport};
+use anyhow::Context;
+use attune_dialogue::crisis::Risk;
+use attune_dialogue::engine::EngineEvent;
+use attune_dialogue::strategy::{code_sentence, Strategy};
+use attune_speech::voice_loop::{ReplyEvent, Utterance};
+use futures_util::future::LocalBoxFuture;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Transport → engine.
+#[derive(Debug)]
+pub enum EngineCmd {
+    /// Answer this utterance.
+    Turn(Utterance),
+    /// The reply to utterance `id` was cut after `spoken` characters.
+    Interrupted { id: u64, spoken: usize },
+    /// Log a session event.
+    Event { kind: String, payload: serde_json::Value },
+}
+
+/// A turn-tagged event for observers (the head planner, a bus, a web page).
+/// `utt` is the transport's utterance id, `turn` the session's turn number.
+#[derive(Debug, Clone)]
+// The tags are there for every observer; the head planner needs only some.
+#[allow(dead_code)]
+pub enum SessionEvent {
+    /// The participant's turn was read (sent before any reply text).
+    Analysed {
+        /// Utterance id.
+        utt: u64,
+        /// Turn number.
+        turn: u64,
+        /// Risk of this turn.
+        risk: Risk,
+        /// Session in crisis state after it.
+        crisis_active: bool,
+        /// Feelings the participant named.
+        emotions: Vec<String>,
+        /// The participant stated self-critical or distorted beliefs.
+        self_critical: bool,
+    },
+    /// One validated, committed reply sentence with its strategy code.
+    Sentence {
+        /// Utterance id.
+        utt: u64,
+        /// Turn number.
+        turn: u64,
+        /// The sentence.
+        text: String,
+        /// Its ESConv strategy.
+        strategy: Strategy,
+    },
+    /// The turn is complete and stored.
+    Done {
+        /// Utterance id.
+        utt: u64,
+        /// Turn number.
+        turn: u64,
+    },
+    /// The engine failed on this utterance.
+    Failed {
+        /// Utterance id.
+        utt: u64,
+    },
+}
+
+/// Observers of a session. Cloneable; each subscriber gets its own bounded queue.
+#[derive(Clone, Default)]
+pub struct Observers {
+    /// One sender per subscriber.
+    subs: Arc<Mutex<Vec<mpsc::Sender<SessionEvent>>>>,
+}
+
+impl Observers {
+    /// A new subscriber; it misses events when `capacity` are waiting.
+    pub fn subscribe(&self, capacity: usize) -> mpsc::Receiver<SessionEvent> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        if let Ok(mut s) = self.subs.lock() {
+            s.push(tx);
+        }
+        rx
+    }
+
+    fn send(&self, ev: &SessionEvent) {
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.retain(|s| match s.try_send(ev.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!("a session observer is full; it misses one event");
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        }
+    }
+}
+
+/// What a transport gets from the runner.
+pub struct Ctx {
+    /// Commands to the engine.
+    pub cmds: mpsc::Sender<EngineCmd>,
+    /// Reply events for submitted utterances, in order.
+    pub replies: mpsc::Receiver<ReplyEvent<TurnReport>>,
+    /// Cancelled on Ctrl-C (or by the transport) to end the session.
+    pub shutdown: CancellationToken,
+    /// Completion: every task or thread the transport starts holds a clone;
+    /// the runner closes the session only after all are dropped.
+    pub done: mpsc::Sender<()>,
+    /// Session observers.
+    pub observers: Observers,
+    /// The runtime, for tasks a transport spawns.
+    pub rt: tokio::runtime::Handle,
+}
+
+/// How turns come in and replies go out.
+pub trait Transport {
+    /// Called once the session row exists, before any turn: banners,
+    /// session events (the robot arm records its behaviour settings here).
+    fn opened(&mut self, _session: &ChatSession) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Runs to the end of the input or the shutdown. The future runs on the
+    /// session's thread beside the engine; it must drop `ctx.cmds` (and
+    /// everything holding a clone) when it is done.
+    fn run(self: Box<Self>, ctx: Ctx) -> LocalBoxFuture<'static, anyhow::Result<()>>;
+}
+
+/// Runs a session of `arm` over `transport`: open, serve turns until the
+/// transport ends, wait for every task to finish, close.
+pub fn run(resolved: Resolved, arm: &str, mut transport: Box<dyn Transport>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let session = rt.block_on(ChatSession::open_resolved(resolved, arm))?;
+    if let Err(e) = transport.opened(&session) {
+        let _ = rt.block_on(session.close());
+        return Err(e);
+    }
+    let shutdown = CancellationToken::new();
+    {
+        let token = shutdown.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                token.cancel();
+            }
+        });
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel::<EngineCmd>(32);
+    let (rep_tx, rep_rx) = mpsc::channel::<ReplyEvent<TurnReport>>(64);
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let observers = Observers::default();
+    let ctx = Ctx {
+        cmds: cmd_tx,
+        replies: rep_rx,
+        shutdown: shutdown.clone(),
+        done: done_tx,
+        observers: observers.clone(),
+        rt: rt.handle().clone(),
+    };
+    let fut = transport.run(ctx);
+    // The session's turn future holds the SQLite connection (not Send), so
+    // the engine runs here on this thread; it ends when the transport drops
+    // its command senders.
+    let (session, outcome) = rt.block_on(async { tokio::join!(serve(session, cmd_rx, rep_tx, observers, shutdown), fut) });
+    // Completion: every transport task has dropped its `done` clone.
+    rt.block_on(async { while done_rx.recv().await.is_some() {} });
+    let closed = rt.block_on(session.close());
+    outcome?;
+    closed
+}
+
+/// The error a turn gets when staff stopped the session before it.
+pub const STOPPED_BY_STAFF: &str = "session stopped by staff";
+
+/// The engine loop: runs turns as commands arrive, streams their sentences
+/// to the transport and their events to observers; returns the session
+/// when every command sender is gone.
+///
+/// Staff commands from the bus (`[bus]`) are applied here, for every arm:
+/// before each turn, and at once when one arrives while the engine is idle.
+/// `pause` holds the next turn (utterances wait in the bounded queue);
+/// `stop` cancels `shutdown` (the transport ends as on Ctrl-C) and refuses
+/// every later turn with [`STOPPED_BY_STAFF`].
+pub async fn serve(
+    mut session: ChatSession,
+    mut cmds: mpsc::Receiver<EngineCmd>,
+    replies: mpsc::Sender<ReplyEvent<TurnReport>>,
+    observers: Observers,
+    shutdown: CancellationToken,
+) -> ChatSession {
+    let mut turn_of: HashMap<u64, u64> = HashMap::new();
+    let mut stopped = false;
+    loop {
+        let cmd = tokio::select! {
+            c = cmds.recv() => match c { Some(c) => c, None => break },
+            // A staff command while nobody speaks (stop, pause) applies at once.
+            _ = session.staff_command_arrived(), if !stopped => {
+                stopped = staff_check(&mut session, &shutdown).await;
+                continue;
+            }
+        };
+        match cmd {
+            EngineCmd::Turn(utt) => {
+                if !stopped {
+                    stopped = staff_check(&mut session, &shutdown).await;
+                }
+                if stopped {
+                    observers.send(&SessionEvent::Failed { utt: utt.id });
+                    let _ = replies.send(ReplyEvent::Failed { id: utt.id, error: STOPPED_BY_STAFF.into() }).await;
+                    continue;
+                }
+                let turn = session.turns() + 1;
+                let (etx, mut erx) = mpsc::channel::<EngineEvent>(16);
+                let result = {
+                    let fut = session.turn_observed(&utt.text, None, Some(&etx));
+                    tokio::pin!(fut);
+                    loop {
+                        tokio::select! {
+                            r = &mut fut => break r,
+                            Some(ev) = erx.recv() => forward(&ev, utt.id, turn, &replies, &observers).await,
+                        }
+                    }
+                };
+                drop(etx);
+                while let Ok(ev) = erx.try_recv() {
+                    forward(&ev, utt.id, turn, &replies, &observers).await;
+                }
+                let ev = match result {
+                    Ok(report) => {
+                        turn_of.insert(utt.id, report.turn);
+                        observers.send(&SessionEvent::Done { utt: utt.id, turn: report.turn });
+                        ReplyEvent::Done { id: utt.id, report }
+                    }
+                    Err(e) => {
+                        observers.send(&SessionEvent::Failed { utt: utt.id });
+                        ReplyEvent::Failed { id: utt.id, error: format!("{e:#}") }
+                    }
+                };
+                let _ = replies.send(ev).await;
+            }
+            EngineCmd::Interrupted { id, spoken } => match turn_of.get(&id) {
+                Some(&turn) => {
+                    if let Err(e) = session.mark_interrupted(turn, spoken) {
+                        tracing::warn!("could not mark turn {turn} interrupted: {e:#}");
+                    }
+                }
+                None => tracing::warn!(id, "interruption for an unknown utterance"),
+            },
+            EngineCmd::Event { kind, payload } => {
+                if let Err(e) = session.event(&kind, &payload) {
+                    tracing::warn!("could not log {kind}: {e:#}");
+                }
+            }
+        }
+    }
+    session
+}
+
+/// Applies staff commands between turns; true when the session must end
+/// (staff said stop, or the shutdown came while staff held it paused).
+async fn staff_check(session: &mut ChatSession, shutdown: &CancellationToken) -> bool {
+    let flow = tokio::select! {
+        biased;
+        f = session.between_turns() => f,
+        // Ctrl-C during a pause: end without answering what waits.
+        _ = shutdown.cancelled() => return session.paused(),
+    };
+    if flow == crate::bus::Flow::Stop {
+        eprintln!("attune: {STOPPED_BY_STAFF}");
+        shutdown.cancel();
+        return true;
+    }
+    false
+}
+
+async fn forward(
+    ev: &EngineEvent,
+    utt: u64,
+    turn: u64,
+    replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
+    observers: &Observers,
+) {
+    match ev {
+        EngineEvent::Analysed { analysis, crisis, .. } => observers.send(&SessionEvent::Analysed {
+            utt,
+            turn,
+            risk: crisis.risk,
+            crisis_active: crisis.crisis_active,
+            emotions: analysis.emotions.clone(),
+            self_critical: !analysis.distortions.is_empty(),
+        }),
+        EngineEvent::Sentence(s) => {
+            observers.send(&SessionEvent::Sentence { utt, turn, text: s.clone(), strategy: code_sentence(s) });
+            let _ = replies.send(ReplyEvent::Sentence { id: utt, text: s.clone() }).await;
+        }
+    }
+}
