@@ -184,6 +184,11 @@ impl Transport for TextTransport {
                             if !first {
                                 println!();
                             }
+                            // Staff ended the session (bus `stop`): the line
+                            // is not answered and the session ends normally.
+                            if error == runner::STOPPED_BY_STAFF {
+                                return Ok(());
+                            }
                             anyhow::bail!("{error}");
                         }
                         None => anyhow::bail!("the dialogue engine stopped"),

@@ -1,7 +1,7 @@
 //! `attune eval replies --script FILE [--llm ...] [--policy ...] [--config FILE]`:
 //! runs one session over a script of participant turns and prints, per kind
 //! of turn (the reasoner's `user_act`), where the replies came from (llm /
-//! reflect / protocol / rule), the validator's flags and the fallback rate,
+//! reflect / protocol / rule / staff), the validator's flags and the fallback rate,
 //! so the effect of a model or a prompt change is one command away.
 //!
 //! Design: the session is a real one (same engine, same store code), but
@@ -45,6 +45,8 @@ pub struct Row {
     pub protocol: u32,
     /// See `llm`.
     pub rule: u32,
+    /// See `llm` (a staff member's wizard-of-oz line, over the bus).
+    pub staff: u32,
     /// Turns whose reply is a fallback.
     pub fallback: u32,
     /// Turns with at least one validator flag on any draft.
@@ -63,6 +65,7 @@ impl Row {
             ReplySource::Reflect => self.reflect += 1,
             ReplySource::Protocol => self.protocol += 1,
             ReplySource::Rule => self.rule += 1,
+            ReplySource::Staff => self.staff += 1,
         }
         if r.fallback {
             self.fallback += 1;
@@ -111,19 +114,20 @@ impl Summary {
     pub fn table(&self) -> String {
         let mut s = format!("attune eval replies: backend {} | engine {}\n", self.backend, self.fingerprint);
         s.push_str(&format!(
-            "{:<16}{:>6}{:>6}{:>9}{:>10}{:>6}{:>10}{:>9}{:>10}  flags\n",
-            "user_act", "turns", "llm", "reflect", "protocol", "rule", "fallback", "flagged", "rewrites"
+            "{:<16}{:>6}{:>6}{:>9}{:>10}{:>6}{:>7}{:>10}{:>9}{:>10}  flags\n",
+            "user_act", "turns", "llm", "reflect", "protocol", "rule", "staff", "fallback", "flagged", "rewrites"
         ));
         let line = |name: &str, r: &Row| {
             let flags: Vec<String> = r.flags.iter().map(|(k, v)| format!("{k}:{v}")).collect();
             format!(
-                "{:<16}{:>6}{:>6}{:>9}{:>10}{:>6}{:>9.0}%{:>9}{:>10}  {}\n",
+                "{:<16}{:>6}{:>6}{:>9}{:>10}{:>6}{:>7}{:>9.0}%{:>9}{:>10}  {}\n",
                 name,
                 r.turns,
                 r.llm,
                 r.reflect,
                 r.protocol,
                 r.rule,
+                r.staff,
                 100.0 * r.fallback_rate(),
                 r.flagged,
                 r.rewrites,

@@ -242,8 +242,9 @@ struct VoiceTransport {
 
 impl Transport for VoiceTransport {
     fn opened(&mut self, session: &ChatSession) -> anyhow::Result<()> {
-        if let Some(b) = &self.body {
+        if let Some(b) = &mut self.body {
             b.record(session)?;
+            b.attach_bus(session);
         }
         if self.source_file.is_none() {
             eprintln!("attune: {} arm (engine {}). Speak after the beep-less prompt; Ctrl-C to end.", self.arm, session.fingerprint());

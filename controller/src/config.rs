@@ -33,6 +33,9 @@ pub struct Config {
     pub head: HeadConfig,
     /// Audio, VAD, STT, TTS.
     pub speech: SpeechConfig,
+    /// The MQTT bus to staff; absent = no bus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<crate::bus::BusConfig>,
     /// The robot arm's gaze / nod / posture planner.
     pub behaviors: BehaviorsConfig,
 }
@@ -158,6 +161,9 @@ impl Config {
         }
         attune_dialogue::template::check_placeholders("crisis.reply_template", &self.crisis.reply_template, &["resource_name", "resource_contact"])?;
         self.crisis.validate_semantic()?;
+        if let Some(b) = &self.bus {
+            b.validate()?;
+        }
         if self.crisis.calm_turns_to_clear == 0 {
             return Err("field `crisis.calm_turns_to_clear`: must be at least 1 (a single denial must not clear crisis state)".into());
         }
@@ -254,6 +260,18 @@ mod tests {
         assert!(cfg.validate().unwrap_err().contains("alerts.required"));
         let cfg = Config::parse("[alerts]\nrequired = true\ncommand = [\"true\"]\n").unwrap();
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn a_bus_section_is_optional_and_validated_by_field() {
+        assert!(Config::default().bus.is_none());
+        let cfg = Config::parse("[bus]\nurl = \"mqtt://10.0.0.5:1883\"\nsite = \"oslo\"\nrobot = \"r2\"\n").unwrap();
+        cfg.validate().unwrap();
+        assert!(!cfg.bus.as_ref().unwrap().publish_text);
+        let cfg = Config::parse("[bus]\nurl = \"tcp://x:1\"\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("bus.url"));
+        let err = Config::parse("[bus]\npassword = \"x\"\n").unwrap_err();
+        assert!(err.contains("password"), "{err}");
     }
 
     #[test]

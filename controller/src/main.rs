@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`alerts`] — staff-alert delivery to a file and/or a command.
+//! - [`bus`] — the MQTT bus to staff: outbox, alerts and acks, commands, `attune bus`.
 //! - [`cmd_behaviors`] — `attune behaviors plot` (behaviour trace timelines).
 //! - [`config`] — the typed TOML config tree, defaults, validation.
 //! - [`engine_args`] — the flags every conversational arm shares.
@@ -24,6 +25,7 @@
 //! - [`study`] — study folders: protocol, allocation, questionnaires, export.
 
 mod alerts;
+mod bus;
 mod cmd_behaviors;
 mod cmd_chat;
 mod cmd_doctor;
@@ -91,6 +93,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_voice::AudioCmd,
     },
+    /// The MQTT bus: monitor traffic, acknowledge alerts, send staff commands.
+    Bus {
+        #[command(subcommand)]
+        cmd: bus::cli::BusCmd,
+    },
     /// Study runner: init, enroll, status, withdraw, export.
     Study {
         #[command(subcommand)]
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
+        Cmd::Bus { cmd } => bus::cli::run(cmd),
         Cmd::Study { cmd } => cmd_study::run(cmd),
         Cmd::Session { cmd } => cmd_study::run_session(cmd),
         Cmd::Doctor(a) => cmd_doctor::run(a),

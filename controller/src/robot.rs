@@ -19,7 +19,7 @@ use crate::session::ChatSession;
 use anyhow::Context;
 use attune_behaviors::{CommandKind, Driver, Event, HeadCommand, Planner, Risk, Settings, TraceLine, TICK_MS};
 use attune_hardware::backends::{SerialHead, HeadError};
-use attune_hardware::protocol::{HostMsg, Mode, PoseTarget, Telemetry};
+use attune_hardware::protocol::{Faults, HostMsg, Mode, PoseTarget, Telemetry};
 use attune_hardware::sim::{self, SimOptions};
 use attune_hardware::{firmware::HeadParams, head_channel, Head, HeadHandle, HeadRunner};
 use attune_speech::voice_loop::LoopEvent;
@@ -127,6 +127,8 @@ pub struct Prepared {
     choice: HeadChoice,
     /// The simulator thread and its stop flag.
     sim: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    /// The bus, for head faults and telemetry (`[bus]`).
+    bus: Option<crate::bus::HeadReporter>,
 }
 
 /// The robot arm's body while a session runs.
@@ -143,6 +145,8 @@ pub struct Robot {
     head: Option<HeadHandle>,
     /// The simulator, if we started it.
     sim: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    /// The thread reporting the head on the bus, and its stop flag.
+    head_bus: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 /// The simulator's pty link for this process.
@@ -242,7 +246,7 @@ pub fn prepare(cfg: &Config, args: &HeadArgs) -> anyhow::Result<Prepared> {
             Some(Box::new(QuietHead::new(Box::new(SerialHead::new(&port_s, cfg.head.baud, heartbeat, backoff)))))
         }
     };
-    Ok(Prepared { settings, seed, params, trace, backend, choice, sim: sim_thread })
+    Ok(Prepared { settings, seed, params, trace, backend, choice, sim: sim_thread, bus: None })
 }
 
 impl Prepared {
@@ -262,6 +266,12 @@ impl Prepared {
         )
     }
 
+    /// Takes the session's bus reporter (with `[bus]`): the head's faults and
+    /// throttled telemetry go to staff while the session runs.
+    pub fn attach_bus(&mut self, session: &ChatSession) {
+        self.bus = session.bus_head_reporter();
+    }
+
     /// Starts the head runner and the planner; `done` is held until both end.
     pub fn start(mut self, done: tokio::sync::mpsc::Sender<()>) -> anyhow::Result<Robot> {
         let (head, head_thread) = match self.backend.take() {
@@ -279,6 +289,19 @@ impl Prepared {
             }
             None => (None, None),
         };
+        let head_bus = match (&head, self.bus.take()) {
+            (Some(h), Some(reporter)) => {
+                let telemetry = h.subscribe(64);
+                let stop = Arc::new(AtomicBool::new(false));
+                let s2 = stop.clone();
+                let th = std::thread::Builder::new()
+                    .name("attune-head-bus".into())
+                    .spawn(move || report_head(telemetry, reporter, &s2))
+                    .context("starting the head's bus reporter")?;
+                Some((stop, th))
+            }
+            _ => None,
+        };
         let (tx, rx) = sync_channel::<PlanMsg>(256);
         let planner = Planner::new(self.params, self.settings, self.seed);
         let trace = self.trace.take().map(|(p, f)| TraceSink { path: p, out: Some(std::io::BufWriter::new(f)) });
@@ -291,7 +314,7 @@ impl Prepared {
                 plan_loop(rx, planner, seed, settings, h2, trace)
             })
             .context("starting the behaviour planner")?;
-        Ok(Robot { tx, book: Arc::default(), planner: Some(planner_thread), head_thread, head, sim: self.sim.take() })
+        Ok(Robot { tx, book: Arc::default(), planner: Some(planner_thread), head_thread, head, sim: self.sim.take(), head_bus })
     }
 
     /// Stops the simulator if the session never started.
@@ -316,7 +339,65 @@ impl Drop for Prepared {
 
 impl Drop for Robot {
     fn drop(&mut self) {
+        stop_head_bus(&mut self.head_bus);
         stop_sim(&mut self.sim);
+    }
+}
+
+/// Stops the head's bus reporter.
+fn stop_head_bus(t: &mut Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>) {
+    if let Some((stop, th)) = t.take() {
+        stop.store(true, Ordering::SeqCst);
+        let _ = th.join();
+    }
+}
+
+/// No telemetry for this long: the head is reported lost on the bus.
+// Design: the firmware parks itself after 1 s without frames and boards send
+// 10-50 Hz telemetry; twice the park time keeps a loaded host from crying wolf.
+const HEAD_SILENT_MS: u64 = 2_000;
+
+/// The fault bits staff hear about (clamped targets and single bad frames
+/// are counted in telemetry, not raised).
+const REPORTED_FAULTS: [(u16, &str); 3] = [
+    (Faults::WATCHDOG, "watchdog parked the head (no valid frames from the host)"),
+    (Faults::ESTOP, "e-stop latched"),
+    (Faults::TX, "the head could not send a reply"),
+];
+
+/// The head's faults as words, for the bits newly set since `before`.
+fn new_faults(before: u16, now: u16) -> Vec<&'static str> {
+    REPORTED_FAULTS.iter().filter(|(bit, _)| now & bit != 0 && before & bit == 0).map(|(_, what)| *what).collect()
+}
+
+/// The head → bus thread: each fault bit as it is raised, a head that went
+/// silent, and telemetry (the reporter throttles it to `telemetry_interval_ms`).
+fn report_head(rx: Receiver<Telemetry>, mut bus: crate::bus::HeadReporter, stop: &AtomicBool) {
+    let mut last_sample = Instant::now();
+    let mut silent = false;
+    let mut faults = 0u16;
+    while !stop.load(Ordering::SeqCst) {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(t) => {
+                last_sample = Instant::now();
+                if std::mem::take(&mut silent) {
+                    tracing::warn!("head telemetry is back");
+                }
+                for what in new_faults(faults, t.faults.0) {
+                    bus.head_fault(what);
+                }
+                faults = t.faults.0;
+                bus.telemetry(attune_hardware::telemetry_json(&t));
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let ms = last_sample.elapsed().as_millis() as u64;
+                if !silent && ms >= HEAD_SILENT_MS {
+                    silent = true;
+                    bus.head_fault(&format!("no telemetry from the head for {ms} ms (disconnected or powered off)"));
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
     }
 }
 
@@ -393,6 +474,7 @@ impl Robot {
             }
             tracing::debug!(?last, waited_ms = t0.elapsed().as_millis() as u64, "head park at session end");
         }
+        stop_head_bus(&mut self.head_bus);
         if let Some(h) = &self.head {
             h.shutdown();
         }
@@ -642,5 +724,25 @@ impl Head for QuietHead {
                 Ok(Vec::new())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_fault_is_reported_once_when_its_bit_is_raised_and_again_only_after_it_cleared() {
+        assert!(new_faults(0, 0).is_empty());
+        let w = new_faults(0, Faults::WATCHDOG);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("watchdog"));
+        // Still set: not again. Clamped targets and bad frames are not raised.
+        assert!(new_faults(Faults::WATCHDOG, Faults::WATCHDOG | Faults::CLAMPED | Faults::BAD_FRAME).is_empty());
+        // E-stop added while the watchdog bit stays.
+        assert_eq!(new_faults(Faults::WATCHDOG, Faults::WATCHDOG | Faults::ESTOP), vec!["e-stop latched"]);
+        // Cleared, then raised again: reported again.
+        assert!(new_faults(Faults::WATCHDOG, 0).is_empty());
+        assert_eq!(new_faults(0, Faults::WATCHDOG).len(), 1);
     }
 }

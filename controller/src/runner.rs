@@ -13,6 +13,10 @@
 //! - engine → transport: reply events, 64; the engine waits when it is full;
 //! - engine → observers: [`SessionEvent`], per observer; a full observer
 //!   misses the event (logged) rather than stalling a turn.
+//!
+//! With `[bus]` the session's bus handle lives in the [`ChatSession`]; staff
+//! commands are applied in [`serve`] for every arm, and the robot arm's head
+//! reports faults and telemetry through [`ChatSession::bus_head_reporter`].
 
 use crate::session::{ChatSession, Resolved, TurnReport};
 use anyhow::Context;
@@ -202,7 +206,7 @@ pub fn run(resolved: Resolved, arm: &str, mut transport: Box<dyn Transport>) -> 
     // The session's turn future holds the SQLite connection (not Send), so
     // the engine runs here on this thread; it ends when the transport drops
     // its command senders.
-    let (session, outcome) = rt.block_on(async { tokio::join!(serve(session, cmd_rx, rep_tx, observers), fut) });
+    let (session, outcome) = rt.block_on(async { tokio::join!(serve(session, cmd_rx, rep_tx, observers, shutdown), fut) });
     // Completion: every transport task has dropped its `done` clone.
     rt.block_on(async { while done_rx.recv().await.is_some() {} });
     let closed = rt.block_on(session.close());
@@ -210,19 +214,46 @@ pub fn run(resolved: Resolved, arm: &str, mut transport: Box<dyn Transport>) -> 
     closed
 }
 
+/// The error a turn gets when staff stopped the session before it.
+pub const STOPPED_BY_STAFF: &str = "session stopped by staff";
+
 /// The engine loop: runs turns as commands arrive, streams their sentences
 /// to the transport and their events to observers; returns the session
 /// when every command sender is gone.
+///
+/// Staff commands from the bus (`[bus]`) are applied here, for every arm:
+/// before each turn, and at once when one arrives while the engine is idle.
+/// `pause` holds the next turn (utterances wait in the bounded queue);
+/// `stop` cancels `shutdown` (the transport ends as on Ctrl-C) and refuses
+/// every later turn with [`STOPPED_BY_STAFF`].
 pub async fn serve(
     mut session: ChatSession,
     mut cmds: mpsc::Receiver<EngineCmd>,
     replies: mpsc::Sender<ReplyEvent<TurnReport>>,
     observers: Observers,
+    shutdown: CancellationToken,
 ) -> ChatSession {
     let mut turn_of: HashMap<u64, u64> = HashMap::new();
-    while let Some(cmd) = cmds.recv().await {
+    let mut stopped = false;
+    loop {
+        let cmd = tokio::select! {
+            c = cmds.recv() => match c { Some(c) => c, None => break },
+            // A staff command while nobody speaks (stop, pause) applies at once.
+            _ = session.staff_command_arrived(), if !stopped => {
+                stopped = staff_check(&mut session, &shutdown).await;
+                continue;
+            }
+        };
         match cmd {
             EngineCmd::Turn(utt) => {
+                if !stopped {
+                    stopped = staff_check(&mut session, &shutdown).await;
+                }
+                if stopped {
+                    observers.send(&SessionEvent::Failed { utt: utt.id });
+                    let _ = replies.send(ReplyEvent::Failed { id: utt.id, error: STOPPED_BY_STAFF.into() }).await;
+                    continue;
+                }
                 let turn = session.turns() + 1;
                 let (etx, mut erx) = mpsc::channel::<EngineEvent>(16);
                 let result = {
@@ -268,6 +299,23 @@ pub async fn serve(
         }
     }
     session
+}
+
+/// Applies staff commands between turns; true when the session must end
+/// (staff said stop, or the shutdown came while staff held it paused).
+async fn staff_check(session: &mut ChatSession, shutdown: &CancellationToken) -> bool {
+    let flow = tokio::select! {
+        biased;
+        f = session.between_turns() => f,
+        // Ctrl-C during a pause: end without answering what waits.
+        _ = shutdown.cancelled() => return session.paused(),
+    };
+    if flow == crate::bus::Flow::Stop {
+        eprintln!("attune: {STOPPED_BY_STAFF}");
+        shutdown.cancel();
+        return true;
+    }
+    false
 }
 
 async fn forward(

@@ -184,6 +184,8 @@ pub struct ChatSession {
     local: Option<LocalLlm>,
     /// Staff-alert delivery and its retry thread.
     alerts: crate::alerts::Dispatcher,
+    /// The MQTT bus to staff, when `[bus]` is configured.
+    bus: Option<crate::bus::BusHandle>,
 }
 
 impl ChatSession {
@@ -248,7 +250,16 @@ impl ChatSession {
             store.set_session_crisis(session_id, true)?;
             store.event(Some(session_id), None, "crisis_carried_over", &serde_json::json!({}))?;
         }
-        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local, alerts })
+        let bus = match &cfg.bus {
+            None => None,
+            Some(b) => {
+                let ctx = crate::bus::SessionCtx { session: session_id, participant: participant.clone(), arm: arm.into(), day, fingerprint: engine.fingerprint().into(), crisis_active: carried };
+                let bus = crate::bus::BusHandle::start(b, &cfg.store.path, ctx)?;
+                bus.wait_online(std::time::Duration::from_millis(b.connect_wait_ms)).await;
+                Some(bus)
+            }
+        };
+        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local, alerts, bus })
     }
 
     /// The engine fingerprint.
@@ -290,6 +301,14 @@ impl ChatSession {
         let fingerprint = self.engine.fingerprint().to_string();
         let (etx, mut erx) = mpsc::channel::<EngineEvent>(8);
         let cancel = CancellationToken::new();
+        // A staff line queued on the bus (wizard of oz) replaces this turn's
+        // reply unless the crisis layer says otherwise; see bus::message::decide_say.
+        let staff_line = self.bus.as_mut().and_then(|b| {
+            b.turn_started(idx);
+            b.queued_say()
+        });
+        let mut say_decision = None;
+        let cancel_gen = cancel.clone();
 
         let engine = &self.engine;
         let state = &mut self.state;
@@ -300,6 +319,7 @@ impl ChatSession {
             drop(etx);
             r
         };
+        let say_slot = &mut say_decision;
         let log = async {
             let mut row: Option<i64> = None;
             let mut failure: Option<anyhow::Error> = None;
@@ -310,6 +330,13 @@ impl ChatSession {
                 let step: anyhow::Result<()> = (|| {
                     match &ev {
                         EngineEvent::Analysed { participant_text, input_truncated, analysis, crisis, decision, .. } => {
+                            if let Some((_, aware)) = &staff_line {
+                                let d = crate::bus::message::decide_say(*aware, crisis.use_protocol_reply, crisis.crisis_active);
+                                if d == crate::bus::message::SayDecision::Speak {
+                                    cancel_gen.cancel(); // the engine's own reply is not used
+                                }
+                                *say_slot = Some(d);
+                            }
                             let analysis_json = serde_json::to_string(analysis)?;
                             row = Some(store.begin_turn(
                                 session_id,
@@ -326,6 +353,7 @@ impl ChatSession {
                                 },
                             )?);
                         }
+                        EngineEvent::Sentence(_) if *say_slot == Some(crate::bus::message::SayDecision::Speak) => {}
                         EngineEvent::Sentence(s) => {
                             if let Some(r) = row {
                                 store.append_sentence(r, s)?;
@@ -336,6 +364,8 @@ impl ChatSession {
                 })();
                 match step {
                     Err(e) => failure = Some(e),
+                    // A staff line replaces the engine's sentences (the analysis still goes out).
+                    Ok(()) if *say_slot == Some(crate::bus::message::SayDecision::Speak) && matches!(ev, EngineEvent::Sentence(_)) => {}
                     Ok(()) => {
                         if let Some(o) = observer {
                             let _ = o.send(ev.clone()).await;
@@ -348,12 +378,80 @@ impl ChatSession {
             }
             (row, failure)
         };
-        let (result, (row, failure)) = tokio::join!(gen, log);
+        let (mut result, (row, failure)) = tokio::join!(gen, log);
         if let Some(e) = failure {
             return Err(e.context("writing the turn to the session store"));
         }
         let row = row.context("engine produced no analysis event")?;
-        self.finish(row, idx, &result, crisis_before)
+        let staff = match (say_decision, staff_line, self.bus.as_mut()) {
+            (Some(d), Some((text, _)), Some(bus)) => bus.say_outcome(idx, d).map(|c| (c, text)),
+            _ => None,
+        };
+        if let Some((cmd, text)) = staff.as_ref().filter(|_| say_decision == Some(crate::bus::message::SayDecision::Speak)) {
+            // Design: the staff line is stored before it is shown or spoken,
+            // like every reply sentence, and the engine's history holds what
+            // the participant actually heard.
+            self.store.append_sentence(row, text)?;
+            if let Some(o) = observer {
+                let _ = o.send(EngineEvent::Sentence(text.clone())).await;
+            }
+            if let Some(tx) = sentences {
+                let _ = tx.send(text.clone()).await;
+            }
+            result.reply = text.clone();
+            result.sentences = vec![text.clone()];
+            result.strategies = Vec::new();
+            result.findings = Vec::new();
+            result.rewrites = 0;
+            result.source = attune_dialogue::engine::ReplySource::Staff;
+            result.fallback = false;
+            result.llm_error = None;
+            if let Some(h) = self.state.history.last_mut() {
+                h.1 = text.clone();
+            }
+            self.store.event(Some(self.session_id), Some(idx), "staff_say", &serde_json::json!({"command": cmd.id, "by": cmd.by, "sent_at": crate::bus::message::utc(cmd.at_ms), "crisis_active": result.crisis.crisis_active}))?;
+        } else if let Some((cmd, _)) = &staff {
+            self.store.event(Some(self.session_id), Some(idx), "staff_say_refused", &serde_json::json!({"command": cmd.id, "by": cmd.by, "reason": "crisis protocol active; line not marked crisis_aware"}))?;
+        }
+        let report = self.finish(row, idx, &result, crisis_before)?;
+        if let Some(b) = self.bus.as_mut() {
+            b.turn_finished(&report);
+        }
+        Ok(report)
+    }
+
+    /// Staff hold the session paused (bus command `pause`).
+    pub fn paused(&self) -> bool {
+        self.bus.as_ref().is_some_and(|b| b.paused())
+    }
+
+    /// The robot arm's head reporter on the bus (faults, telemetry); `None`
+    /// without `[bus]`.
+    pub fn bus_head_reporter(&self) -> Option<crate::bus::HeadReporter> {
+        self.bus.as_ref().and_then(|b| b.head_reporter())
+    }
+
+    /// Resolves when a staff command arrives on the bus; never without a bus.
+    pub async fn staff_command_arrived(&mut self) {
+        match self.bus.as_mut() {
+            Some(b) => b.command_arrived().await,
+            None => std::future::pending::<()>().await,
+        }
+    }
+
+    /// Applies staff commands from the bus between turns (pause waits here
+    /// for resume or stop). The session runner calls it before each turn
+    /// and when a command arrives while idle; without a bus it returns
+    /// `Continue` at once.
+    pub async fn between_turns(&mut self) -> crate::bus::Flow {
+        let Some(bus) = self.bus.as_mut() else { return crate::bus::Flow::Continue };
+        let (store, sid) = (&self.store, self.session_id);
+        let audit = |kind: &str, payload: serde_json::Value| {
+            if let Err(e) = store.event(Some(sid), None, kind, &payload) {
+                tracing::error!("could not audit {kind}: {e}");
+            }
+        };
+        bus.between_turns(&audit).await
     }
 
     fn finish(&mut self, row: i64, idx: u64, r: &TurnResult, crisis_before: bool) -> anyhow::Result<TurnReport> {
@@ -480,6 +578,9 @@ impl ChatSession {
         let summary = summarize(self.day, &self.notes, self.cfg.dialogue.memory_summary_chars);
         self.store.end_session(self.session_id, &summary, self.state.crisis.active)?;
         self.store.event(Some(self.session_id), None, "session_end", &serde_json::json!({"turns": self.turns}))?;
+        if let Some(b) = self.bus {
+            b.close(self.turns).await;
+        }
         if let Some(l) = self.local {
             l.shutdown().await;
         }

@@ -94,6 +94,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN owner_pid INTEGER;
     ALTER TABLE sessions ADD COLUMN owner_start TEXT;
     "#,
+    // v3: the MQTT bus's outbox and alert acknowledgements (issue 12).
+    crate::bus::outbox::MIGRATION,
 ];
 
 /// How long one statement waits for another process's write lock.

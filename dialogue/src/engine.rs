@@ -93,6 +93,9 @@ pub enum ReplySource {
     Protocol,
     /// A fixed engine text (empty input, follow-up, assistant apology).
     Rule,
+    /// A staff member's line sent over the bus (wizard of oz); set by the
+    /// controller, never by the engine.
+    Staff,
 }
 
 /// Everything about one finished turn (what the store and the CLI record).

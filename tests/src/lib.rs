@@ -2,8 +2,12 @@
 //!
 //! # Layout
 //! - [`sse_server`] — a real HTTP server speaking the OpenAI streaming API, scripted per request.
+//! - [`mosquitto`] — a real mosquitto broker on a free port, and an MQTT subscriber.
+//! - [`bus_schema`] — checks bus messages against docs/bus-schema.json.
 //! - [`workspace_root`], [`attune_bin`] — locating the built binaries.
 
+pub mod bus_schema;
+pub mod mosquitto;
 pub mod sse_server;
 
 use std::path::PathBuf;
