@@ -7,12 +7,14 @@
 //! - [`cmd_chat`] — `attune chat`, `attune fingerprint` (the chatbot arm).
 //! - [`cmd_head`] — `attune head ...` (servo head tools and simulator).
 //! - [`cmd_voice`] — `attune run --arm voice`, `transcribe`, `say`, `audio`.
+//! - [`cmd_eval_asr`] — `attune eval asr`: WER of file transcription vs the voice loop.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 
 mod alerts;
 mod cmd_chat;
+mod cmd_eval_asr;
 mod cmd_head;
 mod cmd_voice;
 mod config;
@@ -63,6 +65,17 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_voice::AudioCmd,
     },
+    /// Evaluations on generated or held-out sets.
+    Eval {
+        #[command(subcommand)]
+        cmd: EvalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Speech recognition: WER of `attune transcribe` vs the voice loop on a clip set.
+    Asr(cmd_eval_asr::EvalAsrArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +97,7 @@ fn main() -> ExitCode {
         Cmd::Transcribe(a) => cmd_voice::run_transcribe(a),
         Cmd::Say(a) => cmd_voice::run_say(a),
         Cmd::Audio { cmd } => cmd_voice::run_audio(cmd),
+        Cmd::Eval { cmd: EvalCmd::Asr(a) } => cmd_eval_asr::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
