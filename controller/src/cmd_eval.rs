@@ -15,6 +15,8 @@ pub enum EvalCmd {
     Risk(RiskEvalArgs),
     /// One scripted session: reply sources, validator flags and fallback rate per kind of turn.
     Replies(crate::cmd_eval_replies::EvalRepliesArgs),
+    /// Speech recognition: WER of `attune transcribe` vs the voice loop on a clip set.
+    Asr(crate::cmd_eval_asr::EvalAsrArgs),
 }
 
 /// `attune eval risk FILE.jsonl`.
@@ -40,6 +42,7 @@ pub fn run(cmd: EvalCmd) -> anyhow::Result<()> {
     match cmd {
         EvalCmd::Risk(a) => run_risk(a),
         EvalCmd::Replies(a) => crate::cmd_eval_replies::run(a),
+        EvalCmd::Asr(a) => crate::cmd_eval_asr::run(a),
     }
 }
 

@@ -377,16 +377,7 @@ pub fn run_transcribe(a: TranscribeArgs) -> anyhow::Result<()> {
     let audio = attune_speech::audio::read_wav_16k_mono(&a.file)?;
     let model = speech.stt.model_path(&crate::config::data_dir().join("models"));
     let mut stt = WhisperStt::load(&model, &speech.stt)?;
-    // whisper hears 30 s at a time; longer files go in 28 s pieces.
-    let piece = 28 * attune_speech::audio::SAMPLE_RATE as usize;
-    let mut parts = Vec::new();
-    for chunk in audio.chunks(piece) {
-        let t = stt.transcribe(chunk)?;
-        if !t.text.is_empty() {
-            parts.push(t.text);
-        }
-    }
-    println!("{}", parts.join(" "));
+    println!("{}", attune_speech::stt::transcribe_long(&mut stt, &audio)?);
     Ok(())
 }
 

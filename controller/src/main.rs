@@ -16,6 +16,7 @@
 //!   completion, observers) every arm's transport runs on.
 //! - [`cmd_study`] — `attune study ...`, `attune session start` (the study runner).
 //! - [`cmd_doctor`] — `attune doctor`, the pre-session checklist.
+//! - [`cmd_eval_asr`] — `attune eval asr`: WER of file transcription vs the voice loop.
 //! - [`llm_supervisor`] — starts and restarts the local `attune-llm` server.
 //! - [`risk_model`] — loads the crisis layer's semantic second opinion.
 //! - [`paths`] — telling whether two paths name the same file.
@@ -30,6 +31,7 @@ mod cmd_behaviors;
 mod cmd_chat;
 mod cmd_doctor;
 mod cmd_eval;
+mod cmd_eval_asr;
 mod cmd_eval_replies;
 mod cmd_head;
 mod cmd_study;
@@ -110,7 +112,7 @@ enum Cmd {
     },
     /// Pre-session checklist; non-zero exit when a session would fail.
     Doctor(cmd_doctor::DoctorArgs),
-    /// Evaluation commands (`eval risk FILE.jsonl`, `eval replies --script FILE`).
+    /// Evaluation commands (`eval risk FILE.jsonl`, `eval replies --script FILE`, `eval asr --set DIR`).
     Eval {
         #[command(subcommand)]
         cmd: cmd_eval::EvalCmd,

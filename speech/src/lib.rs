@@ -17,15 +17,23 @@
 //! - [`file_io`] — WAV file source and sink for offline runs.
 //! - [`voice_loop`] — the frame-driven pipeline: source → VAD → turn-taking →
 //!   STT → responder (the dialogue engine, supplied by the caller) → TTS → sink.
+//! - [`echo`] — AEC3 echo cancellation against the played samples, a simulated room, ERLE.
+//! - [`wer`] — word error rate.
+//! - [`endpoint`] — does a partial transcript sound finished (adaptive end of turn).
+//! - [`asr_eval`] — the evaluation set (file vs voice loop), used by `attune eval asr`.
 
+pub mod asr_eval;
 pub mod audio;
 pub mod device;
+pub mod echo;
+pub mod endpoint;
 pub mod file_io;
 pub mod stt;
 pub mod tts;
 pub mod turn;
 pub mod vad;
 pub mod voice_loop;
+pub mod wer;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

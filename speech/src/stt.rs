@@ -131,6 +131,21 @@ impl WhisperStt {
     }
 }
 
+/// Transcribes a whole file's audio the way `attune transcribe` does: whisper
+/// hears 30 s at a time, so longer audio goes in 28 s pieces whose texts are
+/// joined.
+pub fn transcribe_long(stt: &mut WhisperStt, samples: &[f32]) -> Result<String, SpeechError> {
+    let piece = 28 * SAMPLE_RATE as usize;
+    let mut parts = Vec::new();
+    for chunk in samples.chunks(piece) {
+        let t = stt.transcribe(chunk)?;
+        if !t.text.is_empty() {
+            parts.push(t.text);
+        }
+    }
+    Ok(parts.join(" "))
+}
+
 /// The header of a GGML whisper model and what the structure check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GgmlInfo {
