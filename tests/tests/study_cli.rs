@@ -165,9 +165,16 @@ fn a_fifteen_day_study_with_twelve_participants_runs_day_by_day_and_exports_data
     // real-models test, so here their participants withdraw after day 0.
     let day_script = script(&lab, "day.txt", &["Hi, I had a long day at work.", "I felt anxious about a meeting and could not sleep.", "I wrote down what worried me.", "Thanks, that helps. Bye."]);
     let mut text_participants: Vec<(usize, String, String)> = Vec::new();
-    for (i, (p, arm)) in arms.iter().enumerate() {
+    // Design: the synthetic spread comes from each participant's index
+    // within its arm (odd and even differ), so every arm with two or more
+    // participants has a non-zero SD and Hedges' g is defined whatever the
+    // allocation.
+    let mut within_arm: BTreeMap<String, usize> = BTreeMap::new();
+    for (p, arm) in arms.iter() {
         if arm == "chatbot" || arm == "worksheet" {
-            text_participants.push((i, p.clone(), arm.clone()));
+            let k = within_arm.entry(arm.clone()).or_default();
+            text_participants.push((*k, p.clone(), arm.clone()));
+            *k += 1;
         }
     }
     for day in 1..=15u32 {
