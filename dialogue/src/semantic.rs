@@ -120,13 +120,30 @@ pub struct SemanticRisk {
 
 impl SemanticRisk {
     /// Embeds the compiled-in exemplars with `embedder`.
+    ///
+    /// Design: embedding ~200 exemplars costs seconds on 2 cores, at every
+    /// start of every session. The vectors are a pure function of the weights
+    /// and the exemplar file, so they are cached beside the model under a
+    /// key of both hashes (written atomically; an unreadable or mismatched
+    /// cache is recomputed). The cached floats are the ones `embed` returned,
+    /// bit for bit, so grades do not depend on whether the cache was used.
     pub fn new(embedder: Arc<Embedder>, thresholds: Thresholds) -> Result<Self, SemanticError> {
         let pairs = parse_exemplars(EXEMPLARS_TOML)?;
-        let mut exemplars = Vec::with_capacity(pairs.len());
-        for (category, text) in pairs {
-            let vector = embedder.embed(&text)?;
-            exemplars.push(Exemplar { category, text, vector });
-        }
+        let cache = exemplar_cache_path(&embedder);
+        let vectors = match read_vector_cache(&cache, pairs.len()) {
+            Some(v) => v,
+            None => {
+                let mut v = Vec::with_capacity(pairs.len());
+                for (_, text) in &pairs {
+                    v.push(embedder.embed(text)?);
+                }
+                if let Err(e) = write_vector_cache(&cache, &v) {
+                    tracing::debug!(path = %cache.display(), "exemplar vector cache not written: {e}");
+                }
+                v
+            }
+        };
+        let exemplars = pairs.into_iter().zip(vectors).map(|((category, text), vector)| Exemplar { category, text, vector }).collect();
         Ok(Self { embedder, exemplars, thresholds })
     }
 
@@ -279,4 +296,46 @@ mod tests {
         let err = parse_exemplars("[positive]\nsadness = [\"x\"]\n[negative]\nx = [\"y\"]\n").unwrap_err();
         assert!(err.to_string().contains("sadness"), "{err}");
     }
+}
+
+/// Where the exemplar vectors for this model and exemplar file are cached.
+fn exemplar_cache_path(embedder: &Embedder) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(embedder.weights_sha256().as_bytes());
+    h.update(EXEMPLARS_TOML.as_bytes());
+    embedder.dir().join(format!("exemplar-vectors-{}.bin", hex::encode(&h.finalize()[..8])))
+}
+
+/// Reads `n` cached vectors (`u32` count, `u32` dimension, then the floats,
+/// little-endian), or `None` when the file is absent or does not fit.
+fn read_vector_cache(path: &std::path::Path, n: usize) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    let word = |i: usize| bytes.get(i * 4..i * 4 + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let (count, dim) = (word(0)? as usize, word(1)? as usize);
+    if count != n || dim == 0 || bytes.len() != 8 + count * dim * 4 {
+        return None;
+    }
+    let floats: Vec<f32> = bytes[8..].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    if floats.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    Some(floats.chunks(dim).map(|c| c.to_vec()).collect())
+}
+
+/// Writes the cache atomically (temporary file, then rename).
+fn write_vector_cache(path: &std::path::Path, vectors: &[Vec<f32>]) -> std::io::Result<()> {
+    let dim = vectors.first().map_or(0, |v| v.len());
+    if vectors.iter().any(|v| v.len() != dim) {
+        return Err(std::io::Error::other("vectors of different lengths"));
+    }
+    let mut out = Vec::with_capacity(8 + vectors.len() * dim * 4);
+    out.extend_from_slice(&(vectors.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(dim as u32).to_le_bytes());
+    for x in vectors.iter().flatten() {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &out)?;
+    std::fs::rename(&tmp, path)
 }

@@ -234,3 +234,26 @@ fn false_alarms_on_esconv_seeker_turns_stay_within_the_goals() {
     assert!(p <= 0.005, "crisis protocol on {:.2}% of ordinary turns", p * 100.0);
     assert!(c <= 0.02, "check-in question on {:.2}% of ordinary turns", c * 100.0);
 }
+
+#[test]
+fn exemplar_vectors_read_back_from_the_cache_score_exactly_as_freshly_embedded_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(model_dir().join(f), tmp.path().join(f)).unwrap_or_else(|e| panic!("copying {f}: {e}"));
+    }
+    let thresholds = CrisisConfig::default().semantic_thresholds();
+    let fresh = SemanticRisk::new(Arc::new(Embedder::load(tmp.path()).unwrap()), thresholds).unwrap();
+    let cached: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("exemplar-vectors-")).collect();
+    assert_eq!(cached.len(), 1, "one cache file is written beside the model");
+    let again = SemanticRisk::new(Arc::new(Embedder::load(tmp.path()).unwrap()), thresholds).unwrap();
+    for s in ["i looked up how many pills it would take", "i gave my guitar to my brother, i wont need it", "thanks, see you tomorrow"] {
+        assert_eq!(fresh.score(s).unwrap(), again.score(s).unwrap(), "{s}");
+    }
+    // A cache that does not fit (truncated) is recomputed, not trusted.
+    let path = cached[0].path();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let repaired = SemanticRisk::new(Arc::new(Embedder::load(tmp.path()).unwrap()), thresholds).unwrap();
+    assert_eq!(fresh.score("i have a rope in my car").unwrap(), repaired.score("i have a rope in my car").unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the cache is rewritten whole");
+}

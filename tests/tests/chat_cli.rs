@@ -89,7 +89,13 @@ fn scripted_chat_prints_one_json_object_per_turn_with_the_contract_fields() {
     let (p, d): (String, i64) = c.query_row("SELECT participant, day FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!((p.as_str(), d), ("p01", 2));
     // The fingerprint on each turn is what `attune fingerprint` prints.
-    let fp = Command::new(attune_bin()).args(["fingerprint", "--llm", "reflect"]).output().unwrap();
+    // Same ATTUNE_HOME as the session: the fingerprint records whether the
+    // crisis layer's embedding model was found there.
+    let fp = Command::new(attune_bin())
+        .args(["fingerprint", "--llm", "reflect"])
+        .env("ATTUNE_HOME", std::env::temp_dir().join("attune-test-home-unused"))
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&fp.stdout).trim(), turns[0]["fingerprint"].as_str().unwrap());
 }
 

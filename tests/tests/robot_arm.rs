@@ -164,7 +164,19 @@ fn a_robot_session_on_the_simulator_listens_takes_the_turn_speaks_and_parks() {
     assert!(tel.len() > 200, "{} telemetry lines", tel.len());
     let yaw: Vec<f64> = tel.iter().map(|t| t["servo"]["yaw_deg"].as_f64().unwrap()).collect();
     let max_yaw = yaw.iter().cloned().fold(0.0, |m: f64, y| m.max(y.abs()));
-    assert!(max_yaw > 4.0, "the simulated head never looked away (max |yaw| {max_yaw})");
+    // Design: the look-away's size is drawn from the session's random seed,
+    // so the servo is checked against what the planner commanded (the
+    // firmware's minimum-jerk ramp and the cue's ease-out keep it a little
+    // short of the target), not against a fixed angle.
+    let commanded = cmds.iter().filter(|(_, b, _)| b == "turn_ack").map(|(_, _, a)| a[0].abs()).fold(0.0, f64::max);
+    assert!(commanded > 1.0, "the planner's turn_ack barely moved the yaw target ({commanded})");
+    // The firmware took the look-away as its target (its own velocity and
+    // acceleration limits ramp towards it), and the simulated servo horn
+    // really turned: with a fast reply the robot starts speaking, and looks
+    // back, within half a second, so the horn need not reach the target.
+    let target_yaw = tel.iter().map(|t| t["targets"]["yaw_deg"].as_f64().unwrap().abs()).fold(0.0, f64::max);
+    assert!(target_yaw > 0.5 * commanded, "the head's target never followed the look-away (max |target yaw| {target_yaw}, commanded {commanded})");
+    assert!(max_yaw > 1.0, "the simulated head never looked away (max |yaw| {max_yaw}, commanded {commanded}, head target {target_yaw})");
     let pitch: Vec<f64> = tel.iter().map(|t| t["servo"]["pitch_deg"].as_f64().unwrap()).collect();
     let (lo, hi) = pitch.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     assert!(hi - lo > 5.0, "pitch range {lo}..{hi}");
@@ -218,8 +230,16 @@ fn a_serial_head_that_vanishes_mid_session_is_logged_and_the_conversation_goes_o
         std::thread::sleep(Duration::from_millis(20));
     }
     let trace_p = dir.path().join("trace.jsonl");
+    // The cable pull is timed from the simulator's start, so attune must be
+    // connected well before 4 s: the crisis layer's embedding model (seconds
+    // to load on a busy 2-core machine, and not what this test is about) is
+    // switched off.
+    let cfg = dir.path().join("attune.toml");
+    std::fs::write(&cfg, "[crisis]\nsemantic = false\n").unwrap();
     let out = Command::new(attune_bin())
         .args(["run", "--arm", "robot", "--head", "serial", "--llm", "reflect"])
+        .arg("--config")
+        .arg(&cfg)
         .arg("--head-port")
         .arg(&link)
         .arg("--audio-in")
