@@ -199,8 +199,13 @@ fn a_stalled_link_delays_the_handshake_but_retries_get_through() {
     let ping = json_line(&head(&bin, &["ping", "--port", link.to_str().unwrap()]));
     let rtt = ping["rtt_ms"].as_f64().unwrap();
     assert!(rtt >= 200.0, "the stall did not delay the reply (rtt {rtt} ms)");
-    // Outside the stall the link answers at once.
+    // Outside the stall the link answers at once. A loaded CI machine can
+    // delay one ping by itself, so the fastest of three must be quick; a
+    // stall would delay all three, since they fall within the same second.
     std::thread::sleep(Duration::from_millis(800));
-    let ping = json_line(&head(&bin, &["ping", "--port", link.to_str().unwrap()]));
-    assert!(ping["rtt_ms"].as_f64().unwrap() < 200.0, "{ping}");
+    let rtts: Vec<f64> = (0..3)
+        .map(|_| json_line(&head(&bin, &["ping", "--port", link.to_str().unwrap()]))["rtt_ms"].as_f64().unwrap())
+        .collect();
+    let fastest = rtts.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(fastest < 200.0, "every ping outside the stall was slow: {rtts:?}");
 }
