@@ -4,9 +4,11 @@
 //! - [`sse_server`] — a real HTTP server speaking the OpenAI streaming API, scripted per request.
 //! - [`mosquitto`] — a real mosquitto broker on a free port, and an MQTT subscriber.
 //! - [`bus_schema`] — checks bus messages against docs/bus-schema.json.
+//! - [`bus_session`] — attune sessions, staff tools and `attune bus monitor` against a test broker.
 //! - [`workspace_root`], [`attune_bin`] — locating the built binaries.
 
 pub mod bus_schema;
+pub mod bus_session;
 pub mod mosquitto;
 pub mod sse_server;
 

@@ -243,3 +243,24 @@ impl Drop for Subscriber {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Publishes one payload at QoS 1 as `user` (password user-pw) and waits for
+/// the broker's PUBACK. The broker acknowledges, and silently drops, what the
+/// user's ACL does not allow.
+pub fn publish(port: u16, user: &str, topic: &str, payload: Vec<u8>) {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut o = rumqttc::MqttOptions::new(format!("pub-{user}-{}-{n}", std::process::id()), "127.0.0.1", port);
+    o.set_credentials(user, format!("{user}-pw"));
+    o.set_max_packet_size(4 << 20, 4 << 20);
+    let (c, mut conn) = rumqttc::Client::new(o, 8);
+    c.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload).expect("queue publish");
+    for ev in conn.iter() {
+        match ev {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => break,
+            Err(e) => panic!("publishing on {topic} as {user}: {e}"),
+            _ => {}
+        }
+    }
+    let _ = c.disconnect();
+}

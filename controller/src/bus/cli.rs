@@ -38,6 +38,10 @@ pub enum BusCmd {
         /// Exit after this many messages.
         #[arg(long)]
         count: Option<usize>,
+        /// Print every delivery, including a redelivered message (same `id`)
+        /// that is otherwise dropped, for inspecting the transport.
+        #[arg(long)]
+        raw: bool,
     },
     /// Acknowledge a crisis alert (publishes on `ack`).
     Ack {
@@ -81,7 +85,7 @@ pub fn run(cmd: BusCmd) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         match cmd {
-            BusCmd::Monitor { conn, topic, count } => monitor(conn, topic, count).await,
+            BusCmd::Monitor { conn, topic, count, raw } => monitor(conn, topic, count, raw).await,
             BusCmd::Ack { conn, alert, by } => {
                 let payload = json!({"alert": alert, "by": by});
                 publish_one(conn, "ack", "alert_ack", payload).await
@@ -115,29 +119,35 @@ fn bus_config(conn: &Conn) -> anyhow::Result<BusConfig> {
 
 /// Connects with a clean session and waits for CONNACK (10 s).
 async fn connect(bus: &BusConfig, role: &str) -> anyhow::Result<(AsyncClient, EventLoop)> {
+    let id = format!("{}-{role}-{}", bus.client_id, std::process::id());
+    connect_as(bus, &id, true).await.map(|(c, el, _)| (c, el))
+}
+
+/// Connects as `id` and waits for CONNACK (10 s); also returns whether the
+/// broker still held a session for `id` (only possible when `clean` is false).
+async fn connect_as(bus: &BusConfig, id: &str, clean: bool) -> anyhow::Result<(AsyncClient, EventLoop, bool)> {
     let password = bus.password().map_err(|e| anyhow::anyhow!("{e}"))?;
     let ca = match &bus.ca_file {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("field `bus.ca_file`: cannot read {}", p.display()))?),
         None => None,
     };
-    let id = format!("{}-{role}-{}", bus.client_id, std::process::id());
-    let opts = mqtt_options(bus, &id, password.as_deref(), ca, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = mqtt_options(bus, id, password.as_deref(), ca, clean).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, mut el) = AsyncClient::new(opts, 16);
     let connack = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(Event::Incoming(Packet::ConnAck(a))) => return Ok(a.session_present),
                 Ok(_) => {}
                 Err(e) => return Err(anyhow::anyhow!("bus: {}", explain(&e, bus))),
             }
         }
     })
     .await;
-    match connack {
+    let present = match connack {
         Ok(r) => r?,
         Err(_) => anyhow::bail!("bus: no answer from the broker at {} within 10 s", bus.url),
-    }
-    Ok((client, el))
+    };
+    Ok((client, el, present))
 }
 
 async fn publish_one(conn: Conn, leaf: &str, kind: &str, fields: serde_json::Value) -> anyhow::Result<()> {
@@ -173,13 +183,29 @@ async fn publish_one(conn: Conn, leaf: &str, kind: &str, fields: serde_json::Val
     Ok(())
 }
 
-async fn monitor(conn: Conn, topic: Option<String>, count: Option<usize>) -> anyhow::Result<()> {
+/// `attune bus monitor`.
+///
+/// Design: exactly once per message, in order, across broker restarts. The
+/// monitor holds a persistent MQTT session (clean session off) under a
+/// client id unique to this run, so a broker that restarts with its
+/// persistence keeps queueing for it while it is disconnected; it subscribes
+/// only when the broker holds no session for it (subscribing again would
+/// replay the retained state); and it drops a message whose `id` (and
+/// `repeat`) it has already printed, which the at-least-once transport can
+/// deliver twice. The session is discarded when the monitor ends normally.
+/// A broker that comes back without the session (it lost its persistence)
+/// may have dropped what it queued: the monitor says so on stderr.
+async fn monitor(conn: Conn, topic: Option<String>, count: Option<usize>, raw: bool) -> anyhow::Result<()> {
     let bus = bus_config(&conn)?;
     let filter = topic.unwrap_or_else(|| bus.topic("#"));
-    let (client, mut el) = connect(&bus, "monitor").await?;
+    let id = format!("{}-monitor-{}", bus.client_id, super::process_prefix());
+    let (client, mut el, _) = connect_as(&bus, &id, false).await?;
     client.try_subscribe(filter.clone(), QoS::AtLeastOnce).context("subscribing")?;
     let mut seen = 0usize;
+    let mut dropped = 0usize;
+    let mut keys = super::dedup::SeenKeys::new(super::dedup::DEFAULT_WINDOW);
     let mut out = std::io::stdout().lock();
+    let mut announced = false;
     loop {
         let ev = tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -187,6 +213,14 @@ async fn monitor(conn: Conn, topic: Option<String>, count: Option<usize>) -> any
         };
         match ev {
             Ok(Event::Incoming(Packet::Publish(p))) => {
+                if !raw {
+                    if let Some(k) = super::dedup::message_key(&p.payload) {
+                        if !keys.first(&k) {
+                            dropped += 1;
+                            continue;
+                        }
+                    }
+                }
                 let payload = serde_json::from_slice::<serde_json::Value>(&p.payload).unwrap_or_else(|_| json!(String::from_utf8_lossy(&p.payload)));
                 let line = json!({"topic": p.topic, "retain": p.retain, "payload": payload});
                 writeln!(out, "{line}")?;
@@ -196,17 +230,42 @@ async fn monitor(conn: Conn, topic: Option<String>, count: Option<usize>) -> any
                     break;
                 }
             }
-            Ok(Event::Incoming(Packet::SubAck(_))) => eprintln!("attune: monitoring {filter} on {} (Ctrl-C to end)", bus.url),
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                // Reconnected: subscribe again (clean session).
-                let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                if !announced {
+                    eprintln!("attune: monitoring {filter} on {} (Ctrl-C to end)", bus.url);
+                    announced = true;
+                }
+            }
+            Ok(Event::Incoming(Packet::ConnAck(a))) => {
+                if a.session_present {
+                    eprintln!("attune: bus: reconnected to {}; the broker kept this monitor's session", bus.url);
+                } else {
+                    eprintln!(
+                        "attune: bus: reconnected to {}, but the broker no longer held this monitor's session (restarted without its persistence?): messages published while the monitor was disconnected may be missing",
+                        bus.url
+                    );
+                    let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                }
             }
             Ok(_) => {}
             Err(e) => {
                 eprintln!("attune: bus: {} (retrying)", explain(&e, &bus));
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
             }
         }
+    }
+    if dropped > 0 {
+        eprintln!("attune: {dropped} redelivered messages (an id already printed) were dropped");
+    }
+    // Leave no session queueing on the broker: reconnect clean, then go.
+    let _ = client.try_disconnect();
+    let _ = tokio::time::timeout(Duration::from_millis(300), el.poll()).await;
+    if let Ok(Ok((c, mut el, _))) = tokio::time::timeout(Duration::from_secs(2), connect_as(&bus, &id, true)).await {
+        let _ = c.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_millis(300), el.poll()).await;
     }
     Ok(())
 }

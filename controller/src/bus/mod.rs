@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`] — `[bus]` in the site config, validated.
 //! - [`message`] — the envelope, incoming commands/acks, the say-vs-crisis rule (pure).
+//! - [`dedup`] — idempotent consumption (drop a message id already seen).
 //! - [`outbox`] — the durable outbox and alert table in the session store.
 //! - [`runner`] — rumqttc's event loop (a task) and the outbox publisher (a thread).
 //! - [`cli`] — `attune bus monitor | ack | cmd`.
@@ -15,6 +16,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod dedup;
 pub mod message;
 pub mod outbox;
 pub mod runner;
@@ -35,9 +37,14 @@ use tokio_util::sync::CancellationToken;
 /// A message id unique across processes and robots: a random per-process
 /// prefix and a counter. Stored in the payload, so redelivery keeps it.
 pub fn new_id() -> String {
-    static PREFIX: OnceLock<String> = OnceLock::new();
     static N: AtomicU64 = AtomicU64::new(0);
-    let p = PREFIX.get_or_init(|| {
+    format!("{}-{}", process_prefix(), N.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
+/// The random per-process part of [`new_id`] (16 hex digits).
+pub fn process_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
         use std::io::Read;
         let mut b = [0u8; 8];
         let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
@@ -48,8 +55,7 @@ pub fn new_id() -> String {
             b.copy_from_slice(&h[..8]);
         }
         hex::encode(b)
-    });
-    format!("{p}-{}", N.fetch_add(1, Ordering::Relaxed) + 1)
+    })
 }
 
 /// What an arm does after checking for staff commands between turns.
@@ -385,7 +391,26 @@ impl BusHandle {
         }
     }
 
+    /// Whether the store already audited a staff command with this id (a
+    /// redelivery to a later process: the broker resends a QoS 1 message whose
+    /// acknowledgement was lost when the earlier process exited).
+    fn already_applied(&self, id: &str) -> bool {
+        let sql = "SELECT EXISTS (SELECT 1 FROM events WHERE kind = 'staff_command' \
+                   AND CASE WHEN json_valid(payload) THEN json_extract(payload, '$.id') END = ?1)";
+        match self.conn.query_row(sql, [id], |r| r.get::<_, bool>(0)) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(target: "bus", "bus: could not check staff command {id:?} against the audit: {e}; applying it");
+                false
+            }
+        }
+    }
+
     fn apply(&mut self, c: StaffCommand, audit: &dyn Fn(&str, Value)) -> Flow {
+        if self.already_applied(&c.id) {
+            tracing::info!(target: "bus", "bus: staff command {} {:?} from {} was already applied (delivered again); ignored", c.action.kind(), c.id, c.by);
+            return Flow::Continue;
+        }
         let record = json!({"id": c.id, "kind": c.action.kind(), "by": c.by, "sent_at": message::utc(c.at_ms), "received_at": message::utc(crate::store::now_ms())});
         audit("staff_command", record);
         match &c.action {

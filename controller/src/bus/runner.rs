@@ -159,6 +159,11 @@ async fn event_loop_task(
     let subs: Vec<String> = ["cmd", "ack", "state", "event", "alert", "telemetry"].iter().map(|l| topic(l)).collect();
     let mut failures: u32 = 0;
     let mut outage_started: Option<Instant> = None;
+    // Design: commands and acks reach this persistent session at least once;
+    // a redelivery (same `id`) within this process is dropped here, and one
+    // that reaches a later process is caught by the store's audit (see
+    // `BusHandle::apply`). Acks are idempotent anyway (the first one wins).
+    let mut seen_in = super::dedup::SeenKeys::new(4_096);
     loop {
         let ev = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -189,6 +194,14 @@ async fn event_loop_task(
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let now = crate::store::now_ms();
+                if p.topic == t_cmd || p.topic == t_ack {
+                    if let Some(k) = super::dedup::message_key(&p.payload) {
+                        if !seen_in.first(&k) {
+                            tracing::info!(target: "bus", "bus: {} {k:?} delivered again by the broker; ignored (already received)", if p.topic == t_cmd { "staff command" } else { "ack" });
+                            continue;
+                        }
+                    }
+                }
                 if p.topic == t_cmd {
                     route_command(&p.payload, now, &cfg, &cmds, &sig);
                 } else if p.topic == t_ack {
@@ -279,14 +292,7 @@ fn route_command(payload: &[u8], now: i64, cfg: &BusConfig, cmds: &mpsc::Sender<
 
 /// The outbox key of one of our own messages seen again (`id`, or `id#repeat`).
 pub fn echo_key(payload: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Key {
-        id: String,
-        #[serde(default)]
-        repeat: u64,
-    }
-    let k: Key = serde_json::from_slice(payload).ok()?;
-    Some(if k.repeat == 0 { k.id } else { format!("{}#{}", k.id, k.repeat) })
+    super::dedup::message_key(payload)
 }
 
 /// Publishes undelivered rows in order, marks echoes delivered, republishes
