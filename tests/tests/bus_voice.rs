@@ -1,7 +1,9 @@
 //! A staff `say` command over a real mosquitto, spoken by the voice arm in
-//! file mode (whisper tiny.en + espeak-ng, `--llm reflect`).
+//! file mode (whisper tiny.en + espeak-ng, `--llm reflect`), and the robot
+//! arm's head on the bus (telemetry, and a fault when its link dies).
 
 use attune_tests::attune_bin;
+use attune_tests::bus_session;
 use attune_tests::mosquitto::{available, write_config, Mosquitto, Subscriber};
 use serde_json::Value;
 use std::path::Path;
@@ -39,21 +41,11 @@ fn a_staff_say_command_is_spoken_as_the_voice_robots_next_turn_and_stored_as_sta
     // The robot's session on the broker is persistent: a first (empty) chat
     // session creates it, so a command sent while the robot is between
     // sessions is queued by the broker and delivered when it connects.
-    let out = Command::new(attune_bin())
-        .args(["chat", "--script", "/dev/null", "--llm", "reflect", "--config"])
-        .arg(&cfg)
-        .env("ATTUNE_TEST_BUS_PW", "robot-pw")
-        .output()
-        .unwrap();
+    let out = bus_session::chat_script(&cfg, None, Path::new("/dev/null"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let staff = Subscriber::start(broker.port, "staff", "staff-voice", "attune/lab/r1/event", false);
     staff.wait_ready();
-    let out = Command::new(attune_bin())
-        .args(["bus", "cmd", "say", "--text", STAFF_LINE, "--by", "nurse.kim", "--username", "staff", "--password-env", "STAFF_PW", "--config"])
-        .arg(&cfg)
-        .env("STAFF_PW", "staff-pw")
-        .output()
-        .unwrap();
+    let out = bus_session::staff(&cfg, &["cmd", "say", "--text", STAFF_LINE, "--by", "nurse.kim"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let mut input = vec![0i16; 16 * 800];
@@ -152,4 +144,87 @@ fn the_robot_arms_head_telemetry_reaches_staff_throttled_and_valid() {
     // The simulator sends 50 samples a second; staff get one per 200 ms at most.
     let most = ms / 200 + 2;
     assert!((tele.len() as i64) <= most, "{} telemetry messages in a {ms} ms session (at most {most})", tele.len());
+}
+
+#[test]
+fn a_robot_sessions_head_link_killed_mid_session_reaches_staff_as_a_valid_head_fault() {
+    if !available() {
+        eprintln!("mosquitto is not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    // The crisis layer's embedding model is not what this test is about (seconds to load on a busy machine).
+    let cfg = write_config(dir.path(), &broker.url(), "robot-head-fault", "telemetry_interval_ms = 200\n\n[crisis]\nsemantic = false\n");
+    let staff = Subscriber::start(broker.port, "staff", "staff-head-fault", "attune/lab/r1/#", false);
+    staff.wait_ready();
+    // The head: the simulator as its own process on a pseudo-terminal.
+    let link = dir.path().join("head");
+    let mut sim = Command::new(attune_bin())
+        .args(["head", "sim", "--link"])
+        .arg(&link)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::symlink_metadata(&link).is_err() {
+        assert!(std::time::Instant::now() < end, "simulator link never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // One line, then silence: the session runs (in real time) for about 20 s.
+    let mut input = vec![0i16; 16 * 800];
+    input.extend(say_wav(dir.path(), "u1.wav", "I have been feeling tired all week."));
+    input.extend(vec![0i16; 16 * 18_000]);
+    let in_wav = dir.path().join("in.wav");
+    write_wav(&in_wav, &input);
+    let log = dir.path().join("attune.err");
+    let mut attune = Command::new(attune_bin())
+        .args(["run", "--arm", "robot", "--head", "serial", "--llm", "reflect", "--participant", "P-13", "--config"])
+        .arg(&cfg)
+        .arg("--head-port")
+        .arg(&link)
+        .arg("--audio-in")
+        .arg(&in_wav)
+        .arg("--audio-out")
+        .arg(dir.path().join("out.wav"))
+        .env("ATTUNE_TEST_BUS_PW", "robot-pw")
+        .env("ATTUNE_LOG", "warn,bus=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    // The head is up: its telemetry reaches staff.
+    if let Err(v) = staff.wait_for(Duration::from_secs(60), |v| v.iter().any(|s| s.payload["kind"] == "head_telemetry")) {
+        let _ = attune.kill();
+        let _ = sim.kill();
+        panic!("no head telemetry on the bus: {} messages\n{}", v.len(), stderr());
+    }
+    assert!(staff.snapshot().iter().all(|s| s.payload["kind"] != "head_fault"), "a head fault before the link failed");
+    // The head's link fails: the simulator is killed.
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+    let seen = staff.wait_for(Duration::from_secs(30), |v| v.iter().any(|s| s.payload["kind"] == "head_fault"));
+    let status = attune.wait().unwrap();
+    let seen = seen.unwrap_or_else(|v| panic!("no head_fault on the bus: {:?}\n{}", v.iter().map(|s| &s.payload["kind"]).collect::<Vec<_>>(), stderr()));
+    assert!(status.success(), "the session did not go on without its head: {}", stderr());
+    let db = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    let session: i64 = db.query_row("SELECT id FROM sessions WHERE arm = 'robot'", [], |r| r.get(0)).unwrap();
+    let schema = attune_tests::bus_schema::load();
+    let faults: Vec<&Value> = seen.iter().map(|s| &s.payload).filter(|p| p["kind"] == "head_fault").collect();
+    for f in &faults {
+        attune_tests::bus_schema::check(&schema, f, None).unwrap_or_else(|e| panic!("{e}: {f}"));
+        assert_eq!(f["session"], session);
+        assert_eq!(f["participant"], "P-13");
+    }
+    let at = seen.iter().position(|s| s.payload["kind"] == "head_fault").unwrap();
+    assert_eq!(seen[at].topic, "attune/lab/r1/event");
+    assert!(faults[0]["error"].as_str().unwrap().contains("no telemetry from the head"), "{}", faults[0]);
+    // Reported once for the outage, not once per missing sample.
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    // The session went on and ended normally after the fault.
+    let all = staff.wait_for(Duration::from_secs(10), |v| v.iter().any(|s| s.payload["kind"] == "session_ended")).expect("session_ended");
+    let ended = all.iter().position(|s| s.payload["kind"] == "session_ended").unwrap();
+    assert!(ended > at, "session_ended before the head fault");
 }
