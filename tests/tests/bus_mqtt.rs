@@ -71,6 +71,9 @@ fn a_crisis_alert_reaches_staff_without_text_repeats_until_acked_and_the_ack_is_
     let repeats: Vec<u64> = alerts.iter().map(|s| s.payload["repeat"].as_u64().unwrap()).collect();
     assert_eq!(&repeats[..3], &[0, 1, 2]);
 
+    // An ack for an alert this robot never raised is logged, audited and ignored.
+    let out = bus_session::staff(&cfg, &["ack", "--alert", "no-such-alert-1", "--by", "dr.lee"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A staff member acknowledges it with the CLI, as the staff user.
     let out = bus_session::staff(&cfg, &["ack", "--alert", &id, "--by", "dr.lee"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -93,6 +96,8 @@ fn a_crisis_alert_reaches_staff_without_text_repeats_until_acked_and_the_ack_is_
     let acked_ms: i64 = query(&db, &format!("SELECT acked_at_ms FROM bus_alerts WHERE alert_id = '{id}'"));
     assert!(acked_ms > 0);
     assert_eq!(query::<i64>(&db, "SELECT COUNT(*) FROM events WHERE kind = 'alert_acked' AND payload LIKE '%dr.lee%'"), 1);
+    assert_eq!(query::<i64>(&db, "SELECT COUNT(*) FROM events WHERE kind = 'bus_ack_unknown_alert' AND payload LIKE '%no-such-alert-1%'"), 1);
+    assert!(stderr.contains("unknown alert \"no-such-alert-1\" ignored"), "{stderr}");
     // Everything went out; no transcript text anywhere on the bus.
     assert_eq!(query::<i64>(&db, "SELECT COUNT(*) FROM bus_outbox WHERE delivered_at_ms IS NULL"), 0);
     let all = staff.snapshot();
@@ -204,7 +209,8 @@ fn after_three_broker_restarts_mid_session_bus_monitor_prints_every_id_exactly_o
         let missing: Vec<&String> = want.iter().filter(|k| !got.contains(k)).collect();
         let mut seen = std::collections::HashSet::new();
         let dups: Vec<&String> = got.iter().filter(|k| !seen.insert(*k)).collect();
-        panic!("bus monitor: {} lines for {} messages; missing {missing:?}; duplicated {dups:?}; order:\n{got:?}\nwant:\n{want:?}\nstderr:\n{mon_stderr}", got.len(), want.len());
+        let detail: Vec<String> = lines.iter().map(|l| format!("{} {} {} retain={}", key(&l["payload"]), l["topic"], l["payload"]["kind"], l["retain"])).collect();
+        panic!("bus monitor: {} lines for {} messages; missing {missing:?}; duplicated {dups:?}; order:\n{detail:#?}\nwant:\n{want:?}\nmonitor stderr:\n{mon_stderr}\nrobot stderr:\n{stderr}", got.len(), want.len());
     }
     // It held its session across the restarts (it may sleep through a short
     // one), so nothing queued for it while it was away was lost ...
@@ -276,6 +282,46 @@ fn a_staff_command_delivered_twice_is_applied_once_even_by_a_later_session() {
     let db = dir.path().join("s.db");
     assert_eq!(query::<i64>(&db, "SELECT COUNT(*) FROM events WHERE kind = 'staff_command'"), 1);
     assert_eq!(query::<i64>(&db, "SELECT COUNT(*) FROM turns WHERE source = 'staff'"), 1);
+}
+
+#[test]
+fn a_broker_down_at_start_gets_the_sessions_messages_in_order_when_it_comes_up() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Mosquitto::start(dir.path()).unwrap();
+    let cfg = write_config(dir.path(), &broker.url(), "robot-late", "keep_alive_s = 1\nconnect_wait_ms = 300\ndrain_timeout_ms = 15000");
+    // A persistent subscriber, so the broker queues for it across its restart.
+    let staff = Subscriber::start(broker.port, "staff", "staff-late", "attune/lab/r1/#", true);
+    staff.wait_ready();
+    broker.stop();
+    let mut chat = Chat::start(&cfg, "P-30", "robot-pw");
+    for (i, l) in ["The broker is not there yet.", "I keep talking anyway."].iter().enumerate() {
+        assert_eq!(chat.turn(l)["turn"], (i + 1) as u64);
+    }
+    let db = dir.path().join("s.db");
+    assert!(query::<i64>(&db, "SELECT COUNT(*) FROM bus_outbox WHERE delivered_at_ms IS NULL") >= 5, "{}", chat.stderr());
+    broker.run().unwrap();
+    chat.turn("Now it is back.");
+    let (code, stderr) = chat.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("no broker listening"), "the outage at start was not logged:\n{stderr}");
+    assert_eq!(query::<i64>(&db, "SELECT COUNT(*) FROM bus_outbox WHERE delivered_at_ms IS NULL"), 0, "{stderr}");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut st = c.prepare("SELECT msg_key FROM bus_outbox ORDER BY id").unwrap();
+    let expected: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let seen = staff
+        .wait_for(Duration::from_secs(15), |v| of_kind(v, "session_ended").len() == 1)
+        .unwrap_or_else(|v| panic!("session_ended never arrived: {} messages", v.len()));
+    let mut first: Vec<String> = Vec::new();
+    for s in &seen {
+        let k = key(&s.payload);
+        if !first.contains(&k) {
+            first.push(k);
+        }
+    }
+    assert_eq!(first, expected, "the backlog arrived incomplete or out of order");
 }
 
 #[test]

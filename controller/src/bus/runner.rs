@@ -21,7 +21,7 @@ use super::config::{BusConfig, Scheme};
 use super::message::{self, parse_ack, parse_command, AlertAck, StaffCommand, MAX_INCOMING_PACKET};
 use super::outbox;
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, Transport};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,6 +75,10 @@ pub struct Shared {
     pub backlog: AtomicI64,
     /// The broker refused our credentials (the last connect attempt).
     pub refused: AtomicBool,
+    /// Connections so far: raised (under `online`) at each SUBACK, so the
+    /// outbox thread notices a new connection even before it reads
+    /// [`Signal::Online`], and never continues an old connection's cursor on it.
+    pub epoch: AtomicU64,
 }
 
 /// Everything the runner needs besides the store path.
@@ -129,7 +133,7 @@ pub fn start(
 ) -> Result<(SyncSender<Signal>, mpsc::Receiver<StaffCommand>, Arc<Shared>, std::thread::JoinHandle<()>, tokio::task::JoinHandle<()>), String> {
     let opts = mqtt_options(&ctx.cfg, &ctx.cfg.client_id, ctx.password.as_deref(), ctx.ca_pem.clone(), false)?;
     let (client, eventloop) = AsyncClient::new(opts, 2 * WINDOW);
-    let shared = Arc::new(Shared { online: Mutex::new(false), online_flag: AtomicBool::new(false), backlog: AtomicI64::new(0), refused: AtomicBool::new(false) });
+    let shared = Arc::new(Shared { online: Mutex::new(false), online_flag: AtomicBool::new(false), backlog: AtomicI64::new(0), refused: AtomicBool::new(false), epoch: AtomicU64::new(0) });
     let (sig_tx, sig_rx) = std::sync::mpsc::sync_channel::<Signal>(SIGNAL_CAPACITY);
     let (cmd_tx, cmd_rx) = mpsc::channel::<StaffCommand>(COMMAND_CAPACITY);
     let conn = outbox::connect(store_path).map_err(|e| format!("bus outbox {}: {e}", store_path.display()))?;
@@ -187,6 +191,7 @@ async fn event_loop_task(
                     tracing::error!(target: "bus", "bus: the broker refused a subscription (check the ACL: the robot's user needs read on attune/{}/{}/#)", cfg.site, cfg.robot);
                 }
                 if let Ok(mut on) = shared.online.lock() {
+                    shared.epoch.fetch_add(1, Ordering::SeqCst);
                     *on = true;
                 }
                 shared.online_flag.store(true, Ordering::Relaxed);
@@ -299,6 +304,7 @@ pub fn echo_key(payload: &[u8]) -> Option<String> {
 /// unacknowledged alerts and stores acknowledgements.
 fn outbox_thread(mut conn: rusqlite::Connection, rx: Receiver<Signal>, client: AsyncClient, shared: Arc<Shared>, cfg: BusConfig, session: Option<i64>) {
     let mut cursor: i64 = 0; // last row handed to rumqttc since (re)connecting
+    let mut epoch: u64 = 0; // the connection `cursor` belongs to
     let mut inflight: usize = 0;
     let mut last_progress = Instant::now();
     let mut drains: Vec<(Instant, SyncSender<i64>)> = Vec::new();
@@ -319,11 +325,8 @@ fn outbox_thread(mut conn: rusqlite::Connection, rx: Receiver<Signal>, client: A
         for s in batch {
             match s {
                 Signal::Wake => {}
-                Signal::Online => {
-                    cursor = 0;
-                    inflight = 0;
-                    last_progress = Instant::now();
-                }
+                // The cursor restarts when the thread sees the new epoch (below).
+                Signal::Online => last_progress = Instant::now(),
                 Signal::Offline => {
                     inflight = 0;
                 }
@@ -365,7 +368,17 @@ fn outbox_thread(mut conn: rusqlite::Connection, rx: Receiver<Signal>, client: A
                 if inflight < WINDOW {
                     let rows = outbox::pending_after(&conn, cursor, WINDOW - inflight)?;
                     if let Ok(on) = shared.online.lock() {
-                        if *on {
+                        let now_epoch = shared.epoch.load(Ordering::SeqCst);
+                        if *on && now_epoch != epoch {
+                            // Design: a new connection. Rows after the old
+                            // cursor must not go first (that reorders the
+                            // stream): start again from the oldest undelivered
+                            // row on the next pass.
+                            epoch = now_epoch;
+                            cursor = 0;
+                            inflight = 0;
+                            last_progress = Instant::now();
+                        } else if *on {
                             for r in rows {
                                 let qos = QoS::AtLeastOnce;
                                 if client.try_publish(r.topic.clone(), qos, r.retain, r.payload.clone().into_bytes()).is_err() {
