@@ -4,11 +4,14 @@
 //! - [`sse_server`] — a real HTTP server speaking the OpenAI streaming API, scripted per request.
 //! - [`mosquitto`] — a real mosquitto broker on a free port, and an MQTT subscriber.
 //! - [`bus_schema`] — checks bus messages against docs/bus-schema.json.
+//! - [`webdriver`] — a small WebDriver client for headless chromium (the web front's tests).
 //! - [`workspace_root`], [`attune_bin`] — locating the built binaries.
 
 pub mod bus_schema;
 pub mod mosquitto;
 pub mod sse_server;
+pub mod webdriver;
+pub mod weblab;
 
 use std::path::PathBuf;
 
