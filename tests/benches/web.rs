@@ -18,6 +18,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+const REFLECT: &str = "[llm]\nmode = \"reflect\"\n";
+
 const LINES: &[&str] = &[
     "I have been feeling stressed about my exams this week.",
     "My sister and I argued again and I feel awful about it.",
@@ -54,13 +56,13 @@ async fn send(b: &Browser, text: &str) {
 
 fn main() {
     let turns: usize = std::env::var("ATTUNE_BENCH_TURNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let mut lab = WebLab::new("");
+    let mut lab = WebLab::new(REFLECT);
     let mut chatters = Vec::new();
     for i in 0..6 {
         chatters.push(lab.enroll_into("chatbot", &format!("C{i}x")));
     }
     lab.add_user("bench", "staff", "bench password 1");
-    lab.serve(&[]);
+    lab.serve(&["--llm", "reflect"]);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let (web_first, dash) = rt.block_on(async {
         let driver = Driver::start().await.expect("chromedriver");

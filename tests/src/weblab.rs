@@ -22,12 +22,12 @@ pub struct WebLab {
 }
 
 impl WebLab {
-    /// A new study from the shipped example protocol (15 days, 4 arms), the
-    /// reflect backend (`site_toml` extra lines are appended to the site config).
+    /// A new study from the shipped example protocol (15 days, 4 arms) with
+    /// this site config (e.g. `[llm]\nmode = "reflect"\n`).
     pub fn new(site_toml: &str) -> WebLab {
         let dir = tempfile::tempdir().expect("tempdir");
         let site = dir.path().join("site.toml");
-        std::fs::write(&site, format!("[llm]\nmode = \"reflect\"\n{site_toml}")).expect("site.toml");
+        std::fs::write(&site, site_toml).expect("site.toml");
         let study = dir.path().join("study");
         let port = crate::webdriver::free_port();
         let lab = WebLab { dir, study, base: format!("http://127.0.0.1:{port}"), server: None, log: Default::default() };
@@ -89,7 +89,7 @@ impl WebLab {
     /// Starts `attune web` (with `extra` flags) and waits until it listens.
     pub fn serve(&mut self, extra: &[&str]) {
         let bind = self.base.trim_start_matches("http://").to_string();
-        let mut args = vec!["web", "--study", self.study_str(), "--bind", &bind, "--llm", "reflect"];
+        let mut args = vec!["web", "--study", self.study_str(), "--bind", &bind];
         args.extend_from_slice(extra);
         let mut child = self.cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starting attune web");
         let stderr = child.stderr.take().expect("stderr");

@@ -9,6 +9,7 @@ use attune_tests::weblab::{is_png, save_png, WebLab};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+const REFLECT: &str = "[llm]\nmode = \"reflect\"\n";
 const WAIT: Duration = Duration::from_secs(90);
 const PHONE: (u32, u32) = (390, 844);
 const DESKTOP: (u32, u32) = (1280, 900);
@@ -69,10 +70,10 @@ fn a_participant_does_a_day_from_a_link_with_a_crisis_turn_that_staff_see_live_a
     if !webdriver::available() {
         panic!("chromium and chromium-driver are not installed; run scripts/setup.sh");
     }
-    let mut lab = WebLab::new("");
+    let mut lab = WebLab::new(REFLECT);
     let p = lab.enroll_into("chatbot", "W");
     lab.add_user("dr.lee", "staff", "correct horse battery");
-    lab.serve(&[]);
+    lab.serve(&["--llm", "reflect"]);
     let link = lab.link(&p, 1);
     assert!(link.starts_with(&format!("{}/p/", lab.base)) && link.len() == lab.base.len() + 3 + 64, "{link}");
     rt().block_on(async {
@@ -231,11 +232,11 @@ fn a_participant_does_a_day_from_a_link_with_a_crisis_turn_that_staff_see_live_a
 
 #[test]
 fn bad_links_forged_forms_wrong_passwords_and_the_researcher_role_get_clear_refusals() {
-    let mut lab = WebLab::new("");
+    let mut lab = WebLab::new(REFLECT);
     let p = lab.enroll_into("chatbot", "B");
     lab.add_user("dr.lee", "staff", "correct horse battery");
     lab.add_user("res", "researcher", "research only please");
-    lab.serve(&[]);
+    lab.serve(&["--llm", "reflect"]);
     let link1 = lab.link(&p, 1);
     let link2 = lab.link(&p, 2);
     let revoked = lab.link(&p, 1);
@@ -327,6 +328,12 @@ fn bad_links_forged_forms_wrong_passwords_and_the_researcher_role_get_clear_refu
         let r = http.get(format!("{}/staff/session/1", lab.base)).header("Cookie", &res_cookie).send().await.unwrap();
         assert_eq!(r.status(), 403);
         assert!(r.text().await.unwrap().contains("researcher"));
+
+        // The pre-session checklist, as `attune doctor` prints it.
+        let r = http.get(format!("{}/staff/doctor", lab.base)).header("Cookie", &staff_cookie).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let t = r.text().await.unwrap();
+        assert!(t.contains("id=\"doctor\"") && t.contains("PASS"), "{t}");
     });
     let c = store(&lab);
     let n: i64 = c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'staff_web' AND json_extract(payload, '$.action') = 'login_failed'", [], |r| r.get(0)).unwrap();
@@ -335,4 +342,54 @@ fn bad_links_forged_forms_wrong_passwords_and_the_researcher_role_get_clear_refu
     assert_eq!(locked, 1);
     let answers: i64 = rusqlite::Connection::open(lab.study.join("study.db")).unwrap().query_row("SELECT COUNT(*) FROM answers", [], |r| r.get(0)).unwrap();
     assert_eq!(answers, 0, "nothing recorded from forged or partial forms");
+}
+
+#[test]
+fn a_page_closed_mid_reply_loses_nothing_and_reopening_shows_the_reply() {
+    use attune_tests::sse_server::{words, Reply, SseServer};
+    // A real streaming LLM server that waits 3 s before its first token.
+    let reply = "It sounds like today has been heavy for you. What felt hardest about it?";
+    let server = SseServer::start(vec![Reply::SlowStream(Duration::from_secs(3), words(reply))]).expect("sse server");
+    let site = format!("[llm]\nmode = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\n", server.base_url());
+    let mut lab = WebLab::new(&site);
+    let p = lab.enroll_into("chatbot", "D");
+    lab.serve(&[]);
+    let link = lab.link(&p, 1);
+    rt().block_on(async {
+        let driver = Driver::start().await.expect("chromedriver");
+        let b = driver.session(PHONE.0, PHONE.1).await.expect("browser");
+        b.goto(&link).await.unwrap();
+        answer_all(&b).await;
+        b.wait_for("the chat page", WAIT, || async { Ok(b.find_all("textarea#message").await?.first().cloned()) }).await.unwrap();
+        b.type_text(&b.find("textarea#message").await.unwrap(), "Work was a lot today and I am worn out.").await.unwrap();
+        b.click(&b.find("button#send").await.unwrap()).await.unwrap();
+        // The message is taken (its bubble appears), then the page goes away mid-reply.
+        b.wait_for("the message bubble", WAIT, || async { Ok(b.find_all(".turn .user").await?.first().cloned()) }).await.unwrap();
+        assert!(done_replies(&b).await.is_empty(), "the reply is still on its way");
+        b.goto("about:blank").await.unwrap();
+        // Reopened (a new connection): the turn is there and its reply arrives.
+        b.goto(&link).await.unwrap();
+        let users = b.find_all(".turn .user p.text").await.unwrap();
+        assert_eq!(users.len(), 1, "the message survived the closed page");
+        let done = b
+            .wait_for("the reply after reopening", WAIT, || async { let r = done_replies(&b).await; Ok((!r.is_empty()).then_some(r)) })
+            .await
+            .unwrap();
+        let shown = b.text(&done[0]).await.unwrap();
+        shots(&b, "10-reopened-after-drop").await;
+        // What the page shows is what the store holds.
+        let stored: String = b
+            .wait_for("the stored turn", WAIT, || async {
+                let c = store(&lab);
+                let r: Option<String> = c.query_row("SELECT reply FROM turns WHERE status = 'complete'", [], |r| r.get(0)).ok();
+                Ok(r)
+            })
+            .await
+            .unwrap();
+        assert!(!stored.is_empty());
+        for sentence in stored.split_inclusive(['.', '?', '!']) {
+            assert!(shown.contains(sentence.trim()), "shown {shown:?} lacks stored {sentence:?}");
+        }
+        b.quit().await;
+    });
 }

@@ -209,6 +209,13 @@ pub struct SessionPage {
 }
 
 #[derive(Template)]
+#[template(path = "web/doctor.html")]
+pub struct DoctorPage {
+    pub ok: bool,
+    pub lines: Vec<String>,
+}
+
+#[derive(Template)]
 #[template(path = "web/export.html")]
 pub struct ExportPage {
     pub name: String,

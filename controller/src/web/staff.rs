@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/staff/alerts/{id}/ack", post(ack))
         .route("/staff/session/{id}", get(session_page))
         .route("/staff/export", post(export))
+        .route("/staff/doctor", get(doctor))
         .route("/staff/exports/{name}", get(export_list))
         .route("/staff/exports/{name}/{file}", get(export_file))
 }
@@ -393,7 +394,8 @@ async fn live(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respons
                 continue;
             }
             match dash_live(&app, &s) {
-                Ok(d) => return Some((Ok(Event::default().event("dash").data(pages::render_string(&d))), (app, s, cookie, Some(v), false, false))),
+                // SSE data cannot carry a carriage return (axum panics on one).
+                Ok(d) => return Some((Ok(Event::default().event("dash").data(pages::render_string(&d).replace('\r', ""))), (app, s, cookie, Some(v), false, false))),
                 Err(e) => {
                     tracing::warn!("dashboard render: {e:#}");
                     continue;
@@ -496,6 +498,24 @@ async fn session_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id):
         .map_err(|e| err(e.into()))?;
     app.audit(&s.user, "transcript_view", serde_json::json!({"session": id, "participant": participant}));
     Ok(pages::render(&pages::SessionPage { id, participant, day, arm, turns }).into_response())
+}
+
+/// `attune doctor --study DIR`, run as a child of this binary (the same
+/// checklist a session start uses), its lines shown as text.
+async fn doctor(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Response> {
+    let s = staff(&app, &headers)?;
+    let exe = std::env::current_exe().map_err(|e| PageError::internal(e.into()).into_response())?;
+    let out = tokio::process::Command::new(exe)
+        .arg("doctor")
+        .arg("--study")
+        .arg(&app.dir)
+        .output()
+        .await
+        .map_err(|e| PageError::internal(anyhow::Error::new(e).context("running attune doctor")).into_response())?;
+    app.audit(&s.user, "doctor", serde_json::json!({"exit": out.status.code()}));
+    // The checklist is stdout; stderr is library noise (ALSA probing) unless nothing else came.
+    let text = if out.stdout.is_empty() { String::from_utf8_lossy(&out.stderr).into_owned() } else { String::from_utf8_lossy(&out.stdout).into_owned() };
+    Ok(pages::render(&pages::DoctorPage { ok: out.status.success(), lines: text.lines().map(String::from).collect() }).into_response())
 }
 
 fn safe_name(s: &str) -> bool {
