@@ -56,6 +56,9 @@
       var text = box.value;
       if (!text.trim()) { notify('Please write a message first.'); return; }
       notify('');
+      // The box is cleared at once (the reply may arrive before this request
+      // returns) and refilled if the message was not taken.
+      box.value = '';
       send.disabled = true;
       sentAt.push(performance.now());
       fetch(base + '/message', {
@@ -66,10 +69,15 @@
         return r.json().then(function (j) { return { ok: r.ok, j: j }; }, function () { return { ok: false, j: {} }; });
       }).then(function (x) {
         send.disabled = false;
-        if (x.ok) { box.value = ''; box.focus(); }
-        else { sentAt.pop(); notify(x.j.error || 'The message could not be sent. It is still in the box; please try again.'); }
+        if (x.ok) { box.focus(); }
+        else {
+          sentAt.pop();
+          if (!box.value) box.value = text;
+          notify(x.j.error || 'The message could not be sent. It is still in the box; please try again.');
+        }
       }, function () {
         send.disabled = false; sentAt.pop();
+        if (!box.value) box.value = text;
         notify('The message could not be sent (no connection). It is still in the box; please try again.');
       });
     }

@@ -193,7 +193,23 @@ fn a_participant_does_a_day_from_a_link_with_a_crisis_turn_that_staff_see_live_a
             .collect();
         assert!(audited.contains(&"login".to_string()) && audited.contains(&"alert_ack".to_string()), "{audited:?}");
 
-        // Export download.
+        // The participant finishes: questionnaire after, then the day is recorded.
+        b.click(&b.find("button#finish").await.unwrap()).await.unwrap();
+        b.wait_for("the questionnaire after", WAIT, || async { Ok(b.find_all("#submit-answers").await?.first().cloned()) }).await.unwrap();
+        shots(&b, "08-questionnaire-after").await;
+        answer_all(&b).await;
+        b.wait_for("the thank-you page", WAIT, || async { Ok(b.find_all("#done").await?.first().cloned()) }).await.unwrap();
+        shots(&b, "09-done").await;
+        let status: Value = serde_json::from_str(&lab.ok(&["study", "status", "--study", lab.study_str(), "--json"])).unwrap();
+        let me = status["participants"].as_array().unwrap().iter().find(|x| x["participant"] == p.as_str()).unwrap().clone();
+        assert_eq!(me["days_done"], 1, "{me}");
+        assert_eq!(me["staff_alerts"], 1, "{me}");
+        // The link of a finished day shows that it is done; the next day opens with its own link.
+        b.goto(&link).await.unwrap();
+        assert!(b.find_all("#done").await.unwrap().len() == 1);
+
+        // Export download (the export holds recorded days, so after the day is done).
+        staff.goto(&format!("{}/staff", lab.base)).await.unwrap();
         staff.click(&staff.find("button#export").await.unwrap()).await.unwrap();
         let files = staff.wait_for("the export page", WAIT, || async { let f = staff.find_all("a.download").await?; Ok((!f.is_empty()).then_some(f)) }).await.unwrap();
         let mut names = Vec::new();
@@ -210,20 +226,6 @@ fn a_participant_does_a_day_from_a_link_with_a_crisis_turn_that_staff_see_live_a
         let body = csv.text().await.unwrap();
         assert!(body.lines().count() >= 4 && body.contains("stressed about my exams"), "{body}");
 
-        // The participant finishes: questionnaire after, then the day is recorded.
-        b.click(&b.find("button#finish").await.unwrap()).await.unwrap();
-        b.wait_for("the questionnaire after", WAIT, || async { Ok(b.find_all("#submit-answers").await?.first().cloned()) }).await.unwrap();
-        shots(&b, "08-questionnaire-after").await;
-        answer_all(&b).await;
-        b.wait_for("the thank-you page", WAIT, || async { Ok(b.find_all("#done").await?.first().cloned()) }).await.unwrap();
-        shots(&b, "09-done").await;
-        let status: Value = serde_json::from_str(&lab.ok(&["study", "status", "--study", lab.study_str(), "--json"])).unwrap();
-        let me = status["participants"].as_array().unwrap().iter().find(|x| x["participant"] == p.as_str()).unwrap().clone();
-        assert_eq!(me["days_done"], 1, "{me}");
-        assert_eq!(me["staff_alerts"], 1, "{me}");
-        // The link of a finished day shows that it is done; the next day opens with its own link.
-        b.goto(&link).await.unwrap();
-        assert!(b.find_all("#done").await.unwrap().len() == 1);
 
         b.quit().await;
         staff.quit().await;

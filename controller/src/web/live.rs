@@ -267,3 +267,67 @@ impl Transport for WebTransport {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(db: &std::path::Path) -> Resolved {
+        let mut cfg = crate::config::Config::default();
+        cfg.llm.mode = attune_dialogue::config::LlmMode::Reflect;
+        cfg.crisis.semantic = false;
+        cfg.store.path = db.to_path_buf();
+        Resolved { cfg, participant: "P1".into(), day: 1, ephemeral: false }
+    }
+
+    fn wait_done(live: &Live, utt: u64) -> LiveTurn {
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(t) = live.turn(utt).filter(|t| t.done) {
+                return t;
+            }
+            assert!(t0.elapsed() < std::time::Duration::from_secs(60), "turn {utt} did not finish");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_web_chat_runs_on_the_session_runner_and_stores_every_turn_before_it_closes() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("s.db");
+        let live = Live::start(resolved(&db), std::time::Duration::from_secs(600)).unwrap();
+        let a = live.send("I feel lonely since I moved.".into()).unwrap();
+        let b = live.send("I want to kill myself tonight, I have the pills here.".into()).unwrap();
+        let ta = wait_done(&live, a);
+        let tb = wait_done(&live, b);
+        assert!(!ta.sentences.is_empty() && !ta.crisis, "{ta:?}");
+        assert!(tb.crisis && tb.risk.as_deref() == Some("imminent") && tb.sentences.join(" ").contains("988"), "{tb:?}");
+        live.finish().unwrap();
+        assert!(live.ended() && live.failure().is_none());
+        assert!(matches!(live.send("hello?".into()), Err(SendError::Ended)));
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let (arm, ended): (String, Option<i64>) = c.query_row("SELECT arm, ended_at_ms FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(arm, "chatbot");
+        assert!(ended.is_some(), "the session was closed");
+        let replies: Vec<String> = c.prepare("SELECT reply FROM turns WHERE status = 'complete' ORDER BY idx").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(replies, vec![ta.sentences.join(" "), tb.sentences.join(" ")]);
+        let alerts: i64 = c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'staff_alert'", [], |r| r.get(0)).unwrap();
+        assert_eq!(alerts, 1);
+    }
+
+    #[test]
+    fn a_chat_idle_past_its_limit_ends_and_says_so_in_the_store() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("s.db");
+        let live = Live::start(resolved(&db), std::time::Duration::from_millis(300)).unwrap();
+        let t0 = std::time::Instant::now();
+        while !live.ended() {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(60), "the idle chat never ended");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        live.finish().unwrap();
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'web_idle_end'", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+}
