@@ -280,7 +280,7 @@ mod tests {
         for page in [&chat, &session, &dash] {
             assert!(!page.contains("<script>alert"), "{page}");
             assert!(!page.contains("<img src=x"), "{page}");
-            assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+            assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{page}");
         }
     }
 }
