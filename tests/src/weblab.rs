@@ -60,7 +60,8 @@ impl WebLab {
 
     /// Enrols participants `PREFIX0..` until one lands in `arm`; returns its id.
     pub fn enroll_into(&self, arm: &str, prefix: &str) -> String {
-        for i in 0..8 {
+        // Two blocks: eight in a row can straddle a block boundary without its slot.
+        for i in 0..16 {
             let p = format!("{prefix}{i}");
             let out = self.ok(&["study", "enroll", "--study", self.study_str(), "--participant", &p]);
             let v: serde_json::Value = serde_json::from_str(out.trim()).expect("enroll JSON");
@@ -68,7 +69,7 @@ impl WebLab {
                 return p;
             }
         }
-        panic!("no {arm} slot in a block of 8");
+        panic!("no {arm} slot in two blocks of 8");
     }
 
     /// A participant's link for a day (printed by `attune study link`).
