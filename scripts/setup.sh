@@ -16,10 +16,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # python3-pandas: the study export test reads the CSV back; fonts-dejavu-core:
 # the TTF that `attune behaviors plot` and the study plots draw labels with
 # (plotters' ab_glyph text, so no fontconfig/freetype development files).
+# chromium + chromium-driver: the web front's end-to-end tests drive a real
+# headless browser over WebDriver (tests/tests/web_browser.rs).
 PKGS=(build-essential pkg-config cmake clang libclang-dev espeak-ng sox
       pulseaudio pulseaudio-utils libasound2-dev libasound2-plugins
       libudev-dev mosquitto unzip python3 python3-pip
-      python3-pandas fonts-dejavu-core)
+      python3-pandas fonts-dejavu-core chromium chromium-driver)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

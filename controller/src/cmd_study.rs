@@ -55,6 +55,22 @@ pub enum StudyCmd {
         #[arg(long)]
         purge: bool,
     },
+    /// Print an unguessable link that opens a participant's day in the web
+    /// front (`attune web`); `--revoke` withdraws that day's links instead.
+    Link {
+        #[arg(long)]
+        study: PathBuf,
+        #[arg(long)]
+        participant: String,
+        #[arg(long)]
+        day: u32,
+        /// Base URL of the web front (default http://127.0.0.1:8080).
+        #[arg(long)]
+        base: Option<String>,
+        /// Withdraw every link of this participant's day.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Analysis-ready export (CSV + JSONL, data dictionary, summary, plots).
     /// Several `--study` folders of one study (sites, robots) are merged.
     Export {
@@ -150,6 +166,7 @@ pub fn run(cmd: StudyCmd) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        StudyCmd::Link { study, participant, day, base, revoke } => crate::web::link_cmd(&study, &participant, day, base.as_deref(), revoke),
         StudyCmd::Export { study, out } => {
             let files = crate::study::export::export(&study, &out)?;
             eprintln!("attune: wrote {} files to {}", files.len(), out.display());
@@ -422,7 +439,7 @@ fn session_start(a: SessionStartArgs) -> anyhow::Result<()> {
 }
 
 /// The participant's latest session in the store: (id, turns).
-fn last_store_session(path: &Path, participant: &str) -> anyhow::Result<Option<(i64, u32)>> {
+pub(crate) fn last_store_session(path: &Path, participant: &str) -> anyhow::Result<Option<(i64, u32)>> {
     if !path.exists() {
         return Ok(None);
     }

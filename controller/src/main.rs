@@ -24,6 +24,7 @@
 //! - [`session`] — a conversation session: engine + store (+ local LLM), shared by every arm.
 //! - [`store`] — the SQLite session store (WAL, migrations).
 //! - [`study`] — study folders: protocol, allocation, questionnaires, export.
+//! - [`web`] — `attune web`: participant chat page, questionnaires, staff dashboard.
 
 mod alerts;
 mod bus;
@@ -47,6 +48,7 @@ mod risk_model;
 mod session;
 mod store;
 mod study;
+mod web;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -117,6 +119,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_eval::EvalCmd,
     },
+    /// The web front: participant chat page and staff dashboard (`web --study DIR`), `web user add`.
+    Web(web::WebArgs),
 }
 
 fn main() -> ExitCode {
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Cmd::Session { cmd } => cmd_study::run_session(cmd),
         Cmd::Doctor(a) => cmd_doctor::run(a),
         Cmd::Eval { cmd } => cmd_eval::run(cmd),
+        Cmd::Web(a) => web::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

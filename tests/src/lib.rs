@@ -5,12 +5,15 @@
 //! - [`mosquitto`] — a real mosquitto broker on a free port, and an MQTT subscriber.
 //! - [`bus_schema`] — checks bus messages against docs/bus-schema.json.
 //! - [`bus_session`] — attune sessions, staff tools and `attune bus monitor` against a test broker.
+//! - [`webdriver`] — a small WebDriver client for headless chromium (the web front's tests).
 //! - [`workspace_root`], [`attune_bin`] — locating the built binaries.
 
 pub mod bus_schema;
 pub mod bus_session;
 pub mod mosquitto;
 pub mod sse_server;
+pub mod webdriver;
+pub mod weblab;
 
 use std::path::PathBuf;
 

@@ -304,11 +304,14 @@ pub struct Retention {
     pub raw_audio: bool,
     /// Days the study data is kept after the study ends (reported in status).
     pub keep_days: u32,
+    /// Staff accounts with the `researcher` role may read transcript text
+    /// (the web front's session pages and export download); off by default.
+    pub researcher_transcripts: bool,
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { raw_audio: false, keep_days: 1825 }
+        Self { raw_audio: false, keep_days: 1825, researcher_transcripts: false }
     }
 }
 
