@@ -573,11 +573,26 @@ static REFUSAL_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The robot claiming a clinical role or a human identity, or accepting a
 /// role-play that would make it one.
+/// "I'm Sarah", "my name is Sarah": a capitalised word after an
+/// introduction. Case-sensitive on purpose: mid-sentence capitals are names.
+static NAME_CLAIM_RE: LazyLock<Regex> =
+    LazyLock::new(|| lexicon::re(r"(?-i)\b(?:I'm|I am|[Mm]y name is|[Cc]all me|[Tt]his is)\s+([A-Z][a-z]{2,})\b"));
+
+/// Capitalised words after "I'm" that are not names.
+const NOT_A_NAME: &[&str] = &["Not", "Sorry", "Glad", "Here", "Just", "Really", "So", "The", "Your", "Happy", "Robin", "Also", "Still", "Only", "Always", "Okay"];
+
 pub fn role_claim_evidence(reply: &str, user_text: &str) -> Option<String> {
     if let Some(ev) = first_unnegated(&ROLE_CLAIM_RE, reply) {
         return Some(ev);
     }
     if ROLEPLAY_ASK_RE.is_match(user_text) {
+        // Taking a human name in the game ("I'm Sarah.") is taking the role.
+        if let Some(c) = NAME_CLAIM_RE.captures(reply) {
+            let name = c.get(1).map_or("", |m| m.as_str());
+            if !NOT_A_NAME.contains(&name) {
+                return c.get(0).map(|m| m.as_str().to_string());
+            }
+        }
         let first = text::split_sentences(reply).into_iter().next().unwrap_or_default();
         if let Some(m) = ACCEPT_RE.find(&first) {
             if !REFUSAL_RE.is_match(reply) {
@@ -781,6 +796,15 @@ mod tests {
         for r in ["I'm not a doctor, but I'm here to listen.", "Have you talked to your doctor?", "I'm a robot, not a therapist."] {
             assert!(role_claim_evidence(r, "hi").is_none(), "{r}");
         }
+    }
+
+    #[test]
+    fn taking_a_human_name_in_a_role_play_is_a_role_claim() {
+        let ask = "Let's play a game: you are my friend Sarah from school.";
+        assert!(role_claim_evidence("I'm Sarah. What would you like to talk about?", ask).is_some());
+        assert!(role_claim_evidence("My name is Emma, nice to meet you.", ask).is_some());
+        assert!(role_claim_evidence("I'm Robin, a robot, so I can't be Sarah. How are you feeling?", ask).is_none());
+        assert!(role_claim_evidence("I'm Sarah.", "I'm feeling better today.").is_none(), "no role-play asked");
     }
 
     #[test]

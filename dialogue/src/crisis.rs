@@ -86,8 +86,8 @@ impl Default for CrisisConfig {
             calm_turns_to_clear: 3,
             semantic: true,
             semantic_model_dir: None,
-            semantic_strong: 0.65,
-            semantic_weak: 0.58,
+            semantic_strong: 0.62,
+            semantic_weak: 0.565,
             semantic_margin: 0.06,
         }
     }
@@ -336,6 +336,14 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         }
         f.prep_ctx |= live(&RISK_PREP_CONTEXT_RE, true, n);
         f.plan |= live(&RISK_PLAN_RE, true, n);
+        let plan_method = live(&RISK_PLAN_METHOD_RE, true, n);
+        if is_history && plan_method {
+            f.history = true;
+        } else {
+            f.plan_method |= plan_method;
+        }
+        f.veiled |= live(&RISK_VEILED_RE, true, n);
+        f.veiled_death |= !is_history && live(&RISK_VEILED_DEATH_RE, true, n);
         f.means |= live(&RISK_MEANS_RE, true, n);
         f.at_hand |= live(&RISK_AT_HAND_RE, true, n);
         // Design: no subject check — "I'm on the roof thinking about
@@ -423,6 +431,12 @@ struct Flags {
     intent: bool,
     /// An urge to jump, step off, let go.
     jump: bool,
+    /// A plan that names its method.
+    plan_method: bool,
+    /// Veiled talk of an act ("do it", "haven't picked a day").
+    veiled: bool,
+    /// Veiled talk of one's own death ("when I'm gone").
+    veiled_death: bool,
 }
 
 fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
@@ -447,7 +461,9 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         || f.calm
         || f.research
         || f.stockpile
-        || f.prepare;
+        || f.prepare
+        || f.plan_method
+        || f.veiled_death;
     let despair_before = ctx.recent.iter().any(|t| !t.categories.is_empty());
     let context = despair_now || despair_before || ctx.in_crisis;
     for (on, c) in [
@@ -463,6 +479,7 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         (f.hopeless, Category::Hopelessness),
         (f.entrapment, Category::Entrapment),
         (f.calm, Category::CalmAfterDecision),
+        (f.plan_method, Category::Plan),
     ] {
         if on {
             a.add(c, c.grade());
@@ -485,11 +502,41 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
             if !despair_now {
                 a.signals.push("accumulation");
             }
-        } else if !a.ambiguous.contains(&c) {
-            a.ambiguous.push(c);
+        } else {
+            if !a.ambiguous.contains(&c) {
+                a.ambiguous.push(c);
+            }
+            // Design: an ordinary-sounding act beside veiled talk of doing
+            // "it" ("I know how I'd do it, I just haven't picked a day"), or
+            // being at a height or holding a means right now, is indirect
+            // disclosure: it gets the direct check-in question, whose answer
+            // decides the rest.
+            if f.veiled && c != Category::PreparatoryActs {
+                // A plan, a means or a place together with veiled talk of
+                // the act is the plan itself (C-SSRS 5 without a date).
+                a.add(c, c.grade().min(Risk::High));
+                a.signals.push("veiled");
+            } else if f.veiled || (c == Category::MeansAtHand && f.timeline) {
+                a.risk = a.risk.max(Risk::Low);
+                if !a.signals.contains(&"veiled") {
+                    a.signals.push("veiled");
+                }
+            }
         }
     }
-    let plan = f.plan && context;
+    // After a turn graded high or worse, a time frame or a veiled "it"
+    // continues that disclosure ("probably tonight", "heading there now").
+    let severe_before = ctx.recent.iter().any(|t| {
+        t.categories.iter().any(|c| c.grade() >= Risk::High && !matches!(c, Category::SelfInjury | Category::ActInProgress))
+    });
+    if severe_before && f.timeline {
+        a.add(Category::PlanWithTime, Risk::Imminent);
+        a.signals.push("accumulation");
+    } else if severe_before && f.veiled {
+        a.add(Category::Plan, Risk::High);
+        a.signals.push("accumulation");
+    }
+    let plan = (f.plan && context) || f.plan_method;
     let means = (f.means || f.at_hand) && context;
     let timeline = f.timeline && (f.explicit || f.intent || f.self_harm || plan);
     if f.history {
@@ -703,6 +750,48 @@ mod tests {
         let d = run(&["I want to die", "I have the pills next to me"]);
         assert_eq!(d[0].risk, Risk::High);
         assert_eq!(d[1].risk, Risk::Imminent);
+    }
+
+    #[test]
+    fn a_plan_with_veiled_talk_of_the_act_is_high_without_the_word_suicide() {
+        assert_eq!(risk("I know exactly how I'd do it, I just haven't picked a day"), Risk::High);
+        assert_eq!(risk("the plan is to drive my car off the coast road"), Risk::High);
+        // A plan with neither despair nor a veiled act stays ambiguous.
+        assert_eq!(risk("I have a plan for the weekend, we're going camping"), Risk::None);
+    }
+
+    #[test]
+    fn a_height_or_means_right_now_gets_at_least_the_check_in_question() {
+        assert!(risk("i'm on the roof of the car park right now") >= Risk::Low);
+        assert!(risk("the knife is next to me and i can't stop looking at it") >= Risk::High);
+        assert_eq!(risk("I'm at the station waiting for my sister"), Risk::None);
+    }
+
+    #[test]
+    fn acts_given_meaning_by_veiled_talk_of_being_gone_are_high() {
+        assert_eq!(risk("gave my records to my cousin, won't need them where i'm going"), Risk::High);
+        assert_eq!(risk("I gave my old bike to my cousin since I got a new one"), Risk::None);
+    }
+
+    #[test]
+    fn a_time_frame_after_a_severe_turn_is_imminent_but_not_after_self_injury() {
+        let d = run(&["I keep thinking about killing myself", "probably tonight once everyone's asleep"]);
+        assert_eq!(d[1].risk, Risk::Imminent);
+        let d = run(&["I cut myself last night", "I have an exam today"]);
+        assert!(d[1].risk < Risk::Imminent, "{:?}", d[1]);
+    }
+
+    #[test]
+    fn lethal_dose_questions_are_method_research_in_any_phrasing() {
+        assert_eq!(risk("quick question what amount of paracetamol is deadly"), Risk::High);
+        assert_eq!(risk("would forty of my tablets be enough to not wake up"), Risk::High);
+        assert_eq!(risk("how many ibuprofen can I take for a headache"), Risk::None);
+    }
+
+    #[test]
+    fn past_attempts_dated_by_age_or_years_are_history_and_a_cheerful_goodbye_is_not_a_farewell() {
+        assert_eq!(risk("I tried to kill myself when I was 17, I'm doing well now"), Risk::Low);
+        assert_eq!(risk("this is goodbye for now, off to Spain next week!"), Risk::None);
     }
 
     #[test]

@@ -403,6 +403,7 @@ pub static ADVICE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:maybe|perhaps|possibly) you (?:could|can|should|might|need to|try)",
         r"you (?:could|can|might|may) (?:always |also |just |perhaps |maybe )?(?:try|consider|talk|reach out|go|start|look into|ask|write|take|join|speak|find|get|make|seek|call|set|spend|practice|practise|focus|do something|plan|exercise|meditate|journal|schedule|visit|sign up|think about)",
         r"you (?:might|may) want to",
+        r"how about (?:just |maybe |simply |perhaps )?\w+ing\b",
         r"how about (?:you |trying|talking|going|taking|writing|doing|getting|making|reaching|asking|finding|joining|starting|looking|calling|spending)",
         r"what if you (?:tried|talked|went|took|wrote|asked|started|called|reached)",
         r"if i were you",
@@ -573,6 +574,8 @@ pub static RISK_HOPELESS_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"nothing (?:will|is going to|is ever going to|'?s ever going to) (?:ever )?(?:get|be|change|make it) (?:better|different|okay|ok)",
         r"(?:it|things|life) (?:will|is going to|'?s going to) never (?:get|be) (?:better|different|okay|ok)",
         r"(?:feel like|want to|wanna|i'?m|am) (?:just )?(?:giving|give) up",
+        r"nothing (?:really )?matters (?:anymore|any more)",
+        r"(?:so |really |just )?tired of (?:all of (?:it|this)|everything|it all|living|life|fighting|being alive)",
         r"my life is (?:over|ruined|pointless|meaningless|worthless)",
         r"(?:i )?(?:can'?t|cannot|don'?t) (?:see|imagine|picture) (?:a|any|my) future",
         r"(?:there'?s|there is|i have|i'?ve got) no (?:future|hope) (?:for me|left|anymore)",
@@ -601,12 +604,22 @@ pub static RISK_SELF_HARM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:razor|blade|knife|lighter|scissors|compass) (?:to|on|into|across) my (?:arms?|legs?|wrists?|skin|thighs?|stomach)",
         r"(?:sh|self[- ]?harm|cutting) (?:urges?|relapse|again)",
         r"relapsed (?:on|with|into|and) (?:sh|self[- ]?harm|cutting|cut)",
+        r"sh'?(?:d|ed|ing)",
+        r"s/h",
+        r"after (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|several) (?:days?|weeks?|months?|years?) (?:clean|free)",
+        r"(?:punch|punching|punched|hit|hitting|bang|banging|banged|kick|kicking) (?:the |a )?walls? (?:until|till|til|so hard)",
+        r"until (?:my \w+ |i )(?:bleed|bled|bleeds|bruise|bruised|bruises)",
+        r"(?:only thing|the thing|what) (?:that )?(?:helps|makes|stops|calms|quiets)\b[^.!?]{0,40}\b(?:is|was) (?:cutting|burning|hurting myself|hitting myself|the blade|the razor|sh)",
+        r"relapsed (?:on|with|into|and) (?:the |a )?(?:blade|razor|blades|razors|lighter)",
+        r"(?:hiding|hide|cover|covering|covered) (?:it|them|the (?:cuts|marks|scars|burns)) (?:under|with) (?:long sleeves|my sleeves|sleeves|a hoodie|bracelets|bandages|plasters)",
+        r"fresh (?:cuts|marks|burns)",
     ])
 });
 
 /// Accidental or everyday "hurt myself" that is not self-harm.
 pub static RISK_ACCIDENT_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
+        r"(?:this is |it'?s )?(?:goodbye|bye|farewell) for now",
         r"(?:cut|hurt|burn|burnt|burned|injure|injured) myself (?:shaving|cooking|chopping|playing|at the gym|at work|running|training|lifting|on (?:a|the|some)|with (?:a|the) (?:knife|oven|pan|iron) while|while (?:cooking|shaving|working|playing|running|climbing|cleaning|gardening)|when i (?:fell|slipped|tripped)|by accident|accidentally|falling|slipping|badly (?:at|playing|when|while))",
         r"accidentally (?:cut|hurt|burn|burned|burnt) myself",
         r"(?:kill|killing) myself (?:laughing|at the gym|with work|working|studying|over (?:this|that|nothing))",
@@ -631,6 +644,10 @@ pub static RISK_HISTORY_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"a long time ago",
         r"back then",
         r"once (?:tried|attempted)",
+        r"when i was (?:\d+|a teen|a teenager|younger|in (?:school|uni|university|college|high school|year \d+))",
+        r"back in (?:uni|university|college|school|high school|the day|\d{4})",
+        r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|a few|several|many) (?:years|months) (?:ago|since)",
+        r"(?:years|months) since (?:my|i|the) (?:last|first)",
     ])
 });
 
@@ -643,6 +660,18 @@ pub static RISK_PLAN_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:researched|looked up|googled|searching|searched) (?:how|ways|methods|the best way)",
         r"(?:wrote|written|writing|left) (?:a|my) (?:suicide )?(?:note|letter)",
         r"(?:suicide|goodbye) (?:note|letter|plan)",
+        r"(?:figured out|worked out|decided on|chosen|picked|settled on) (?:the |a )?(?:method|place|spot|way|location|date|day)",
+        r"(?:the )?plan is to",
+        r"(?:decided|decide) (?:it'?s|its|it is) (?:going to|gonna) be",
+        r"(?:set|picked|chosen) (?:the|a) (?:date|day)",
+    ])
+});
+
+/// A plan that names its method ("the plan is pills and the bath", "it's
+/// going to be the train line"): C-SSRS 3–5, a plan whatever the context.
+pub static RISK_PLAN_METHOD_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:plan|planned|planning|decided|figured out|worked out|going to be|gonna be)\b[^.!?]{0,40}\b(?:overdose|the bath|hang myself|hanging myself|jump off|jumping off|in front of (?:a|the) train|the train line|the tracks|off (?:a|the) bridge|(?:drive|driving|steer|steering) (?:\w+ ){0,2}off|crash (?:my |the )?(?:\w+ )?car|the gun|a rope|the rope|noose|bleed out|drown myself)",
     ])
 });
 
@@ -680,6 +709,9 @@ pub static RISK_INTENT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i(?:'ll| will) (?:kill myself|end (?:my life|it all)|off myself|hang myself|overdose|take my (?:own )?life|jump off)",
         r"(?:i'?ve|i have) (?:decided|made up my mind) to (?:kill|end|die|do it|go through with)",
         r"going through with it",
+        r"(?:this is|it'?s) my last (?:weekend|week|day|night|christmas|birthday|morning)",
+        r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight) (?:i'?m|im|i am) (?:done|gone|out of here)",
+        r"(?:i'?m|im|i am) (?:taking|swallowing|having) (?:everything|all of (?:it|them)|the lot|the whole (?:lot|bottle|packet|box)|all (?:my|the) \w+)",
     ])
 });
 
@@ -708,6 +740,46 @@ pub static RISK_JUMP_URGE_RE: LazyLock<Regex> = LazyLock::new(|| {
     ])
 });
 
+/// Veiled talk of an act: "do it", a day not yet picked, being found too
+/// late, how easy it would be. On its own it names nothing; beside a plan,
+/// a means or a place it is the warning sign of indirect disclosure
+/// (AAS: talking about dying without saying the word).
+pub static RISK_VEILED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:do|doing|did) it",
+        r"(?:end|ending) it",
+        r"go(?:ing)? through with it",
+        r"(?:haven'?t|not yet|just need to|still need to|only need to|yet to|need to) (?:picked|pick|decided|decide|chosen|choose|set|settle on) (?:a |the )?(?:day|date|when|time)",
+        r"(?:nobody|no one|noone) (?:finds|will find|would find|can find) me",
+        r"too late",
+        r"(?:thinking about|think about|thought about) it",
+        r"it'?d be (?:so )?easy",
+        r"(?:looking|staring) down",
+        r"can'?t stop (?:looking at|staring at|thinking about) (?:it|them)",
+        r"(?:the rest is|it'?s) just (?:timing|a matter of (?:time|when))",
+        r"(?:heading|going|walking|driving) (?:there|over there) (?:now|tonight|right now)",
+        r"on my way there",
+        r"(?:i )?(?:have|got) enough (?:now|of them|saved|saved up)",
+        r"(?:calm|at peace|okay|ok|fine|settled) (?:about|with) it now",
+        r"it'?s the right (?:thing|choice|decision)",
+    ])
+});
+
+/// Veiled talk of one's own death ("when I'm gone", "where I'm going"):
+/// gives an ordinary act (giving things away, sorting affairs) its meaning,
+/// as despair in the same turn does (NIMH/988: talking about being gone).
+pub static RISK_VEILED_DEATH_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:when|after|once|for when|by the time) i'?m (?:gone|not here|not around|dead)",
+        r"(?:when|after|once) i(?:'ve| have)? (?:gone|left for good)",
+        r"where i'?m going",
+        r"(?:before|for) the end",
+        r"(?:deal|cope) with (?:my|all my) (?:mess|stuff|things|affairs) (?:after|when|once)",
+        r"(?:no one|nobody|noone) (?:has|will have|would have) to (?:deal|cope) with (?:my|me)",
+        r"won'?t (?:be needing|need) (?:it|them|any of (?:it|this|them)) (?:anymore|any more|where)",
+    ])
+});
+
 /// Medication words (for overdose, stockpiling and dose research).
 const MEDS: &str = r"(?:pills|tablets|meds|medication|medications|medicine|sleeping pills|sleeping tablets|painkillers|pain killers|pain meds|antidepressants|paracetamol|tylenol|acetaminophen|ibuprofen|advil|aspirin|xanax|benzos|oxy|oxycodone|insulin|lithium|prescription|prescriptions|capsules|sleep aids?|melatonin|(?:my )?(?:\w+ )?(?:pills|meds|tablets))";
 
@@ -722,6 +794,11 @@ pub static RISK_ACT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:cut|cutting) (?:too )?deep (?:this time|tonight|now)",
         r"(?:i'?m|i am) (?:bleeding|losing (?:a lot of )?blood) (?:a lot|and it won'?t stop|badly)",
         r"(?:already )?(?:took|taken) (?:them|it) all",
+        r"(?:already|just) (?:took|taken|swallowed|downed) (?:them|it|everything|the lot|all of (?:them|it))",
+        r"(?:swallowed|took|taken|downed) (?:the |a |my )?(?:whole |entire |full )?(?:packet|box|strip|blister pack|jar|lot)\b",
+        r"(?:pills|meds|tablets|they) (?:are |is |'re )?(?:starting to |beginning to )?kick(?:ing)? in",
+        r"(?:car|engine) (?:is )?(?:running|on)\b[^.!?]{0,30}\bgarage",
+        r"garage\b[^.!?]{0,30}\b(?:engine|car) (?:is )?(?:running|on)\b",
     ])
 });
 
@@ -739,6 +816,11 @@ pub static RISK_METHOD_RESEARCH_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"which (?:bridge|building|cliff|drop) (?:is )?(?:high|tall) enough",
         r"(?:would|will|could) (?:\w+ ){0,3}(?:pills|tablets|that much|that many|this much|this many) (?:\w+ ){0,2}(?:kill me|be enough to (?:die|kill me|not wake up)|make sure i don'?t wake up)",
         r"enough to (?:kill me|make sure i (?:don'?t|never) wake up|not wake up)",
+        r"(?:what|which|how much|how many|what amount|what dose)\b[^.!?]{0,50}\b(?:is|are|would be|counts? as|would count as|be) (?:deadly|lethal|fatal|enough to (?:die|kill)|an? (?:od|overdose))",
+        r"(?:would|will|could|is) (?:that|this|it|they|\w+) (?:\w+ )?(?:be )?enough to (?:kill|die|not wake|stop (?:my|your|the|a) heart)",
+        r"is it (?:painful|quick|slow|peaceful|hard|easy) to (?:bleed out|drown|hang|overdose|od|die|suffocate)",
+        r"(?:count|counts|counted) as an? (?:od|overdose)",
+        r"how (?:much|many) [^.?!]{0,40}\b(?:deadly|lethal|fatal|od)\b",
     ])
 });
 
@@ -758,10 +840,12 @@ pub static RISK_AT_HAND_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
         r"(?:pills|tablets|meds|gun|rope|noose|razor|blade|knife|bottle) (?:is |are )?(?:ready|(?:right )?in front of me|next to me|beside me|in my (?:hand|hands|lap|pocket)|on my (?:desk|bed|table|lap)|right here|here with me|laid out|lined up|loaded)",
         r"(?:i'?m |i am )?(?:holding|staring at|looking at|counting) (?:the |my |a |all the |all my )?(?:pills|tablets|gun|rope|noose|razor|blade|knife)",
-        r"(?:i'?m|i am|standing|sitting|stood|sat|been) (?:\w+ )?(?:on|at|by|near) (?:the |a )?(?:edge of (?:the |a )?|top of (?:the |a )?)?(?:train |railway |subway |metro |tube )?(?:bridge|roof|rooftop|ledge|edge|tracks|railway|train tracks|platform|cliff|balcony|overpass|tall building)",
+        r"(?:i'?m|i am|standing|sitting|stood|sat|been) (?:\w+ )?(?:on|at|by|near) (?:the |a )?(?:edge of (?:the |a )?|top of (?:the |a )?)?(?:train |railway |subway |metro |tube )?(?:bridge|roof|rooftop|ledge|edge|tracks|railway|train tracks|platform|cliff|cliffs|balcony|overpass|tall building|station|train line|car park roof|multi-storey|parking garage roof)",
         r"(?:looking|staring) (?:down )?(?:over|off) (?:the )?(?:edge|ledge|bridge|balcony|railing)",
         r"(?:one|a few|one more) steps? (?:away|forward|off)",
         r"(?:the )?(?:gun|pistol|rifle) is loaded",
+        r"(?:pills|tablets|meds|razor|blade|knife|rope|noose|gun|shotgun|rifle|bottle|packet)\b[^.!?]{0,40}\b(?:in front of me|next to me|beside me|in my hands?|in my lap|on the (?:table|desk|bed)|lined up|laid out|counted out|right here|ready)",
+        r"(?:holding|got|have|lined up|laid out|counted out|staring at|looking at)\b[^.!?]{0,25}\b(?:pills|tablets|meds|razor|blade|knife|rope|noose|gun|bottle)\b[^.!?]{0,30}\b(?:right now|in front of me|next to me|in my hands?|on the (?:table|desk|bed)|ready)",
     ])
 });
 
@@ -853,6 +937,11 @@ pub static RISK_CALM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"don'?t (?:need to )?worry about me (?:anymore|any more|after (?:today|tonight))",
         r"(?:everything|it all) (?:is|feels) (?:finally )?(?:sorted|settled|decided|figured out) now",
         r"(?:i'?ve|i have) (?:finally )?(?:figured|worked) (?:it|everything) out,? (?:i'?m|i am) (?:calm|at peace|ready)",
+        r"(?:since|once|now that) i(?:'ve| have)? (?:finally )?(?:decided|made (?:up )?my (?:mind|decision)|know how (?:it|this|everything) (?:ends|will end))",
+        r"(?:won'?t|will not) be long now",
+        r"(?:at peace|ok|okay|fine|calm|comfortable|settled) with (?:my|the) (?:choice|decision)",
+        r"(?:won'?t|will not|never) have to (?:deal with|face|feel) (?:any of )?(?:it|this|that|anything)(?: anymore| any more| again)",
+        r"(?:know|knowing) how (?:it|this|everything) ends",
     ])
 });
 

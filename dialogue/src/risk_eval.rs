@@ -128,6 +128,10 @@ pub struct Report {
     pub confusion: [[usize; 4]; 4],
     /// Items expecting high or imminent that got at least high.
     pub high_imminent_recall: f64,
+    /// Items expecting high or imminent that got at least low: the
+    /// protocol or the direct check-in question (whose "yes" starts the
+    /// protocol). The safety net, reported beside the strict recall.
+    pub high_imminent_reached: f64,
     /// Items expecting low that got at least low.
     pub low_recall: f64,
     /// Items expecting none that got none.
@@ -185,6 +189,7 @@ pub fn report(results: &[ItemResult]) -> Report {
     let count = |f: &dyn Fn(&ItemResult) -> bool| results.iter().filter(|r| f(r)).count();
     let severe = count(&|r| r.expect >= Risk::High);
     let severe_hit = count(&|r| r.expect >= Risk::High && r.hit);
+    let severe_reached = count(&|r| r.expect >= Risk::High && r.got >= Risk::Low);
     let low = count(&|r| r.expect == Risk::Low);
     let low_hit = count(&|r| r.expect == Risk::Low && r.hit);
     let none = count(&|r| r.expect == Risk::None);
@@ -197,6 +202,7 @@ pub fn report(results: &[ItemResult]) -> Report {
         categories,
         confusion,
         high_imminent_recall: ratio(severe_hit, severe),
+        high_imminent_reached: ratio(severe_reached, severe),
         low_recall: ratio(low_hit, low),
         specificity: ratio(none_hit, none),
         idiom_grief_specificity: ratio(ig_hit, ig),
@@ -222,6 +228,7 @@ pub fn render(rep: &Report) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "items                      {}", rep.n);
     let _ = writeln!(out, "high+imminent recall       {:.3}", rep.high_imminent_recall);
+    let _ = writeln!(out, "high+imminent >= check-in  {:.3}", rep.high_imminent_reached);
     let _ = writeln!(out, "low recall (>= low)        {:.3}", rep.low_recall);
     let _ = writeln!(out, "specificity (none)         {:.3}", rep.specificity);
     let _ = writeln!(out, "idiom/grief specificity    {:.3}", rep.idiom_grief_specificity);
@@ -325,6 +332,7 @@ mod tests {
         assert!((rep.idiom_grief_specificity - 1.0).abs() < 1e-9);
         assert!(res[3].hit, "{:?}", res[3]);
         assert!((rep.high_imminent_recall - 2.0 / 3.0).abs() < 1e-9);
+        assert!((rep.high_imminent_reached - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(rep.confusion[2][0], 1);
         assert!(render(&rep).contains("confusion"));
     }

@@ -26,6 +26,42 @@ use std::sync::Arc;
 /// The curated exemplars, compiled in.
 pub const EXEMPLARS_TOML: &str = include_str!("../data/risk-exemplars.toml");
 
+/// The tuning file of the risk evaluation, compiled in: its single-turn
+/// statements serve as further exemplars (positives by their category, and
+/// the everyday controls as hard negatives).
+///
+/// Design: nearest-exemplar matching generalises with the breadth of its
+/// exemplars, and the tuning file is the broadest set of wordings this
+/// project has (several authors, texting style, typos). Controls that the
+/// lexical layer already keeps from the semantic layer (negation, third
+/// person, fiction, the past) are not used as negatives: they are close in
+/// meaning to genuine statements and would only mask them. The held-out file
+/// is never read here.
+pub const TUNE_JSONL: &str = include_str!("../eval/risk-tune.jsonl");
+
+/// Control categories of the tuning file used as hard negatives.
+const TUNE_NEGATIVES: &[&str] = &["goodbye_normal", "hyperbole_joke", "idiom", "medication_normal", "ordinary_distress", "sleep_talk", "grief"];
+
+/// The tuning file's single-turn statements as (category or negative, text).
+fn tune_exemplars() -> Vec<(Option<Category>, String)> {
+    let mut out = Vec::new();
+    for line in TUNE_JSONL.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v.get("context").is_some() {
+            continue;
+        }
+        let (Some(text), Some(cat), Some(expect)) = (v["text"].as_str(), v["category"].as_str(), v["expect"].as_str()) else { continue };
+        if expect == "none" {
+            if TUNE_NEGATIVES.contains(&cat) {
+                out.push((None, text.to_string()));
+            }
+        } else if let Some(c) = Category::from_name(cat) {
+            out.push((Some(c), text.to_string()));
+        }
+    }
+    out
+}
+
 /// At most this many sentences of one turn are embedded (the first 4 and
 /// the last 20 of those the lexical layer leaves open).
 ///
@@ -128,7 +164,8 @@ impl SemanticRisk {
     /// cache is recomputed). The cached floats are the ones `embed` returned,
     /// bit for bit, so grades do not depend on whether the cache was used.
     pub fn new(embedder: Arc<Embedder>, thresholds: Thresholds) -> Result<Self, SemanticError> {
-        let pairs = parse_exemplars(EXEMPLARS_TOML)?;
+        let mut pairs = parse_exemplars(EXEMPLARS_TOML)?;
+        pairs.extend(tune_exemplars());
         let cache = exemplar_cache_path(&embedder);
         let vectors = match read_vector_cache(&cache, pairs.len()) {
             Some(v) => v,
@@ -231,6 +268,19 @@ impl SemanticRisk {
                 if !a.ambiguous.contains(&c) {
                     a.ambiguous.push(c);
                 }
+                // Design: a strong match to an act with no despair beside it
+                // still earns the direct check-in question — asking costs a
+                // moment, missing a plan or means costs far more. Being at a
+                // height or holding a means right now (a strong match) gets
+                // the protocol: there is no time to wait for the answer.
+                if tier == "semantic_strong" {
+                    let g = if c == Category::MeansAtHand { Risk::High } else { Risk::Low };
+                    a.risk = a.risk.max(g);
+                    let sig = format!("{tier}_no_context:{}", c.as_str());
+                    if !a.semantic_signals.contains(&sig) {
+                        a.semantic_signals.push(sig);
+                    }
+                }
                 continue;
             }
             let was = a.risk;
@@ -263,7 +313,10 @@ fn is_contextual(c: Category) -> bool {
 
 /// sha256 (hex) of the compiled-in exemplar file.
 pub fn exemplars_sha256() -> String {
-    hex::encode(Sha256::digest(EXEMPLARS_TOML.as_bytes()))
+    let mut h = Sha256::new();
+    h.update(EXEMPLARS_TOML.as_bytes());
+    h.update(TUNE_JSONL.as_bytes());
+    hex::encode(h.finalize())
 }
 
 #[cfg(test)]
@@ -292,6 +345,21 @@ mod tests {
     }
 
     #[test]
+    fn the_tuning_file_adds_positives_by_category_and_only_everyday_controls_as_negatives() {
+        let t = tune_exemplars();
+        assert!(t.iter().filter(|(c, _)| c.is_some()).count() >= 200, "{} positives", t.iter().filter(|(c, _)| c.is_some()).count());
+        assert!(t.iter().any(|(c, _)| c.is_none()));
+        // Negated, third-person, fiction and past controls are not negatives.
+        let negatives: Vec<&str> = t.iter().filter(|(c, _)| c.is_none()).map(|(_, s)| s.as_str()).collect();
+        for line in TUNE_JSONL.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if matches!(v["category"].as_str(), Some("negation" | "third_person" | "fiction" | "past_resolved")) {
+                assert!(!negatives.contains(&v["text"].as_str().unwrap()), "{line}");
+            }
+        }
+    }
+
+    #[test]
     fn an_unknown_category_in_the_exemplars_is_an_error_naming_it() {
         let err = parse_exemplars("[positive]\nsadness = [\"x\"]\n[negative]\nx = [\"y\"]\n").unwrap_err();
         assert!(err.to_string().contains("sadness"), "{err}");
@@ -304,6 +372,7 @@ fn exemplar_cache_path(embedder: &Embedder) -> std::path::PathBuf {
     let mut h = Sha256::new();
     h.update(embedder.weights_sha256().as_bytes());
     h.update(EXEMPLARS_TOML.as_bytes());
+    h.update(TUNE_JSONL.as_bytes());
     embedder.dir().join(format!("exemplar-vectors-{}.bin", hex::encode(&h.finalize()[..8])))
 }
 
