@@ -20,6 +20,21 @@ PKGS=(build-essential pkg-config cmake clang libclang-dev espeak-ng sox
       pulseaudio pulseaudio-utils libasound2-dev libasound2-plugins
       libudev-dev mosquitto unzip python3 python3-pip
       python3-pandas fonts-dejavu-core)
+# The Raspberry Pi build (scripts/build-pi.sh, scripts/checks.d/30-pi.sh):
+# Debian's aarch64 cross compilers, qemu-user to run the result, the Pi's
+# own ALSA (arm64, via multiarch), dpkg-deb/file/systemd-analyze/curl for
+# the package and unit checks.
+PKGS+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
+       qemu-user-static dpkg-dev file systemd curl)
+# Design: Debian serves arm64 from the same mirror; Ubuntu needs
+# ports.ubuntu.com sources first, so there scripts/build-pi.sh says so.
+if [ "$(. /etc/os-release 2>/dev/null; echo "${ID:-}")" = debian ]; then
+    if ! dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; then
+        echo "setup: adding the arm64 package architecture (Raspberry Pi libraries)"
+        $SUDO dpkg --add-architecture arm64
+    fi
+    PKGS+=(libasound2-dev:arm64)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -40,6 +55,10 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -q '^thumbv6m-none-eabi$'; then
     echo "setup: adding Rust target thumbv6m-none-eabi (Pico firmware)"
     rustup target add thumbv6m-none-eabi || echo "setup: WARNING: could not add thumbv6m-none-eabi; the Pico board binary cannot be built" >&2
+fi
+if ! rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
+    echo "setup: adding Rust target aarch64-unknown-linux-gnu (Raspberry Pi)"
+    rustup target add aarch64-unknown-linux-gnu || echo "setup: WARNING: could not add aarch64-unknown-linux-gnu; scripts/build-pi.sh will say what is missing" >&2
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "setup: installing cargo-nextest"
