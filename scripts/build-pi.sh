@@ -11,15 +11,17 @@
 #   scripts/build-pi.sh --release       release profile instead of dev (slower to build)
 #   scripts/build-pi.sh --timings       also write cargo's build timing report (target/cargo-timings)
 #
-# Outputs: target/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
+# Outputs: target/pi/cargo/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
 # target/pi/attune-head-pico.{elf,uf2}, target/pi/attune_<v>_<arch>.deb.
 #
-# Design: the default is cargo's dev profile, exactly as the host build:
-# dependencies (whisper.cpp and llama.cpp through CMake Release builds,
-# candle, the audio stack) are optimised, attune's own crates are not. That
-# lets the cross build reuse the host build's build scripts and proc-macros
-# (CI has just built them), which keeps it inside CI's time budget; see
-# README "Run it on a Raspberry Pi" for the measured times.
+# Design: the cross build has its own cargo target dir (target/pi/cargo):
+# its build scripts and proc-macros do not match the host build's units
+# anyway (cargo hashes them differently under --target), and a separate
+# dir lets a host build run beside it instead of waiting for its lock. The
+# default is cargo's dev profile, as the host build: every dependency
+# (whisper.cpp and llama.cpp through CMake Release builds, candle's maths,
+# the audio stack) optimised, attune's own crates not. README "Run it on a
+# Raspberry Pi" has the measured times.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -140,11 +142,12 @@ PROFILE_DIR=debug
 PROFILE_ARGS=(--config 'profile.dev.package.candle-transformers.opt-level=0')
 HOST_ARGS=()
 if [ "$PROFILE" = release ]; then PROFILE_DIR=release; PROFILE_ARGS=(--release); HOST_ARGS=(--release); fi
-OUT="target/$TARGET/$PROFILE_DIR"
+CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target/pi/cargo}"
+OUT="$CROSS_DIR/$TARGET/$PROFILE_DIR"
 
 t0=$(date +%s)
 echo "build-pi: cargo build --target $TARGET -p attune -p attune-llm (profile $PROFILE)"
-cargo build --locked --target "$TARGET" "${PROFILE_ARGS[@]}" "${TIMINGS[@]}" -p attune -p attune-llm
+CARGO_TARGET_DIR="$CROSS_DIR" cargo build --locked --target "$TARGET" "${PROFILE_ARGS[@]}" "${TIMINGS[@]}" -p attune -p attune-llm
 t1=$(date +%s)
 for b in attune attune-llm; do
     if ! file -b "$OUT/$b" 2>/dev/null | grep -q 'ARM aarch64'; then

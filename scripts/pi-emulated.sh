@@ -16,11 +16,11 @@
 # same commands (they are not the Pi's figures; see README).
 #
 #   scripts/pi-emulated.sh [AARCH64_BINDIR] [HOST_BINDIR]
-#     defaults: target/aarch64-unknown-linux-gnu/debug target/debug
+#     defaults: target/pi/cargo/aarch64-unknown-linux-gnu/debug target/debug
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-ARM="${1:-target/aarch64-unknown-linux-gnu/debug}"
+ARM="${1:-target/pi/cargo/aarch64-unknown-linux-gnu/debug}"
 HOST="${2:-target/debug}"
 QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 fail() { echo "pi-emulated: FAILED: $*" >&2; exit 1; }

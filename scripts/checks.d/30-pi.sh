@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The Raspberry Pi build in CI: cross-compile attune and attune-llm for
+# aarch64 (scripts/build-pi.sh, which also installs the cross toolchain when
+# it may), run them under qemu-user against the host build
+# (scripts/pi-emulated.sh), and check both packages and the systemd unit
+# (scripts/check-deb.sh). No skipping: a green CI means the Pi build builds,
+# runs and packages.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+t0=$(date +%s)
+scripts/build-pi.sh --deb
+t1=$(date +%s)
+scripts/pi-emulated.sh
+t2=$(date +%s)
+scripts/check-deb.sh target/pi/attune_*_arm64.deb target/pi/attune_*_amd64.deb
+echo "pi: build $((t1 - t0)) s, emulated runs $((t2 - t1)) s, package checks $(( $(date +%s) - t2 )) s"
