@@ -48,7 +48,7 @@ done
 # Debian packages (arm64 ones via multiarch: the Pi's own ALSA/udev, never
 # this machine's x86 libraries).
 APT_PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
-          qemu-user-static libasound2-dev:arm64 dpkg-dev)
+          qemu-user-static libasound2-dev:arm64 dpkg-dev file)
 missing_pkgs() {
     local p
     for p in "${APT_PKGS[@]}"; do
