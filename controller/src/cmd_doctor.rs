@@ -95,9 +95,16 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         Ok(()) => checks.push(Check { name: "folder writable", ok: true, needed: true, detail: target.display().to_string() }),
         Err(e) => checks.push(Check { name: "folder writable", ok: false, needed: true, detail: format!("{}: {e}", target.display()) }),
     }
-    let min_free: u64 = 1 << 30;
+    // Design: below `[store] min_free_mb` a session refuses to start
+    // (diskspace.rs), so that is a failure here; below 1 GiB a warning.
+    let min_free: u64 = cfg.store.min_free_mb.saturating_mul(1 << 20);
     match free_bytes(&target) {
-        Some(b) => checks.push(Check { name: "disk space", ok: b >= min_free, needed: true, detail: format!("{:.1} GiB free (at least 1 GiB needed)", b as f64 / (1u64 << 30) as f64) }),
+        Some(b) => checks.push(Check {
+            name: "disk space",
+            ok: b >= min_free && b >= 1 << 30,
+            needed: b < min_free,
+            detail: format!("{:.1} GiB free (sessions refuse to start below {} MiB, [store] min_free_mb; 1 GiB recommended)", b as f64 / (1u64 << 30) as f64, cfg.store.min_free_mb),
+        }),
         None => checks.push(Check { name: "disk space", ok: false, needed: true, detail: "could not read free space (df)".into() }),
     }
 

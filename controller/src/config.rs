@@ -46,11 +46,14 @@ pub struct Config {
 pub struct StoreConfig {
     /// SQLite file; `--db` overrides it.
     pub path: PathBuf,
+    /// A session refuses to start while the file system holding `path` has
+    /// less free space than this (MiB); `attune doctor` fails below it too.
+    pub min_free_mb: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { path: data_dir().join("attune.db") }
+        Self { path: data_dir().join("attune.db"), min_free_mb: crate::diskspace::DEFAULT_MIN_FREE_MB }
     }
 }
 

@@ -38,6 +38,7 @@ mod cmd_head;
 mod cmd_study;
 mod cmd_voice;
 mod config;
+mod diskspace;
 mod engine_args;
 mod llm_supervisor;
 mod paths;

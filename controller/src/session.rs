@@ -206,6 +206,7 @@ impl ChatSession {
             eprintln!("attune: warning: --ephemeral: the session store is in memory; turns, staff alerts and crisis state are lost at exit");
             Store::open_ephemeral()?
         } else {
+            crate::diskspace::ensure_room(&cfg.store.path, cfg.store.min_free_mb)?;
             Store::open(&cfg.store.path)?
         };
         crate::recovery::close_orphans(&store, cfg.dialogue.memory_summary_chars)?;
