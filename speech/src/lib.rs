@@ -81,6 +81,25 @@ pub struct SpeechConfig {
     pub tts: TtsConfig,
     /// Turn-taking: half-duplex gating and barge-in.
     pub turn: TurnConfig,
+    /// Keeping the robot's own voice out of the microphone.
+    pub echo: EchoConfig,
+}
+
+/// `[speech.echo]`: what keeps the robot's voice, heard back through the
+/// room, from counting as the participant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EchoConfig {
+    /// "aec" (echo cancellation against the played samples; falls back to
+    /// "duck" if the canceller cannot start), "duck" (the VAD is deaf while
+    /// the robot is audible: no barge-in) or "off" (headphones).
+    pub mode: echo::EchoMode,
+}
+
+impl Default for EchoConfig {
+    fn default() -> Self {
+        Self { mode: echo::EchoMode::Aec }
+    }
 }
 
 /// `[speech.audio]`: which devices, how much buffering.
