@@ -327,6 +327,15 @@ mod tests {
     }
 
     #[test]
+    fn the_echo_mode_defaults_to_aec_and_an_unknown_mode_is_an_error() {
+        assert_eq!(SpeechConfig::default().echo.mode, echo::EchoMode::Aec);
+        let c: SpeechConfig = toml::from_str("[echo]\nmode = \"duck\"\n").unwrap();
+        assert_eq!(c.echo.mode, echo::EchoMode::Duck);
+        let err = toml::from_str::<SpeechConfig>("[echo]\nmode = \"loud\"\n").unwrap_err().to_string();
+        assert!(err.contains("loud") && err.contains("aec"), "{err}");
+    }
+
+    #[test]
     fn relative_model_paths_resolve_inside_the_models_dir() {
         let c = SttConfig::default();
         assert_eq!(c.model_path(Path::new("/m")), PathBuf::from("/m/ggml-tiny.en.bin"));
