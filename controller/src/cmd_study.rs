@@ -279,6 +279,7 @@ pub fn run_arm_conversation(medium: Medium, engine: EngineArgs, inputs: ArmInput
             audio_out: inputs.audio_out,
             transcript: inputs.transcript,
             fast: inputs.fast,
+            echo_room: None,
         }),
         Medium::Worksheet => bail!("the worksheet arm has no conversation"),
     }

@@ -50,6 +50,11 @@ pub struct RunArgs {
     /// With --audio-in: skip idle time instead of playing the file in real time.
     #[arg(long)]
     pub fast: bool,
+    /// With --audio-in: mix the robot's speech back into the input through
+    /// this room impulse response (16 kHz WAV), as a speaker and microphone
+    /// in one room would; `[speech.echo] mode` decides what removes it.
+    #[arg(long, value_name = "IR.wav")]
+    pub echo_room: Option<PathBuf>,
     /// The robot arm's head, trace and simulator flags.
     #[command(flatten)]
     pub robot: crate::robot::HeadArgs,
@@ -150,6 +155,9 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     if a.fast && a.audio_in.is_none() {
         anyhow::bail!("--fast needs --audio-in (a microphone cannot be fast-forwarded)");
     }
+    if a.echo_room.is_some() && a.audio_in.is_none() {
+        anyhow::bail!("--echo-room needs --audio-in (a real room makes its own echo)");
+    }
     // Design: WavSink truncates its file at once, so the same file as input
     // and output would destroy the recording before a word is heard. The
     // robot arm's trace and telemetry files are outputs too.
@@ -176,6 +184,13 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     // before a session row exists.
     let source_file = match &a.audio_in {
         Some(p) => Some(WavSource::open(p)?),
+        None => None,
+    };
+    let room = match &a.echo_room {
+        Some(p) => {
+            let ir = attune_speech::audio::read_wav_16k_mono(p)?;
+            Some(attune_speech::echo::Room::from_impulse_response(&ir).map_err(|e| anyhow::anyhow!("--echo-room {}: {e}", p.display()))?)
+        }
         None => None,
     };
     // The robot's head and trace are checked (and the simulator started)
@@ -207,6 +222,7 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
         source_file,
         audio_out: a.audio_out.clone(),
         pacing: if a.fast { Pacing::Fast } else { Pacing::RealTime },
+        room,
         stt,
         tts,
         transcript,
@@ -228,6 +244,8 @@ struct VoiceTransport {
     audio_out: Option<PathBuf>,
     /// File pacing.
     pacing: Pacing,
+    /// `--echo-room`, loaded.
+    room: Option<attune_speech::echo::Room>,
     /// whisper.
     stt: SttWorker,
     /// espeak-ng.
@@ -254,7 +272,7 @@ impl Transport for VoiceTransport {
 
     fn run(self: Box<Self>, ctx: Ctx) -> LocalBoxFuture<'static, anyhow::Result<()>> {
         Box::pin(async move {
-            let VoiceTransport { speech, source_file, audio_out, pacing, stt, tts, mut transcript, body, .. } = *self;
+            let VoiceTransport { speech, source_file, audio_out, pacing, room, stt, tts, mut transcript, body, .. } = *self;
             let Ctx { cmds, replies, shutdown, done, observers, rt } = ctx;
             let live = source_file.is_none();
             let stop = Arc::new(AtomicBool::new(false));
@@ -295,6 +313,7 @@ impl Transport for VoiceTransport {
                             None => Box::new(SpeakerSink::open(&speech.audio)?),
                         };
                         let mut vl = VoiceLoop::new(&speech, &stt, &tts, &mut responder, pacing);
+                        vl.room = room;
                         let mut write_err: Option<std::io::Error> = None;
                         let mut on_turn = |r: TurnRecord<TurnReport>| {
                             if let Some(m) = &robot_turn_done {
@@ -331,6 +350,8 @@ impl Transport for VoiceTransport {
                             }
                             match e {
                                 LoopEvent::Warning { msg } => eprintln!("attune: warning: {msg}"),
+                                LoopEvent::Echo { description, .. } if live => eprintln!("attune: echo: {description}"),
+                                LoopEvent::Echo { description, .. } => tracing::info!(%description, "echo"),
                                 LoopEvent::BargeIn { id, spoken_chars, .. } => tracing::info!(id, spoken_chars, "barge-in"),
                                 other => tracing::debug!(?other, "voice loop"),
                             }

@@ -158,6 +158,266 @@ impl Room {
     }
 }
 
+/// The far-end reference: the samples the sink actually played, frame by
+/// frame, read off the sink's own account of what is still queued.
+///
+/// Design: the loop knows every sample it pushed and, after each tick, how
+/// many are still pending, so `played = pushed - pending` marks what has
+/// left the speaker. The reference hands out one frame per loop frame from
+/// its cursor while the cursor is behind `played`. A reference that leads
+/// the echo is what AEC3 needs (its delay estimator looks back, never
+/// forward), so taking a frame that is partly still queued is fine; one
+/// that lags more than [`MAX_REF_LAG`] (a device that plays in large bursts)
+/// is resynchronised. A file sink plays exactly one frame per tick, so there
+/// the reference is exact.
+pub struct EchoReference {
+    /// Pushed samples from the cursor on (older ones are dropped).
+    hist: VecDeque<f32>,
+    /// Samples pushed in all (the loop's `pushed_total`).
+    pushed: u64,
+    /// Next sample index the reference hands out.
+    pos: u64,
+}
+
+/// Longest the reference may trail the played position before it skips ahead.
+pub const MAX_REF_LAG: u64 = 8 * FRAME as u64;
+
+impl Default for EchoReference {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EchoReference {
+    /// Nothing played yet.
+    pub fn new() -> EchoReference {
+        EchoReference { hist: VecDeque::new(), pushed: 0, pos: 0 }
+    }
+
+    /// The loop pushed these samples to the sink.
+    pub fn pushed(&mut self, samples: &[f32]) {
+        self.hist.extend(samples.iter().copied());
+        self.pushed += samples.len() as u64;
+    }
+
+    /// The sink was stopped (barge-in): what was queued will never play.
+    pub fn stopped(&mut self) {
+        self.hist.clear();
+        self.pos = self.pushed;
+    }
+
+    /// The frame played since the last call, given `played` = samples pushed
+    /// minus samples still pending. Silence when nothing new was played.
+    pub fn next_frame(&mut self, played: u64, out: &mut [f32; FRAME]) {
+        let played = played.min(self.pushed);
+        if played > self.pos + MAX_REF_LAG {
+            self.pos = played - FRAME as u64;
+        }
+        if self.pos >= played {
+            out.fill(0.0);
+            return;
+        }
+        let base = self.pushed - self.hist.len() as u64;
+        let drop = (self.pos.saturating_sub(base) as usize).min(self.hist.len());
+        self.hist.drain(..drop);
+        let base = self.pushed - self.hist.len() as u64;
+        for (i, o) in out.iter_mut().enumerate() {
+            let j = self.pos + i as u64;
+            *o = if j >= base { self.hist.get((j - base) as usize).copied().unwrap_or(0.0) } else { 0.0 };
+        }
+        self.pos += FRAME as u64;
+    }
+}
+
+/// The echo stage of the voice loop: the simulated room (file mode), then
+/// the canceller or the duck, on each microphone frame before the VAD.
+pub struct EchoPath {
+    /// What is active (after any fallback).
+    mode: EchoMode,
+    /// AEC3, in `Aec` mode.
+    aec: Option<EchoCanceller>,
+    /// The played samples.
+    reference: EchoReference,
+    /// A simulated room adding the played samples back into the microphone.
+    room: Option<Room>,
+    /// Scratch: this frame's reference.
+    ref_frame: [f32; FRAME],
+    /// Scratch: the cleaned frame.
+    clean: [f32; FRAME],
+    /// Reference energy of the last [`ENV_FRAMES`] frames (ring).
+    ref_energy: [f64; ENV_FRAMES],
+    /// Next slot in `ref_energy`.
+    ref_slot: usize,
+    /// Running ~90th percentile of (output energy / reference envelope) in
+    /// dB over frames with robot audio: how loud what is left of the echo is.
+    residual_db: f64,
+    /// This frame's output stands clear of the residual echo (or no robot
+    /// audio is around): the VAD may hear it.
+    near_end: bool,
+    /// Frames the gate stays open after the last frame that stood clear:
+    /// the quiet consonants and short gaps inside a participant's words.
+    hold_left: u32,
+}
+
+/// Gate hangover after a near-end frame (~256 ms, under `pause_ms`).
+const NEAR_END_HOLD_FRAMES: u32 = 16;
+
+/// Frames of reference kept for the envelope (~190 ms: room delay plus the
+/// loudest part of its reverberation).
+const ENV_FRAMES: usize = 12;
+/// Reference energy per sample above which the robot counts as audible
+/// (-60 dBFS).
+const ACTIVE_REF_ENERGY: f64 = 1e-6;
+/// Where the residual estimate starts: the echo as loud as what was played,
+/// i.e. nothing cancelled yet (so the loop starts out ducked).
+const RESIDUAL_START_DB: f64 = 0.0;
+/// Percentile tracker steps per frame: up 9x faster than down puts the
+/// estimate near the 90th percentile of the residual.
+const RESIDUAL_UP_DB: f64 = 0.45;
+/// See [`RESIDUAL_UP_DB`].
+const RESIDUAL_DOWN_DB: f64 = 0.05;
+/// How far above the residual echo a frame must be to count as the participant.
+pub const NEAR_END_MARGIN_DB: f64 = 6.0;
+
+impl EchoPath {
+    /// The stage for `mode`. `Aec` falls back to `Duck` if AEC3 cannot
+    /// start; the returned string says why (for the start-up line).
+    pub fn new(mode: EchoMode, room: Option<Room>) -> (EchoPath, Option<String>) {
+        let (mode, aec, why) = match mode {
+            EchoMode::Aec => match EchoCanceller::new() {
+                Ok(c) => (EchoMode::Aec, Some(c), None),
+                Err(e) => (EchoMode::Duck, None, Some(format!("{e}; ducking the VAD while the robot speaks instead"))),
+            },
+            m => (m, None, None),
+        };
+        let path = EchoPath {
+            mode,
+            aec,
+            reference: EchoReference::new(),
+            room,
+            ref_frame: [0.0; FRAME],
+            clean: [0.0; FRAME],
+            ref_energy: [0.0; ENV_FRAMES],
+            ref_slot: 0,
+            residual_db: RESIDUAL_START_DB,
+            near_end: true,
+            hold_left: 0,
+        };
+        (path, why)
+    }
+
+    /// What is active.
+    pub fn mode(&self) -> EchoMode {
+        self.mode
+    }
+
+    /// A one-line description for the start-up banner.
+    pub fn describe(&self) -> String {
+        let what = match self.mode {
+            EchoMode::Aec => "aec (AEC3 against the samples played, plus a residual-echo gate; barge-in over the robot works)",
+            EchoMode::Duck => "duck (the microphone is ignored while the robot is audible; no barge-in)",
+            EchoMode::Off => "off (no echo protection: use headphones)",
+        };
+        match &self.room {
+            Some(_) => format!("{what}; simulated room on the input"),
+            None => what.to_string(),
+        }
+    }
+
+    /// The loop pushed samples to the sink.
+    pub fn pushed(&mut self, samples: &[f32]) {
+        self.reference.pushed(samples);
+    }
+
+    /// The loop stopped the sink.
+    pub fn stopped(&mut self) {
+        self.reference.stopped();
+    }
+
+    /// One microphone frame, `played` = samples pushed minus pending: adds
+    /// the room's echo (if simulated), then cancels it (in `Aec` mode).
+    pub fn process(&mut self, mic: &mut [f32; FRAME], played: u64) {
+        self.reference.next_frame(played, &mut self.ref_frame);
+        if let Some(room) = self.room.as_mut() {
+            room.add_echo(&self.ref_frame, mic);
+        }
+        if let Some(aec) = self.aec.as_mut() {
+            aec.process(mic, &self.ref_frame, &mut self.clean);
+            let energy = |x: &[f32]| x.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>() / x.len() as f64;
+            self.ref_energy[self.ref_slot] = energy(&self.ref_frame);
+            self.ref_slot = (self.ref_slot + 1) % ENV_FRAMES;
+            let env = self.ref_energy.iter().cloned().fold(0.0f64, f64::max);
+            if env > ACTIVE_REF_ENERGY {
+                let ratio_db = 10.0 * (energy(&self.clean).max(1e-12) / env).log10();
+                if ratio_db > self.residual_db + NEAR_END_MARGIN_DB {
+                    self.hold_left = NEAR_END_HOLD_FRAMES;
+                }
+                self.near_end = self.hold_left > 0;
+                self.hold_left = self.hold_left.saturating_sub(1);
+                self.residual_db += if ratio_db > self.residual_db { RESIDUAL_UP_DB } else { -RESIDUAL_DOWN_DB };
+            } else {
+                self.near_end = true;
+                self.hold_left = 0;
+            }
+            mic.copy_from_slice(&self.clean);
+        }
+    }
+
+    /// How loud the echo left after cancellation is, relative to what is
+    /// played (dB; ~90th percentile). Starts at 0 dB (nothing cancelled).
+    pub fn residual_db(&self) -> f64 {
+        self.residual_db
+    }
+
+    /// Whether the VAD must ignore this frame: in `Duck` mode while the robot
+    /// is audible (or in its tail); in `Aec` mode when the cancelled frame
+    /// is no louder than the echo AEC3 leaves behind.
+    ///
+    /// Design: AEC3 alone leaves residual echo that earshot still calls
+    /// voice (measured in the echo bench: 3-11 dB ERLE on espeak-ng speech
+    /// through reverberant rooms), enough for the robot to barge in on
+    /// itself. So while the robot is audible, a frame reaches the VAD only if
+    /// its energy stands [`NEAR_END_MARGIN_DB`] above the residual level the
+    /// canceller leaves (a running 90th percentile of output over played
+    /// energy): a participant talking over the robot does, the echo does not.
+    /// The estimate starts at "nothing cancelled", so the first second of
+    /// the first reply is effectively ducked while it learns the room.
+    pub fn deaf(&self, robot_audible: bool) -> bool {
+        match self.mode {
+            EchoMode::Duck => robot_audible,
+            EchoMode::Aec => robot_audible && !self.near_end,
+            EchoMode::Off => false,
+        }
+    }
+}
+
+/// A room impulse response at 16 kHz made with sox: a direct path after
+/// `delay_ms` at `gain_db` (negative: attenuation) plus sox's `reverb` with
+/// the given reverberance (0-100 %). Errors name sox and what it said.
+pub fn sox_room_ir(delay_ms: u32, gain_db: f32, reverberance_pct: u32) -> Result<Vec<f32>, SpeechError> {
+    let dir = std::env::temp_dir().join(format!("attune-room-{}-{delay_ms}-{reverberance_pct}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| SpeechError::Config(format!("room: cannot make {}: {e}", dir.display())))?;
+    let imp = dir.join("impulse.wav");
+    let ir = dir.join("ir.wav");
+    let mut pulse = vec![0.0f32; 16_000 / 2];
+    pulse[0] = 1.0;
+    crate::audio::write_wav_16k_mono(&imp, &pulse)?;
+    let delay_s = format!("{:.4}", delay_ms as f64 / 1000.0);
+    let rev = reverberance_pct.min(100).to_string();
+    let gain = format!("{gain_db:.1}");
+    let out = std::process::Command::new("sox")
+        .args([imp.as_os_str(), ir.as_os_str()])
+        .args(["reverb", &rev, "50", "60", "100", "0", "-6", "gain", &gain, "delay", &delay_s])
+        .output()
+        .map_err(|e| SpeechError::Config(format!("room: cannot run sox (is it installed?): {e}")))?;
+    if !out.status.success() {
+        return Err(SpeechError::Config(format!("room: sox failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    let r = crate::audio::read_wav_16k_mono(&ir);
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
 /// Echo-return-loss enhancement in dB: how much quieter the echo is after
 /// cancellation, `10·log10(E[mic²] / E[out²])`, over stretches where only
 /// the robot is audible.
@@ -227,6 +487,86 @@ mod tests {
         let from = 16_000 * 3;
         let erle = erle_db(&mic_all[from..], &out_all[from..]);
         assert!(erle > 10.0, "ERLE {erle:.1} dB (mic rms {}, out rms {})", rms(&mic_all[from..]), rms(&out_all[from..]));
+    }
+
+    #[test]
+    fn the_reference_hands_out_exactly_what_a_file_sink_played_frame_by_frame() {
+        let mut r = EchoReference::new();
+        let a: Vec<f32> = (0..FRAME * 3).map(|i| i as f32).collect();
+        r.pushed(&a);
+        let mut out = [0.0f32; FRAME];
+        // Nothing played yet: silence, and the cursor stays.
+        r.next_frame(0, &mut out);
+        assert!(out.iter().all(|x| *x == 0.0));
+        for k in 0..3 {
+            r.next_frame(((k + 1) * FRAME) as u64, &mut out);
+            assert_eq!(out[0], (k * FRAME) as f32);
+            assert_eq!(out[FRAME - 1], ((k + 1) * FRAME - 1) as f32);
+        }
+        // All played: silence again.
+        r.next_frame((3 * FRAME) as u64, &mut out);
+        assert!(out.iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn a_stopped_sink_leaves_nothing_in_the_reference_and_later_speech_lines_up() {
+        let mut r = EchoReference::new();
+        r.pushed(&vec![0.5f32; FRAME * 10]);
+        let mut out = [0.0f32; FRAME];
+        r.next_frame(FRAME as u64, &mut out);
+        assert_eq!(out[0], 0.5);
+        r.stopped();
+        // After a stop, the loop's played count jumps to everything pushed.
+        r.next_frame((FRAME * 10) as u64, &mut out);
+        assert!(out.iter().all(|x| *x == 0.0), "dropped audio must not be referenced");
+        r.pushed(&vec![0.25f32; FRAME]);
+        r.next_frame((FRAME * 11) as u64, &mut out);
+        assert!(out.iter().all(|x| *x == 0.25));
+    }
+
+    #[test]
+    fn a_reference_that_falls_far_behind_a_bursty_device_skips_ahead() {
+        let mut r = EchoReference::new();
+        let a: Vec<f32> = (0..FRAME * 40).map(|i| i as f32).collect();
+        r.pushed(&a);
+        let mut out = [0.0f32; FRAME];
+        // The device reports 20 frames played at once.
+        r.next_frame((FRAME * 20) as u64, &mut out);
+        assert_eq!(out[0], (FRAME * 19) as f32, "should resync to the newest played frame");
+        // A burst within the allowed lag is followed frame by frame.
+        r.next_frame((FRAME * 23) as u64, &mut out);
+        assert_eq!(out[0], (FRAME * 20) as f32);
+    }
+
+    #[test]
+    fn the_echo_path_removes_a_simulated_rooms_echo_only_when_cancelling() {
+        let far = chirpy(16_000 * 5, 3);
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.5; // 30 ms
+        ir[700] = 0.1;
+        let run = |mode: EchoMode| {
+            let (mut path, why) = EchoPath::new(mode, Some(Room::from_impulse_response(&ir).unwrap()));
+            assert!(why.is_none());
+            path.pushed(&far);
+            let mut heard = Vec::new();
+            for k in 0..far.len() / FRAME {
+                let mut mic = [0.0f32; FRAME];
+                path.process(&mut mic, ((k + 1) * FRAME) as u64);
+                heard.extend_from_slice(&mic);
+            }
+            (heard, path.residual_db())
+        };
+        let (off, _) = run(EchoMode::Off);
+        let (aec, residual) = run(EchoMode::Aec);
+        assert!(residual < -10.0, "the residual estimate should learn the cancelled echo: {residual:.1} dB");
+        let from = 16_000 * 2;
+        assert!(rms(&off[from..]) > 0.02, "the room should carry the echo: {}", rms(&off[from..]));
+        let erle = erle_db(&off[from..], &aec[from..]);
+        assert!(erle > 10.0, "ERLE {erle:.1} dB");
+        let (duck, _) = EchoPath::new(EchoMode::Duck, None);
+        assert!(duck.deaf(true) && !duck.deaf(false));
+        let (aec_path, _) = EchoPath::new(EchoMode::Aec, None);
+        assert!(!aec_path.deaf(false));
     }
 
     #[test]

@@ -81,6 +81,29 @@ pub struct SpeechConfig {
     pub tts: TtsConfig,
     /// Turn-taking: half-duplex gating and barge-in.
     pub turn: TurnConfig,
+    /// Keeping the robot's own voice out of the microphone.
+    pub echo: EchoConfig,
+}
+
+/// `[speech.echo]`: what keeps the robot's voice, heard back through the
+/// room, from counting as the participant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EchoConfig {
+    /// "aec" (echo cancellation against the played samples; falls back to
+    /// "duck" if the canceller cannot start), "duck" (the VAD is deaf while
+    /// the robot is audible: no barge-in) or "off" (headphones; the default).
+    pub mode: echo::EchoMode,
+}
+
+impl Default for EchoConfig {
+    fn default() -> Self {
+        // Design: off by default until the residual-echo gate stops muting
+        // a participant when there is no echo at all (headphones): its
+        // estimate starts at "nothing cancelled" and falls too slowly, so
+        // barge-in over an echo-free robot comes late (see README).
+        Self { mode: echo::EchoMode::Off }
+    }
 }
 
 /// `[speech.audio]`: which devices, how much buffering.
@@ -305,6 +328,15 @@ mod tests {
         let mut c = SpeechConfig::default();
         c.tts.engine = "festival".into();
         assert!(c.validate().unwrap_err().to_string().contains("speech.tts.engine"));
+    }
+
+    #[test]
+    fn the_echo_mode_defaults_to_off_and_an_unknown_mode_is_an_error() {
+        assert_eq!(SpeechConfig::default().echo.mode, echo::EchoMode::Off);
+        let c: SpeechConfig = toml::from_str("[echo]\nmode = \"duck\"\n").unwrap();
+        assert_eq!(c.echo.mode, echo::EchoMode::Duck);
+        let err = toml::from_str::<SpeechConfig>("[echo]\nmode = \"loud\"\n").unwrap_err().to_string();
+        assert!(err.contains("loud") && err.contains("aec"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! loop keeps hearing (barge-in, next utterance) while they work.
 
 use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
+use crate::echo::{EchoPath, Room};
 use crate::stt::{SttJob, SttWorker};
 use crate::tts::{TtsJob, TtsWorker};
 use crate::turn::{TurnEvent, TurnParams, TurnTaker};
@@ -138,6 +139,8 @@ pub enum LoopEvent {
     PlaybackStart { at_ms: u64, id: u64, seq: u32, duration_ms: u64, envelope: Vec<f32> },
     /// Sentence `seq` of reply `id` finished playing at `at_ms`.
     PlaybackEnd { at_ms: u64, id: u64, seq: u32 },
+    /// At start: what keeps the robot's voice out of the microphone.
+    Echo { active: crate::echo::EchoMode, description: String },
 }
 
 /// Frame of the loudness envelope in [`LoopEvent::PlaybackStart`].
@@ -264,6 +267,9 @@ pub struct VoiceLoop<'a, R> {
     pacing: Pacing,
     /// Longest the loop keeps running after a file ends, waiting for replies.
     pub drain_limit_ms: u64,
+    /// A simulated room that mixes the robot's played speech back into the
+    /// input (file mode: the echo a speaker and microphone would make).
+    pub room: Option<Room>,
 }
 
 impl<'a, R> VoiceLoop<'a, R> {
@@ -275,7 +281,7 @@ impl<'a, R> VoiceLoop<'a, R> {
         responder: &'a mut dyn Responder<R>,
         pacing: Pacing,
     ) -> Self {
-        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000 }
+        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None }
     }
 
     /// Runs until the source ends (and every reply is spoken) or `stop` is set.
@@ -307,6 +313,17 @@ impl<'a, R> VoiceLoop<'a, R> {
         let params = TurnParams::from_config(&self.cfg.vad, &self.cfg.turn);
         let mut turn = TurnTaker::new(params);
         let mut vad = Vad::new(self.cfg.vad.threshold);
+        // Design: the echo stage sits before the VAD, so the turn taker,
+        // the pre-roll and whisper all hear the cleaned microphone.
+        let (mut echo, fallback) = EchoPath::new(self.cfg.echo.mode, self.room.take());
+        if let Some(why) = fallback {
+            on_event(LoopEvent::Warning { msg: format!("echo canceller: {why}") });
+        }
+        on_event(LoopEvent::Echo { active: echo.mode(), description: echo.describe() });
+        // Duck mode stays deaf for the mic tail after the robot stops: the
+        // room's reverberation outlasts the last sample played.
+        let duck_tail_ms = self.cfg.turn.mic_tail_ms as u64;
+        let mut last_audible_ms: Option<u64> = None;
         let preroll = ms_to_samples(self.cfg.vad.preroll_ms as u64);
         let mut recent: VecDeque<f32> = VecDeque::with_capacity(preroll + FRAME);
         let mut utt_buf: Vec<f32> = Vec::new();
@@ -369,7 +386,13 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
             } else {
                 let playing = sink.pending() > 0;
+                echo.process(&mut frame, pushed_total - sink.pending() as u64);
+                if playing {
+                    last_audible_ms = Some(now);
+                }
+                let audible = last_audible_ms.is_some_and(|t| now <= t + duck_tail_ms);
                 let (voiced, _) = vad.frame(&frame);
+                let voiced = voiced && !echo.deaf(audible);
                 let ev = turn.on_frame(voiced, playing, now);
                 if let Some(TurnEvent::SpeechStart { .. }) = ev {
                     buffering = true;
@@ -381,8 +404,12 @@ impl<'a, R> VoiceLoop<'a, R> {
                     utt_buf.extend_from_slice(&frame);
                 }
                 if let Some(ev) = ev {
+                    let barge = matches!(ev, TurnEvent::BargeIn { .. });
                     self.on_turn_event(ev, now, &mut buffering, &mut utt_buf, utt_buf_start_ms, &mut next_id,
                         &mut in_stt, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
+                    if barge {
+                        echo.stopped();
+                    }
                 }
                 recent.extend(frame.iter().copied());
                 while recent.len() > preroll {
@@ -464,6 +491,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                             p.first_audio_ms = Some(now + samples_to_ms(sink.pending()));
                         }
                         sink.push(&samples)?;
+                        echo.pushed(&samples);
                         let envelope = loudness_envelope(&samples);
                         playlist.push_back(Segment { id: a.utt, seq: a.seq, envelope, started: false, chars: a.chars, start: pushed_total, len: samples.len() as u64 });
                         pushed_total += samples.len() as u64;

@@ -14,6 +14,7 @@ use attune_speech::audio::FRAME;
 use attune_speech::voice_loop::{FrameSource, PlaybackSink};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use attune_speech::echo::{sox_room_ir, EchoMode, Room};
 
 fn model() -> std::path::PathBuf {
     let p = default_models_dir().join("ggml-tiny.en.bin");
@@ -154,8 +155,11 @@ fn run_reactive(first: Vec<f32>, overlaps: Vec<(u64, Vec<f32>)>, reply: &[&str])
     (r, s)
 }
 
-fn run_with(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<AtomicU64>) -> Run {
-    let cfg = SpeechConfig::default();
+fn run_with(source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<AtomicU64>) -> Run {
+    run_in_room(source, reply, robot_start, SpeechConfig::default(), None)
+}
+
+fn run_in_room(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>) -> Run {
     let stt = SttWorker::start(&model(), &cfg.stt).unwrap();
     let tts = TtsWorker::start(Box::new(EspeakTts::new(&cfg.tts).unwrap()));
     let mut responder = Scripted::new(reply);
@@ -167,6 +171,7 @@ fn run_with(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<A
     {
         let mut vl = VoiceLoop::new(&cfg, &stt, &tts, &mut responder, Pacing::Fast);
         vl.drain_limit_ms = 60_000;
+        vl.room = room;
         vl.run(source.as_mut(), &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| events.push(e)).unwrap();
     }
     let out = read_wav_16k_mono(&out_path).unwrap();
@@ -286,4 +291,98 @@ fn clipped_loud_speech_is_still_transcribed() {
     let r = run_loop(input, &["Yes."]);
     assert_eq!(r.turns.len(), 1);
     assert!(r.turns[0].asr_text.to_lowercase().contains("hear"), "{:?}", r.turns[0].asr_text);
+}
+
+/// The room of the echo tests: the robot's speaker 20 ms from the microphone
+/// (plus the loop's one frame), the direct path 10 dB down, light
+/// reverberation (sox `reverb 20`); the echo bench covers harder rooms.
+fn room() -> Room {
+    let ir = sox_room_ir(20, -10.0, 20).unwrap();
+    Room::from_impulse_response(&ir).unwrap()
+}
+
+fn echo_cfg(mode: EchoMode) -> SpeechConfig {
+    let mut cfg = SpeechConfig::default();
+    cfg.echo.mode = mode;
+    cfg
+}
+
+/// Words of the robot's reply that the participant never says.
+const ROBOT_WORDS: [&str; 5] = ["glad", "weeks", "heavy", "hurry", "tidy"];
+
+fn run_reactive_in_room(first: Vec<f32>, overlaps: Vec<(u64, Vec<f32>)>, mode: EchoMode) -> (Run, u64) {
+    let start = Arc::new(AtomicU64::new(u64::MAX));
+    let src = Reactive { first, overlaps, robot_start: start.clone(), timeline: None, pos: 0 };
+    let r = run_in_room(Box::new(src), &LONG_REPLY, start.clone(), echo_cfg(mode), Some(room()));
+    let s = start.load(Ordering::SeqCst);
+    assert_ne!(s, u64::MAX, "the robot never spoke");
+    (r, s)
+}
+
+fn asr_texts(r: &Run) -> Vec<String> {
+    r.turns.iter().map(|t| t.asr_text.clone()).collect()
+}
+
+#[test]
+fn the_robots_own_voice_through_a_room_is_cancelled_and_never_barges_in() {
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let (r, _) = run_reactive_in_room(first, vec![], EchoMode::Aec);
+    assert!(!r.events.iter().any(|e| matches!(e, LoopEvent::BargeIn { .. })), "false barge-in: {:?}", r.events);
+    assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
+    assert!(!r.turns[0].interrupted);
+    let full: usize = LONG_REPLY.iter().map(|s| s.chars().count()).sum();
+    assert_eq!(r.turns[0].spoken_chars, full);
+    let heard = r.turns[0].asr_text.to_lowercase();
+    assert!(heard.contains("week"), "{heard:?}");
+    assert!(!ROBOT_WORDS.iter().any(|w| heard.contains(w)), "robot words in the transcript: {heard:?}");
+    assert!(r.events.iter().any(|e| matches!(e, LoopEvent::Echo { active: EchoMode::Aec, .. })));
+}
+
+#[test]
+fn without_echo_protection_the_same_room_makes_the_robot_interrupt_itself() {
+    // The control for the test above: the room's echo is loud enough to be
+    // heard as a participant when nothing removes it.
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let (r, _) = run_reactive_in_room(first, vec![], EchoMode::Off);
+    let barge = r.events.iter().filter(|e| matches!(e, LoopEvent::BargeIn { .. })).count();
+    assert!(barge >= 1, "the echo never barged in: {:?}", r.events);
+    assert!(r.turns[0].interrupted);
+}
+
+fn interruption_ms() -> u64 {
+    say("Wait, stop please, I need to tell you something else first.").len() as u64 * 1000 / SAMPLE_RATE as u64
+}
+
+#[test]
+fn a_participant_talking_over_the_echo_still_barges_in_with_aec() {
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let interruption = say("Wait, stop please, I need to tell you something else first.");
+    let (r, robot_start) = run_reactive_in_room(first, vec![(3_000, interruption)], EchoMode::Aec);
+    let cut_at = robot_start + 3_000;
+    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    assert_eq!(barge.len(), 1, "{:?} {:?}", r.events, asr_texts(&r));
+    // Over the echo the gate opens on the participant's louder syllables, so
+    // the barge-in comes later than without echo (bench: 0.7-2.5 s); it
+    // must come while they are still talking.
+    let talk_ms = interruption_ms();
+    assert!(barge[0] >= cut_at && barge[0] < cut_at + talk_ms, "barge-in at {}, speech at {cut_at} for {talk_ms} ms", barge[0]);
+    assert_eq!(r.turns.len(), 2, "{:?}", asr_texts(&r));
+    assert!(r.turns[0].interrupted);
+    let second = r.turns[1].asr_text.to_lowercase();
+    assert!(second.contains("something else"), "{second:?}");
+    assert!(!ROBOT_WORDS.iter().any(|w| second.contains(w)), "robot words in the transcript: {second:?}");
+}
+
+#[test]
+fn duck_mode_keeps_the_echo_out_but_cannot_be_interrupted() {
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let interruption = say("Wait, stop please, I need to tell you something else first.");
+    let (r, _) = run_reactive_in_room(first, vec![(3_000, interruption)], EchoMode::Duck);
+    assert!(!r.events.iter().any(|e| matches!(e, LoopEvent::BargeIn { .. })), "{:?}", r.events);
+    assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
+    assert!(!r.turns[0].interrupted);
 }

@@ -1,0 +1,164 @@
+//! Echo bench (prints figures; `cargo bench -p attune-speech --bench echo`).
+//!
+//! The robot's voice (espeak-ng, the default robot voice) is played through
+//! simulated rooms made with sox (direct-path delay, attenuation,
+//! reverberation) back into the microphone, and the microphone goes through
+//! the voice loop's own echo stage, earshot VAD and turn taker — the same
+//! parts `attune run --arm voice` uses, without whisper (what is measured
+//! here happens before it). For every room, side by side for
+//! `[speech.echo] mode = "off" | "aec" | "duck"`:
+//!
+//! - ERLE: echo energy in / out over robot-only stretches, from the first
+//!   second of a session and after the first reply (converged);
+//! - false barge-ins: replies the robot's own echo interrupted, out of four;
+//! - real barge-ins: a participant (another espeak-ng voice) talking over
+//!   reply 3, detected or not, and how long after they started.
+
+use attune_speech::audio::{ms_to_samples, FRAME, FRAME_MS};
+use attune_speech::echo::{erle_db, sox_room_ir, EchoMode, EchoPath, Room};
+use attune_speech::tts::{EspeakTts, Tts};
+use attune_speech::turn::{TurnEvent, TurnParams, TurnTaker};
+use attune_speech::vad::Vad;
+use attune_speech::{SpeechConfig, TtsConfig};
+
+const REPLIES: [&str; 4] = [
+    "That sounds like an important thing to talk about, and I am glad you brought it up.",
+    "Weeks can hold a lot, both the good moments and the heavy ones, and it helps to look at them.",
+    "Take your time and tell me whatever part of it feels most important to you right now.",
+    "There is no hurry at all, and nothing you say here has to be tidy or finished.",
+];
+
+/// Silence between replies (the participant's turn, here silent).
+const GAP_MS: u64 = 2_000;
+/// The participant starts this long into reply 3 (index 2).
+const BARGE_AT_MS: u64 = 2_500;
+
+struct Outcome {
+    /// Replies interrupted with nobody talking.
+    false_barge_ins: usize,
+    /// The participant's barge-in: detected after this many ms.
+    barge_ms: Option<u64>,
+}
+
+fn run(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>], participant: &[f32], with_participant: bool) -> Outcome {
+    let cfg = SpeechConfig::default();
+    let (mut echo, _) = EchoPath::new(mode, Some(Room::from_impulse_response(ir).expect("room")));
+    let mut vad = Vad::new(cfg.vad.threshold);
+    let mut turn;
+    let mut pushed = 0u64;
+    let mut now = 0u64;
+    let mut false_barge = 0;
+    let mut barge_ms = None;
+    let tail = cfg.turn.mic_tail_ms as u64;
+    let mut last_audible: Option<u64> = None;
+    for (r, reply) in robot.iter().enumerate() {
+        let talk = with_participant && r == 2;
+        echo.pushed(reply);
+        pushed += reply.len() as u64;
+        let frames = reply.len().div_ceil(FRAME) + (GAP_MS / FRAME_MS) as usize;
+        let mut played = pushed - reply.len() as u64;
+        let mut stopped = false;
+        let start_ms = now;
+        turn = TurnTaker::new(TurnParams::from_config(&cfg.vad, &cfg.turn));
+        for _ in 0..frames {
+            let remaining = pushed - played;
+            let playing = remaining > 0 && !stopped;
+            // The participant's voice, if they talk over this reply.
+            let mut mic = [0.0f32; FRAME];
+            let at = now - start_ms;
+            if talk && at >= BARGE_AT_MS {
+                let off = ms_to_samples(at - BARGE_AT_MS);
+                for (i, m) in mic.iter_mut().enumerate() {
+                    *m = participant.get(off + i).copied().unwrap_or(0.0);
+                }
+            }
+            let mut frame = mic;
+            echo.process(&mut frame, played);
+            if playing {
+                last_audible = Some(now);
+            }
+            let audible = last_audible.is_some_and(|t| now <= t + tail);
+            let voiced = vad.frame(&frame).0 && !echo.deaf(audible);
+            if let Some(TurnEvent::BargeIn { .. }) = turn.on_frame(voiced, playing, now) {
+                if talk && at >= BARGE_AT_MS {
+                    barge_ms.get_or_insert(at - BARGE_AT_MS);
+                } else {
+                    false_barge += 1;
+                }
+                echo.stopped();
+                stopped = true;
+                played = pushed;
+            }
+            if !stopped {
+                played = (played + FRAME as u64).min(pushed);
+            }
+            now += FRAME_MS;
+        }
+    }
+    Outcome { false_barge_ins: false_barge, barge_ms }
+}
+
+/// ERLE of the echo stage alone on robot-only audio: the room's echo in,
+/// the stage's output out, over the first reply and over the rest.
+fn erle(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>]) -> (f64, f64) {
+    let (mut with_room, _) = EchoPath::new(EchoMode::Off, Some(Room::from_impulse_response(ir).expect("room")));
+    let (mut stage, _) = EchoPath::new(mode, None);
+    let (mut a_in, mut a_out, mut b_in, mut b_out) = (vec![], vec![], vec![], vec![]);
+    let mut pushed = 0u64;
+    for (r, reply) in robot.iter().enumerate() {
+        with_room.pushed(reply);
+        stage.pushed(reply);
+        let start = pushed;
+        pushed += reply.len() as u64;
+        let frames = reply.len().div_ceil(FRAME) + (GAP_MS / FRAME_MS) as usize;
+        let mut played = start;
+        for _ in 0..frames {
+            played = (played + FRAME as u64).min(pushed);
+            let mut echo = [0.0f32; FRAME];
+            with_room.process(&mut echo, played);
+            let mut out = echo;
+            stage.process(&mut out, played);
+            let (i, o) = if r == 0 { (&mut a_in, &mut a_out) } else { (&mut b_in, &mut b_out) };
+            i.extend_from_slice(&echo);
+            o.extend_from_slice(&out);
+        }
+    }
+    (erle_db(&a_in, &a_out), erle_db(&b_in, &b_out))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let mut robot_voice = EspeakTts::new(&TtsConfig::default()).expect("espeak-ng");
+    let robot: Vec<Vec<f32>> = REPLIES.iter().map(|t| robot_voice.synthesize(t).expect("synthesis")).collect();
+    let mut person = EspeakTts::new(&TtsConfig { voice: "en-gb".into(), rate_wpm: 160, ..TtsConfig::default() }).expect("espeak-ng");
+    let participant = person.synthesize("Wait, stop please, I need to tell you something else first.").expect("synthesis");
+    let rooms: [(u32, f32, u32, &str); 4] = [
+        (20, -10.0, 20, "20 ms, -10 dB, dry"),
+        (40, -6.0, 50, "40 ms, -6 dB, reverb 50"),
+        (80, -6.0, 80, "80 ms, -6 dB, reverb 80"),
+        (40, 0.0, 50, "40 ms, 0 dB, reverb 50 (loud)"),
+    ];
+    println!("echo bench: 4 robot replies ({} s of robot speech), rooms made with sox", robot.iter().map(|r| r.len()).sum::<usize>() / 16_000);
+    println!("{:<32} {:<5} {:>11} {:>11} {:>13} {:>14}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in");
+    for (delay, gain, rev, name) in rooms {
+        let ir = match sox_room_ir(delay, gain, rev) {
+            Ok(ir) => ir,
+            Err(e) => {
+                println!("{name}: {e}");
+                continue;
+            }
+        };
+        for mode in [EchoMode::Off, EchoMode::Aec, EchoMode::Duck] {
+            let (e1, e2) = erle(mode, &ir, &robot);
+            let quiet = run(mode, &ir, &robot, &participant, false);
+            let talk = run(mode, &ir, &robot, &participant, true);
+            let real = match talk.barge_ms {
+                Some(ms) => format!("after {ms} ms"),
+                None => "missed".into(),
+            };
+            println!("{:<32} {:<5} {:>11.1} {:>11.1} {:>13} {:>14}", name, mode.as_str(), e1, e2, format!("{}/4", quiet.false_barge_ins), real);
+        }
+    }
+}
