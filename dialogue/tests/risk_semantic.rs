@@ -183,16 +183,17 @@ fn the_held_out_set_stays_above_its_floors() {
 }
 
 // Floors just below the figures measured when the layer was last changed
-// (README). Measured: tuning 0.943 / 0.987 / 0.955; held-out (a fresh set
-// written by a helper who never saw the code) 0.447 / 0.642 / 0.878,
+// (README). Measured: tuning (745 statements, 332 of them added in the
+// last round, harder on purpose) 0.848 / 0.993 / 0.954; held-out (a fresh
+// set written by a helper who never saw the code) 0.467 / 0.774 / 0.887,
 // idiom/grief 0.962 — far below the 0.95 recall goal, kept as a floor so
 // that it can only go up.
-const FLOOR_TUNE_HIGH: f64 = 0.93;
+const FLOOR_TUNE_HIGH: f64 = 0.83;
 const FLOOR_TUNE_LOW: f64 = 0.97;
 const FLOOR_TUNE_SPEC: f64 = 0.94;
-const FLOOR_HELDOUT_HIGH: f64 = 0.43;
-const FLOOR_HELDOUT_LOW: f64 = 0.62;
-const FLOOR_HELDOUT_SPEC: f64 = 0.86;
+const FLOOR_HELDOUT_HIGH: f64 = 0.45;
+const FLOOR_HELDOUT_LOW: f64 = 0.75;
+const FLOOR_HELDOUT_SPEC: f64 = 0.87;
 const FLOOR_HELDOUT_IDIOM_GRIEF: f64 = 0.95;
 
 /// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
