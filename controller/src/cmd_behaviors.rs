@@ -175,6 +175,22 @@ fn plot(trace: &Path, out: &Path) -> anyhow::Result<()> {
     r.map_err(|e| anyhow::anyhow!("drawing {}: {e}", out.display()))
 }
 
+/// A behaviour trace drawn as SVG text (the same picture as `attune
+/// behaviors plot --out FILE.svg`), for the web dashboard.
+pub fn svg_string(trace: &Path) -> anyhow::Result<String> {
+    let tl = read_trace(trace)?;
+    font_once()?;
+    let mut out = String::new();
+    draw(SVGBackend::with_string(&mut out, (1600, 900)).into_drawing_area(), &tl).map_err(|e| anyhow::anyhow!("drawing the timeline of {}: {e}", trace.display()))?;
+    Ok(out)
+}
+
+/// [`load_font`] once per process (a server draws many timelines).
+fn font_once() -> anyhow::Result<()> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED.get_or_init(|| load_font().map_err(|e| e.to_string())).clone().map_err(|e| anyhow::anyhow!(e))
+}
+
 /// Colour of a behaviour's marks.
 fn colour(b: Behavior) -> RGBColor {
     match b {

@@ -261,6 +261,8 @@ pub struct ArmInputs {
     pub fast: bool,
     /// The robot arm's head (`--head`), default the site config's `[head] backend`.
     pub head: Option<crate::robot::HeadChoice>,
+    /// The robot arm's behaviour trace (the study keeps one per robot day).
+    pub behavior_trace: Option<PathBuf>,
 }
 
 /// Design: the ONE adapter between the study runner and the arms' session
@@ -273,7 +275,7 @@ pub fn run_arm_conversation(medium: Medium, engine: EngineArgs, inputs: ArmInput
         Medium::Chatbot => crate::cmd_chat::run_chat(ChatArgs { script: inputs.script, engine }),
         Medium::Voice | Medium::Robot => crate::cmd_voice::run_arm(RunArgs {
             arm: if medium == Medium::Robot { "robot".into() } else { "voice".into() },
-            robot: crate::robot::HeadArgs { head: inputs.head, head_port: None, behavior_trace: None, head_telemetry: None },
+            robot: crate::robot::HeadArgs { head: inputs.head, head_port: None, behavior_trace: inputs.behavior_trace, head_telemetry: None },
             engine,
             audio_in: inputs.audio_in,
             audio_out: inputs.audio_out,
@@ -395,6 +397,17 @@ fn session_start(a: SessionStartArgs) -> anyhow::Result<()> {
             head: match a.head.as_deref() {
                 None => None,
                 Some(h) => Some(<crate::robot::HeadChoice as clap::ValueEnum>::from_str(h, true).map_err(|e| anyhow::anyhow!("--head: {e}"))?),
+            },
+            // Design: every robot day keeps its behaviour trace in the study
+            // folder (DIR/traces/P/day-NN-<ms>.jsonl; the store's `behaviors`
+            // event names it), so the dashboard can draw the session's
+            // timeline. A rerun of a day gets its own file.
+            behavior_trace: if arm.medium == Medium::Robot {
+                let d = a.study.join("traces").join(&part.id);
+                std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+                Some(d.join(format!("day-{:02}-{}.jsonl", a.day, crate::store::now_ms())))
+            } else {
+                None
             },
         };
         run_arm_conversation(arm.medium, engine, inputs).with_context(|| format!("day {} was not recorded; it can be run again", a.day))?;

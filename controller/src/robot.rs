@@ -262,6 +262,8 @@ impl Prepared {
                 "participant_pitch_deg": self.settings.participant_pitch_deg,
                 "head": format!("{:?}", self.choice).to_lowercase(),
                 "fingerprint": session.fingerprint(),
+                // Where the behaviour trace goes (the web dashboard draws it).
+                "trace": self.trace.as_ref().map(|(p, _)| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
             }),
         )
     }

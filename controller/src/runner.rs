@@ -221,7 +221,8 @@ pub const STOPPED_BY_STAFF: &str = "session stopped by staff";
 /// to the transport and their events to observers; returns the session
 /// when every command sender is gone.
 ///
-/// Staff commands from the bus (`[bus]`) are applied here, for every arm:
+/// Staff commands (from the bus, or the web dashboard through the
+/// session's [`crate::bus::desk::StaffDesk`]) are applied here, for every arm:
 /// before each turn, and at once when one arrives while the engine is idle.
 /// `pause` holds the next turn (utterances wait in the bounded queue);
 /// `stop` cancels `shutdown` (the transport ends as on Ctrl-C) and refuses

@@ -186,6 +186,40 @@ pub struct ChatSession {
     alerts: crate::alerts::Dispatcher,
     /// The MQTT bus to staff, when `[bus]` is configured.
     bus: Option<crate::bus::BusHandle>,
+    /// Staff commands (pause, resume, stop, say) from the bus and the web dashboard.
+    desk: crate::bus::desk::StaffDesk,
+}
+
+/// The session's side of the [`crate::bus::desk::StaffDesk`]: audits in the
+/// store, reports on the bus when there is one.
+struct DeskHooks<'a> {
+    /// The session store.
+    store: &'a Store,
+    /// Session row id.
+    session: i64,
+    /// The bus, when configured.
+    bus: Option<&'a mut crate::bus::BusHandle>,
+}
+
+impl crate::bus::desk::DeskHooks for DeskHooks<'_> {
+    fn audit(&self, kind: &str, payload: serde_json::Value) {
+        if let Err(e) = self.store.event(Some(self.session), None, kind, &payload) {
+            tracing::error!("could not audit {kind}: {e}");
+        }
+    }
+    fn already_applied(&self, id: &str) -> bool {
+        self.bus.as_ref().is_some_and(|b| b.already_applied(id))
+    }
+    fn outcome(&mut self, c: &crate::bus::message::StaffCommand, outcome: &str, turn: Option<u64>) {
+        if let Some(b) = self.bus.as_mut() {
+            b.command_event(c, outcome, turn);
+        }
+    }
+    fn paused_changed(&mut self, paused: bool) {
+        if let Some(b) = self.bus.as_mut() {
+            b.set_paused(paused);
+        }
+    }
 }
 
 impl ChatSession {
@@ -251,16 +285,17 @@ impl ChatSession {
             store.set_session_crisis(session_id, true)?;
             store.event(Some(session_id), None, "crisis_carried_over", &serde_json::json!({}))?;
         }
+        let desk = crate::bus::desk::StaffDesk::new();
         let bus = match &cfg.bus {
             None => None,
             Some(b) => {
                 let ctx = crate::bus::SessionCtx { session: session_id, participant: participant.clone(), arm: arm.into(), day, fingerprint: engine.fingerprint().into(), crisis_active: carried };
-                let bus = crate::bus::BusHandle::start(b, &cfg.store.path, ctx)?;
+                let bus = crate::bus::BusHandle::start(b, &cfg.store.path, ctx, desk.sender())?;
                 bus.wait_online(std::time::Duration::from_millis(b.connect_wait_ms)).await;
                 Some(bus)
             }
         };
-        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local, alerts, bus })
+        Ok(ChatSession { engine, state, store, session_id, participant, day, turns: 0, notes: Vec::new(), cfg, local, alerts, bus, desk })
     }
 
     /// The engine fingerprint.
@@ -304,10 +339,10 @@ impl ChatSession {
         let cancel = CancellationToken::new();
         // A staff line queued on the bus (wizard of oz) replaces this turn's
         // reply unless the crisis layer says otherwise; see bus::message::decide_say.
-        let staff_line = self.bus.as_mut().and_then(|b| {
+        if let Some(b) = self.bus.as_mut() {
             b.turn_started(idx);
-            b.queued_say()
-        });
+        }
+        let staff_line = self.desk.queued_say();
         let mut say_decision = None;
         let cancel_gen = cancel.clone();
 
@@ -384,8 +419,11 @@ impl ChatSession {
             return Err(e.context("writing the turn to the session store"));
         }
         let row = row.context("engine produced no analysis event")?;
-        let staff = match (say_decision, staff_line, self.bus.as_mut()) {
-            (Some(d), Some((text, _)), Some(bus)) => bus.say_outcome(idx, d).map(|c| (c, text)),
+        let staff = match (say_decision, staff_line) {
+            (Some(d), Some((text, _))) => {
+                let mut hooks = DeskHooks { store: &self.store, session: self.session_id, bus: self.bus.as_mut() };
+                self.desk.say_outcome(idx, d, &mut hooks).map(|c| (c, text))
+            }
             _ => None,
         };
         if let Some((cmd, text)) = staff.as_ref().filter(|_| say_decision == Some(crate::bus::message::SayDecision::Speak)) {
@@ -421,9 +459,25 @@ impl ChatSession {
         Ok(report)
     }
 
-    /// Staff hold the session paused (bus command `pause`).
+    /// Staff hold the session paused (command `pause`, from the bus or the web dashboard).
     pub fn paused(&self) -> bool {
-        self.bus.as_ref().is_some_and(|b| b.paused())
+        self.desk.paused()
+    }
+
+    /// The session row id in the store.
+    pub fn id(&self) -> i64 {
+        self.session_id
+    }
+
+    /// A sender of staff commands into this session (the web dashboard's
+    /// path; the bus has its own clone). Bounded: `try_send` fails when full.
+    pub fn staff_sender(&self) -> tokio::sync::mpsc::Sender<crate::bus::message::StaffCommand> {
+        self.desk.sender()
+    }
+
+    /// Follows whether staff hold the session paused or stopped it.
+    pub fn watch_staff(&self) -> tokio::sync::watch::Receiver<crate::bus::desk::DeskState> {
+        self.desk.watch_state()
     }
 
     /// The robot arm's head reporter on the bus (faults, telemetry); `None`
@@ -432,27 +486,17 @@ impl ChatSession {
         self.bus.as_ref().and_then(|b| b.head_reporter())
     }
 
-    /// Resolves when a staff command arrives on the bus; never without a bus.
+    /// Resolves when a staff command arrives (bus or web dashboard).
     pub async fn staff_command_arrived(&mut self) {
-        match self.bus.as_mut() {
-            Some(b) => b.command_arrived().await,
-            None => std::future::pending::<()>().await,
-        }
+        self.desk.command_arrived().await
     }
 
-    /// Applies staff commands from the bus between turns (pause waits here
-    /// for resume or stop). The session runner calls it before each turn
-    /// and when a command arrives while idle; without a bus it returns
-    /// `Continue` at once.
+    /// Applies staff commands between turns (pause waits here for resume or
+    /// stop). The session runner calls it before each turn and when a
+    /// command arrives while idle.
     pub async fn between_turns(&mut self) -> crate::bus::Flow {
-        let Some(bus) = self.bus.as_mut() else { return crate::bus::Flow::Continue };
-        let (store, sid) = (&self.store, self.session_id);
-        let audit = |kind: &str, payload: serde_json::Value| {
-            if let Err(e) = store.event(Some(sid), None, kind, &payload) {
-                tracing::error!("could not audit {kind}: {e}");
-            }
-        };
-        bus.between_turns(&audit).await
+        let mut hooks = DeskHooks { store: &self.store, session: self.session_id, bus: self.bus.as_mut() };
+        self.desk.between_turns(&mut hooks).await
     }
 
     fn finish(&mut self, row: i64, idx: u64, r: &TurnResult, crisis_before: bool) -> anyhow::Result<TurnReport> {
@@ -579,6 +623,8 @@ impl ChatSession {
         let summary = summarize(self.day, &self.notes, self.cfg.dialogue.memory_summary_chars);
         self.store.end_session(self.session_id, &summary, self.state.crisis.active)?;
         self.store.event(Some(self.session_id), None, "session_end", &serde_json::json!({"turns": self.turns}))?;
+        let mut hooks = DeskHooks { store: &self.store, session: self.session_id, bus: self.bus.as_mut() };
+        self.desk.close(&mut hooks);
         if let Some(b) = self.bus {
             b.close(self.turns).await;
         }

@@ -12,6 +12,7 @@
   function chat() {
     var body = document.body, base = body.dataset.base, csrf = body.dataset.csrf;
     var conv = $('#conversation'), form = $('#composer'), box = $('#message'), notice = $('#notice'), send = $('#send');
+    var held = send.disabled; // staff paused or stopped the chat (the server's word)
     var sentAt = [];       // send times not yet matched to a turn
     var timing = {};       // utt -> {sent, first}
     function notify(msg) { notice.textContent = msg || ''; notice.hidden = !msg; }
@@ -51,6 +52,14 @@
     }
     var es = new EventSource(base + '/events');
     es.addEventListener('turns', function (ev) { JSON.parse(ev.data).forEach(upsert); });
+    es.addEventListener('status', function (ev) {
+      var st = JSON.parse(ev.data);
+      $('#paused').hidden = !st.paused;
+      $('#stopped').hidden = !st.stopped;
+      held = st.paused || st.stopped;
+      send.disabled = held;
+      body.dataset.paused = st.paused ? 'true' : 'false';
+    });
     es.addEventListener('ended', function () { es.close(); notify('This chat has ended. Reload the page to continue.'); });
     function submit() {
       var text = box.value;
@@ -68,7 +77,7 @@
       }).then(function (r) {
         return r.json().then(function (j) { return { ok: r.ok, j: j }; }, function () { return { ok: false, j: {} }; });
       }).then(function (x) {
-        send.disabled = false;
+        send.disabled = held;
         if (x.ok) { box.focus(); }
         else {
           sentAt.pop();
@@ -76,7 +85,7 @@
           notify(x.j.error || 'The message could not be sent. It is still in the box; please try again.');
         }
       }, function () {
-        send.disabled = false; sentAt.pop();
+        send.disabled = held; sentAt.pop();
         if (!box.value) box.value = text;
         notify('The message could not be sent (no connection). It is still in the box; please try again.');
       });

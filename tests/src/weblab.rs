@@ -119,6 +119,24 @@ impl WebLab {
         }
     }
 
+    /// Signs a staff member in over plain HTTP; returns the `attune_staff` cookie (`name=value`).
+    pub async fn staff_cookie(&self, user: &str, password: &str) -> String {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        let r = http.get(format!("{}/staff/login", self.base)).send().await.expect("GET /staff/login");
+        let login = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().unwrap_or_default().to_string();
+        let page = r.text().await.expect("login page");
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|x| x.split('"').next()).expect("csrf field").to_string();
+        let r = http
+            .post(format!("{}/staff/login", self.base))
+            .header("Cookie", login)
+            .form(&[("username", user), ("password", password), ("csrf", &csrf)])
+            .send()
+            .await
+            .expect("POST /staff/login");
+        assert_eq!(r.status().as_u16(), 303, "sign-in of {user} failed");
+        r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().unwrap_or_default().to_string()
+    }
+
     /// Where test artefacts (screenshots) go: `target/web-artefacts/`.
     pub fn artefacts() -> PathBuf {
         let p = crate::workspace_root().join("target").join("web-artefacts");
@@ -127,8 +145,9 @@ impl WebLab {
     }
 }
 
-impl Drop for WebLab {
-    fn drop(&mut self) {
+impl WebLab {
+    /// Stops the server with SIGTERM (it closes its chats like Ctrl-C) and waits for it.
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.server.take() {
             // SIGTERM: the server closes its chats like Ctrl-C.
             let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
@@ -142,6 +161,12 @@ impl Drop for WebLab {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+impl Drop for WebLab {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -91,3 +91,52 @@ fn voice_and_robot_participants_run_spoken_days_whose_transcripts_and_latencies_
     let sessions = std::fs::read_to_string(out.join("sessions.jsonl")).unwrap();
     assert!(sessions.lines().any(|l| l.contains("\"head\":\"sim\"")));
 }
+
+#[test]
+fn a_robot_day_keeps_its_behaviour_trace_and_the_staff_page_of_its_session_shows_the_timeline() {
+    use attune_tests::weblab::WebLab;
+    let mut lab = WebLab::new("[llm]\nmode = \"reflect\"\n");
+    let p = lab.enroll_into("robot", "R");
+    // The lab has its own ATTUNE_HOME: its models are this machine's.
+    let models = match (std::env::var_os("ATTUNE_HOME"), std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")) {
+        (Some(h), _, _) => Path::new(&h).join("models"),
+        (None, Some(x), _) => Path::new(&x).join("attune/models"),
+        (None, None, h) => Path::new(&h.unwrap_or_default()).join(".local/share/attune/models"),
+    };
+    std::fs::create_dir_all(lab.dir.path().join("home")).unwrap();
+    std::os::unix::fs::symlink(&models, lab.dir.path().join("home").join("models")).unwrap();
+    let wav = clip(lab.dir.path(), "u", "I have been feeling a bit lonely this week.");
+    let af = lab.dir.path().join("answers.json");
+    let ans = serde_json::json!({"pre": {"mood": [5]}, "post": {"mood": [4]}, "baseline": {"phq4": [1, 2, 1, 2], "k10": vec![2; 10]}});
+    std::fs::write(&af, ans.to_string()).unwrap();
+    let out_wav = lab.dir.path().join("out.wav");
+    lab.ok(&[
+        "session", "start", "--study", lab.study_str(), "--participant", &p, "--day", "1", "--answers", af.to_str().unwrap(),
+        "--audio-in", &wav, "--audio-out", out_wav.to_str().unwrap(), "--fast", "--llm", "reflect", "--head", "sim",
+    ]);
+    let traces: Vec<_> = std::fs::read_dir(lab.study.join("traces").join(&p)).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let c = rusqlite::Connection::open(lab.study.join("sessions.db")).unwrap();
+    let (sid, trace): (i64, String) = c
+        .query_row("SELECT session_id, json_extract(payload, '$.trace') FROM events WHERE kind = 'behaviors'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(Path::new(&trace), std::fs::canonicalize(&traces[0]).unwrap());
+    lab.add_user("dr.lee", "staff", "correct horse battery");
+    lab.serve(&["--llm", "reflect"]);
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let cookie = lab.staff_cookie("dr.lee", "correct horse battery").await;
+        let http = reqwest::Client::new();
+        let page = http.get(format!("{}/staff/session/{sid}", lab.base)).header("Cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let img = format!("src=\"/staff/session/{sid}/timeline.svg\"");
+        assert!(page.contains("Behaviour timeline") && page.contains(&img), "{page}");
+        let r = http.get(format!("{}/staff/session/{sid}/timeline.svg", lab.base)).header("Cookie", &cookie).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+        let svg = r.text().await.unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>") && svg.matches("<rect").count() > 5, "{}", &svg[..svg.len().min(400)]);
+        std::fs::write(WebLab::artefacts().join("14-robot-timeline.svg"), &svg).unwrap();
+        // Not without signing in.
+        let r = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap().get(format!("{}/staff/session/{sid}/timeline.svg", lab.base)).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    });
+}

@@ -395,3 +395,283 @@ fn a_page_closed_mid_reply_loses_nothing_and_reopening_shows_the_reply() {
         b.quit().await;
     });
 }
+
+/// Signs a staff member in on `b` and waits for the dashboard.
+async fn staff_login(b: &Browser, base: &str, user: &str, password: &str) {
+    b.goto(&format!("{base}/staff/login")).await.unwrap();
+    b.type_text(&b.find("input#username").await.unwrap(), user).await.unwrap();
+    b.type_text(&b.find("input#password").await.unwrap(), password).await.unwrap();
+    b.click(&b.find("button#login").await.unwrap()).await.unwrap();
+    b.wait_for("the dashboard", WAIT, || async { Ok(b.find_all("#live").await?.first().cloned()) }).await.unwrap();
+}
+
+/// Whether the participant page shows the chat as paused by staff (banner shown, sending off).
+async fn shows_paused(b: &Browser) -> bool {
+    b.exec("return !document.getElementById('paused').hidden && document.getElementById('send').disabled", vec![]).await.unwrap() == json!(true)
+}
+
+#[test]
+fn staff_pause_and_resume_a_live_chat_and_a_staff_line_reaches_the_participant_all_audited() {
+    if !webdriver::available() {
+        panic!("chromium and chromium-driver are not installed; run scripts/setup.sh");
+    }
+    let mut lab = WebLab::new(REFLECT);
+    let p = lab.enroll_into("chatbot", "Z");
+    lab.add_user("dr.lee", "staff", "correct horse battery");
+    lab.add_user("res", "researcher", "research only please");
+    lab.serve(&["--llm", "reflect"]);
+    let link = lab.link(&p, 1);
+    let woz = "Let us take one slow breath together <b>before</b> we go on.";
+    rt().block_on(async {
+        let driver = Driver::start().await.expect("chromedriver");
+        let b = driver.session(PHONE.0, PHONE.1).await.expect("participant browser");
+        b.goto(&link).await.unwrap();
+        answer_all(&b).await;
+        b.wait_for("the chat page", WAIT, || async { Ok(b.find_all("textarea#message").await?.first().cloned()) }).await.unwrap();
+        say(&b, "Work has been a lot this week.").await;
+
+        let staff = driver.session(DESKTOP.0, DESKTOP.1).await.expect("staff browser");
+        staff_login(&staff, &lab.base, "dr.lee", "correct horse battery").await;
+        let row = staff.wait_for("the live session row", WAIT, || async { Ok(staff.find_all("tr.session[data-session-id]").await?.first().cloned()) }).await.unwrap();
+        let sid: i64 = staff.attr(&row, "data-session-id").await.unwrap().unwrap().parse().unwrap();
+        staff.goto(&format!("{}/staff/session/{sid}", lab.base)).await.unwrap();
+
+        // Pause: the participant's page says so and does not send.
+        staff.click(&staff.find("button#pause").await.unwrap()).await.unwrap();
+        staff.wait_for("the pause notice", WAIT, || async { Ok(staff.find_all("#notice").await?.first().cloned()) }).await.unwrap();
+        b.wait_for("the paused banner", WAIT, || async { Ok(shows_paused(&b).await.then_some(())) }).await.unwrap();
+        shots(&b, "11-chat-paused").await;
+        shots(&staff, "12-staff-session-controls").await;
+        // A message posted anyway (a page that missed the update) is refused with the reason, not queued.
+        let r = b
+            .exec(
+                "var x = new XMLHttpRequest(); x.open('POST', document.body.dataset.base + '/message', false);\
+                 x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');\
+                 x.send('csrf=' + encodeURIComponent(document.body.dataset.csrf) + '&message=are%20you%20there');\
+                 return [x.status, x.responseText];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r[0], json!(409), "{r}");
+        assert!(r[1].as_str().unwrap().contains("paused"), "{r}");
+        // The same page reloaded shows the pause too (server-rendered).
+        b.goto(&link).await.unwrap();
+        assert!(shows_paused(&b).await, "a reloaded page shows the pause");
+        assert_eq!(b.find_all(".turn").await.unwrap().len(), 1, "nothing was queued while paused");
+
+        // A researcher cannot command the session (refused and audited).
+        let res = driver.session(DESKTOP.0, DESKTOP.1).await.expect("researcher browser");
+        staff_login(&res, &lab.base, "res", "research only please").await;
+        let cookie = res.cookie("attune_staff").await.unwrap();
+        let page = reqwest::Client::new().get(format!("{}/staff", lab.base)).header("Cookie", format!("attune_staff={cookie}")).send().await.unwrap().text().await.unwrap();
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let r = reqwest::Client::new()
+            .post(format!("{}/staff/session/{sid}/command", lab.base))
+            .header("Cookie", format!("attune_staff={cookie}"))
+            .form(&[("csrf", csrf.as_str()), ("kind", "resume")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        res.quit().await;
+        // A forged command (no CSRF token) does nothing either.
+        let scookie = staff.cookie("attune_staff").await.unwrap();
+        let r = reqwest::Client::new()
+            .post(format!("{}/staff/session/{sid}/command", lab.base))
+            .header("Cookie", format!("attune_staff={scookie}"))
+            .form(&[("kind", "resume")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(shows_paused(&b).await, "still paused after the refused commands");
+
+        // Resume: sending works again.
+        staff.click(&staff.find("button#resume").await.unwrap()).await.unwrap();
+        b.wait_for("the banner to go", WAIT, || async {
+            Ok((b.exec("return document.getElementById('paused').hidden && !document.getElementById('send').disabled", vec![]).await? == json!(true)).then_some(()))
+        })
+        .await
+        .unwrap();
+
+        // The wizard-of-oz line: queued by staff, it is the reply to the participant's next message.
+        staff.type_text(&staff.find("textarea#woz").await.unwrap(), woz).await.unwrap();
+        staff.click(&staff.find("button#say").await.unwrap()).await.unwrap();
+        staff.wait_for("the queued notice", WAIT, || async { Ok(staff.find_all("#notice").await?.first().cloned()) }).await.unwrap();
+        let reply = say(&b, "Okay. I am back now.").await;
+        assert!(reply.contains(woz), "the staff line is the reply, shown as text: {reply:?}");
+        assert_eq!(b.exec("return document.querySelectorAll('.reply b').length", vec![]).await.unwrap(), json!(0), "escaped");
+        // The transcript marks it as staff-written.
+        staff.goto(&format!("{}/staff/session/{sid}", lab.base)).await.unwrap();
+        let marked = staff.find_all("li.staff-line").await.unwrap();
+        assert_eq!(marked.len(), 1);
+        assert!(staff.text(&marked[0]).await.unwrap().contains("staff line"));
+
+        // Audit: each command in the session's events with who and when, as a bus command is.
+        let c = store(&lab);
+        let cmds: Vec<(String, String, String)> = c
+            .prepare("SELECT json_extract(payload, '$.kind'), json_extract(payload, '$.by'), json_extract(payload, '$.received_at') FROM events WHERE kind = 'staff_command' AND session_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([sid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let kinds: Vec<&str> = cmds.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(kinds, ["pause", "resume", "say"], "{cmds:?}");
+        assert!(cmds.iter().all(|c| c.1 == "dr.lee" && c.2.ends_with('Z')), "{cmds:?}");
+        let web: Vec<(String, Option<String>)> = c
+            .prepare("SELECT json_extract(payload, '$.action'), json_extract(payload, '$.kind') FROM events WHERE kind = 'staff_web' AND json_extract(payload, '$.action') LIKE 'session_command%' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(web.iter().filter(|w| w.0 == "session_command").count(), 3, "{web:?}");
+        assert_eq!(web.iter().filter(|w| w.0 == "session_command_refused").count(), 1, "the researcher's try: {web:?}");
+        let (by, turn): (String, i64) = c.query_row("SELECT json_extract(payload, '$.by'), turn_idx FROM events WHERE kind = 'staff_say' AND session_id = ?1", [sid], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((by.as_str(), turn), ("dr.lee", 2));
+        let (source, stored): (String, String) = c.query_row("SELECT source, reply FROM turns WHERE session_id = ?1 AND idx = 2", [sid], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((source.as_str(), stored.as_str()), ("staff", woz));
+
+        // Stop: the chat ends for the day and the page says what to do next.
+        staff.click(&staff.find("button#stop").await.unwrap()).await.unwrap();
+        b.wait_for("the stopped notice", WAIT, || async {
+            Ok((b.exec("return !document.getElementById('stopped').hidden && document.getElementById('send').disabled", vec![]).await? == json!(true)).then_some(()))
+        })
+        .await
+        .unwrap();
+        let ended: Option<i64> = b
+            .wait_for("the session to close", WAIT, || async {
+                Ok(store(&lab).query_row("SELECT ended_at_ms FROM sessions WHERE id = ?1", [sid], |r| r.get::<_, Option<i64>>(0)).unwrap().map(Some))
+            })
+            .await
+            .unwrap();
+        assert!(ended.is_some());
+        b.goto(&link).await.unwrap();
+        assert_eq!(b.exec("return !document.getElementById('stopped').hidden", vec![]).await.unwrap(), json!(true), "the stopped day does not restart on reload");
+        assert_eq!(b.find_all(".turn").await.unwrap().len(), 2);
+        b.quit().await;
+        staff.quit().await;
+    });
+}
+
+/// (user text, reply text) of each turn on a chat page, in page order, once all are complete.
+async fn page_turns(b: &Browser, n: usize) -> Vec<(String, String)> {
+    b.wait_for("every reply on this page", WAIT, || async { Ok((done_replies(b).await.len() >= n).then_some(())) }).await.unwrap();
+    let v = b
+        .exec(
+            "return Array.from(document.querySelectorAll('.turn')).map(function (t) {\
+               return [t.querySelector('.user p.text').textContent, t.querySelector('.reply p.text').textContent.trim()]; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_str().unwrap().to_string())).collect()
+}
+
+#[test]
+fn two_tabs_on_one_day_sending_at_once_share_one_conversation_with_nothing_lost_or_interleaved() {
+    if !webdriver::available() {
+        panic!("chromium and chromium-driver are not installed; run scripts/setup.sh");
+    }
+    let mut lab = WebLab::new(REFLECT);
+    let p = lab.enroll_into("chatbot", "T");
+    lab.serve(&["--llm", "reflect"]);
+    let link = lab.link(&p, 1);
+    rt().block_on(async {
+        let driver = Driver::start().await.expect("chromedriver");
+        let a = driver.session(PHONE.0, PHONE.1).await.expect("tab a");
+        a.goto(&link).await.unwrap();
+        answer_all(&a).await;
+        a.wait_for("the chat page", WAIT, || async { Ok(a.find_all("textarea#message").await?.first().cloned()) }).await.unwrap();
+        let b = driver.session(PHONE.0, PHONE.1).await.expect("tab b");
+        b.goto(&link).await.unwrap();
+        b.wait_for("the chat page in the second tab", WAIT, || async { Ok(b.find_all("textarea#message").await?.first().cloned()) }).await.unwrap();
+        // Both tabs type, then both send as close together as the driver allows (the
+        // second click is not waited for: a script clicks it after a 0 ms timer).
+        let (ta, tb) = ("Tab A: my sister called me today and it went badly.", "Tab B: I also could not sleep last night.");
+        a.type_text(&a.find("textarea#message").await.unwrap(), ta).await.unwrap();
+        b.type_text(&b.find("textarea#message").await.unwrap(), tb).await.unwrap();
+        b.exec("setTimeout(function () { document.getElementById('send').click(); }, 0);", vec![]).await.unwrap();
+        a.click(&a.find("button#send").await.unwrap()).await.unwrap();
+        let shown_a = page_turns(&a, 2).await;
+        let shown_b = page_turns(&b, 2).await;
+        assert_eq!(shown_a.len(), 2, "{shown_a:?}");
+        assert_eq!(shown_a, shown_b, "both tabs show the same conversation in the same order");
+        let mut users: Vec<&str> = shown_a.iter().map(|t| t.0.as_str()).collect();
+        users.sort();
+        assert_eq!(users, [ta, tb], "each message once");
+        // What the tabs show is what the store holds, turn by turn (no sentence of one reply in the other).
+        let c = store(&lab);
+        let stored: Vec<(String, String)> = c
+            .prepare("SELECT participant_text, reply FROM turns WHERE status = 'complete' ORDER BY session_id, idx")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(stored.len(), 2, "one session, two turns: {stored:?}");
+        let sessions: i64 = c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!(sessions, 1, "two tabs, one session");
+        for ((su, sr), (pu, pr)) in stored.iter().zip(&shown_a) {
+            assert_eq!(su, pu);
+            assert_eq!(sr.split_whitespace().collect::<Vec<_>>(), pr.split_whitespace().collect::<Vec<_>>(), "turn {su:?}");
+        }
+        // A reload of either tab converges on the same.
+        b.goto(&link).await.unwrap();
+        assert_eq!(page_turns(&b, 2).await, shown_a);
+        shots(&b, "13-second-tab").await;
+        a.quit().await;
+        b.quit().await;
+    });
+}
+
+#[test]
+fn a_chat_that_closed_while_the_participant_was_away_keeps_the_day_in_one_session() {
+    if !webdriver::available() {
+        panic!("chromium and chromium-driver are not installed; run scripts/setup.sh");
+    }
+    let mut lab = WebLab::new(REFLECT);
+    let p = lab.enroll_into("chatbot", "I");
+    lab.serve(&["--llm", "reflect"]);
+    let link = lab.link(&p, 1);
+    let rt = rt();
+    let driver = rt.block_on(Driver::start()).expect("chromedriver");
+    let b = rt.block_on(driver.session(PHONE.0, PHONE.1)).expect("browser");
+    rt.block_on(async {
+        b.goto(&link).await.unwrap();
+        answer_all(&b).await;
+        b.wait_for("the chat page", WAIT, || async { Ok(b.find_all("textarea#message").await?.first().cloned()) }).await.unwrap();
+        say(&b, "I argued with my flatmate about the dishes.").await;
+        say(&b, "Now it feels awkward at home.").await;
+        b.goto("about:blank").await.unwrap();
+    });
+    // The chat's session closes while the participant is away (here: the
+    // server restarts, which closes it the way `chat_idle_minutes` does).
+    lab.stop();
+    lab.serve(&["--llm", "reflect"]);
+    rt.block_on(async {
+        b.goto(&link).await.unwrap();
+        let notice = b.wait_for("the closed-chat notice", WAIT, || async { Ok(b.find_all("#chat-closed").await?.first().cloned()) }).await.unwrap();
+        assert!(b.text(&notice).await.unwrap().contains("saved"));
+        assert!(b.find_all("textarea#message").await.unwrap().is_empty(), "no second chat session for the day");
+        shots(&b, "15-chat-closed-while-away").await;
+        answer_all(&b).await;
+        b.wait_for("the thank-you page", WAIT, || async { Ok(b.find_all("#done").await?.first().cloned()) }).await.unwrap();
+        b.quit().await;
+    });
+    // One store session for the day, and the day record names it with both turns.
+    let c = store(&lab);
+    let sessions: Vec<(i64, i64)> = c
+        .prepare("SELECT id, (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) FROM sessions s WHERE participant = ?1")
+        .unwrap()
+        .query_map([&p], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let sdb = rusqlite::Connection::open(lab.study.join("study.db")).unwrap();
+    let (store_session, turns): (i64, i64) = sdb.query_row("SELECT store_session, turns FROM study_sessions WHERE participant = ?1 AND day = 1", [&p], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((store_session, turns), (sessions[0].0, 2));
+}

@@ -205,6 +205,17 @@ fn parse_incoming(payload: &[u8]) -> Result<Incoming, String> {
     Ok(m)
 }
 
+/// A staff line as it will be said: trimmed, 1 to [`MAX_SAY_CHARS`]
+/// characters, no control characters but line breaks (the bus and the web
+/// dashboard check it the same way).
+pub fn say_text(text: &str) -> Result<String, String> {
+    let text = text.trim().replace("\r\n", "\n");
+    if text.is_empty() || text.chars().count() > MAX_SAY_CHARS || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(format!("`say` needs `text` of 1-{MAX_SAY_CHARS} characters without control characters"));
+    }
+    Ok(text)
+}
+
 /// Validates a `cmd` payload. `now_ms` and `max_age_ms` refuse stale commands
 /// (sent long ago and delivered now).
 pub fn parse_command(payload: &[u8], now_ms: i64, max_age_ms: i64) -> Result<StaffCommand, String> {
@@ -223,14 +234,7 @@ pub fn parse_command(payload: &[u8], now_ms: i64, max_age_ms: i64) -> Result<Sta
         "pause" => Action::Pause,
         "resume" => Action::Resume,
         "stop" => Action::Stop,
-        "say" => {
-            let text = m.text.unwrap_or_default();
-            let text = text.trim().to_string();
-            if text.is_empty() || text.chars().count() > MAX_SAY_CHARS || text.chars().any(|c| c.is_control() && c != '\n') {
-                return Err(format!("`say` needs `text` of 1-{MAX_SAY_CHARS} characters without control characters"));
-            }
-            Action::Say { text, crisis_aware: m.crisis_aware.unwrap_or(false) }
-        }
+        "say" => Action::Say { text: say_text(&m.text.unwrap_or_default())?, crisis_aware: m.crisis_aware.unwrap_or(false) },
         other => return Err(format!("unknown command kind {other:?} (pause, resume, stop, say)")),
     };
     Ok(StaffCommand { id: m.id, by: m.by, at_ms, action })

@@ -5,6 +5,7 @@
 //! - [`config`] — `[bus]` in the site config, validated.
 //! - [`message`] — the envelope, incoming commands/acks, the say-vs-crisis rule (pure).
 //! - [`dedup`] — idempotent consumption (drop a message id already seen).
+//! - [`desk`] — a session's staff commands from the bus and the web dashboard, applied in one place.
 //! - [`outbox`] — the durable outbox and alert table in the session store.
 //! - [`runner`] — rumqttc's event loop (a task) and the outbox publisher (a thread).
 //! - [`cli`] — `attune bus monitor | ack | cmd`.
@@ -17,6 +18,7 @@
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod desk;
 pub mod message;
 pub mod outbox;
 pub mod runner;
@@ -24,7 +26,7 @@ pub mod runner;
 pub use config::BusConfig;
 
 use crate::session::TurnReport;
-use message::{Action, Leaf, StaffCommand};
+use message::{Leaf, StaffCommand};
 use runner::{Shared, Signal};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,8 +147,6 @@ pub struct BusHandle {
     conn: rusqlite::Connection,
     /// Wakes the outbox thread (bounded; see [`runner::SIGNAL_CAPACITY`]).
     sig: SyncSender<Signal>,
-    /// Validated staff commands (bounded; see [`runner::COMMAND_CAPACITY`]).
-    cmds: mpsc::Receiver<StaffCommand>,
     /// Connection state and backlog.
     shared: Arc<Shared>,
     /// Stops the event-loop task.
@@ -157,12 +157,8 @@ pub struct BusHandle {
     task: Option<tokio::task::JoinHandle<()>>,
     /// Session identity.
     ctx: SessionCtx,
-    /// Staff paused the session.
+    /// Staff paused the session (a mirror of the session's [`desk::StaffDesk`], for `state`).
     paused: bool,
-    /// A staff line waiting for the robot's next turn.
-    say: Option<StaffCommand>,
-    /// A command taken off the channel by [`command_arrived`](Self::command_arrived), applied next.
-    arrived: Option<StaffCommand>,
     /// Risk of the previous turn (for `risk_changed`).
     last_risk: String,
     /// The session store (the outbox), for [`head_reporter`](Self::head_reporter).
@@ -174,7 +170,8 @@ impl BusHandle {
     /// local misconfiguration (password variable unset, CA file unreadable,
     /// store unreadable); an unreachable or refusing broker is logged and
     /// retried while the session goes on.
-    pub fn start(cfg: &BusConfig, store_path: &std::path::Path, ctx: SessionCtx) -> anyhow::Result<BusHandle> {
+    /// Validated commands go to `cmds` (the session's [`desk::StaffDesk`]).
+    pub fn start(cfg: &BusConfig, store_path: &std::path::Path, ctx: SessionCtx, cmds: mpsc::Sender<StaffCommand>) -> anyhow::Result<BusHandle> {
         cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let password = cfg.password().map_err(|e| anyhow::anyhow!("{e}"))?;
         let ca_pem = match &cfg.ca_file {
@@ -184,12 +181,11 @@ impl BusHandle {
         let conn = outbox::connect(store_path).map_err(|e| anyhow::anyhow!("bus outbox {}: {e}", store_path.display()))?;
         let shutdown = CancellationToken::new();
         let rctx = runner::RunnerCtx { cfg: cfg.clone(), password, ca_pem, session: Some(ctx.session) };
-        let (sig, cmds, shared, thread, task) = runner::start(rctx, store_path, shutdown.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (sig, shared, thread, task) = runner::start(rctx, store_path, shutdown.clone(), cmds).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut h = BusHandle {
             cfg: cfg.clone(),
             conn,
             sig,
-            cmds,
             shared,
             shutdown,
             thread: Some(thread),
@@ -197,8 +193,6 @@ impl BusHandle {
             last_risk: "none".into(),
             ctx,
             paused: false,
-            say: None,
-            arrived: None,
             store_path: store_path.to_path_buf(),
         };
         let c = &h.ctx;
@@ -312,31 +306,8 @@ impl BusHandle {
         }
     }
 
-    /// The staff line waiting for the robot's next turn, if any.
-    pub fn queued_say(&self) -> Option<(String, bool)> {
-        match &self.say {
-            Some(StaffCommand { action: Action::Say { text, crisis_aware }, .. }) => Some((text.clone(), *crisis_aware)),
-            _ => None,
-        }
-    }
-
-    /// The queued line was spoken on `turn` (`Speak`), held, or refused.
-    /// Returns the command for the store's audit when it was consumed.
-    pub fn say_outcome(&mut self, turn: u64, d: message::SayDecision) -> Option<StaffCommand> {
-        let outcome = match d {
-            message::SayDecision::Hold => return None,
-            message::SayDecision::Speak => "spoken",
-            message::SayDecision::Refuse => "refused_crisis",
-        };
-        let c = self.say.take()?;
-        if d == message::SayDecision::Refuse {
-            tracing::warn!(target: "bus", "bus: staff line {:?} from {} refused: the crisis protocol is active and the line is not marked crisis_aware", c.id, c.by);
-        }
-        self.command_event(&c, outcome, Some(turn));
-        Some(c)
-    }
-
-    fn command_event(&mut self, c: &StaffCommand, outcome: &str, turn: Option<u64>) {
+    /// What became of a staff command (`staff_command` event on the bus).
+    pub fn command_event(&mut self, c: &StaffCommand, outcome: &str, turn: Option<u64>) {
         let mut f = json!({"session": self.ctx.session, "participant": self.ctx.participant, "command": c.id, "command_kind": c.action.kind(), "by": c.by, "outcome": outcome});
         if let Some(t) = turn {
             f["turn"] = json!(t);
@@ -344,57 +315,10 @@ impl BusHandle {
         self.publish(Leaf::Event, "staff_command", f);
     }
 
-    /// Applies staff commands that have arrived; while paused, waits for
-    /// resume or stop. `audit` records each command in the session store.
-    /// Call it between turns (both arms do).
-    pub async fn between_turns(&mut self, audit: &dyn Fn(&str, Value)) -> Flow {
-        if let Some(c) = self.arrived.take() {
-            if self.apply(c, audit) == Flow::Stop {
-                return Flow::Stop;
-            }
-        }
-        loop {
-            while let Ok(c) = self.cmds.try_recv() {
-                if self.apply(c, audit) == Flow::Stop {
-                    return Flow::Stop;
-                }
-            }
-            if !self.paused {
-                return Flow::Continue;
-            }
-            match self.cmds.recv().await {
-                Some(c) => {
-                    if self.apply(c, audit) == Flow::Stop {
-                        return Flow::Stop;
-                    }
-                }
-                None => {
-                    tracing::error!(target: "bus", "bus: command channel closed while paused; resuming");
-                    self.paused = false;
-                    return Flow::Continue;
-                }
-            }
-        }
-    }
-
-    /// Resolves when a staff command arrives (never, once the runner is
-    /// gone), so an arm waiting for the participant can react to `stop` or
-    /// `pause` at once; the command is applied by the next `between_turns`.
-    /// Cancel-safe.
-    pub async fn command_arrived(&mut self) {
-        if self.arrived.is_some() {
-            return;
-        }
-        match self.cmds.recv().await {
-            Some(c) => self.arrived = Some(c),
-            None => std::future::pending::<()>().await,
-        }
-    }
-
     /// Whether the store already audited a staff command with this id (a
     /// redelivery to a later process: the broker resends a QoS 1 message whose
     /// acknowledgement was lost when the earlier process exited).
-    fn already_applied(&self, id: &str) -> bool {
+    pub fn already_applied(&self, id: &str) -> bool {
         let sql = "SELECT EXISTS (SELECT 1 FROM events WHERE kind = 'staff_command' \
                    AND CASE WHEN json_valid(payload) THEN json_extract(payload, '$.id') END = ?1)";
         match self.conn.query_row(sql, [id], |r| r.get::<_, bool>(0)) {
@@ -406,37 +330,10 @@ impl BusHandle {
         }
     }
 
-    fn apply(&mut self, c: StaffCommand, audit: &dyn Fn(&str, Value)) -> Flow {
-        if self.already_applied(&c.id) {
-            tracing::info!(target: "bus", "bus: staff command {} {:?} from {} was already applied (delivered again); ignored", c.action.kind(), c.id, c.by);
-            return Flow::Continue;
-        }
-        let record = json!({"id": c.id, "kind": c.action.kind(), "by": c.by, "sent_at": message::utc(c.at_ms), "received_at": message::utc(crate::store::now_ms())});
-        audit("staff_command", record);
-        match &c.action {
-            Action::Pause => {
-                self.paused = true;
-                self.command_event(&c, "accepted", None);
-                self.publish_state();
-            }
-            Action::Resume => {
-                let was = std::mem::replace(&mut self.paused, false);
-                self.command_event(&c, if was { "accepted" } else { "ignored_not_paused" }, None);
-                self.publish_state();
-            }
-            Action::Stop => {
-                self.command_event(&c, "accepted", None);
-                return Flow::Stop;
-            }
-            Action::Say { .. } => {
-                if let Some(old) = self.say.take() {
-                    self.command_event(&old, "superseded", None);
-                }
-                self.command_event(&c, "queued", None);
-                self.say = Some(c);
-            }
-        }
-        Flow::Continue
+    /// The session's pause state changed: republish the retained state.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        self.publish_state();
     }
 
     /// Waits up to `limit` for the first connection, so the retained state is
@@ -455,11 +352,6 @@ impl BusHandle {
         }
     }
 
-    /// Staff hold the session paused.
-    pub fn paused(&self) -> bool {
-        self.paused
-    }
-
     /// Connected to the broker and subscribed right now.
     pub fn online(&self) -> bool {
         self.shared.online_flag.load(Ordering::Relaxed)
@@ -469,9 +361,6 @@ impl BusHandle {
     /// to `drain_timeout_ms` for the backlog, and stops the runner. What is
     /// not delivered stays in the outbox for the next run.
     pub async fn close(mut self, turns: u64) {
-        if let Some(c) = self.say.take() {
-            self.command_event(&c, "not_spoken_session_ended", None);
-        }
         self.publish(Leaf::Event, "session_ended", json!({"session": self.ctx.session, "participant": self.ctx.participant, "turns": turns}));
         self.publish(Leaf::State, "state", json!({"status": "idle"}));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);

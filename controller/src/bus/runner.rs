@@ -130,12 +130,12 @@ pub fn start(
     ctx: RunnerCtx,
     store_path: &std::path::Path,
     shutdown: CancellationToken,
-) -> Result<(SyncSender<Signal>, mpsc::Receiver<StaffCommand>, Arc<Shared>, std::thread::JoinHandle<()>, tokio::task::JoinHandle<()>), String> {
+    cmd_tx: mpsc::Sender<StaffCommand>,
+) -> Result<(SyncSender<Signal>, Arc<Shared>, std::thread::JoinHandle<()>, tokio::task::JoinHandle<()>), String> {
     let opts = mqtt_options(&ctx.cfg, &ctx.cfg.client_id, ctx.password.as_deref(), ctx.ca_pem.clone(), false)?;
     let (client, eventloop) = AsyncClient::new(opts, 2 * WINDOW);
     let shared = Arc::new(Shared { online: Mutex::new(false), online_flag: AtomicBool::new(false), backlog: AtomicI64::new(0), refused: AtomicBool::new(false), epoch: AtomicU64::new(0) });
     let (sig_tx, sig_rx) = std::sync::mpsc::sync_channel::<Signal>(SIGNAL_CAPACITY);
-    let (cmd_tx, cmd_rx) = mpsc::channel::<StaffCommand>(COMMAND_CAPACITY);
     let conn = outbox::connect(store_path).map_err(|e| format!("bus outbox {}: {e}", store_path.display()))?;
     let thread = {
         let (shared, client, cfg, session) = (shared.clone(), client.clone(), ctx.cfg.clone(), ctx.session);
@@ -145,7 +145,7 @@ pub fn start(
             .map_err(|e| format!("starting the bus outbox thread: {e}"))?
     };
     let task = tokio::spawn(event_loop_task(eventloop, client, ctx.cfg, shared.clone(), sig_tx.clone(), cmd_tx, shutdown));
-    Ok((sig_tx, cmd_rx, shared, thread, task))
+    Ok((sig_tx, shared, thread, task))
 }
 
 /// Polls rumqttc and routes what arrives. Never publishes.

@@ -11,14 +11,25 @@
 //! [`Live`]'s turn list right after, so a page reopened mid-reply shows what
 //! was said so far and the rest as it comes. Two tabs on one day share the
 //! same `Live` (same session, same conversation), never two sessions.
+//!
+//! Staff control a live chat from the dashboard through the session's staff
+//! desk ([`crate::bus::desk`]), the same queue and state machine the bus's
+//! `cmd` topic feeds: [`Live::command`] only sends; pause, stop and the
+//! staff line take effect in the session runner, and the page follows the
+//! desk's state (paused / stopped) over SSE.
 
+use crate::bus::desk::DeskState;
+use crate::bus::message::{Action, StaffCommand};
 use crate::runner::{Ctx, EngineCmd, Transport};
-use crate::session::{Resolved, TurnReport};
+use crate::session::{ChatSession, Resolved, TurnReport};
 use attune_speech::voice_loop::{ReplyEvent, Utterance};
 use futures_util::future::LocalBoxFuture;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// The update id that means "the staff state (paused / stopped) changed".
+pub const STATUS_CHANGED: u64 = u64::MAX;
 
 /// One exchange as the page shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -48,14 +59,21 @@ struct Inner {
     ended: bool,
     /// Why it ended, when it failed.
     failure: Option<String>,
+    /// Staff hold it paused / stopped it (the session's staff desk).
+    staff: DeskState,
 }
 
 /// A live chat session (see the module doc).
 pub struct Live {
     /// Turns and end state.
     inner: Mutex<Inner>,
-    /// Utterance ids that changed (subscribers re-read the turn); 0 = the session ended.
+    /// Utterance ids that changed (subscribers re-read the turn); 0 = the
+    /// session ended; [`STATUS_CHANGED`] = paused / resumed / stopped.
     updates: broadcast::Sender<u64>,
+    /// The store's session row id, once the session is open (0 before).
+    session: AtomicI64,
+    /// Staff commands into the session's desk, once it is open.
+    staff: Mutex<Option<mpsc::Sender<StaffCommand>>>,
     /// Messages to the transport; `None` once the participant finished.
     tx: Mutex<Option<mpsc::Sender<Utterance>>>,
     /// Next utterance id.
@@ -71,6 +89,19 @@ pub enum SendError {
     Ended,
     #[error("the previous messages are still being answered; please wait a moment")]
     Busy,
+    #[error("the study team has paused this chat for a moment; nothing was sent, and your message is still in the box: send it when the chat continues")]
+    Paused,
+}
+
+/// Why a staff command was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("this chat has ended")]
+    Ended,
+    #[error("this chat is still starting; try again in a moment")]
+    NotOpen,
+    #[error("too many staff commands are waiting for this session; try again in a moment")]
+    Full,
 }
 
 impl Live {
@@ -78,8 +109,16 @@ impl Live {
     pub fn start(resolved: Resolved, idle: std::time::Duration) -> anyhow::Result<Arc<Live>> {
         let (tx, rx) = mpsc::channel::<Utterance>(8);
         let (updates, _) = broadcast::channel(256);
-        let live = Arc::new(Live { inner: Mutex::new(Inner::default()), updates, tx: Mutex::new(Some(tx)), next: AtomicU64::new(1), thread: Mutex::new(None) });
-        let transport = WebTransport { live: live.clone(), rx, idle };
+        let live = Arc::new(Live {
+            inner: Mutex::new(Inner::default()),
+            updates,
+            session: AtomicI64::new(0),
+            staff: Mutex::new(None),
+            tx: Mutex::new(Some(tx)),
+            next: AtomicU64::new(1),
+            thread: Mutex::new(None),
+        });
+        let transport = WebTransport { live: live.clone(), rx, idle, staff: None };
         let l2 = live.clone();
         let h = std::thread::Builder::new().name("web-session".into()).spawn(move || {
             let r = crate::runner::run(resolved, "chatbot", Box::new(transport));
@@ -100,8 +139,15 @@ impl Live {
     pub fn send(&self, text: String) -> Result<u64, SendError> {
         let g = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         let Some(tx) = g.as_ref() else { return Err(SendError::Ended) };
-        if self.ended() {
+        let (ended, staff) = self.with(|i| (i.ended, i.staff));
+        if ended || staff.stopped {
             return Err(SendError::Ended);
+        }
+        // Design: while staff hold the chat, a message is refused (and stays
+        // in the page's box) rather than queued: it would otherwise be
+        // answered minutes later, after whatever made staff pause.
+        if staff.paused {
+            return Err(SendError::Paused);
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         // Shown at once (the page's own echo), answered in order.
@@ -139,6 +185,39 @@ impl Live {
     /// Why the session failed, if it did.
     pub fn failure(&self) -> Option<String> {
         self.with(|i| i.failure.clone())
+    }
+
+    /// Paused / stopped by staff.
+    pub fn staff_state(&self) -> DeskState {
+        self.with(|i| i.staff)
+    }
+
+    /// The store's session row id (None until the session is open).
+    pub fn session_id(&self) -> Option<i64> {
+        Some(self.session.load(Ordering::Relaxed)).filter(|&id| id > 0)
+    }
+
+    /// Sends a staff command (pause, resume, stop, say) from `by` into the
+    /// session's staff desk; returns the command id. It is applied, audited
+    /// and reported by the session runner as a bus command is.
+    pub fn command(&self, by: &str, action: Action) -> Result<String, CommandError> {
+        if self.ended() {
+            return Err(CommandError::Ended);
+        }
+        let g = self.staff.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = g.as_ref() else { return Err(CommandError::NotOpen) };
+        let c = StaffCommand { id: crate::bus::new_id(), by: by.to_string(), at_ms: crate::store::now_ms(), action };
+        let id = c.id.clone();
+        match tx.try_send(c) {
+            Ok(()) => Ok(id),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(CommandError::Full),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(CommandError::Ended),
+        }
+    }
+
+    fn set_staff_state(&self, s: DeskState) {
+        self.with(|i| i.staff = s);
+        let _ = self.updates.send(STATUS_CHANGED);
     }
 
     /// Whether a reply is still being written.
@@ -218,19 +297,42 @@ struct WebTransport {
     rx: mpsc::Receiver<Utterance>,
     /// The chat ends after this long without a message.
     idle: std::time::Duration,
+    /// The session's staff state, once opened.
+    staff: Option<watch::Receiver<DeskState>>,
 }
 
 impl Transport for WebTransport {
+    fn opened(&mut self, session: &ChatSession) -> anyhow::Result<()> {
+        self.live.session.store(session.id(), Ordering::Relaxed);
+        *self.live.staff.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.staff_sender());
+        self.staff = Some(session.watch_staff());
+        Ok(())
+    }
+
     fn run(self: Box<Self>, ctx: Ctx) -> LocalBoxFuture<'static, anyhow::Result<()>> {
-        let WebTransport { live, mut rx, idle } = *self;
+        let WebTransport { live, mut rx, idle, staff } = *self;
         Box::pin(async move {
             let Ctx { cmds, mut replies, shutdown, done, .. } = ctx;
             let mut last = tokio::time::Instant::now();
+            let mut staff = staff.unwrap_or_else(|| watch::channel(DeskState::default()).1);
+            let mut staff_open = true;
             loop {
                 tokio::select! {
-                    _ = shutdown.cancelled() => break,
+                    _ = shutdown.cancelled() => {
+                        live.set_staff_state(*staff.borrow());
+                        break;
+                    }
+                    r = staff.changed(), if staff_open => match r {
+                        Ok(()) => {
+                            let s = *staff.borrow_and_update();
+                            live.set_staff_state(s);
+                            // A paused chat does not time out: staff hold it.
+                            last = tokio::time::Instant::now();
+                        }
+                        Err(_) => staff_open = false,
+                    },
                     _ = tokio::time::sleep_until(last + idle) => {
-                        if !live.busy() {
+                        if !live.busy() && !live.staff_state().paused {
                             let _ = cmds.send(EngineCmd::Event { kind: "web_idle_end".into(), payload: serde_json::json!({"idle_s": idle.as_secs()}) }).await;
                             break;
                         }
@@ -313,6 +415,50 @@ mod tests {
         assert_eq!(replies, vec![ta.sentences.join(" "), tb.sentences.join(" ")]);
         let alerts: i64 = c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'staff_alert'", [], |r| r.get(0)).unwrap();
         assert_eq!(alerts, 1);
+    }
+
+    fn wait(what: &str, mut f: impl FnMut() -> bool) {
+        let t0 = std::time::Instant::now();
+        while !f() {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(60), "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn staff_commands_reach_a_web_chat_through_its_staff_desk_and_are_audited() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("s.db");
+        let live = Live::start(resolved(&db), std::time::Duration::from_secs(600)).unwrap();
+        wait("the session opened", || live.session_id().is_some());
+        live.command("dr.lee", Action::Pause).unwrap();
+        wait("the chat paused", || live.staff_state().paused);
+        assert!(matches!(live.send("hello?".into()), Err(SendError::Paused)), "refused, not queued, while paused");
+        assert!(live.turns().is_empty());
+        live.command("dr.lee", Action::Resume).unwrap();
+        wait("the chat resumed", || !live.staff_state().paused);
+        let line = "A member of our team will join you in a moment.";
+        live.command("dr.lee", Action::Say { text: line.into(), crisis_aware: false }).unwrap();
+        let a = live.send("Are you still there?".into()).unwrap();
+        assert_eq!(wait_done(&live, a).sentences, vec![line.to_string()]);
+        live.command("dr.lee", Action::Stop).unwrap();
+        wait("the chat ended", || live.ended());
+        assert!(live.staff_state().stopped && live.failure().is_none());
+        assert!(matches!(live.command("dr.lee", Action::Pause), Err(CommandError::Ended)));
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let sid = live.session_id().unwrap();
+        let kinds: Vec<String> = c
+            .prepare("SELECT json_extract(payload, '$.kind') FROM events WHERE kind = 'staff_command' AND session_id = ?1 AND json_extract(payload, '$.by') = 'dr.lee' ORDER BY id")
+            .unwrap()
+            .query_map([sid], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kinds, ["pause", "resume", "say", "stop"]);
+        let (source, reply): (String, String) = c.query_row("SELECT source, reply FROM turns WHERE session_id = ?1", [sid], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((source.as_str(), reply.as_str()), ("staff", line));
+        let ended: Option<i64> = c.query_row("SELECT ended_at_ms FROM sessions WHERE id = ?1", [sid], |r| r.get(0)).unwrap();
+        assert!(ended.is_some());
     }
 
     #[test]

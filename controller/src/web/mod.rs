@@ -6,6 +6,7 @@
 //! - [`live`] — live chats: the web transport on the one session runner.
 //! - [`participant`] — `/p/TOKEN`: questionnaires before, chat, questionnaires after.
 //! - [`staff`] — `/staff`: login, dashboard (SSE), alerts and acknowledgement, export.
+//! - [`timeline`] — a robot session's behaviour timeline as SVG.
 //! - [`pages`] — the askama templates (compile-time checked, auto-escaped).
 //!
 //! Design: no second source of truth. Conversations run on
@@ -21,6 +22,7 @@ pub mod live;
 pub mod pages;
 pub mod participant;
 pub mod staff;
+pub mod timeline;
 
 use crate::engine_args::LlmChoice;
 use anyhow::{bail, Context};

@@ -66,6 +66,8 @@ pub struct QuestionnairePage {
     pub csrf: String,
     pub heading: String,
     pub error: Option<String>,
+    /// Why the page is shown (e.g. the chat closed while the participant was away).
+    pub notice: Option<String>,
     pub questionnaires: Vec<QView>,
 }
 
@@ -81,6 +83,10 @@ pub struct ChatPage {
     pub crisis: bool,
     pub resource_name: String,
     pub resource_contact: String,
+    /// Staff hold the chat paused.
+    pub paused: bool,
+    /// Staff stopped the chat.
+    pub stopped: bool,
     pub failure: Option<String>,
     pub turns: Vec<super::live::LiveTurn>,
     pub max_chars: usize,
@@ -206,6 +212,23 @@ pub struct SessionPage {
     pub day: u32,
     pub arm: String,
     pub turns: Vec<TurnView>,
+    /// The staff session's CSRF token (command forms).
+    pub csrf: String,
+    /// Staff controls: the session is a live chat of this server and the
+    /// viewer has the staff role.
+    pub controls: bool,
+    /// The session is still open in the store but runs in another process.
+    pub elsewhere: bool,
+    /// Paused by staff (a live chat of this server).
+    pub paused: bool,
+    /// The session has ended.
+    pub ended: bool,
+    /// What the last command did (shown as text).
+    pub notice: Option<String>,
+    /// Longest staff line.
+    pub max_say: usize,
+    /// A behaviour timeline picture is available (robot arm).
+    pub timeline: bool,
 }
 
 #[derive(Template)]
@@ -240,6 +263,8 @@ mod tests {
             crisis: false,
             resource_name: String::new(),
             resource_contact: String::new(),
+            paused: false,
+            stopped: false,
             failure: None,
             turns: vec![turn],
             max_chars: 10,
@@ -252,6 +277,14 @@ mod tests {
             day: 1,
             arm: "chatbot".into(),
             turns: vec![TurnView { idx: 1, user: evil.into(), reply: evil.into(), risk: "none".into(), source: "llm".into(), status: "complete".into() }],
+            csrf: "c".into(),
+            controls: true,
+            elsewhere: false,
+            paused: false,
+            ended: false,
+            notice: Some(evil.into()),
+            max_say: 1000,
+            timeline: false,
         }
         .render()
         .unwrap();

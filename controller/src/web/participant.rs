@@ -15,6 +15,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rusqlite::OptionalExtension;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -128,12 +129,17 @@ fn q_views(due: &[(Timing, &Questionnaire)], given: &[(String, String)]) -> Vec<
 }
 
 fn questionnaire_page(app: &App, token: &str, ctx: &DayCtx, before: bool, given: &[(String, String)], error: Option<String>) -> Response {
+    questionnaire_page_with(app, token, ctx, before, given, error, None)
+}
+
+fn questionnaire_page_with(app: &App, token: &str, ctx: &DayCtx, before: bool, given: &[(String, String)], error: Option<String>, notice: Option<String>) -> Response {
     let due = questionnaire::due(&ctx.study.protocol, ctx.day, before);
     let page = QuestionnairePage {
         action: format!("/p/{token}/answers"),
         csrf: csrf(app, token),
         heading: if before { format!("Day {}: before we talk", ctx.day) } else { format!("Day {}: after our chat", ctx.day) },
         error,
+        notice,
         questionnaires: q_views(&due, given),
     };
     pages::render(&page).into_response()
@@ -144,7 +150,9 @@ fn ensure_live(app: &App, ctx: &DayCtx) -> anyhow::Result<Arc<Live>> {
     let key = (ctx.participant.id.clone(), ctx.day);
     let mut lives = app.lives.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(l) = lives.get(&key) {
-        if !l.ended() {
+        // A chat staff stopped stays stopped for the day (as if the
+        // participant had finished); any other ended chat starts anew.
+        if !l.ended() || l.staff_state().stopped {
             return Ok(l.clone());
         }
     }
@@ -174,6 +182,8 @@ fn chat_page(app: &App, token: &str, ctx: &DayCtx, live: &Live) -> Response {
         resource_name: p.crisis.resource_name.clone(),
         resource_contact: p.crisis.resource_contact.clone(),
         failure: live.failure(),
+        paused: live.staff_state().paused && !live.ended(),
+        stopped: live.staff_state().stopped,
         turns,
         max_chars: MAX_MESSAGE_CHARS,
     };
@@ -193,6 +203,17 @@ async fn page(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<
         Stage::Pre | Stage::Chat => {
             if stage == Stage::Pre {
                 app.web(|w| w.set_stage(&pid, day, Stage::Chat, Some("[]")))?;
+            }
+            if closed_chat_with_turns(&app, &ctx)? {
+                // The chat of this day closed (idle timeout, server restart)
+                // after the participant wrote: the day goes on to its
+                // questionnaires after, so its turns stay in one session.
+                let mut ctx = ctx;
+                if end_chat_stage(&app, &mut ctx)? {
+                    return Ok(pages::render(&pages::DonePage { day }).into_response());
+                }
+                let notice = "Your chat closed while you were away; everything you wrote is saved. Please answer the last questions for today.".to_string();
+                return Ok(questionnaire_page_with(&app, &token, &ctx, false, &[], None, Some(notice)));
             }
             let live = ensure_live(&app, &ctx)?;
             Ok(chat_page(&app, &token, &ctx, &live))
@@ -313,12 +334,21 @@ async fn message(State(app): State<Arc<App>>, Path(token): Path<String>, Form(f)
     match live.send(text.to_string()) {
         Ok(utt) => Json(serde_json::json!({"utt": utt})).into_response(),
         Err(e @ SendError::Busy) => json_error(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+        Err(SendError::Paused) => json_error(
+            StatusCode::CONFLICT,
+            "The study team has paused this chat for a moment. Nothing was sent; your message is still in the box. You can send it when the chat continues.",
+        ),
         Err(SendError::Ended) => json_error(StatusCode::CONFLICT, "This chat has ended. Please reload the page."),
     }
 }
 
 fn turns_event(turns: &[LiveTurn]) -> Event {
     Event::default().event("turns").data(serde_json::to_string(turns).unwrap_or_else(|_| "[]".into()))
+}
+
+fn status_event(live: &Live) -> Event {
+    let s = live.staff_state();
+    Event::default().event("status").data(serde_json::json!({"paused": s.paused && !live.ended(), "stopped": s.stopped}).to_string())
 }
 
 async fn events(State(app): State<Arc<App>>, Path(token): Path<String>) -> Result<Response, PageError> {
@@ -331,7 +361,7 @@ async fn events(State(app): State<Arc<App>>, Path(token): Path<String>) -> Resul
     let rx = live.subscribe();
     // Design: every event carries the whole state of the turns it names, so
     // a page that (re)connects at any moment converges on what the store has.
-    let first = turns_event(&live.turns());
+    let first = [turns_event(&live.turns()), status_event(&live)];
     let rest = futures_util::stream::unfold((live, rx, false), |(live, mut rx, ended)| async move {
         if ended {
             return None;
@@ -339,6 +369,7 @@ async fn events(State(app): State<Arc<App>>, Path(token): Path<String>) -> Resul
         loop {
             match rx.recv().await {
                 Ok(0) => return Some((Ok(turns_event(&live.turns())), (live, rx, true))),
+                Ok(super::live::STATUS_CHANGED) => return Some((Ok(status_event(&live)), (live, rx, false))),
                 Ok(id) => {
                     if let Some(t) = live.turn(id) {
                         return Some((Ok(turns_event(&[t])), (live, rx, false)));
@@ -349,7 +380,7 @@ async fn events(State(app): State<Arc<App>>, Path(token): Path<String>) -> Resul
             }
         }
     });
-    let s = futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok::<_, Infallible>(first) }), rest);
+    let s = futures_util::StreamExt::chain(futures_util::stream::iter(first.map(Ok::<_, Infallible>)), rest);
     Ok(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
 }
 
@@ -371,14 +402,51 @@ async fn finish(State(app): State<Arc<App>>, Path(token): Path<String>, Form(f):
         // The turn in progress is finished and stored, then the session closes.
         tokio::task::spawn_blocking(move || live.finish()).await.map_err(anyhow::Error::from)??;
     }
-    app.web(|w| w.set_stage(&pid, day, Stage::Post, None))?;
-    let ctx = day_ctx(&app, &pid, day, true)?;
-    if questionnaire::due(&ctx.study.protocol, day, false).is_empty() {
-        let (_, pre_json) = app.web(|w| w.day_stage(&pid, day))?;
-        let all: Vec<(Timing, String, Vec<i64>)> = serde_json::from_str(&pre_json).map_err(anyhow::Error::from)?;
-        let mut ctx = ctx;
-        record_day(&app, &mut ctx, all)?;
-        app.web(|w| w.set_stage(&pid, day, Stage::Done, None))?;
-    }
+    let mut ctx = day_ctx(&app, &pid, day, true)?;
+    end_chat_stage(&app, &mut ctx)?;
     Ok(Redirect::to(&format!("/p/{token}")).into_response())
+}
+
+/// The chat part of the day is over: on to the questionnaires after, or,
+/// with none due, the day is recorded. Returns whether the day is done.
+fn end_chat_stage(app: &App, ctx: &mut DayCtx) -> anyhow::Result<bool> {
+    let (pid, day) = (ctx.participant.id.clone(), ctx.day);
+    app.web(|w| w.set_stage(&pid, day, Stage::Post, None))?;
+    if !questionnaire::due(&ctx.study.protocol, day, false).is_empty() {
+        return Ok(false);
+    }
+    let (_, pre_json) = app.web(|w| w.day_stage(&pid, day))?;
+    let all: Vec<(Timing, String, Vec<i64>)> = serde_json::from_str(&pre_json)?;
+    record_day(app, ctx, all)?;
+    app.web(|w| w.set_stage(&pid, day, Stage::Done, None))?;
+    Ok(true)
+}
+
+/// Whether this day's chat already ran in a store session that is now
+/// closed and holds turns, with no live chat of this server running it.
+///
+/// Design: a study day is one store session (the day record names one, and
+/// the export takes that session's turns). A chat that closed while the
+/// participant was away (`chat_idle_minutes`) or across a server restart
+/// is therefore not reopened as a second session — its turns would drop
+/// out of the day — the day moves on to its questionnaires after instead.
+/// A closed session without turns is simply replaced.
+fn closed_chat_with_turns(app: &App, ctx: &DayCtx) -> anyhow::Result<bool> {
+    let key = (ctx.participant.id.clone(), ctx.day);
+    if let Some(l) = app.lives.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if !l.ended() || l.staff_state().stopped {
+            return Ok(false);
+        }
+    }
+    let Some(since) = app.web(|w| w.day_started(&ctx.participant.id, ctx.day))? else { return Ok(false) };
+    let c = app.store_ro()?;
+    let last: Option<(bool, i64)> = c
+        .query_row(
+            "SELECT s.ended_at_ms IS NOT NULL, (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id)
+             FROM sessions s WHERE s.participant = ?1 AND s.day = ?2 AND s.started_at_ms >= ?3 ORDER BY s.id DESC LIMIT 1",
+            rusqlite::params![ctx.participant.id, ctx.day, since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(matches!(last, Some((true, n)) if n > 0))
 }

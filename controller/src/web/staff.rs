@@ -7,7 +7,7 @@
 use super::db::{Role, StaffSession};
 use super::pages::{self, AlertView, ArmView, DashLive, Dashboard, PartView, SessionRow, TurnView};
 use super::{App, PageError};
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,6 +30,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/staff/live", get(live))
         .route("/staff/alerts/{id}/ack", post(ack))
         .route("/staff/session/{id}", get(session_page))
+        .route("/staff/session/{id}/command", post(session_command))
+        .route("/staff/session/{id}/timeline.svg", get(super::timeline::svg))
         .route("/staff/export", post(export))
         .route("/staff/doctor", get(doctor))
         .route("/staff/exports/{name}", get(export_list))
@@ -38,6 +40,11 @@ pub fn routes() -> Router<Arc<App>> {
 
 fn ttl_ms(app: &App) -> (i64, i64) {
     (app.cfg.session_idle_minutes as i64 * 60_000, app.cfg.session_max_hours as i64 * 3_600_000)
+}
+
+/// The signed-in staff member, or a redirect to the sign-in page.
+pub fn signed_in(app: &App, headers: &HeaderMap) -> Result<StaffSession, Response> {
+    staff(app, headers)
 }
 
 /// The signed-in staff member, or a redirect to the sign-in page.
@@ -177,7 +184,11 @@ fn dash_live(app: &App, s: &StaffSession) -> anyhow::Result<DashLive> {
                 (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id),
                 (SELECT risk FROM turns t WHERE t.session_id = s.id ORDER BY idx DESC LIMIT 1),
                 (SELECT total_ms FROM turns t WHERE t.session_id = s.id AND status = 'complete' ORDER BY idx DESC LIMIT 1),
-                (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id AND status = 'pending')
+                (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id AND status = 'pending'),
+                (SELECT CASE WHEN json_valid(e.payload) THEN json_extract(e.payload, '$.kind') END FROM events e
+                  WHERE e.session_id = s.id AND e.kind = 'staff_command'
+                    AND CASE WHEN json_valid(e.payload) THEN json_extract(e.payload, '$.kind') END IN ('pause', 'resume')
+                  ORDER BY e.id DESC LIMIT 1)
          FROM sessions s WHERE s.ended_at_ms IS NULL ORDER BY s.id DESC LIMIT 100",
     )?;
     let sessions = st
@@ -192,7 +203,14 @@ fn dash_live(app: &App, s: &StaffSession) -> anyhow::Result<DashLive> {
                 turns: r.get(6)?,
                 risk: r.get::<_, Option<String>>(7)?.unwrap_or_else(|| "none".into()),
                 latency_ms: r.get::<_, Option<i64>>(8)?.map(|v| v.to_string()).unwrap_or_else(|| "\u{2014}".into()),
-                state: if r.get::<_, i64>(9)? > 0 { "replying".into() } else { "listening".into() },
+                // Paused as the session's staff desk audited it (bus or dashboard).
+                state: if r.get::<_, Option<String>>(10)?.as_deref() == Some("pause") {
+                    "paused".into()
+                } else if r.get::<_, i64>(9)? > 0 {
+                    "replying".into()
+                } else {
+                    "listening".into()
+                },
                 link: text_ok,
             })
         })?
@@ -476,7 +494,91 @@ async fn ack(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<Str
     }
 }
 
-async fn session_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Response, Response> {
+/// The live web chat of this server running store session `id`, if any.
+fn live_of(app: &App, id: i64) -> Option<Arc<super::live::Live>> {
+    app.lives.lock().unwrap_or_else(|p| p.into_inner()).values().find(|l| l.session_id() == Some(id)).cloned()
+}
+
+#[derive(serde::Deserialize)]
+struct CommandForm {
+    csrf: Option<String>,
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    crisis_aware: Option<String>,
+}
+
+/// Pause, resume, stop or a staff line for a live chat of this server: sent
+/// into the session's staff desk, the same path (and audit) as a bus command.
+async fn session_command(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<i64>, Form(f): Form<CommandForm>) -> Result<Response, Response> {
+    use crate::bus::message::Action;
+    let s = staff(&app, &headers)?;
+    check_csrf(&s, f.csrf.as_deref()).map_err(IntoResponse::into_response)?;
+    if s.role != Role::Staff {
+        app.audit(&s.user, "session_command_refused", serde_json::json!({"session": id, "kind": f.kind, "reason": "researcher role"}));
+        return Err(PageError::new(StatusCode::FORBIDDEN, "Not allowed", "Only staff accounts pause, stop or speak in a session.").into_response());
+    }
+    let action = match f.kind.as_str() {
+        "pause" => Action::Pause,
+        "resume" => Action::Resume,
+        "stop" => Action::Stop,
+        "say" => match crate::bus::message::say_text(f.text.as_deref().unwrap_or("")) {
+            Ok(text) => Action::Say { text, crisis_aware: matches!(f.crisis_aware.as_deref(), Some("true" | "on" | "1")) },
+            Err(_) => {
+                let n = f.text.as_deref().unwrap_or("").trim().chars().count();
+                let msg = format!(
+                    "A staff line must be 1 to {} characters of text without control characters (this one has {n}). Nothing was sent.",
+                    crate::bus::message::MAX_SAY_CHARS
+                );
+                return Err(PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "The line was not sent", msg).into_response());
+            }
+        },
+        other => {
+            return Err(PageError::new(StatusCode::BAD_REQUEST, "Unknown command", format!("{other:?} is not a session command (pause, resume, stop, say).")).into_response());
+        }
+    };
+    let kind = action.kind();
+    let Some(live) = live_of(&app, id) else {
+        app.audit(&s.user, "session_command_refused", serde_json::json!({"session": id, "kind": kind, "reason": "not a live chat of this server"}));
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "This session is not a live chat here",
+            "It has ended, or it runs in another process (a robot or voice arm, or attune chat): send commands to those over the bus with `attune bus cmd`. Nothing was sent.",
+        )
+        .into_response());
+    };
+    match live.command(&s.user, action) {
+        Ok(cmd) => {
+            app.audit(&s.user, "session_command", serde_json::json!({"session": id, "kind": kind, "command": cmd}));
+            Ok(Redirect::to(&format!("/staff/session/{id}?sent={kind}")).into_response())
+        }
+        Err(e) => {
+            app.audit(&s.user, "session_command_refused", serde_json::json!({"session": id, "kind": kind, "reason": e.to_string()}));
+            Err(PageError::new(StatusCode::CONFLICT, "The command was not sent", format!("{}: {e}. Nothing was sent.", kind)).into_response())
+        }
+    }
+}
+
+fn sent_notice(kind: &str) -> Option<String> {
+    Some(
+        match kind {
+            "pause" => "Pause sent: the session holds before its next turn, and the participant sees that it is paused.",
+            "resume" => "Resume sent: the session continues.",
+            "stop" => "Stop sent: the session ends after the turn in progress.",
+            "say" => "Staff line queued: it is the robot's reply to the participant's next message (unless the crisis protocol applies).",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+async fn session_page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Response> {
     let s = staff(&app, &headers)?;
     let err = |e: anyhow::Error| PageError::internal(e).into_response();
     if !may_read_text(&app, &s).map_err(err)? {
@@ -496,8 +598,27 @@ async fn session_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id):
         .query_map([id], |r| Ok(TurnView { idx: r.get(0)?, user: r.get(1)?, reply: r.get(2)?, risk: r.get(3)?, source: r.get::<_, Option<String>>(4)?.unwrap_or_default(), status: r.get(5)? }))
         .and_then(|m| m.collect::<Result<Vec<_>, _>>())
         .map_err(|e| err(e.into()))?;
+    let open: bool = c.query_row("SELECT ended_at_ms IS NULL FROM sessions WHERE id = ?1", [id], |r| r.get(0)).map_err(|e| err(e.into()))?;
+    let timeline = super::timeline::available(&c, id).map_err(err)?;
     app.audit(&s.user, "transcript_view", serde_json::json!({"session": id, "participant": participant}));
-    Ok(pages::render(&pages::SessionPage { id, participant, day, arm, turns }).into_response())
+    let live = live_of(&app, id);
+    let st = live.as_ref().map(|l| l.staff_state()).unwrap_or_default();
+    let page = pages::SessionPage {
+        id,
+        participant,
+        day,
+        arm,
+        turns,
+        csrf: s.csrf.clone(),
+        controls: live.is_some() && s.role == Role::Staff,
+        elsewhere: live.is_none() && open,
+        paused: st.paused,
+        ended: live.as_ref().is_none_or(|l| l.ended()) || st.stopped,
+        notice: q.get("sent").and_then(|k| sent_notice(k)),
+        max_say: crate::bus::message::MAX_SAY_CHARS,
+        timeline,
+    };
+    Ok(pages::render(&page).into_response())
 }
 
 /// `attune doctor --study DIR`, run as a child of this binary (the same
