@@ -38,4 +38,5 @@ if [ -x "$ROOT/scripts/fetch-whisper.sh" ]; then
     "$ROOT/scripts/fetch-whisper.sh" "$MODELS"
 fi
 "$ROOT/scripts/fetch-minilm.sh" "$MODELS"
+"$ROOT/scripts/fetch-piper.sh" "$MODELS"
 echo "fetch-models: models in $MODELS"

@@ -7,7 +7,7 @@
 //! clip and per condition, and the real-time factor of each path.
 
 use attune_speech::asr_eval::{evaluate, load_set, AsrClip, ClipResult};
-use attune_speech::tts::{EspeakTts, TtsWorker};
+use attune_speech::tts::TtsWorker;
 use attune_speech::wer::WordErrors;
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -126,7 +126,7 @@ pub fn run(a: EvalAsrArgs) -> anyhow::Result<()> {
         }
     }
     let model = speech.stt.model_path(&crate::config::data_dir().join("models"));
-    let tts = TtsWorker::start(Box::new(EspeakTts::new(&speech.tts)?));
+    let tts = TtsWorker::start(crate::cmd_voice::open_voice(&speech, false)?);
     let settings: Vec<bool> = match a.audio_ctx {
         AudioCtx::Config => vec![speech.stt.scale_audio_ctx],
         AudioCtx::Scaled => vec![true],

@@ -17,7 +17,8 @@ use anyhow::Context;
 use attune_speech::device::{list_devices, MicSource, SpeakerSink};
 use attune_speech::file_io::{WavSink, WavSource};
 use attune_speech::stt::{SttWorker, WhisperStt};
-use attune_speech::tts::{EspeakTts, Tts, TtsWorker};
+use attune_speech::tts::TtsWorker;
+use attune_speech::tts_engine::{TtsEngine, TtsFallback};
 use attune_speech::voice_loop::{
     FrameSource, LoopEvent, Pacing, PlaybackSink, ReplyEvent, Responder, TurnRecord, Utterance, VoiceLoop,
 };
@@ -199,7 +200,7 @@ pub fn run_arm(a: RunArgs) -> anyhow::Result<()> {
     let workers = (|| -> anyhow::Result<_> {
         let model = speech.stt.model_path(&crate::config::data_dir().join("models"));
         let stt = SttWorker::start(&model, &speech.stt)?;
-        let tts = TtsWorker::start(Box::new(EspeakTts::new(&speech.tts)?));
+        let tts = TtsWorker::start(open_voice(&speech, true)?);
         let transcript = match &a.transcript {
             Some(p) => Some(std::io::BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("cannot create transcript {}", p.display()))?,
@@ -407,7 +408,7 @@ pub fn run_say(a: SayArgs) -> anyhow::Result<()> {
     if a.text.trim().is_empty() {
         anyhow::bail!("nothing to say: the text is empty");
     }
-    let mut tts = EspeakTts::new(&speech.tts)?;
+    let mut tts = open_voice(&speech, false)?;
     let audio = tts.synthesize(&a.text)?;
     attune_speech::audio::write_wav_16k_mono(&a.out, &audio)?;
     Ok(())
@@ -442,6 +443,23 @@ pub fn run_audio(c: AudioCmd) -> anyhow::Result<()> {
 }
 
 /// The `[speech]` section of a config file (or the defaults), validated.
+/// Starts the configured voice (`[speech.tts] engine`, or its fallback) and
+/// says on stderr which one speaks and, for a fallback, why.
+pub(crate) fn open_voice(speech: &SpeechConfig, warm_up: bool) -> anyhow::Result<Box<dyn attune_speech::tts::Tts>> {
+    let models = crate::config::data_dir().join("models");
+    let opened = attune_speech::tts_engine::open_tts(&speech.tts, &models, warm_up).map_err(|e| match speech.tts.fallback {
+        TtsFallback::None if speech.tts.engine == TtsEngine::Piper => {
+            anyhow::anyhow!("{e} (speech.tts.fallback = \"none\"; set it to \"espeak-ng\" to speak with espeak-ng instead)")
+        }
+        _ => anyhow::anyhow!("{e}"),
+    })?;
+    if let Some(why) = &opened.fallback_reason {
+        eprintln!("attune: warning: piper did not start ({why}); speaking with espeak-ng");
+    }
+    eprintln!("attune: tts: {}", opened.description);
+    Ok(opened.tts)
+}
+
 fn speech_config(path: Option<&Path>) -> anyhow::Result<SpeechConfig> {
     let cfg = crate::config::Config::load(path)?;
     cfg.speech.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -12,6 +12,9 @@
 //!   worker thread.
 //! - [`tts`] — the [`tts::Tts`] trait, espeak-ng as a subprocess, and its worker
 //!   thread.
+//! - [`piper`] — the Piper neural voice: espeak-ng IPA → phoneme ids → VITS on
+//!   ONNX Runtime (loaded at run time), resampled to 16 kHz.
+//! - [`tts_engine`] — `[speech.tts] engine` and `fallback`: which voice starts.
 //! - [`device`] — cpal capture and playback (callbacks only touch lock-free
 //!   ring buffers), device listing and choice by name.
 //! - [`file_io`] — WAV file source and sink for offline runs.
@@ -28,8 +31,10 @@ pub mod device;
 pub mod echo;
 pub mod endpoint;
 pub mod file_io;
+pub mod piper;
 pub mod stt;
 pub mod tts;
+pub mod tts_engine;
 pub mod turn;
 pub mod vad;
 pub mod voice_loop;
@@ -53,6 +58,12 @@ pub enum SpeechError {
     /// Synthesis of one sentence failed.
     #[error("text-to-speech: {0}")]
     Tts(String),
+    /// The neural voice's model or its config is missing or unusable.
+    #[error("voice model {path}: {msg}")]
+    TtsModel { path: PathBuf, msg: String },
+    /// The ONNX Runtime library is missing or unusable.
+    #[error("ONNX Runtime library {path}: {msg}")]
+    OnnxRuntime { path: PathBuf, msg: String },
     /// An audio device could not be opened.
     #[error("audio device: {0}")]
     Device(String),
@@ -213,9 +224,22 @@ impl SttConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TtsConfig {
-    /// Engine: "espeak-ng" (run as a program, never linked: it is GPL-3.0).
-    pub engine: String,
-    /// The espeak-ng program (name on PATH or a path).
+    /// Engine: "piper" (neural voice on ONNX Runtime; the default) or
+    /// "espeak-ng" (run as a program, never linked: it is GPL-3.0).
+    pub engine: tts_engine::TtsEngine,
+    /// What speaks when piper cannot start (voice or ONNX Runtime missing or
+    /// broken): "espeak-ng" (the default) or "none" (start-up fails).
+    pub fallback: tts_engine::TtsFallback,
+    /// Piper voice model (.onnx; its config is the same path plus ".json");
+    /// a relative path is looked up in the models dir.
+    pub piper_model: PathBuf,
+    /// The ONNX Runtime library (libonnxruntime.so) piper runs on; a
+    /// relative path is looked up in the models dir.
+    pub onnxruntime: PathBuf,
+    /// CPU threads for piper's model; 0 = min(2, available cores).
+    pub piper_threads: u32,
+    /// The espeak-ng program (name on PATH or a path); piper also runs it
+    /// for phonemes.
     pub program: String,
     /// espeak-ng voice name (`espeak-ng --voices`).
     pub voice: String,
@@ -230,7 +254,11 @@ pub struct TtsConfig {
 impl Default for TtsConfig {
     fn default() -> Self {
         Self {
-            engine: "espeak-ng".into(),
+            engine: tts_engine::TtsEngine::Piper,
+            fallback: tts_engine::TtsFallback::EspeakNg,
+            piper_model: PathBuf::from("piper/en_US-joe-medium.onnx"),
+            onnxruntime: PathBuf::from("onnxruntime/libonnxruntime.so"),
+            piper_threads: 0,
             program: "espeak-ng".into(),
             voice: "en-us".into(),
             rate_wpm: 165,
@@ -281,8 +309,8 @@ impl SpeechConfig {
         if self.turn.barge_in_ms < 100 {
             return bad("turn.barge_in_ms", "must be at least 100");
         }
-        if self.tts.engine != "espeak-ng" {
-            return bad("tts.engine", "only \"espeak-ng\" is built in");
+        if self.tts.piper_threads > 64 {
+            return bad("tts.piper_threads", "must be between 0 (automatic) and 64");
         }
         if self.tts.rate_wpm < 80 || self.tts.rate_wpm > 450 {
             return bad("tts.rate_wpm", "must be between 80 and 450");
@@ -325,9 +353,8 @@ mod tests {
         c.vad.pause_ms = 900;
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("speech.vad.pause_ms"), "{err}");
-        let mut c = SpeechConfig::default();
-        c.tts.engine = "festival".into();
-        assert!(c.validate().unwrap_err().to_string().contains("speech.tts.engine"));
+        let err = toml::from_str::<SpeechConfig>("[tts]\nengine = \"festival\"\n").unwrap_err().to_string();
+        assert!(err.contains("festival") && err.contains("piper") && err.contains("espeak-ng"), "{err}");
     }
 
     #[test]
