@@ -120,7 +120,12 @@ fn pattern_clips(items: &[EndpointItem], group: &'static str) -> Vec<Clip> {
             let segs = it.segments().expect("set parses");
             let mut samples = silence(500);
             for s in &segs {
-                samples.extend(tts.synthesize(&s.text).expect("espeak-ng speaks"));
+                let mut said = tts.synthesize(&s.text).expect("espeak-ng speaks");
+                // Without espeak-ng's trailing silence (~360 ms), so the
+                // pause inserted is the pause heard.
+                let last = said.iter().rposition(|x| x.abs() > 0.01).unwrap_or(0);
+                said.truncate((last + ms_to_samples(20)).min(said.len()));
+                samples.extend(said);
                 samples.extend(silence(s.pause_ms));
             }
             samples.extend(silence(3_000));

@@ -402,10 +402,19 @@ fn run_endpointing(input: Vec<f32>, mode: EndpointMode) -> Run {
     run_in_room(Box::new(WavSource::from_samples(input)), &["I see."], Arc::new(AtomicU64::new(u64::MAX)), endpoint_cfg(mode), None)
 }
 
+/// Speech without espeak-ng's trailing silence (~360 ms), so a pause
+/// inserted after it is the pause heard.
+fn say_trimmed(text: &str) -> Vec<f32> {
+    let mut s = say(text);
+    let last = s.iter().rposition(|x| x.abs() > 0.01).unwrap_or(0);
+    s.truncate((last + ms_to_samples(20)).min(s.len()));
+    s
+}
+
 /// `first`, a pause of `pause_ms`, `second`, then time for the reply.
 fn two_parts(first: &str, pause_ms: u64, second: &str) -> Vec<f32> {
     let mut input = silence(300);
-    input.extend(say(first));
+    input.extend(say_trimmed(first));
     input.extend(silence(pause_ms));
     input.extend(say(second));
     input.extend(silence(16_000));
@@ -421,20 +430,22 @@ fn a_complete_sentence_ends_the_turn_after_the_short_wait_and_is_transcribed_onc
     assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
     let t = &r.turns[0];
     assert!(t.asr_text.to_lowercase().contains("hard day"), "{:?}", t.asr_text);
-    // The turn ends 300 ms into the silence, or when whisper's reading of
-    // those words comes back if that is later — well before the fixed
-    // 700 ms plus whisper's time.
+    // whisper hears the words 300 ms into the silence; the turn ends when
+    // its reading comes back (at most the long silence, 1,200 ms, on a
+    // machine so loaded that whisper is slower than that).
     assert!(t.endpoint_ms >= 300, "endpoint {} ms", t.endpoint_ms);
-    assert!(t.endpoint_ms <= 300 + t.asr_ms + 150, "endpoint {} ms with whisper taking {} ms", t.endpoint_ms, t.asr_ms);
+    let words_back = 300 + t.asr_ms + 150;
+    assert!(t.endpoint_ms <= words_back.min(1_200 + 32), "endpoint {} ms with whisper taking {} ms", t.endpoint_ms, t.asr_ms);
     // The words probed at the silence are the turn's transcript: whisper
-    // ran once, and the transcript was ready when the turn ended.
+    // ran once, and the transcript reached the engine as soon as it was back.
     assert_eq!((r.summary.probes, r.summary.probes_used), (1, 1), "{:?}", r.summary);
-    assert!(t.heard_ms <= t.endpoint_ms + 32, "heard {} ms, endpoint {} ms", t.heard_ms, t.endpoint_ms);
+    assert!(t.heard_ms <= words_back.max(t.endpoint_ms + 32), "heard {} ms, whisper {} ms", t.heard_ms, t.asr_ms);
 }
 
 #[test]
 fn a_trailing_conjunction_is_not_cut_off_at_the_short_wait() {
-    let input = two_parts("I wanted to call my sister and", 1_000, "I could not do it.");
+    // 950 ms: longer than the fixed wait (700), shorter than the long one (1,200).
+    let input = two_parts("I wanted to call my sister and", 950, "I could not do it.");
     let r = run_endpointing(input.clone(), EndpointMode::Adaptive);
     assert_eq!(r.turns.len(), 1, "cut off mid-thought: {:?}", asr_texts(&r));
     let heard = r.turns[0].asr_text.to_lowercase();
