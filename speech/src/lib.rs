@@ -145,7 +145,9 @@ pub struct VadConfig {
     pub min_speech_ms: u32,
     /// Silence inside an utterance that counts as a pause (head nods).
     pub pause_ms: u32,
-    /// Silence after speech that ends the participant's turn.
+    /// Silence after speech that ends the participant's turn: always with
+    /// `[speech.endpointing] mode = "fixed"`; with "adaptive", when the words
+    /// say neither finished nor unfinished.
     pub end_silence_ms: u32,
     /// Longest utterance; a monologue is cut into turns of this length.
     pub max_utterance_ms: u32,
