@@ -130,7 +130,7 @@ impl Default for EndpointingConfig {
     fn default() -> Self {
         // Design: adaptive by default, 300 / 1200 ms, from the endpoint
         // bench (README "Answering sooner"): it cut no participant off
-        // mid-thought where the fixed 700 ms cut 29% of the clips; its
+        // mid-thought where the fixed 700 ms cut 23% of the clips; its
         // latency gain needs whisper to be faster than the short wait is
         // long, which the loaded bench machine was not (see README).
         Self { mode: EndpointMode::Adaptive, short_silence_ms: 300, long_silence_ms: 1_200 }
