@@ -94,6 +94,8 @@ pub struct SpeechConfig {
     pub turn: TurnConfig,
     /// Keeping the robot's own voice out of the microphone.
     pub echo: EchoConfig,
+    /// When the participant's turn has ended: silence alone, or silence and words.
+    pub endpointing: endpoint::EndpointingConfig,
 }
 
 /// `[speech.echo]`: what keeps the robot's voice, heard back through the
@@ -154,7 +156,9 @@ pub struct VadConfig {
     pub min_speech_ms: u32,
     /// Silence inside an utterance that counts as a pause (head nods).
     pub pause_ms: u32,
-    /// Silence after speech that ends the participant's turn.
+    /// Silence after speech that ends the participant's turn: always with
+    /// `[speech.endpointing] mode = "fixed"`; with "adaptive", when the words
+    /// say neither finished nor unfinished.
     pub end_silence_ms: u32,
     /// Longest utterance; a monologue is cut into turns of this length.
     pub max_utterance_ms: u32,
@@ -306,6 +310,9 @@ impl SpeechConfig {
         if self.vad.pause_ms >= self.vad.end_silence_ms {
             return bad("vad.pause_ms", "must be shorter than vad.end_silence_ms");
         }
+        if let Err((f, why)) = self.endpointing.validate(self.vad.end_silence_ms) {
+            return bad(f, &why);
+        }
         if self.turn.barge_in_ms < 100 {
             return bad("turn.barge_in_ms", "must be at least 100");
         }
@@ -364,6 +371,22 @@ mod tests {
         assert_eq!(c.echo.mode, echo::EchoMode::Duck);
         let err = toml::from_str::<SpeechConfig>("[echo]\nmode = \"loud\"\n").unwrap_err().to_string();
         assert!(err.contains("loud") && err.contains("aec"), "{err}");
+    }
+
+    #[test]
+    fn endpointing_defaults_to_adaptive_and_bad_values_name_the_field() {
+        let c = SpeechConfig::default();
+        assert_eq!(c.endpointing.mode, endpoint::EndpointMode::Adaptive);
+        let c: SpeechConfig = toml::from_str("[endpointing]\nmode = \"fixed\"\n").unwrap();
+        assert_eq!(c.endpointing.mode, endpoint::EndpointMode::Fixed);
+        let err = toml::from_str::<SpeechConfig>("[endpointing]\nmode = \"smart\"\n").unwrap_err().to_string();
+        assert!(err.contains("smart") && err.contains("adaptive"), "{err}");
+        let err = toml::from_str::<SpeechConfig>("[endpointing]\nshort_ms = 300\n").unwrap_err().to_string();
+        assert!(err.contains("short_ms"), "{err}");
+        let mut c = SpeechConfig::default();
+        c.endpointing.long_silence_ms = 500;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("speech.endpointing.long_silence_ms"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! robot goes on and the audio is dropped.
 
 use crate::audio::FRAME_MS;
+use crate::endpoint::{wait_ms, Completeness, EndpointMode, EndpointingConfig};
 use crate::{TurnConfig, VadConfig};
 
 /// The numbers the core works with (from `[speech.vad]` and `[speech.turn]`).
@@ -34,6 +35,19 @@ pub struct TurnParams {
     pub barge_in: bool,
     /// Overlap length that counts as barge-in.
     pub barge_in_ms: u64,
+    /// Adaptive endpointing's waits; None = the fixed `end_silence_ms`.
+    pub adaptive: Option<AdaptiveWaits>,
+}
+
+/// Adaptive endpointing's silences (from `[speech.endpointing]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveWaits {
+    /// Silence after which whisper hears the turn so far, and which ends a
+    /// turn judged complete.
+    pub short_ms: u64,
+    /// Silence that ends a turn judged unfinished, or whose words are not
+    /// known yet: the hard maximum.
+    pub long_ms: u64,
 }
 
 impl TurnParams {
@@ -48,7 +62,19 @@ impl TurnParams {
             mic_tail_ms: turn.mic_tail_ms as u64,
             barge_in: turn.barge_in,
             barge_in_ms: turn.barge_in_ms as u64,
+            adaptive: None,
         }
+    }
+
+    /// With `[speech.endpointing]` applied (adaptive waits or none).
+    pub fn with_endpointing(mut self, e: &EndpointingConfig) -> TurnParams {
+        self.adaptive = match e.mode {
+            EndpointMode::Fixed => None,
+            EndpointMode::Adaptive => {
+                Some(AdaptiveWaits { short_ms: e.short_silence_ms as u64, long_ms: e.long_silence_ms as u64 })
+            }
+        };
+        self
     }
 }
 
@@ -65,6 +91,11 @@ pub enum TurnEvent {
     EndOfTurn { start_ms: u64, end_ms: u64, at_ms: u64, forced: bool },
     /// Speech too short to be a turn; drop the buffered audio.
     Discarded { start_ms: u64, end_ms: u64 },
+    /// Adaptive endpointing: `short_ms` of silence after speech from
+    /// `start_ms` to `end_ms`. Transcribe that span and report what its words
+    /// say with [`TurnTaker::on_words`]; until then the turn waits at most
+    /// the long silence.
+    Probe { start_ms: u64, end_ms: u64, at_ms: u64 },
     /// Stop playback now; the overlap that began at `start_ms` continues as
     /// the participant's turn.
     BargeIn { at_ms: u64, start_ms: u64 },
@@ -78,7 +109,18 @@ enum State {
     /// No participant speech.
     Idle,
     /// Participant speech since `start`; last voiced frame ended at `last_voiced_end`.
-    Speech { start: u64, last_voiced_end: u64, pause_sent: bool, overlap: bool },
+    Speech { start: u64, last_voiced_end: u64, pause_sent: bool, overlap: bool, words: Words },
+}
+
+/// What adaptive endpointing knows of the words before the current silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Words {
+    /// Not asked (speech is going on, or the silence is still short).
+    NotAsked,
+    /// A [`TurnEvent::Probe`] went out; no answer yet.
+    Asked,
+    /// The words of the span up to this silence.
+    Heard(Completeness),
 }
 
 /// The turn-taking state machine.
@@ -125,10 +167,10 @@ impl TurnTaker {
                     return None;
                 }
                 let overlap = gated;
-                self.state = State::Speech { start: now_ms, last_voiced_end: end, pause_sent: false, overlap };
+                self.state = State::Speech { start: now_ms, last_voiced_end: end, pause_sent: false, overlap, words: Words::NotAsked };
                 Some(TurnEvent::SpeechStart { at_ms: now_ms, overlap })
             }
-            State::Speech { start, last_voiced_end, pause_sent, overlap } => {
+            State::Speech { start, last_voiced_end, pause_sent, overlap, words } => {
                 if voiced {
                     let mut ev = None;
                     let mut overlap = overlap;
@@ -143,7 +185,8 @@ impl TurnTaker {
                             }
                         }
                     }
-                    self.state = State::Speech { start, last_voiced_end: end, pause_sent: false, overlap };
+                    // Speech again: whatever was heard of the silence before is stale.
+                    self.state = State::Speech { start, last_voiced_end: end, pause_sent: false, overlap, words: Words::NotAsked };
                     if ev.is_none() && !overlap && end - start >= self.p.max_utterance_ms {
                         self.state = State::Idle;
                         return Some(TurnEvent::EndOfTurn { start_ms: start, end_ms: end, at_ms: end, forced: true });
@@ -159,6 +202,33 @@ impl TurnTaker {
                     }
                     return None;
                 }
+                if let Some(a) = self.p.adaptive.filter(|_| last_voiced_end - start >= self.p.min_speech_ms) {
+                    // Design: adaptive endpointing. At the short silence the
+                    // loop transcribes the turn so far (one Probe per
+                    // silence); a complete thought ends the turn at once, an
+                    // unfinished one waits the long silence, words that say
+                    // neither the usual wait. While the words are not known
+                    // the turn waits for them up to the long silence (the
+                    // reply needs the transcript anyway, so this costs no
+                    // latency), and the long silence ends every turn.
+                    let wait = match words {
+                        Words::NotAsked | Words::Asked => a.long_ms,
+                        Words::Heard(c) => wait_ms(c, a.short_ms, self.p.end_silence_ms, a.long_ms),
+                    };
+                    if silence >= wait {
+                        self.state = State::Idle;
+                        return Some(TurnEvent::EndOfTurn { start_ms: start, end_ms: last_voiced_end, at_ms: end, forced: false });
+                    }
+                    if words == Words::NotAsked && silence >= a.short_ms {
+                        self.state = State::Speech { start, last_voiced_end, pause_sent, overlap, words: Words::Asked };
+                        return Some(TurnEvent::Probe { start_ms: start, end_ms: last_voiced_end, at_ms: end });
+                    }
+                    if silence >= self.p.pause_ms && !pause_sent {
+                        self.state = State::Speech { start, last_voiced_end, pause_sent: true, overlap, words };
+                        return Some(TurnEvent::Pause { at_ms: end });
+                    }
+                    return None;
+                }
                 if silence >= self.p.end_silence_ms {
                     self.state = State::Idle;
                     if last_voiced_end - start < self.p.min_speech_ms {
@@ -167,11 +237,24 @@ impl TurnTaker {
                     return Some(TurnEvent::EndOfTurn { start_ms: start, end_ms: last_voiced_end, at_ms: end, forced: false });
                 }
                 if silence >= self.p.pause_ms && !pause_sent {
-                    self.state = State::Speech { start, last_voiced_end, pause_sent: true, overlap };
+                    self.state = State::Speech { start, last_voiced_end, pause_sent: true, overlap, words };
                     return Some(TurnEvent::Pause { at_ms: end });
                 }
                 None
             }
+        }
+    }
+
+    /// What the words of the span probed up to `end_ms` say. Ignored (false)
+    /// when the participant has spoken since (the probe is stale) or no
+    /// probe is open; the end of the turn is then decided on later frames.
+    pub fn on_words(&mut self, end_ms: u64, c: Completeness) -> bool {
+        match &mut self.state {
+            State::Speech { last_voiced_end, words, overlap: false, .. } if *last_voiced_end == end_ms && *words == Words::Asked => {
+                *words = Words::Heard(c);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -209,7 +292,114 @@ mod tests {
             mic_tail_ms: 250,
             barge_in: true,
             barge_in_ms: 700,
+            adaptive: None,
         }
+    }
+
+    fn adaptive() -> TurnParams {
+        TurnParams { adaptive: Some(AdaptiveWaits { short_ms: 300, long_ms: 1_200 }), ..params() }
+    }
+
+    /// Speech for `speech_ms`, then silence; answers the first probe with
+    /// `words` after `answer_after_ms` more frames. Returns the events and
+    /// the silence (after the last voiced frame) at which the turn ended.
+    fn silence_until_end(words: Option<Completeness>, answer_after_ms: u64, speech_ms: u64, silence_ms: u64) -> (Vec<TurnEvent>, Option<u64>) {
+        let mut tt = TurnTaker::new(adaptive());
+        let (mut t, mut ev) = (0, vec![]);
+        run(&mut tt, &mut t, speech_ms, true, false, &mut ev);
+        let mut probe: Option<(u64, u64)> = None;
+        let end = t + silence_ms;
+        while t < end {
+            if let Some((end_ms, at)) = probe {
+                if t >= at + answer_after_ms {
+                    if let Some(c) = words {
+                        assert!(tt.on_words(end_ms, c));
+                    }
+                    probe = None;
+                }
+            }
+            if let Some(e) = tt.on_frame(false, false, t) {
+                if let TurnEvent::Probe { end_ms, at_ms, .. } = e {
+                    probe = Some((end_ms, at_ms));
+                }
+                ev.push(e);
+            }
+            t += FRAME_MS;
+        }
+        let ended = ev.iter().find_map(|e| match e {
+            TurnEvent::EndOfTurn { end_ms, at_ms, .. } => Some(at_ms - end_ms),
+            _ => None,
+        });
+        (ev, ended)
+    }
+
+    #[test]
+    fn a_complete_sentence_ends_the_turn_after_the_short_wait() {
+        let (ev, ended) = silence_until_end(Some(Completeness::Complete), 0, 1_200, 2_000);
+        assert!(matches!(ev[1], TurnEvent::Probe { start_ms: 0, .. }), "{ev:?}");
+        let s = ended.expect("the turn ended");
+        assert!((300..300 + 2 * FRAME_MS).contains(&s), "ended after {s} ms of silence");
+    }
+
+    #[test]
+    fn a_complete_sentence_heard_late_ends_the_turn_when_the_words_arrive() {
+        // whisper took 250 ms: the turn ends when its answer comes, not later.
+        let (_, ended) = silence_until_end(Some(Completeness::Complete), 250, 1_200, 2_000);
+        let s = ended.expect("the turn ended");
+        assert!((550..550 + 2 * FRAME_MS).contains(&s), "ended after {s} ms of silence");
+    }
+
+    #[test]
+    fn a_trailing_conjunction_or_filler_is_not_cut_off_at_the_short_or_usual_wait() {
+        let (ev, ended) = silence_until_end(Some(Completeness::Incomplete), 0, 1_200, 1_100);
+        assert_eq!(ended, None, "{ev:?}");
+        let (_, ended) = silence_until_end(Some(Completeness::Incomplete), 0, 1_200, 2_000);
+        let s = ended.expect("the turn ended");
+        assert!((1_200..1_200 + 2 * FRAME_MS).contains(&s), "ended after {s} ms of silence");
+    }
+
+    #[test]
+    fn words_that_say_neither_wait_the_usual_silence() {
+        let (_, ended) = silence_until_end(Some(Completeness::Unknown), 0, 1_200, 2_000);
+        let s = ended.expect("the turn ended");
+        assert!((700..700 + 2 * FRAME_MS).contains(&s), "ended after {s} ms of silence");
+    }
+
+    #[test]
+    fn a_long_pause_mid_thought_beyond_the_hard_maximum_still_ends_the_turn() {
+        // Words never come back (whisper stuck): the long silence still ends it.
+        let (_, ended) = silence_until_end(None, 0, 1_200, 3_000);
+        let s = ended.expect("the turn ended");
+        assert!((1_200..1_200 + 2 * FRAME_MS).contains(&s), "ended after {s} ms of silence");
+    }
+
+    #[test]
+    fn speech_after_a_probe_makes_its_words_stale_and_the_next_silence_probes_again() {
+        let mut tt = TurnTaker::new(adaptive());
+        let (mut t, mut ev) = (0, vec![]);
+        run(&mut tt, &mut t, 1_000, true, false, &mut ev);
+        run(&mut tt, &mut t, 400, false, false, &mut ev);
+        let first = ev.iter().find_map(|e| match e { TurnEvent::Probe { end_ms, .. } => Some(*end_ms), _ => None }).expect("probe");
+        run(&mut tt, &mut t, 800, true, false, &mut ev);
+        // The first probe's words arrive after the participant went on.
+        assert!(!tt.on_words(first, Completeness::Complete));
+        run(&mut tt, &mut t, 320, false, false, &mut ev);
+        let probes: Vec<u64> = ev.iter().filter_map(|e| match e { TurnEvent::Probe { end_ms, .. } => Some(*end_ms), _ => None }).collect();
+        assert_eq!(probes.len(), 2, "{ev:?}");
+        assert!(!ev.iter().any(|e| matches!(e, TurnEvent::EndOfTurn { .. })), "{ev:?}");
+        assert!(tt.on_words(probes[1], Completeness::Complete));
+        run(&mut tt, &mut t, 32, false, false, &mut ev);
+        assert!(matches!(ev.last(), Some(TurnEvent::EndOfTurn { start_ms: 0, .. })), "{ev:?}");
+    }
+
+    #[test]
+    fn a_click_too_short_to_be_a_turn_is_discarded_without_a_probe() {
+        let mut tt = TurnTaker::new(adaptive());
+        let (mut t, mut ev) = (0, vec![]);
+        run(&mut tt, &mut t, 96, true, false, &mut ev);
+        run(&mut tt, &mut t, 1_000, false, false, &mut ev);
+        assert!(!ev.iter().any(|e| matches!(e, TurnEvent::Probe { .. })), "{ev:?}");
+        assert!(matches!(ev.last(), Some(TurnEvent::Discarded { .. })), "{ev:?}");
     }
 
     /// Drives `tt` with `ms` of frames (voiced, playing) from `*t`; collects events.

@@ -12,7 +12,8 @@
 
 use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
 use crate::echo::{EchoPath, Room};
-use crate::stt::{SttJob, SttWorker};
+use crate::endpoint::{completeness, Completeness};
+use crate::stt::{SttJob, SttResult, SttWorker};
 use crate::tts::{TtsJob, TtsWorker};
 use crate::turn::{TurnEvent, TurnParams, TurnTaker};
 use crate::vad::Vad;
@@ -102,6 +103,9 @@ pub struct TurnRecord<R> {
     pub asr_ms: u64,
     /// End of participant speech → end of turn decided.
     pub endpoint_ms: u64,
+    /// End of participant speech → its transcript handed to the engine
+    /// (endpointing and whisper together: what the engine cannot start before).
+    pub heard_ms: u64,
     /// First sentence text → its audio ready (TTS time); None if nothing was spoken.
     pub tts_first_audio_ms: Option<u64>,
     /// End of participant speech → first robot audio heard; None if nothing was spoken.
@@ -172,6 +176,10 @@ pub struct LoopSummary {
     pub barge_ins: usize,
     /// Backchannels heard.
     pub backchannels: usize,
+    /// Adaptive endpointing: turns-so-far transcribed at a short silence.
+    pub probes: usize,
+    /// … of which became the turn's transcript (no second transcription).
+    pub probes_used: usize,
 }
 
 /// A transcribed utterance waiting for, or being, answered.
@@ -182,6 +190,8 @@ struct Pending<R> {
     asr_ms: u64,
     /// Endpointing delay.
     endpoint_ms: u64,
+    /// Speech end → transcript handed to the engine.
+    heard_ms: u64,
     /// Speech span.
     speech_start_ms: u64,
     /// See above.
@@ -215,6 +225,7 @@ impl<R> Pending<R> {
             asr_text: self.asr_text,
             asr_ms: self.asr_ms,
             endpoint_ms: self.endpoint_ms,
+            heard_ms: self.heard_ms,
             tts_first_audio_ms: self.tts_first_ms,
             turn_latency_ms: self.first_audio_ms.map(|t| t.saturating_sub(self.speech_end_ms)),
             interrupted,
@@ -245,6 +256,8 @@ struct Segment {
 
 /// An utterance being transcribed.
 struct InStt {
+    /// The utterance id the engine sees (a probe's job id differs).
+    utt_id: u64,
     /// Speech span.
     speech_start_ms: u64,
     /// See above.
@@ -252,6 +265,31 @@ struct InStt {
     /// Endpointing delay.
     endpoint_ms: u64,
 }
+
+/// Adaptive endpointing's transcription of the turn so far, taken at a short
+/// silence.
+///
+/// Design: this bounds what adaptive endpointing costs in whisper time. At
+/// most one probe is in flight (a silence that comes while one is running is
+/// judged on silence alone, the fixed wait); whisper hears a turn at most once
+/// per silence of `short_silence_ms` inside it, and when the turn ends at the
+/// silence that was probed, the probe's transcript *is* the turn's transcript
+/// — it is never transcribed twice. The only extra work is the turn-so-far
+/// of each silence the participant went on after (with scaled `audio_ctx`,
+/// whisper's time grows with that length).
+struct Probe {
+    /// STT job id (from a range of its own, so utterance ids stay 1, 2, 3…).
+    job_id: u64,
+    /// The span it heard.
+    start_ms: u64,
+    /// See above.
+    end_ms: u64,
+    /// Its result once back.
+    result: Option<SttResult>,
+}
+
+/// Probe job ids start here (utterance ids count from 1).
+const PROBE_ID_BASE: u64 = 1 << 48;
 
 /// Stages and settings the loop needs.
 pub struct VoiceLoop<'a, R> {
@@ -310,7 +348,7 @@ impl<'a, R> VoiceLoop<'a, R> {
         on_turn: &mut dyn FnMut(TurnRecord<R>),
         on_event: &mut dyn FnMut(LoopEvent),
     ) -> Result<LoopSummary, SpeechError> {
-        let params = TurnParams::from_config(&self.cfg.vad, &self.cfg.turn);
+        let params = TurnParams::from_config(&self.cfg.vad, &self.cfg.turn).with_endpointing(&self.cfg.endpointing);
         let mut turn = TurnTaker::new(params);
         let mut vad = Vad::new(self.cfg.vad.threshold);
         // Design: the echo stage sits before the VAD, so the turn taker,
@@ -331,6 +369,10 @@ impl<'a, R> VoiceLoop<'a, R> {
         let mut buffering = false;
         let mut next_id = 1u64;
         let mut in_stt: HashMap<u64, InStt> = HashMap::new();
+        let mut probe: Option<Probe> = None;
+        let mut next_probe_id = PROBE_ID_BASE;
+        // STT results to handle this frame without asking whisper (an adopted probe's).
+        let mut ready: VecDeque<SttResult> = VecDeque::new();
         let mut pending: HashMap<u64, Pending<R>> = HashMap::new();
         let mut order: VecDeque<u64> = VecDeque::new();
         let mut playlist: VecDeque<Segment> = VecDeque::new();
@@ -350,6 +392,7 @@ impl<'a, R> VoiceLoop<'a, R> {
             }
             // --- pacing -------------------------------------------------------
             let busy = !in_stt.is_empty()
+                || probe.as_ref().is_some_and(|p| p.result.is_none())
                 || pending.values().any(|p| (p.report.is_none() && !p.failed) || p.audio_back < p.sentences_in);
             if !live {
                 let pace = self.pacing == Pacing::RealTime || busy;
@@ -371,13 +414,18 @@ impl<'a, R> VoiceLoop<'a, R> {
                     input_end_ms = now;
                     if let Some(ev) = turn.finish(now) {
                         self.on_turn_event(ev, now, &mut buffering, &mut utt_buf, utt_buf_start_ms, &mut next_id,
-                            &mut in_stt, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
+                            &mut in_stt, &mut probe, &mut ready, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
                     }
                 }
             }
             if input_done {
                 frame.fill(0.0);
-                let idle = in_stt.is_empty() && pending.is_empty() && sink.pending() == 0;
+                // A probe still running is waited for, so its result cannot
+                // reach the next run of a shared STT worker.
+                let idle = in_stt.is_empty()
+                    && pending.is_empty()
+                    && sink.pending() == 0
+                    && probe.as_ref().is_none_or(|p| p.result.is_some());
                 if idle || now.saturating_sub(input_end_ms) > self.drain_limit_ms {
                     if !idle {
                         on_event(LoopEvent::Warning { msg: format!("input ended; gave up waiting for replies after {} ms", self.drain_limit_ms) });
@@ -403,10 +451,22 @@ impl<'a, R> VoiceLoop<'a, R> {
                 if buffering {
                     utt_buf.extend_from_slice(&frame);
                 }
-                if let Some(ev) = ev {
+                if let Some(TurnEvent::Probe { start_ms, end_ms, .. }) = ev {
+                    // Adaptive endpointing: hear the turn so far (see `Probe`).
+                    let free = probe.as_ref().is_none_or(|p| p.result.is_some());
+                    let samples = utterance_samples(&utt_buf, utt_buf_start_ms, end_ms);
+                    let job_id = next_probe_id;
+                    if free && self.stt.submit(SttJob { id: job_id, samples }).is_ok() {
+                        next_probe_id += 1;
+                        summary.probes += 1;
+                        probe = Some(Probe { job_id, start_ms, end_ms, result: None });
+                    } else {
+                        turn.on_words(end_ms, Completeness::Unknown);
+                    }
+                } else if let Some(ev) = ev {
                     let barge = matches!(ev, TurnEvent::BargeIn { .. });
                     self.on_turn_event(ev, now, &mut buffering, &mut utt_buf, utt_buf_start_ms, &mut next_id,
-                        &mut in_stt, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
+                        &mut in_stt, &mut probe, &mut ready, &mut playlist, &mut pending, sink, pushed_total, &mut summary, on_event);
                     if barge {
                         echo.stopped();
                     }
@@ -417,18 +477,34 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
             }
             // --- STT results -----------------------------------------------------
-            while let Some(r) = self.stt.try_result() {
-                let Some(info) = in_stt.remove(&r.id) else { continue };
+            while let Some(r) = ready.pop_front().or_else(|| self.stt.try_result()) {
+                let Some(info) = in_stt.remove(&r.id) else {
+                    // A probe's words: tell the turn taker (ignored if stale).
+                    if let Some(p) = probe.as_mut().filter(|p| p.job_id == r.id) {
+                        let c = match &r.result {
+                            Ok(t) => completeness(&t.text),
+                            Err(_) => Completeness::Unknown,
+                        };
+                        let end_ms = p.end_ms;
+                        p.result = Some(r);
+                        if !turn.on_words(end_ms, c) {
+                            probe = None;
+                        }
+                    }
+                    continue;
+                };
+                let id = info.utt_id;
                 match r.result {
                     Ok(t) if t.text.chars().any(|c| c.is_alphanumeric()) => {
-                        let utt = Utterance { id: r.id, text: t.text.clone() };
+                        let utt = Utterance { id, text: t.text.clone() };
                         match self.responder.submit(utt) {
                             Ok(()) => {
-                                order.push_back(r.id);
-                                pending.insert(r.id, Pending {
+                                order.push_back(id);
+                                pending.insert(id, Pending {
                                     asr_text: t.text,
                                     asr_ms: r.elapsed_ms,
                                     endpoint_ms: info.endpoint_ms,
+                                    heard_ms: now.saturating_sub(info.speech_end_ms),
                                     speech_start_ms: info.speech_start_ms,
                                     speech_end_ms: info.speech_end_ms,
                                     sentences_in: 0,
@@ -442,11 +518,11 @@ impl<'a, R> VoiceLoop<'a, R> {
                                     spoken_chars: 0,
                                 });
                             }
-                            Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {} not answered: {e}", r.id) }),
+                            Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {id} not answered: {e}") }),
                         }
                     }
-                    Ok(_) => on_event(LoopEvent::Empty { id: r.id }),
-                    Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {}: {e}", r.id) }),
+                    Ok(_) => on_event(LoopEvent::Empty { id }),
+                    Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {id}: {e}") }),
                 }
             }
             // --- engine events ---------------------------------------------------
@@ -575,6 +651,8 @@ impl<'a, R> VoiceLoop<'a, R> {
         utt_buf_start_ms: u64,
         next_id: &mut u64,
         in_stt: &mut HashMap<u64, InStt>,
+        probe: &mut Option<Probe>,
+        ready: &mut VecDeque<SttResult>,
         playlist: &mut VecDeque<Segment>,
         pending: &mut HashMap<u64, Pending<R>>,
         sink: &mut dyn PlaybackSink,
@@ -586,6 +664,8 @@ impl<'a, R> VoiceLoop<'a, R> {
             TurnEvent::SpeechStart { at_ms, overlap: false } => on_event(LoopEvent::SpeechStart { at_ms }),
             TurnEvent::SpeechStart { .. } => {}
             TurnEvent::Pause { at_ms } => on_event(LoopEvent::Pause { at_ms }),
+            // Handled where the turn taker is (it needs the answer).
+            TurnEvent::Probe { .. } => {}
             TurnEvent::Discarded { .. } => {
                 *buffering = false;
                 utt_buf.clear();
@@ -595,7 +675,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 // transcribed as the participant's turn; the robot finishes
                 // asking (no barge-in), then the answer counts.
                 self.on_turn_event(TurnEvent::EndOfTurn { start_ms, end_ms, at_ms: now.max(end_ms), forced: false }, now, buffering, utt_buf,
-                    utt_buf_start_ms, next_id, in_stt, playlist, pending, sink, pushed_total, summary, on_event);
+                    utt_buf_start_ms, next_id, in_stt, probe, ready, playlist, pending, sink, pushed_total, summary, on_event);
             }
             TurnEvent::Backchannel { start_ms, end_ms } => {
                 *buffering = false;
@@ -638,22 +718,40 @@ impl<'a, R> VoiceLoop<'a, R> {
             TurnEvent::EndOfTurn { start_ms, end_ms, at_ms, .. } => {
                 on_event(LoopEvent::EndOfTurn { at_ms, start_ms, end_ms });
                 *buffering = false;
-                // Keep 150 ms after the last voiced frame: word endings are quiet.
-                let keep_until = end_ms + 150;
-                let keep = ms_to_samples(keep_until.saturating_sub(utt_buf_start_ms)).min(utt_buf.len());
-                let samples: Vec<f32> = utt_buf[..keep].to_vec();
-                utt_buf.clear();
                 let id = *next_id;
                 *next_id += 1;
+                let info = InStt { utt_id: id, speech_start_ms: start_ms, speech_end_ms: end_ms, endpoint_ms: at_ms.saturating_sub(end_ms) };
+                // The turn ended at the silence adaptive endpointing probed:
+                // its transcript is the turn's (see `Probe`).
+                if let Some(p) = probe.take_if(|p| p.start_ms == start_ms && p.end_ms == end_ms) {
+                    summary.probes_used += 1;
+                    in_stt.insert(p.job_id, info);
+                    if let Some(r) = p.result {
+                        ready.push_back(r);
+                    }
+                    utt_buf.clear();
+                    return;
+                }
+                let samples = utterance_samples(utt_buf, utt_buf_start_ms, end_ms);
+                utt_buf.clear();
                 match self.stt.submit(SttJob { id, samples }) {
                     Ok(()) => {
-                        in_stt.insert(id, InStt { speech_start_ms: start_ms, speech_end_ms: end_ms, endpoint_ms: at_ms - end_ms });
+                        in_stt.insert(id, info);
                     }
                     Err(_) => on_event(LoopEvent::Warning { msg: format!("STT busy; utterance {id} dropped") }),
                 }
             }
         }
     }
+}
+
+/// The utterance whisper hears: the buffer up to 150 ms after the last
+/// voiced frame (word endings are quiet). A probe and the turn's own
+/// transcription cut the same span the same way.
+fn utterance_samples(utt_buf: &[f32], utt_buf_start_ms: u64, end_ms: u64) -> Vec<f32> {
+    let keep_until = end_ms + 150;
+    let keep = ms_to_samples(keep_until.saturating_sub(utt_buf_start_ms)).min(utt_buf.len());
+    utt_buf[..keep].to_vec()
 }
 
 #[cfg(test)]

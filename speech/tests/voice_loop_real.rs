@@ -15,6 +15,7 @@ use attune_speech::voice_loop::{FrameSource, PlaybackSink};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use attune_speech::echo::{sox_room_ir, EchoMode, Room};
+use attune_speech::endpoint::EndpointMode;
 
 fn model() -> std::path::PathBuf {
     let p = default_models_dir().join("ggml-tiny.en.bin");
@@ -136,6 +137,7 @@ impl PlaybackSink for Watch {
 }
 
 struct Run {
+    summary: attune_speech::voice_loop::LoopSummary,
     turns: Vec<TurnRecord<String>>,
     events: Vec<LoopEvent>,
     out: Vec<f32>,
@@ -168,14 +170,15 @@ fn run_in_room(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Ar
     let mut sink = Watch { inner: WavSink::create(&out_path).unwrap(), t_ms: 0, robot_start };
     let mut turns = vec![];
     let mut events = vec![];
+    let summary;
     {
         let mut vl = VoiceLoop::new(&cfg, &stt, &tts, &mut responder, Pacing::Fast);
         vl.drain_limit_ms = 60_000;
         vl.room = room;
-        vl.run(source.as_mut(), &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| events.push(e)).unwrap();
+        summary = vl.run(source.as_mut(), &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| events.push(e)).unwrap();
     }
     let out = read_wav_16k_mono(&out_path).unwrap();
-    Run { turns, events, out, interrupted: responder.interrupted }
+    Run { summary, turns, events, out, interrupted: responder.interrupted }
 }
 
 /// A reply long enough (> 15 s) that timing slack cannot let it end early.
@@ -385,4 +388,80 @@ fn duck_mode_keeps_the_echo_out_but_cannot_be_interrupted() {
     assert!(!r.events.iter().any(|e| matches!(e, LoopEvent::BargeIn { .. })), "{:?}", r.events);
     assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
     assert!(!r.turns[0].interrupted);
+}
+
+// --- adaptive endpointing -------------------------------------------------
+
+fn endpoint_cfg(mode: EndpointMode) -> SpeechConfig {
+    let mut cfg = SpeechConfig::default();
+    cfg.endpointing.mode = mode;
+    cfg
+}
+
+fn run_endpointing(input: Vec<f32>, mode: EndpointMode) -> Run {
+    run_in_room(Box::new(WavSource::from_samples(input)), &["I see."], Arc::new(AtomicU64::new(u64::MAX)), endpoint_cfg(mode), None)
+}
+
+/// Speech without espeak-ng's trailing silence (~360 ms), so a pause
+/// inserted after it is the pause heard.
+fn say_trimmed(text: &str) -> Vec<f32> {
+    let mut s = say(text);
+    let last = s.iter().rposition(|x| x.abs() > 0.01).unwrap_or(0);
+    s.truncate((last + ms_to_samples(20)).min(s.len()));
+    s
+}
+
+/// `first`, a pause of `pause_ms`, `second`, then time for the reply.
+fn two_parts(first: &str, pause_ms: u64, second: &str) -> Vec<f32> {
+    let mut input = silence(300);
+    input.extend(say_trimmed(first));
+    input.extend(silence(pause_ms));
+    input.extend(say(second));
+    input.extend(silence(16_000));
+    input
+}
+
+#[test]
+fn a_complete_sentence_ends_the_turn_after_the_short_wait_and_is_transcribed_once() {
+    let mut input = silence(300);
+    input.extend(say("I had a really hard day at work."));
+    input.extend(silence(16_000));
+    let r = run_endpointing(input, EndpointMode::Adaptive);
+    assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
+    let t = &r.turns[0];
+    assert!(t.asr_text.to_lowercase().contains("hard day"), "{:?}", t.asr_text);
+    // whisper hears the words 300 ms into the silence; the turn ends when
+    // its reading comes back (at most the long silence, 1,200 ms, on a
+    // machine so loaded that whisper is slower than that).
+    assert!(t.endpoint_ms >= 300, "endpoint {} ms", t.endpoint_ms);
+    let words_back = 300 + t.asr_ms + 150;
+    assert!(t.endpoint_ms <= words_back.min(1_200 + 32), "endpoint {} ms with whisper taking {} ms", t.endpoint_ms, t.asr_ms);
+    // The words probed at the silence are the turn's transcript: whisper
+    // ran once, and the transcript reached the engine as soon as it was back.
+    assert_eq!((r.summary.probes, r.summary.probes_used), (1, 1), "{:?}", r.summary);
+    assert!(t.heard_ms <= words_back.max(t.endpoint_ms + 32), "heard {} ms, whisper {} ms", t.heard_ms, t.asr_ms);
+}
+
+#[test]
+fn a_trailing_conjunction_is_not_cut_off_at_the_short_wait() {
+    // 950 ms: longer than the fixed wait (700), shorter than the long one (1,200).
+    let input = two_parts("I wanted to call my sister and", 950, "I could not do it.");
+    let r = run_endpointing(input.clone(), EndpointMode::Adaptive);
+    assert_eq!(r.turns.len(), 1, "cut off mid-thought: {:?}", asr_texts(&r));
+    let heard = r.turns[0].asr_text.to_lowercase();
+    assert!(heard.contains("sister") && heard.contains("do it"), "{heard:?}");
+    // The control: silence alone (the fixed 700 ms) cuts the same turn in two.
+    let fixed = run_endpointing(input, EndpointMode::Fixed);
+    assert_eq!(fixed.turns.len(), 2, "{:?}", asr_texts(&fixed));
+}
+
+#[test]
+fn a_long_pause_mid_thought_beyond_the_hard_maximum_still_ends_the_turn() {
+    let input = two_parts("I wanted to call my sister and", 5_000, "I could not do it.");
+    let r = run_endpointing(input, EndpointMode::Adaptive);
+    assert_eq!(r.turns.len(), 2, "{:?}", asr_texts(&r));
+    let first = &r.turns[0];
+    assert!(first.asr_text.to_lowercase().contains("sister"), "{:?}", first.asr_text);
+    assert!((1_200..1_200 + 48).contains(&first.endpoint_ms), "ended {} ms into the pause", first.endpoint_ms);
+    assert!(r.turns[1].asr_text.to_lowercase().contains("do it"), "{:?}", r.turns[1].asr_text);
 }

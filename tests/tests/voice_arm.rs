@@ -91,8 +91,11 @@ fn three_spoken_turns_give_three_transcript_lines_with_speech_fields_and_three_s
         for f in ["risk", "crisis_active", "user_act", "emotions", "reply_strategies", "validator", "backend", "fallback", "timings_ms", "fingerprint"] {
             assert!(t.get(f).is_some(), "chat field {f} missing in {t}");
         }
+        // Adaptive endpointing (the default): a finished sentence ends the
+        // turn 300 ms into the silence, or when whisper's reading of it comes
+        // back if later; the long silence (1,200 ms) ends every turn.
         let endpoint = t["endpoint_ms"].as_u64().unwrap();
-        assert!((700..800).contains(&endpoint), "{endpoint}");
+        assert!((300..1_200 + 32).contains(&endpoint), "{endpoint}");
         assert!(t["asr_ms"].as_u64().unwrap() > 0);
         assert!(t["tts_first_audio_ms"].as_u64().is_some());
         assert!(t["turn_latency_ms"].as_u64().unwrap() >= endpoint);

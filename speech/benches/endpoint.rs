@@ -1,0 +1,324 @@
+//! Endpointing bench (prints figures; `cargo bench -p attune-speech --bench endpoint`).
+//!
+//! Fixed endpointing (the turn ends after `[speech.vad] end_silence_ms` =
+//! 700 ms of silence) side by side with adaptive endpointing (whisper hears
+//! the turn so far at 300 ms of silence; a complete thought ends the turn
+//! there, an unfinished one waits 1,200 ms), in one run, through the real
+//! voice loop in file mode with whisper tiny.en and earshot:
+//!
+//! - the speech-recognition set's clips (`scripts/make-asr-set.sh`, clean
+//!   and 10 dB SNR; each clip is one turn, four sentences hold a 450/600 ms
+//!   pause before "and"/"she"/"because"/"so");
+//! - the endpointing set (`speech/eval/endpointing/{tune,heldout}.jsonl`):
+//!   turns with pauses where the participant goes on (after a conjunction,
+//!   a filler, mid-clause, inside a list, after a finished sentence) and
+//!   turns without, spoken by espeak-ng with the pauses inserted as silence.
+//!
+//! Per condition: **cut-off rate** (turns the loop ended while the
+//! participant was still going: it made more than one turn of one), and
+//! **turn latency** p50/p95 — end of the participant's speech to their
+//! transcript reaching the dialogue engine (endpointing plus whisper: the
+//! engine and TTS add the same time after it in both modes) — plus the
+//! endpointing delay alone. The lexical rules' scores on the written text of
+//! both splits come first; the rules were checked on `tune` only.
+//!
+//! Set `ATTUNE_ASR_SET=DIR` to use an existing set; otherwise it is made in a
+//! temporary directory.
+
+use attune_speech::asr_eval::load_set;
+use attune_speech::audio::{ms_to_samples, read_wav_16k_mono};
+use attune_speech::endpoint::{parse_set, score_text, EndpointItem, EndpointMode, HELDOUT_SET, TUNE_SET};
+use attune_speech::file_io::{WavSink, WavSource};
+use attune_speech::stt::{default_models_dir, SttWorker};
+use attune_speech::tts::{EspeakTts, Tts, TtsWorker};
+use attune_speech::voice_loop::{Pacing, ReplyEvent, Responder, TurnRecord, Utterance, VoiceLoop};
+use attune_speech::{SpeechConfig, SpeechError, TtsConfig};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// Takes every utterance, answers nothing (no robot speech in the room).
+#[derive(Default)]
+struct Listener {
+    /// Done events waiting to be polled.
+    out: VecDeque<ReplyEvent<()>>,
+}
+
+impl Responder<()> for Listener {
+    fn submit(&mut self, utt: Utterance) -> Result<(), SpeechError> {
+        self.out.push_back(ReplyEvent::Done { id: utt.id, report: () });
+        Ok(())
+    }
+    fn poll(&mut self) -> Option<ReplyEvent<()>> {
+        self.out.pop_front()
+    }
+    fn interrupted(&mut self, _id: u64, _spoken_chars: usize) {}
+}
+
+struct Clip {
+    /// Name for the per-clip lines.
+    name: String,
+    /// "wer", "tune" or "held-out".
+    group: &'static str,
+    /// Kind of pause (endpointing set) or "wer".
+    kind: String,
+    /// Pauses the participant goes on after.
+    pauses: usize,
+    /// What is said.
+    text: String,
+    /// 16 kHz audio.
+    samples: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    /// Turns the loop made of the clip.
+    turns: usize,
+    /// Last turn: speech end → transcript handed to the engine.
+    heard_ms: Option<u64>,
+    /// Last turn: speech end → end of turn decided.
+    endpoint_ms: Option<u64>,
+    /// Probes taken / used as the transcript.
+    probes: usize,
+    probes_used: usize,
+    /// The transcripts, " | " between turns.
+    text: String,
+}
+
+fn run(cfg: &SpeechConfig, stt: &SttWorker, tts: &TtsWorker, samples: &[f32], scratch: &Path) -> Outcome {
+    let mut listener = Listener::default();
+    let mut source = WavSource::from_samples(samples.to_vec());
+    let mut sink = WavSink::create(&scratch.join("out.wav")).expect("scratch wav");
+    let mut turns: Vec<TurnRecord<()>> = Vec::new();
+    let summary = {
+        let mut vl = VoiceLoop::new(cfg, stt, tts, &mut listener, Pacing::Fast);
+        vl.drain_limit_ms = 600_000;
+        vl.run(&mut source, &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |_| {}).expect("voice loop")
+    };
+    Outcome {
+        turns: turns.len(),
+        heard_ms: turns.last().map(|t| t.heard_ms),
+        endpoint_ms: turns.last().map(|t| t.endpoint_ms),
+        probes: summary.probes,
+        probes_used: summary.probes_used,
+        text: turns.iter().map(|t| t.asr_text.as_str()).collect::<Vec<_>>().join(" | "),
+    }
+}
+
+fn silence(ms: u64) -> Vec<f32> {
+    vec![0.0; ms_to_samples(ms)]
+}
+
+fn pattern_clips(items: &[EndpointItem], group: &'static str) -> Vec<Clip> {
+    let voices = ["en-us", "en-gb", "en-us+f3"];
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let cfg = TtsConfig { voice: voices[i % voices.len()].into(), rate_wpm: 160, ..TtsConfig::default() };
+            let mut tts = EspeakTts::new(&cfg).expect("espeak-ng");
+            let segs = it.segments().expect("set parses");
+            let mut samples = silence(500);
+            for s in &segs {
+                let mut said = tts.synthesize(&s.text).expect("espeak-ng speaks");
+                // Without espeak-ng's trailing silence (~360 ms), so the
+                // pause inserted is the pause heard.
+                let last = said.iter().rposition(|x| x.abs() > 0.01).unwrap_or(0);
+                said.truncate((last + ms_to_samples(20)).min(said.len()));
+                samples.extend(said);
+                samples.extend(silence(s.pause_ms));
+            }
+            samples.extend(silence(3_000));
+            let text = segs.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+            Clip { name: it.id.clone(), group, kind: it.kind.clone(), pauses: segs.len() - 1, text, samples }
+        })
+        .collect()
+}
+
+fn wer_clips() -> Vec<Clip> {
+    let (dir, _keep) = match std::env::var_os("ATTUNE_ASR_SET") {
+        Some(d) => (PathBuf::from(d), None),
+        None => {
+            let t = tempfile_dir();
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-asr-set.sh");
+            let st = std::process::Command::new("bash").arg(&script).arg(&t.0).status().expect("run make-asr-set.sh");
+            assert!(st.success(), "make-asr-set.sh failed");
+            (t.0.clone(), Some(t))
+        }
+    };
+    let set = load_set(&dir).expect("asr set");
+    set.iter()
+        .filter(|c| c.snr_db.is_none() || c.snr_db == Some(10))
+        .map(|c| {
+            let mut samples = read_wav_16k_mono(&dir.join(&c.clip)).expect("clip");
+            samples.extend(silence(2_000));
+            Clip {
+                name: c.clip.trim_end_matches(".wav").to_string(),
+                group: "wer",
+                kind: "wer".into(),
+                pauses: usize::from(c.pause_ms > 0),
+                text: c.text.clone(),
+                samples,
+            }
+        })
+        .collect()
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir() -> TempDir {
+    let p = std::env::temp_dir().join(format!("attune-bench-endpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&p).expect("temp dir");
+    TempDir(p)
+}
+
+fn pct(xs: &mut [u64], q: f64) -> String {
+    if xs.is_empty() {
+        return "-".into();
+    }
+    xs.sort_unstable();
+    let i = ((xs.len() as f64 - 1.0) * q).round() as usize;
+    format!("{}", xs[i])
+}
+
+struct Stats {
+    clips: usize,
+    cut: usize,
+    lost: usize,
+    heard: Vec<u64>,
+    endpoint: Vec<u64>,
+    probes: usize,
+    probes_used: usize,
+}
+
+fn stats<'a>(rows: impl Iterator<Item = &'a Outcome>) -> Stats {
+    let mut s = Stats { clips: 0, cut: 0, lost: 0, heard: vec![], endpoint: vec![], probes: 0, probes_used: 0 };
+    for o in rows {
+        s.clips += 1;
+        if o.turns > 1 {
+            s.cut += 1;
+        }
+        if o.turns == 0 {
+            s.lost += 1;
+        }
+        s.heard.extend(o.heard_ms);
+        s.endpoint.extend(o.endpoint_ms);
+        s.probes += o.probes;
+        s.probes_used += o.probes_used;
+    }
+    s
+}
+
+fn cell(s: &mut Stats) -> String {
+    format!(
+        "{:>3}/{:<3} {:>5.1}%  {:>5} /{:>5}  {:>5} /{:>5}",
+        s.cut,
+        s.clips,
+        100.0 * s.cut as f64 / s.clips.max(1) as f64,
+        pct(&mut s.heard, 0.5),
+        pct(&mut s.heard, 0.95),
+        pct(&mut s.endpoint, 0.5),
+        pct(&mut s.endpoint, 0.95)
+    )
+}
+
+fn main() {
+    let tune = parse_set(TUNE_SET).expect("tune split");
+    let held = parse_set(HELDOUT_SET).expect("held-out split");
+    println!("endpointing bench — lexical rules on the written text (`.`/`?`/`!` only where a sentence ended)");
+    println!("{:<10} {:>6} {:>15} {:>17} {:>6} {:>17} {:>15}", "split", "ends", "ends→complete", "ends→incomplete", "holds", "holds→incomplete", "holds→complete");
+    for (name, items) in [("tune", &tune), ("held-out", &held)] {
+        let s = score_text(items).expect("scores");
+        println!(
+            "{:<10} {:>6} {:>15} {:>17} {:>6} {:>17} {:>15}",
+            name, s.ends, s.ends_complete, s.ends_incomplete, s.holds, s.holds_incomplete, s.holds_complete
+        );
+    }
+
+    let model = default_models_dir().join("ggml-tiny.en.bin");
+    let mut clips = wer_clips();
+    clips.extend(pattern_clips(&tune, "tune"));
+    clips.extend(pattern_clips(&held, "held-out"));
+    let base = SpeechConfig::default();
+    let stt = SttWorker::start(&model, &base.stt).expect("whisper model (scripts/fetch-models.sh)");
+    let tts = TtsWorker::start(Box::new(EspeakTts::new(&base.tts).expect("espeak-ng")));
+    let scratch = tempfile_dir();
+    let mut fixed_cfg = base.clone();
+    fixed_cfg.endpointing.mode = EndpointMode::Fixed;
+    let mut adaptive_cfg = base.clone();
+    adaptive_cfg.endpointing.mode = EndpointMode::Adaptive;
+    let e = &adaptive_cfg.endpointing;
+    println!(
+        "\n{} clips through the voice loop (whisper tiny.en, {} threads): fixed {} ms vs adaptive {}/{}/{} ms",
+        clips.len(),
+        base.stt.thread_count(),
+        base.vad.end_silence_ms,
+        e.short_silence_ms,
+        base.vad.end_silence_ms,
+        e.long_silence_ms
+    );
+    let mut rows: Vec<(Outcome, Outcome)> = Vec::new();
+    for c in &clips {
+        let f = run(&fixed_cfg, &stt, &tts, &c.samples, &scratch.0);
+        let a = run(&adaptive_cfg, &stt, &tts, &c.samples, &scratch.0);
+        println!(
+            "  {:<14} {:<18} pauses {}  fixed: {} turn(s) heard {:>5} ms  adaptive: {} turn(s) heard {:>5} ms probes {}/{}  {:?} → fixed {:?} / adaptive {:?}",
+            c.name,
+            c.kind,
+            c.pauses,
+            f.turns,
+            f.heard_ms.map(|x| x.to_string()).unwrap_or("-".into()),
+            a.turns,
+            a.heard_ms.map(|x| x.to_string()).unwrap_or("-".into()),
+            a.probes_used,
+            a.probes,
+            c.text,
+            f.text,
+            a.text
+        );
+        rows.push((f, a));
+    }
+
+    println!("\nturn latency = end of speech → transcript at the engine (ms); endpoint = end of speech → end of turn (ms)");
+    println!(
+        "{:<20} | {:^44} | {:^44} | {:>9}",
+        "clips", "fixed 700 ms: cut-off, latency p50/p95, endpoint p50/p95", "adaptive: cut-off, latency p50/p95, endpoint p50/p95", "probes"
+    );
+    let groups: Vec<(String, Box<dyn Fn(&Clip) -> bool>)> = vec![
+        ("asr set (clean+10dB)".into(), Box::new(|c: &Clip| c.group == "wer")),
+        ("pause patterns tune".into(), Box::new(|c: &Clip| c.group == "tune")),
+        ("pause patterns held".into(), Box::new(|c: &Clip| c.group == "held-out")),
+        ("held-out + asr set".into(), Box::new(|c: &Clip| c.group != "tune")),
+        ("all".into(), Box::new(|_: &Clip| true)),
+    ];
+    let kinds = ["complete", "question", "conjunction", "filler", "mid-sentence", "list", "sentence-then-more"];
+    let mut all_groups = groups;
+    for k in kinds {
+        all_groups.push((format!("  held-out {k}"), Box::new(move |c: &Clip| c.group == "held-out" && c.kind == k)));
+    }
+    for (name, pick) in &all_groups {
+        let sel: Vec<&(Outcome, Outcome)> = clips.iter().zip(rows.iter()).filter(|(c, _)| pick(c)).map(|(_, r)| r).collect();
+        if sel.is_empty() {
+            continue;
+        }
+        let mut f = stats(sel.iter().map(|r| &r.0));
+        let mut a = stats(sel.iter().map(|r| &r.1));
+        println!(
+            "{:<20} | {} | {} | {:>4}/{:<4}{}",
+            name,
+            cell(&mut f),
+            cell(&mut a),
+            a.probes_used,
+            a.probes,
+            if f.lost + a.lost > 0 { format!("  (no turn: fixed {}, adaptive {})", f.lost, a.lost) } else { String::new() }
+        );
+    }
+    println!("probes = adaptive's transcriptions at a short silence used as the turn's transcript / taken (the rest is the extra whisper work)");
+}
