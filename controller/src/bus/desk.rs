@@ -125,7 +125,7 @@ impl StaffDesk {
         };
         let c = self.say.take()?;
         if d == SayDecision::Refuse {
-            tracing::warn!("staff line {:?} from {} refused: the crisis protocol is active and the line is not marked crisis_aware", c.id, c.by);
+            tracing::warn!(target: "bus", "bus: staff line {:?} from {} refused: the crisis protocol is active and the line is not marked crisis_aware", c.id, c.by);
         }
         hooks.outcome(&c, outcome, Some(turn));
         Some(c)
@@ -185,7 +185,7 @@ impl StaffDesk {
 
     fn apply(&mut self, c: StaffCommand, hooks: &mut dyn DeskHooks) -> Flow {
         if hooks.already_applied(&c.id) {
-            tracing::info!("staff command {} {:?} from {} was already applied (delivered again); ignored", c.action.kind(), c.id, c.by);
+            tracing::info!(target: "bus", "bus: staff command {} {:?} from {} was already applied (delivered again); ignored", c.action.kind(), c.id, c.by);
             return Flow::Continue;
         }
         let record = json!({"id": c.id, "kind": c.action.kind(), "by": c.by, "sent_at": super::message::utc(c.at_ms), "received_at": super::message::utc(crate::store::now_ms())});
