@@ -11,13 +11,14 @@
 #   scripts/build-pi.sh --release       release profile instead of dev (slower to build)
 #   scripts/build-pi.sh --timings       also write cargo's build timing report (target/cargo-timings)
 #
-# Outputs: target/pi/cargo/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
+# Outputs: target/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
 # target/pi/attune-head-pico.{elf,uf2}, target/pi/attune_<v>_<arch>.deb.
 #
-# Design: the cross build has its own cargo target dir (target/pi/cargo):
-# its build scripts and proc-macros do not match the host build's units
-# anyway (cargo hashes them differently under --target), and a separate
-# dir lets a host build run beside it instead of waiting for its lock. The
+# Design: the cross build uses the workspace's own target dir (cargo puts
+# aarch64 output under target/aarch64-unknown-linux-gnu/; ATTUNE_PI_TARGET_DIR
+# moves it elsewhere): one target dir to keep and clean. It shares nothing
+# with the host build: checked here, a host `cargo check` after the cross
+# build compiled proc-macro2 and the other host-side units again. The
 # default is cargo's dev profile, as the host build: every dependency
 # (whisper.cpp and llama.cpp through CMake Release builds, candle's maths,
 # the audio stack) optimised, attune's own crates not. README "Run it on a
@@ -142,7 +143,7 @@ PROFILE_DIR=debug
 PROFILE_ARGS=(--config 'profile.dev.package.candle-transformers.opt-level=0')
 HOST_ARGS=()
 if [ "$PROFILE" = release ]; then PROFILE_DIR=release; PROFILE_ARGS=(--release); HOST_ARGS=(--release); fi
-CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target/pi/cargo}"
+CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target}"
 OUT="$CROSS_DIR/$TARGET/$PROFILE_DIR"
 
 t0=$(date +%s)
