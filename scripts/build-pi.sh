@@ -10,6 +10,8 @@
 #   scripts/build-pi.sh --no-install    never install; fail naming what is missing
 #   scripts/build-pi.sh --release       release profile instead of dev (slower to build)
 #   scripts/build-pi.sh --timings       also write cargo's build timing report (target/cargo-timings)
+#   scripts/build-pi.sh --attune-only   cross-build `attune` alone (no attune-llm, so no llama.cpp:
+#                                       the emulated check's build; --deb needs both)
 #
 # Outputs: target/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
 # target/pi/attune-head-pico.{elf,uf2}, target/pi/attune_<v>_<arch>.deb.
@@ -33,6 +35,7 @@ INSTALL=auto
 PROFILE=dev
 DEB=0
 TIMINGS=()
+BINS=(attune attune-llm)
 for a in "$@"; do
     case "$a" in
         --check) MODE=check ;;
@@ -40,7 +43,8 @@ for a in "$@"; do
         --deb) DEB=1 ;;
         --release) PROFILE=release ;;
         --timings) TIMINGS=(--timings) ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --attune-only) BINS=(attune) ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "build-pi: unknown argument $a (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -147,10 +151,16 @@ CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target}"
 OUT="$CROSS_DIR/$TARGET/$PROFILE_DIR"
 
 t0=$(date +%s)
-echo "build-pi: cargo build --target $TARGET -p attune -p attune-llm (profile $PROFILE)"
-CARGO_TARGET_DIR="$CROSS_DIR" cargo build --locked --target "$TARGET" "${PROFILE_ARGS[@]}" "${TIMINGS[@]}" -p attune -p attune-llm
+PKG_ARGS=()
+for b in "${BINS[@]}"; do PKG_ARGS+=(-p "$b"); done
+if [ "$DEB" = 1 ] && [ "${#BINS[@]}" -lt 2 ]; then
+    echo "build-pi: --deb needs attune-llm too; drop --attune-only" >&2
+    exit 2
+fi
+echo "build-pi: cargo build --target $TARGET ${PKG_ARGS[*]} (profile $PROFILE)"
+CARGO_TARGET_DIR="$CROSS_DIR" cargo build --locked --target "$TARGET" "${PROFILE_ARGS[@]}" "${TIMINGS[@]}" "${PKG_ARGS[@]}"
 t1=$(date +%s)
-for b in attune attune-llm; do
+for b in "${BINS[@]}"; do
     if ! file -b "$OUT/$b" 2>/dev/null | grep -q 'ARM aarch64'; then
         echo "build-pi: FAILED: $OUT/$b is not an aarch64 executable: $(file -b "$OUT/$b" 2>&1)" >&2
         exit 1
