@@ -8,10 +8,10 @@
 # emulated timings), then build and check both packages
 # (scripts/check-deb.sh). Needs the host build (target/debug/attune).
 #
-# Not in scripts/checks.d: on the shared 2-core machine the cross build alone
-# took 34 min wall / 35 min CPU, and the emulated chat several CPU-minutes,
-# beyond the ~15 min the CI budget leaves; README "Run it on a Raspberry Pi"
-# has the figures and what would make it fit.
+# Not in scripts/checks.d: on the development machine Debian 12's qemu-user
+# (7.2) hangs any aarch64 program that starts a thread, and the cross build
+# alone took 34 min wall / 35 min CPU there, beyond the ~15 min the CI budget
+# leaves; README "Run it on a Raspberry Pi" has the figures and the details.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -31,7 +31,10 @@ LLM=1
 if [ "${1:-}" = --no-llm ]; then LLM=0; shift; fi
 ARM="${1:-target/aarch64-unknown-linux-gnu/debug}"
 HOST="${2:-target/debug}"
-QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# Every emulated command is bounded (PI_EMU_TIMEOUT_S, default 900 s): a
+# qemu-user that cannot run threads (seen with Debian 12's qemu 7.2 on a
+# 6.18 kernel, see README) fails the check instead of hanging it.
+QEMU=(timeout "${PI_EMU_TIMEOUT_S:-900}" qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 fail() { echo "pi-emulated: FAILED: $*" >&2; exit 1; }
 for b in "$ARM/attune" "$HOST/attune"; do
     [ -x "$b" ] || fail "$b missing (run scripts/build-pi.sh and cargo build -p attune-controller first)"
@@ -60,8 +63,8 @@ declare -A EMU HOSTT
 # Design: both builds run with one scratch ATTUNE_HOME holding links to the
 # model files. The crisis layer's exemplar vectors (about 500 MiniLM
 # embeddings, cached on first use) are computed there by the host run,
-# which goes first; computing them under qemu takes many minutes, more than
-# the CI budget allows (README has the figure). The aarch64 run then embeds
+# which goes first: ~500 embeddings under qemu would cost many times what
+# the turns do (about 8 s on the host, times qemu's slowdown). The aarch64 run then embeds
 # every participant turn itself (candle on NEON under qemu) and its risk
 # decisions rest on those embeddings, compared with the host's below.
 HOME_T="$T/home"
