@@ -121,7 +121,10 @@ echo "build-pi: cross toolchain complete ($(aarch64-linux-gnu-gcc -dumpfullversi
 # SQLite): the cross compilers by target-specific variable, so the host build
 # is untouched. pkg-config: the arm64 .pc files only.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
+# The runner (cargo run/test --target) names the aarch64 loader rather than
+# using qemu's -L prefix, under which threaded programs hung here (see
+# scripts/pi-emulated.sh).
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 --library-path /usr/aarch64-linux-gnu/lib:/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu"
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar

@@ -31,11 +31,25 @@ LLM=1
 if [ "${1:-}" = --no-llm ]; then LLM=0; shift; fi
 ARM="${1:-target/aarch64-unknown-linux-gnu/debug}"
 HOST="${2:-target/debug}"
-# Every emulated command is bounded (PI_EMU_TIMEOUT_S, default 900 s): a
-# qemu-user that cannot run threads (seen with Debian 12's qemu 7.2 on a
-# 6.18 kernel, see README) fails the check instead of hanging it.
-QEMU=(timeout "${PI_EMU_TIMEOUT_S:-900}" qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# Design: every aarch64 binary runs through the aarch64 dynamic loader named
+# explicitly, with --library-path to the multiarch and cross libc
+# directories, not through qemu's `-L /usr/aarch64-linux-gnu` prefix. On the
+# development machine any threaded aarch64 program (attune, and a five-line
+# pthread_create test in C) hung under `-L` with Debian 12's qemu-user 7.2
+# and with qemu 10 from bookworm-backports alike, while the same programs
+# ran, threads included, with the loader named; static binaries ran either
+# way. `-L` makes qemu remap every path the guest opens, the loader's and
+# glibc's own lookups included; naming the loader needs no remapping. Every
+# emulated command is still bounded (PI_EMU_TIMEOUT_S, default 900 s), so a
+# qemu that hangs fails the check instead of hanging it.
+ARM_LD=/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1
+ARM_LIBS=/usr/aarch64-linux-gnu/lib:/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu
+EMU_RUN=(timeout "${PI_EMU_TIMEOUT_S:-900}" qemu-aarch64-static "$ARM_LD" --library-path "$ARM_LIBS")
+# In the background, "${EMU_RUN[@]}" itself, so that $! is timeout's pid and
+# a SIGTERM to it reaches the aarch64 program.
+emu() { "${EMU_RUN[@]}" "$@"; }
 fail() { echo "pi-emulated: FAILED: $*" >&2; exit 1; }
+[ -x "$ARM_LD" ] || fail "$ARM_LD missing (the aarch64 libc: scripts/build-pi.sh installs libc6-dev-arm64-cross)"
 for b in "$ARM/attune" "$HOST/attune"; do
     [ -x "$b" ] || fail "$b missing (run scripts/build-pi.sh and cargo build -p attune-controller first)"
 done
@@ -94,7 +108,7 @@ t0=$(ms)
     || fail "host attune chat exited non-zero: $(tail -5 "$T/host.err")"
 HOSTT[chat]=$(( $(ms) - t0 ))
 t0=$(ms)
-"${QEMU[@]}" "$ARM/attune" chat --llm reflect --ephemeral --participant pi1 --script "$T/turns.txt" > "$T/arm.jsonl" 2> "$T/arm.err" \
+emu "$ARM/attune" chat --llm reflect --ephemeral --participant pi1 --script "$T/turns.txt" > "$T/arm.jsonl" 2> "$T/arm.err" \
     || fail "aarch64 attune chat exited non-zero: $(tail -5 "$T/arm.err")"
 EMU[chat]=$(( $(ms) - t0 ))
 python3 - "$T/arm.jsonl" "$T/host.jsonl" > "$T/chat.txt" <<'EOF' || fail "aarch64 chat (above)"
@@ -133,7 +147,7 @@ espeak-ng -v en-us -s 160 -w "$T/espeak.wav" "$SENT" || fail "espeak-ng"
 sox "$T/espeak.wav" -r 16000 -c 1 -b 16 "$T/utt16k.wav" || fail "sox resample to 16 kHz"
 AUDIO_MS=$(python3 -c 'import wave,sys; w=wave.open(sys.argv[1]); print(w.getnframes()*1000//w.getframerate())' "$T/utt16k.wav")
 t0=$(ms)
-"${QEMU[@]}" "$ARM/attune" transcribe "$T/utt16k.wav" > "$T/arm.txt" 2> "$T/tr.err" || fail "aarch64 attune transcribe: $(tail -3 "$T/tr.err")"
+emu "$ARM/attune" transcribe "$T/utt16k.wav" > "$T/arm.txt" 2> "$T/tr.err" || fail "aarch64 attune transcribe: $(tail -3 "$T/tr.err")"
 EMU[transcribe]=$(( $(ms) - t0 ))
 t0=$(ms)
 "$HOST/attune" transcribe "$T/utt16k.wav" > "$T/host.txt" 2> "$T/htr.err" || fail "host attune transcribe: $(tail -3 "$T/htr.err")"
@@ -153,7 +167,7 @@ same = "identical to the host's" if arm == host else f"host heard {' '.join(host
 print(f"pi-emulated: transcribe: aarch64 heard {' '.join(arm)!r}: WER {wer:.2f} against the sentence spoken; {same}")
 if wer > 0.2: sys.exit("pi-emulated: transcribe: more than 1 word in 5 wrong")
 EOF
-"${QEMU[@]}" "$ARM/attune" say "$SENT" --out "$T/say-arm.wav" 2> "$T/say.err" || fail "aarch64 attune say: $(tail -3 "$T/say.err")"
+emu "$ARM/attune" say "$SENT" --out "$T/say-arm.wav" 2> "$T/say.err" || fail "aarch64 attune say: $(tail -3 "$T/say.err")"
 "$HOST/attune" say "$SENT" --out "$T/say-host.wav" 2> "$T/hsay.err" || fail "host attune say: $(tail -3 "$T/hsay.err")"
 python3 - "$T/say-arm.wav" "$T/say-host.wav" <<'EOF' || fail "aarch64 attune say (above)"
 import array, sys, wave
@@ -171,15 +185,15 @@ EOF
 
 # --- 3. head session against the simulator --------------------------------------
 LINK="$T/head"
-"${QEMU[@]}" "$ARM/attune" head sim --link "$LINK" --telemetry "$T/tel.jsonl" 2> "$T/sim.err" &
+"${EMU_RUN[@]}" "$ARM/attune" head sim --link "$LINK" --telemetry "$T/tel.jsonl" 2> "$T/sim.err" &
 SIM_PID=$!
 for _ in $(seq 1 300); do [ -e "$LINK" ] && break; sleep 0.1; done
 [ -e "$LINK" ] || fail "the aarch64 head simulator made no link in 30 s: $(tail -3 "$T/sim.err")"
 t0=$(ms)
-"${QEMU[@]}" "$ARM/attune" head ping --port "$LINK" > "$T/ping.json" 2> "$T/ping.err" || fail "head ping: $(tail -3 "$T/ping.err")"
-"${QEMU[@]}" "$ARM/attune" head move --port "$LINK" --yaw 25 --pitch -5 --ms 400 > "$T/move.json" 2> "$T/move.err" || fail "head move: $(tail -3 "$T/move.err")"
-"${QEMU[@]}" "$ARM/attune" head gesture --port "$LINK" nod > /dev/null 2> "$T/nod.err" || fail "head gesture nod: $(tail -3 "$T/nod.err")"
-"${QEMU[@]}" "$ARM/attune" head park --port "$LINK" > "$T/park.json" 2> "$T/park.err" || fail "head park: $(tail -3 "$T/park.err")"
+emu "$ARM/attune" head ping --port "$LINK" > "$T/ping.json" 2> "$T/ping.err" || fail "head ping: $(tail -3 "$T/ping.err")"
+emu "$ARM/attune" head move --port "$LINK" --yaw 25 --pitch -5 --ms 400 > "$T/move.json" 2> "$T/move.err" || fail "head move: $(tail -3 "$T/move.err")"
+emu "$ARM/attune" head gesture --port "$LINK" nod > /dev/null 2> "$T/nod.err" || fail "head gesture nod: $(tail -3 "$T/nod.err")"
+emu "$ARM/attune" head park --port "$LINK" > "$T/park.json" 2> "$T/park.err" || fail "head park: $(tail -3 "$T/park.err")"
 EMU[head]=$(( $(ms) - t0 ))
 kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""
 [ ! -e "$LINK" ] || fail "the simulator left its link behind after SIGTERM"
@@ -209,7 +223,7 @@ if [ "$LLM" = 1 ]; then
     GGUF="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
     [ -s "$GGUF" ] || fail "LLM model $GGUF missing (scripts/fetch-models.sh)"
     t0=$(ms)
-    "${QEMU[@]}" "$ARM/attune-llm" --model "$GGUF" --port 0 --threads 2 --ctx-size 512 > "$T/llm.out" 2> "$T/llm.err" &
+    "${EMU_RUN[@]}" "$ARM/attune-llm" --model "$GGUF" --port 0 --threads 2 --ctx-size 512 > "$T/llm.out" 2> "$T/llm.err" &
     LLM_PID=$!
     URL=""
     for _ in $(seq 1 1800); do
