@@ -8,10 +8,11 @@
 # emulated timings), then build and check both packages
 # (scripts/check-deb.sh). Needs the host build (target/debug/attune).
 #
-# Not in scripts/checks.d: on the development machine Debian 12's qemu-user
-# (7.2) hangs any aarch64 program that starts a thread, and the cross build
-# alone took 34 min wall / 35 min CPU there, beyond the ~15 min the CI budget
-# leaves; README "Run it on a Raspberry Pi" has the figures and the details.
+# CI runs the lighter scripts/checks.d/30-pi-emulated.sh instead: `attune`
+# alone (no attune-llm, so none of llama.cpp's 17 CPU-minutes of cross
+# build), the emulated runs with --no-llm, no packages. This script is the
+# whole check, attune-llm on the real GGUF under qemu included; README "Run
+# it on a Raspberry Pi" has the figures.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
