@@ -10,14 +10,17 @@
 #   scripts/build-pi.sh --no-install    never install; fail naming what is missing
 #   scripts/build-pi.sh --release       release profile instead of dev (slower to build)
 #   scripts/build-pi.sh --timings       also write cargo's build timing report (target/cargo-timings)
+#   scripts/build-pi.sh --attune-only   cross-build `attune` alone (no attune-llm, so no llama.cpp:
+#                                       the emulated check's build; --deb needs both)
 #
-# Outputs: target/pi/cargo/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
+# Outputs: target/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
 # target/pi/attune-head-pico.{elf,uf2}, target/pi/attune_<v>_<arch>.deb.
 #
-# Design: the cross build has its own cargo target dir (target/pi/cargo):
-# its build scripts and proc-macros do not match the host build's units
-# anyway (cargo hashes them differently under --target), and a separate
-# dir lets a host build run beside it instead of waiting for its lock. The
+# Design: the cross build uses the workspace's own target dir (cargo puts
+# aarch64 output under target/aarch64-unknown-linux-gnu/; ATTUNE_PI_TARGET_DIR
+# moves it elsewhere): one target dir to keep and clean. It shares nothing
+# with the host build: checked here, a host `cargo check` after the cross
+# build compiled proc-macro2 and the other host-side units again. The
 # default is cargo's dev profile, as the host build: every dependency
 # (whisper.cpp and llama.cpp through CMake Release builds, candle's maths,
 # the audio stack) optimised, attune's own crates not. README "Run it on a
@@ -32,6 +35,7 @@ INSTALL=auto
 PROFILE=dev
 DEB=0
 TIMINGS=()
+BINS=(attune attune-llm)
 for a in "$@"; do
     case "$a" in
         --check) MODE=check ;;
@@ -39,7 +43,8 @@ for a in "$@"; do
         --deb) DEB=1 ;;
         --release) PROFILE=release ;;
         --timings) TIMINGS=(--timings) ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --attune-only) BINS=(attune) ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "build-pi: unknown argument $a (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -116,7 +121,10 @@ echo "build-pi: cross toolchain complete ($(aarch64-linux-gnu-gcc -dumpfullversi
 # SQLite): the cross compilers by target-specific variable, so the host build
 # is untouched. pkg-config: the arm64 .pc files only.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
+# The runner (cargo run/test --target) names the aarch64 loader rather than
+# using qemu's -L prefix, under which threaded programs hung here (see
+# scripts/pi-emulated.sh).
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 --library-path /usr/aarch64-linux-gnu/lib:/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu"
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
@@ -142,14 +150,20 @@ PROFILE_DIR=debug
 PROFILE_ARGS=(--config 'profile.dev.package.candle-transformers.opt-level=0')
 HOST_ARGS=()
 if [ "$PROFILE" = release ]; then PROFILE_DIR=release; PROFILE_ARGS=(--release); HOST_ARGS=(--release); fi
-CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target/pi/cargo}"
+CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target}"
 OUT="$CROSS_DIR/$TARGET/$PROFILE_DIR"
 
 t0=$(date +%s)
-echo "build-pi: cargo build --target $TARGET -p attune -p attune-llm (profile $PROFILE)"
-CARGO_TARGET_DIR="$CROSS_DIR" cargo build --locked --target "$TARGET" "${PROFILE_ARGS[@]}" "${TIMINGS[@]}" -p attune -p attune-llm
+PKG_ARGS=()
+for b in "${BINS[@]}"; do PKG_ARGS+=(-p "$b"); done
+if [ "$DEB" = 1 ] && [ "${#BINS[@]}" -lt 2 ]; then
+    echo "build-pi: --deb needs attune-llm too; drop --attune-only" >&2
+    exit 2
+fi
+echo "build-pi: cargo build --target $TARGET ${PKG_ARGS[*]} (profile $PROFILE)"
+CARGO_TARGET_DIR="$CROSS_DIR" cargo build --locked --target "$TARGET" "${PROFILE_ARGS[@]}" "${TIMINGS[@]}" "${PKG_ARGS[@]}"
 t1=$(date +%s)
-for b in attune attune-llm; do
+for b in "${BINS[@]}"; do
     if ! file -b "$OUT/$b" 2>/dev/null | grep -q 'ARM aarch64'; then
         echo "build-pi: FAILED: $OUT/$b is not an aarch64 executable: $(file -b "$OUT/$b" 2>&1)" >&2
         exit 1

@@ -25,8 +25,9 @@ PKGS=(build-essential pkg-config cmake clang libclang-dev espeak-ng sox
       dpkg-dev file systemd curl)
 # Design: the Raspberry Pi cross toolchain (aarch64 compilers, qemu-user,
 # arm64 ALSA via multiarch, the aarch64 Rust target) is installed by
-# scripts/build-pi.sh itself, not here: the emulated Pi check is not part of
-# the suite yet (scripts/pi-check.sh), and every cold run would pay for it.
+# scripts/build-pi.sh itself, not here: the suite's Pi check
+# (scripts/checks.d/30-pi-emulated.sh) runs it, and so does a by-hand
+# scripts/pi-check.sh, each installing what is missing before it builds.
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
