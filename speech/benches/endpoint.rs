@@ -25,35 +25,16 @@
 //! Set `ATTUNE_ASR_SET=DIR` to use an existing set; otherwise it is made in a
 //! temporary directory.
 
-use attune_speech::asr_eval::load_set;
+use attune_speech::asr_eval::{load_set, Listener};
 use attune_speech::audio::{ms_to_samples, read_wav_16k_mono};
 use attune_speech::endpoint::{parse_set, score_text, EndpointItem, EndpointMode, HELDOUT_SET, TUNE_SET};
 use attune_speech::file_io::{WavSink, WavSource};
 use attune_speech::stt::{default_models_dir, SttWorker};
 use attune_speech::tts::{EspeakTts, Tts, TtsWorker};
-use attune_speech::voice_loop::{Pacing, ReplyEvent, Responder, TurnRecord, Utterance, VoiceLoop};
-use attune_speech::{SpeechConfig, SpeechError, TtsConfig};
-use std::collections::VecDeque;
+use attune_speech::voice_loop::{Pacing, TurnRecord, VoiceLoop};
+use attune_speech::{SpeechConfig, TtsConfig};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-
-/// Takes every utterance, answers nothing (no robot speech in the room).
-#[derive(Default)]
-struct Listener {
-    /// Done events waiting to be polled.
-    out: VecDeque<ReplyEvent<()>>,
-}
-
-impl Responder<()> for Listener {
-    fn submit(&mut self, utt: Utterance) -> Result<(), SpeechError> {
-        self.out.push_back(ReplyEvent::Done { id: utt.id, report: () });
-        Ok(())
-    }
-    fn poll(&mut self) -> Option<ReplyEvent<()>> {
-        self.out.pop_front()
-    }
-    fn interrupted(&mut self, _id: u64, _spoken_chars: usize) {}
-}
 
 struct Clip {
     /// Name for the per-clip lines.

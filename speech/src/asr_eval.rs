@@ -83,9 +83,9 @@ pub fn load_set(dir: &Path) -> Result<Vec<AsrClip>, SpeechError> {
 }
 
 /// The listener standing in for the dialogue engine: takes each utterance and
-/// finishes its turn with no reply.
+/// finishes its turn with no reply (also used by the endpointing bench).
 #[derive(Default)]
-struct Listener {
+pub struct Listener {
     /// Done events waiting to be polled.
     out: VecDeque<ReplyEvent<()>>,
 }
