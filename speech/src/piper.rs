@@ -21,14 +21,12 @@
 //! are synthesised one after the other, as Piper does.
 
 use crate::audio::SAMPLE_RATE;
-use crate::tts::Tts;
+use crate::tts::{run_with_input, Tts};
 use crate::{SpeechError, TtsConfig};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Piper's beginning-of-utterance symbol.
 const BOS: char = '^';
@@ -169,55 +167,6 @@ fn push_clause(out: &mut Vec<Clause>, text: &str, mark: Option<char>) {
 /// True for marks that end a sentence (Piper synthesises each sentence alone).
 fn ends_sentence(mark: Option<char>) -> bool {
     matches!(mark, Some('.' | '!' | '?'))
-}
-
-/// Runs `program` with `args`, writes `input` to its stdin and returns its
-/// stdout, killing it after `timeout`.
-fn run_with_input(program: &str, args: &[&str], input: &str, timeout: Duration) -> Result<Vec<u8>, SpeechError> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| SpeechError::Tts(format!("cannot run `{program}`: {e}")))?;
-    let mut stdin = child.stdin.take().ok_or_else(|| SpeechError::Tts("no stdin".into()))?;
-    let mut stdout = child.stdout.take().ok_or_else(|| SpeechError::Tts("no stdout".into()))?;
-    let mut stderr = child.stderr.take().ok_or_else(|| SpeechError::Tts("no stderr".into()))?;
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(SpeechError::Tts(format!("`{program}` took longer than {} ms", timeout.as_millis())));
-            }
-            Err(e) => return Err(SpeechError::Tts(format!("waiting for `{program}`: {e}"))),
-        }
-    };
-    let _ = writer.join();
-    let out = reader.join().map_err(|_| SpeechError::Tts("reader thread panicked".into()))?;
-    let err = err_reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(SpeechError::Tts(format!("`{program}` failed ({status}): {}", err.trim())));
-    }
-    Ok(out)
 }
 
 /// IPA for each clause from espeak-ng (one process for all clauses; one per

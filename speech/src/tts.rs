@@ -46,50 +46,64 @@ impl Tts for EspeakTts {
             return Ok(Vec::new());
         }
         // Text goes in on stdin, so a sentence starting with '-' is never an option.
-        let mut child = Command::new(&self.cfg.program)
-            .args(["--stdout", "-b", "1", "-v", &self.cfg.voice])
-            .args(["-s", &self.cfg.rate_wpm.to_string(), "-p", &self.cfg.pitch.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| SpeechError::Tts(format!("cannot run `{}`: {e}", self.cfg.program)))?;
-        let mut stdin = child.stdin.take().ok_or_else(|| SpeechError::Tts("no stdin".into()))?;
-        let mut stdout = child.stdout.take().ok_or_else(|| SpeechError::Tts("no stdout".into()))?;
+        let (rate_wpm, pitch) = (self.cfg.rate_wpm.to_string(), self.cfg.pitch.to_string());
+        let args = ["--stdout", "-b", "1", "-v", &self.cfg.voice, "-s", &rate_wpm, "-p", &pitch];
         let line = format!("{}\n", text.replace(['\n', '\r'], " "));
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(line.as_bytes());
-        });
-        let reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = stdout.read_to_end(&mut buf);
-            buf
-        });
-        let deadline = Instant::now() + Duration::from_millis(self.cfg.timeout_ms as u64);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(s)) => break s,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(SpeechError::Tts(format!("espeak-ng took longer than {} ms", self.cfg.timeout_ms)));
-                }
-                Err(e) => return Err(SpeechError::Tts(format!("waiting for espeak-ng: {e}"))),
-            }
-        };
-        let _ = writer.join();
-        let bytes = reader.join().map_err(|_| SpeechError::Tts("reader thread panicked".into()))?;
-        if !status.success() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            return Err(SpeechError::Tts(format!("espeak-ng failed ({status}): {}", err.trim())));
-        }
+        let bytes = run_with_input(&self.cfg.program, &args, &line, Duration::from_millis(self.cfg.timeout_ms as u64))?;
         let (rate, pcm) = parse_streamed_wav(&bytes)?;
         Ok(resample(&pcm, rate, SAMPLE_RATE))
     }
+}
+
+/// Runs `program` with `args`, writes `input` to its stdin and returns its
+/// stdout, killing it after `timeout` (espeak-ng for audio and for Piper's
+/// phonemes). stdout and stderr are drained while it runs, so a chatty
+/// program cannot block on a full pipe.
+pub(crate) fn run_with_input(program: &str, args: &[&str], input: &str, timeout: Duration) -> Result<Vec<u8>, SpeechError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| SpeechError::Tts(format!("cannot run `{program}`: {e}")))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| SpeechError::Tts("no stdin".into()))?;
+    let mut stdout = child.stdout.take().ok_or_else(|| SpeechError::Tts("no stdout".into()))?;
+    let mut stderr = child.stderr.take().ok_or_else(|| SpeechError::Tts("no stderr".into()))?;
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SpeechError::Tts(format!("`{program}` took longer than {} ms", timeout.as_millis())));
+            }
+            Err(e) => return Err(SpeechError::Tts(format!("waiting for `{program}`: {e}"))),
+        }
+    };
+    let _ = writer.join();
+    let out = reader.join().map_err(|_| SpeechError::Tts("reader thread panicked".into()))?;
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(SpeechError::Tts(format!("`{program}` failed ({status}): {}", err.trim())));
+    }
+    Ok(out)
 }
 
 /// Parses the 16-bit mono WAV espeak-ng streams to stdout. Its header's size
