@@ -379,7 +379,7 @@ mod tests {
         cfg.llm.mode = attune_dialogue::config::LlmMode::Reflect;
         cfg.crisis.semantic = false;
         cfg.store.path = db.to_path_buf();
-        Resolved { cfg, participant: "P1".into(), day: 1, ephemeral: false }
+        Resolved { cfg, participant: "P1".into(), day: 1, ephemeral: false, latency_matching: None }
     }
 
     fn wait_done(live: &Live, utt: u64) -> LiveTurn {
