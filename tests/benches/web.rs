@@ -186,6 +186,6 @@ fn main() {
     let mut w = web_first.clone();
     println!("{:<58} {:>9.1} {:>9.1}", "browser, matching off: send clicked -> first sentence shown", pct(&mut w, 0.5), pct(&mut w, 0.95));
     println!("{:<58} {:>9.1} {:>9.1}", "browser, matching on: send clicked -> first sentence shown", pct(&mut mw, 0.5), pct(&mut mw, 0.95));
-    println!("{:<58} {:>9.1} {:>9.1}", "server, matching on: message taken up -> first sentence ready", pct(&mut ready, 0.5), pct(&mut ready, 0.95));
-    println!("{:<58} {:>9.1} {:>9.1}", "server, matching on: message taken up -> first released", pct(&mut released, 0.5), pct(&mut released, 0.95));
+    println!("{:<58} {:>9.1} {:>9.1}", "server, on: message taken up -> first sentence ready", pct(&mut ready, 0.5), pct(&mut ready, 0.95));
+    println!("{:<58} {:>9.1} {:>9.1}", "server, on: message taken up -> first sentence released", pct(&mut released, 0.5), pct(&mut released, 0.95));
 }

@@ -193,6 +193,11 @@ fn the_chatbot_arm_in_the_terminal_is_held_to_the_same_matched_time_and_the_expo
     let row = events.lines().find(|l| l.contains(",latency_matching,")).unwrap_or_else(|| panic!("no latency_matching row in\n{events}"));
     assert!(row.contains(&p) && row.contains("first_sentence_min_ms") && row.contains("1500"), "{row}");
     assert_eq!(events.lines().filter(|l| l.contains(",latency_matched,")).count(), 2, "{events}");
+    let sessions = std::fs::read_to_string(out.join("sessions.csv")).expect("sessions.csv");
+    let header: Vec<&str> = sessions.lines().next().unwrap_or("").split(',').collect();
+    let col = header.iter().position(|h| *h == "latency_matching").expect("a latency_matching column");
+    let row: Vec<&str> = sessions.lines().nth(1).expect("the day's row").split(',').collect();
+    assert_eq!(row[col], "first_sentence_min_ms=1500;ms_per_char=10;max_hold_ms=5000", "{sessions}");
 }
 
 #[test]
@@ -210,4 +215,8 @@ fn with_latency_matching_off_a_study_session_records_that_it_was_off_and_holds_n
     assert_eq!(s.len(), 1);
     assert_eq!(s[0]["enabled"], false);
     assert!(matched_turns(&lab).is_empty(), "no turn is held or recorded as matched when matching is off");
+    let out = lab.dir.path().join("export");
+    lab.ok(&["study", "export", "--study", lab.study_str(), "--out", out.to_str().unwrap()]);
+    let sessions = std::fs::read_to_string(out.join("sessions.csv")).expect("sessions.csv");
+    assert!(sessions.lines().next().unwrap_or("").ends_with(",latency_matching") && sessions.lines().nth(1).unwrap_or("").ends_with(",off"), "{sessions}");
 }

@@ -242,6 +242,11 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
             ("store_session", "integer", "session row id in the folder's session store"),
             ("fingerprint", "string", "engine fingerprint the session ran (empty for worksheet)"),
             ("head", "string", "head backend for the robot arm"),
+            (
+                "latency_matching",
+                "string",
+                "reply timing the session ran with: off | first_sentence_min_ms=N;ms_per_char=N;max_hold_ms=N (empty where not recorded: spoken arms, worksheet)",
+            ),
         ],
     );
     let mut turns = Table::new(
@@ -359,6 +364,10 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
                 s(study_id), s(site), s(robot), s(&d.participant), s(&d.arm), json!(d.day), s(&d.exercise), json!(d.started_at_ms), json!(d.ended_at_ms),
                 json!(((d.ended_at_ms - d.started_at_ms) as f64 / 1000.0 * 10.0).round() / 10.0), json!(d.turns), json!(complete),
                 json!(d.turns > protocol.session.max_turns), json!(d.store_session), json!(d.fingerprint), json!(d.head),
+                json!(match (&src.store, d.store_session) {
+                    (Some(c), Some(sid)) => latency_matching_of(c, sid)?,
+                    _ => None,
+                }),
             ]);
             if let Some(sid) = d.store_session {
                 day_of_store.insert(sid, (d.participant.clone(), d.day, d.arm.clone()));
@@ -422,6 +431,20 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
         }
     }
     Ok(vec![participants, sessions, turns, latencies, events, answers, scores])
+}
+
+/// The `latency_matching` a store session recorded, as the export writes it.
+fn latency_matching_of(c: &Connection, session: i64) -> anyhow::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    let p: Option<String> = c
+        .query_row("SELECT payload FROM events WHERE session_id = ?1 AND kind = 'latency_matching' ORDER BY id LIMIT 1", [session], |r| r.get(0))
+        .optional()?;
+    let Some(p) = p else { return Ok(None) };
+    let v: Value = serde_json::from_str(&p)?;
+    if v["enabled"] != json!(true) {
+        return Ok(Some("off".into()));
+    }
+    Ok(Some(format!("first_sentence_min_ms={};ms_per_char={};max_hold_ms={}", v["first_sentence_min_ms"], v["ms_per_char"], v["max_hold_ms"])))
 }
 
 fn role_str(r: Role) -> &'static str {
