@@ -225,8 +225,11 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
             "staff_alerts": alerts, "in_crisis": in_crisis,
         }));
     }
+    let spoken = crate::study::export::spoken_turn_latencies(&s)?;
+    let q = |x| crate::study::export::quantile(&spoken, x);
     if json {
         let out = serde_json::json!({
+            "spoken_turn_latency_ms": q(0.5).map(|p50| serde_json::json!({"p50": p50, "p95": q(0.95), "n": spoken.len()})),
             "study": p.study.id, "site": p.study.site, "robot": p.study.robot, "days": p.study.days,
             "participants": rows, "purges": s.purges()?.len(),
             "latency_matching": p.latency_matching.to_json(),
@@ -237,6 +240,14 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
     }
     println!("study {} · site {} · robot {} · {} days · {} participants", p.study.id, p.study.site, p.study.robot, p.study.days, rows.len());
     println!("{}", p.latency_matching.describe());
+    match (q(0.5), q(0.95)) {
+        (Some(p50), Some(p95)) => println!(
+            "spoken arms' measured turn latency (end of speech → first audio): p50 {p50} ms, p95 {p95} ms over {} turns (latency_matching.first_sentence_min_ms is {} ms)",
+            spoken.len(),
+            p.latency_matching.first_sentence_min_ms
+        ),
+        _ => println!("spoken arms' measured turn latency: no robot or voice turns recorded yet"),
+    }
     println!("{:<16} {:<12} {:<10} {:>5} {:>5} {:>6} {:>10} {:>7}  alerts", "participant", "arm", "status", "done", "next", "behind", "adherence", "crisis");
     for r in &rows {
         println!(

@@ -173,7 +173,7 @@ fn the_chatbot_arm_in_the_terminal_is_held_to_the_same_matched_time_and_the_expo
     assert_eq!(st["latency_matching"]["first_sentence_min_ms"], 1500);
 
     let script = lab.dir.path().join("script.txt");
-    std::fs::write(&script, "I have been feeling stressed about my exams this week.\nI want to kill myself tonight, I have the pills here.\n").expect("script");
+    std::fs::write(&script, "I have been feeling stressed about my exams this week.\nI want to kill myself tonight, I have the pills here.\nI don't know.\n").expect("script");
     let answers = lab.dir.path().join("answers.json");
     let a = json!({"baseline": {"phq4": [2, 2, 2, 2], "k10": vec![2; 10]}, "pre": {"mood": [5]}, "post": {"mood": [4]}});
     std::fs::write(&answers, a.to_string()).expect("answers");
@@ -182,9 +182,11 @@ fn the_chatbot_arm_in_the_terminal_is_held_to_the_same_matched_time_and_the_expo
     assert_eq!(session_settings(&lab).len(), 1);
     assert_eq!(session_settings(&lab)[0]["enabled"], true);
     let turns = matched_turns(&lab);
-    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert_eq!(turns.len(), 3, "{turns:?}");
     assert!(turns[0]["first_sentence_ms"].as_u64().unwrap() >= 1500 && turns[0]["exempt"] == false, "{}", turns[0]);
     assert_eq!((turns[1]["exempt"].as_bool(), turns[1]["held_ms"].as_u64()), (Some(true), Some(0)), "{}", turns[1]);
+    // The turn after, while the session is in crisis state (the check-in), is not held either.
+    assert_eq!((turns[2]["exempt"].as_bool(), turns[2]["held_ms"].as_u64()), (Some(true), Some(0)), "{}", turns[2]);
 
     // The export carries the session's timing with the day's events.
     let out = lab.dir.path().join("export");
@@ -192,7 +194,7 @@ fn the_chatbot_arm_in_the_terminal_is_held_to_the_same_matched_time_and_the_expo
     let events = std::fs::read_to_string(out.join("behaviour_events.csv")).expect("behaviour_events.csv");
     let row = events.lines().find(|l| l.contains(",latency_matching,")).unwrap_or_else(|| panic!("no latency_matching row in\n{events}"));
     assert!(row.contains(&p) && row.contains("first_sentence_min_ms") && row.contains("1500"), "{row}");
-    assert_eq!(events.lines().filter(|l| l.contains(",latency_matched,")).count(), 2, "{events}");
+    assert_eq!(events.lines().filter(|l| l.contains(",latency_matched,")).count(), 3, "{events}");
     let sessions = std::fs::read_to_string(out.join("sessions.csv")).expect("sessions.csv");
     let header: Vec<&str> = sessions.lines().next().unwrap_or("").split(',').collect();
     let col = header.iter().position(|h| *h == "latency_matching").expect("a latency_matching column");
@@ -219,4 +221,26 @@ fn with_latency_matching_off_a_study_session_records_that_it_was_off_and_holds_n
     lab.ok(&["study", "export", "--study", lab.study_str(), "--out", out.to_str().unwrap()]);
     let sessions = std::fs::read_to_string(out.join("sessions.csv")).expect("sessions.csv");
     assert!(sessions.lines().next().unwrap_or("").ends_with(",latency_matching") && sessions.lines().nth(1).unwrap_or("").ends_with(",off"), "{sessions}");
+}
+
+#[test]
+fn study_status_reports_the_spoken_arms_measured_turn_latency_beside_the_matched_minimum() {
+    let lab = WebLab::new(REFLECT);
+    assert!(lab.ok(&["study", "status", "--study", lab.study_str()]).contains("no robot or voice turns recorded yet"));
+    // Transcripts as the voice arm writes them (one JSON object per turn).
+    let voice = lab.enroll_into("voice", "V");
+    let chat = lab.enroll_into("chatbot", "C");
+    let write = |p: &str, lat: &[i64]| {
+        let d = lab.study.join("transcripts").join(p);
+        std::fs::create_dir_all(&d).expect("transcripts folder");
+        let lines: Vec<String> = lat.iter().enumerate().map(|(i, l)| json!({"turn": i + 1, "turn_latency_ms": l}).to_string()).collect();
+        std::fs::write(d.join("day-01.jsonl"), lines.join("\n") + "\n").expect("transcript");
+    };
+    write(&voice, &[1200, 1800, 1500, 4000]);
+    // Only the spoken arms count.
+    write(&chat, &[99_999]);
+    let st: Value = serde_json::from_str(lab.ok(&["study", "status", "--study", lab.study_str(), "--json"]).trim()).expect("status JSON");
+    assert_eq!(st["spoken_turn_latency_ms"], json!({"p50": 1500, "p95": 4000, "n": 4}));
+    let text = lab.ok(&["study", "status", "--study", lab.study_str()]);
+    assert!(text.contains("p50 1500 ms, p95 4000 ms over 4 turns") && text.contains("first_sentence_min_ms is 2000 ms"), "{text}");
 }

@@ -458,6 +458,30 @@ fn role_str(r: Role) -> &'static str {
 
 /// turn_latency_ms of voice/robot turns from the folder's transcripts:
 /// (participant, day, turn) → ms.
+/// Turn latencies (end of speech → first audio, ms) the spoken arms
+/// measured in this study folder: every robot / voice participant's
+/// transcript turns, sorted. What `[latency_matching]` is matched to.
+pub(crate) fn spoken_turn_latencies(study: &Study) -> anyhow::Result<Vec<i64>> {
+    let spoken: std::collections::BTreeSet<String> = study
+        .participants()?
+        .into_iter()
+        .filter(|p| study.protocol.arm(&p.arm).is_some_and(|a| matches!(a.medium, Medium::Robot | Medium::Voice)))
+        .map(|p| p.id)
+        .collect();
+    let mut v: Vec<i64> = read_transcript_latencies(study)?.into_iter().filter(|((pid, _, _), _)| spoken.contains(pid)).map(|(_, ms)| ms).collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// The `p`-quantile (0..=1) of sorted values, nearest rank.
+pub(crate) fn quantile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    Some(sorted[i])
+}
+
 fn read_transcript_latencies(study: &Study) -> anyhow::Result<BTreeMap<(String, u32, i64), i64>> {
     let mut out = BTreeMap::new();
     let root = study.dir.join("transcripts");
@@ -647,6 +671,15 @@ fn dictionary(tables: &[Table]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<i64> = (1..=20).map(|x| x * 100).collect();
+        assert_eq!(quantile(&v, 0.5), Some(1000));
+        assert_eq!(quantile(&v, 0.95), Some(1900));
+        assert_eq!(quantile(&[7], 0.95), Some(7));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
 
     #[test]
     fn csv_quotes_commas_quotes_and_line_breaks() {
