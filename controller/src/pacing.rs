@@ -46,9 +46,12 @@ pub struct LatencyMatching {
 
 impl Default for LatencyMatching {
     fn default() -> Self {
-        // Design: about the voice arm's turn on an idle laptop (end of
-        // speech → first audio, README "Voice") and espeak-ng's default
-        // 175 words/min (≈ 17 characters per second with spaces).
+        // Design: 2000 ms is a round figure above the voice arm's floor on an
+        // idle core (700 ms fixed endpointing, about 0.3 s of whisper
+        // tiny.en, then the first synthesised audio; README "Voice"); a
+        // study sets it from its own pilot (`study status` prints the spoken
+        // arms' measured p50). 60 ms/character is espeak-ng's default
+        // 175 words/min at about 6 characters a word with its space.
         Self { enabled: false, first_sentence_min_ms: 2000, ms_per_char: 60, max_hold_ms: 10_000 }
     }
 }
