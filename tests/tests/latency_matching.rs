@@ -200,6 +200,14 @@ fn the_chatbot_arm_in_the_terminal_is_held_to_the_same_matched_time_and_the_expo
     let col = header.iter().position(|h| *h == "latency_matching").expect("a latency_matching column");
     let row: Vec<&str> = sessions.lines().nth(1).expect("the day's row").split(',').collect();
     assert_eq!(row[col], "first_sentence_min_ms=1500;ms_per_char=10;max_hold_ms=5000", "{sessions}");
+    // Each turn's matched timing, beside the spoken arms' turn latency.
+    let lat = std::fs::read_to_string(out.join("latencies.csv")).expect("latencies.csv");
+    let header: Vec<&str> = lat.lines().next().unwrap_or("").split(',').collect();
+    let (fc, ec) = (header.iter().position(|h| *h == "matched_first_sentence_ms").expect("column"), header.iter().position(|h| *h == "matching_exempt").expect("column"));
+    let rows: Vec<Vec<&str>> = lat.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3, "{lat}");
+    assert!(rows[0][fc].parse::<u64>().expect("first_sentence_ms") >= 1500 && rows[0][ec] == "FALSE", "{lat}");
+    assert_eq!((rows[1][ec], rows[2][ec]), ("TRUE", "TRUE"), "{lat}");
 }
 
 #[test]

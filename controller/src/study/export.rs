@@ -290,6 +290,12 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
             ("total_ms", "integer", "turn start to reply complete"),
             ("llm_ms", "integer", "time spent waiting on the LLM"),
             ("turn_latency_ms", "integer", "voice/robot: end of participant speech to first robot audio (empty for text)"),
+            (
+                "matched_first_sentence_ms",
+                "integer",
+                "chatbot with latency matching: message taken up to first reply sentence released (empty otherwise)",
+            ),
+            ("matching_exempt", "boolean", "chatbot with latency matching: the crisis layer answered, nothing was held (empty otherwise)"),
         ],
     );
     let mut events = Table::new(
@@ -378,6 +384,16 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
             let mut st = conn.prepare(
                 "SELECT session_id, idx, created_at_ms, status, participant_text, reply, risk, crisis_active, intent, source, fallback, validator_json, llm_error, fingerprint, first_token_ms, total_ms, llm_ms FROM turns ORDER BY session_id, idx",
             )?;
+            // The matched timing of each turn, where the session had it.
+            let mut matched: BTreeMap<(i64, i64), (Value, Value)> = BTreeMap::new();
+            {
+                let mut m = conn.prepare("SELECT session_id, turn_idx, payload FROM events WHERE kind = 'latency_matched' AND turn_idx IS NOT NULL")?;
+                let mut mr = m.query([])?;
+                while let Some(r) = mr.next()? {
+                    let v: Value = serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(Value::Null);
+                    matched.insert((r.get(0)?, r.get(1)?), (v["first_sentence_ms"].clone(), v["exempt"].clone()));
+                }
+            }
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let sid: i64 = r.get(0)?;
@@ -400,6 +416,8 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
                 latencies.rows.push(vec![
                     s(study_id), s(site), s(robot), s(pid), s(arm), json!(day), json!(idx), json!(r.get::<_, Option<i64>>(14)?), json!(r.get::<_, Option<i64>>(15)?),
                     json!(r.get::<_, Option<i64>>(16)?), json!(voice_latency.get(&(pid.clone(), *day, idx))),
+                    matched.get(&(sid, idx)).map(|m| m.0.clone()).unwrap_or(Value::Null),
+                    matched.get(&(sid, idx)).map(|m| m.1.clone()).unwrap_or(Value::Null),
                 ]);
             }
             let mut st = conn.prepare("SELECT session_id, turn_idx, at_ms, kind, payload FROM events WHERE session_id IS NOT NULL ORDER BY id")?;
