@@ -127,7 +127,11 @@ pub struct TurnPacer {
 pub struct Released {
     /// The engine had it ready (ms after the message was taken up).
     pub ready_ms: u64,
-    /// It was released to the participant (ms after the message was taken up).
+    /// Its matched release time (ms after the message was taken up).
+    pub due_ms: u64,
+    /// It was actually released to the participant (ms after the message
+    /// was taken up; a timer wakes at or after `due_ms`, and a session
+    /// being shut down releases early).
     pub shown_ms: u64,
 }
 
@@ -158,13 +162,26 @@ impl TurnPacer {
             ready_ms.max(held).max(prev)
         };
         self.last = Some((at, chars));
-        self.released.push(Released { ready_ms, shown_ms: at });
+        self.released.push(Released { ready_ms, due_ms: at, shown_ms: at });
         at
+    }
+
+    /// Sentence `i` (0-based, in the order given to [`release_at`](Self::release_at))
+    /// was actually released at `at_ms`.
+    pub fn shown(&mut self, i: usize, at_ms: u64) {
+        if let Some(r) = self.released.get_mut(i) {
+            r.shown_ms = at_ms;
+        }
+    }
+
+    /// Sentences scheduled so far.
+    pub fn scheduled(&self) -> usize {
+        self.released.len()
     }
 
     /// The turn's record: settings, exemption, every sentence's timing.
     pub fn record(&self) -> serde_json::Value {
-        let held: u64 = self.released.iter().map(|r| r.shown_ms - r.ready_ms).sum();
+        let held: u64 = self.released.iter().map(|r| r.shown_ms.saturating_sub(r.ready_ms)).sum();
         serde_json::json!({
             "exempt": self.exempt,
             "first_sentence_ms": self.released.first().map(|r| r.shown_ms),
@@ -228,10 +245,11 @@ mod tests {
         let mut p = TurnPacer::new(on(1000, 10, 10_000));
         p.release_at(100, 10);
         p.release_at(150, 10);
+        p.shown(1, 1103);
         let r = p.record();
         assert_eq!(r["first_sentence_ms"], 1000);
-        assert_eq!(r["held_ms"], (1000 - 100) + (1100 - 150));
-        assert_eq!(r["sentences"][1]["shown_ms"], 1100);
+        assert_eq!((r["sentences"][1]["due_ms"].as_u64(), r["sentences"][1]["shown_ms"].as_u64()), (Some(1100), Some(1103)));
+        assert_eq!(r["held_ms"], (1000 - 100) + (1103 - 150));
     }
 
     #[test]

@@ -330,7 +330,7 @@ async fn paced_turn(
     let t0 = tokio::time::Instant::now();
     let mut pacer = matching.filter(|m| m.enabled).map(TurnPacer::new);
     // Sentences waiting for their release time, in order.
-    let mut held: VecDeque<(tokio::time::Instant, EngineEvent)> = VecDeque::new();
+    let mut held: VecDeque<Held> = VecDeque::new();
     let (etx, mut erx) = mpsc::channel::<EngineEvent>(16);
     let result = {
         let fut = session.turn_observed(&utt.text, None, Some(&etx));
@@ -338,13 +338,13 @@ async fn paced_turn(
         loop {
             // Design: a session being shut down (Ctrl-C, SIGTERM, staff
             // stop) shows what it holds at once: it is stored already.
-            let due = held.front().map(|(at, _)| if shutdown.is_cancelled() { tokio::time::Instant::now() } else { *at });
+            let due = held.front().map(|(at, _, _)| if shutdown.is_cancelled() { tokio::time::Instant::now() } else { *at });
             tokio::select! {
                 r = &mut fut => break r,
                 Some(ev) = erx.recv() => hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await,
                 _ = tokio::time::sleep_until(due.unwrap_or(t0)), if due.is_some() => {
-                    if let Some((_, ev)) = held.pop_front() {
-                        forward(&ev, utt.id, turn, replies, observers).await;
+                    if let Some((_, ev, i)) = held.pop_front() {
+                        release(ev, i, t0, &mut pacer, utt.id, turn, replies, observers).await;
                     }
                 }
                 _ = shutdown.cancelled(), if !held.is_empty() && !shutdown.is_cancelled() => {}
@@ -355,14 +355,35 @@ async fn paced_turn(
     while let Ok(ev) = erx.try_recv() {
         hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await;
     }
-    while let Some((at, ev)) = held.pop_front() {
+    while let Some((at, ev, i)) = held.pop_front() {
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
             _ = shutdown.cancelled() => {}
         }
-        forward(&ev, utt.id, turn, replies, observers).await;
+        release(ev, i, t0, &mut pacer, utt.id, turn, replies, observers).await;
     }
     (result, pacer)
+}
+
+/// A held sentence: its release time, the event, its index in the turn.
+type Held = (tokio::time::Instant, EngineEvent, usize);
+
+/// Releases a held sentence and notes when it actually went out.
+#[allow(clippy::too_many_arguments)]
+async fn release(
+    ev: EngineEvent,
+    i: usize,
+    t0: tokio::time::Instant,
+    pacer: &mut Option<TurnPacer>,
+    utt: u64,
+    turn: u64,
+    replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
+    observers: &Observers,
+) {
+    if let Some(p) = pacer.as_mut() {
+        p.shown(i, t0.elapsed().as_millis() as u64);
+    }
+    forward(&ev, utt, turn, replies, observers).await;
 }
 
 /// Forwards an engine event now, or holds a sentence for its matched time.
@@ -371,7 +392,7 @@ async fn hold_or_forward(
     ev: EngineEvent,
     t0: tokio::time::Instant,
     pacer: &mut Option<TurnPacer>,
-    held: &mut VecDeque<(tokio::time::Instant, EngineEvent)>,
+    held: &mut VecDeque<Held>,
     utt: u64,
     turn: u64,
     replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
@@ -390,11 +411,12 @@ async fn hold_or_forward(
         }
         EngineEvent::Sentence(s) => {
             let now_ms = t0.elapsed().as_millis() as u64;
+            let i = p.scheduled();
             let at = p.release_at(now_ms, s.chars().count() as u64);
             if held.is_empty() && at <= now_ms {
                 forward(&ev, utt, turn, replies, observers).await;
             } else {
-                held.push_back((t0 + std::time::Duration::from_millis(at), ev));
+                held.push_back((t0 + std::time::Duration::from_millis(at), ev, i));
             }
         }
     }
