@@ -96,12 +96,18 @@ fn read_bounded_line(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 pub fn run_chat(a: ChatArgs) -> anyhow::Result<()> {
+    run_chat_matched(a, None)
+}
+
+/// `attune chat` with a study's latency matching (the study's chatbot arm).
+pub fn run_chat_matched(a: ChatArgs, latency_matching: Option<crate::pacing::LatencyMatching>) -> anyhow::Result<()> {
     let input: Box<dyn Read + Send> = match &a.script {
         None => Box::new(std::io::stdin()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
         Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open script {}", p.display()))?),
     };
-    let resolved = resolve(&a.engine)?;
+    let mut resolved = resolve(&a.engine)?;
+    resolved.latency_matching = latency_matching;
     let transport = TextTransport { input: Some(input), scripted: a.script.is_some(), name: String::new() };
     runner::run(resolved, "chatbot", Box::new(transport))
 }

@@ -139,6 +139,7 @@ pub fn run(cmd: StudyCmd) -> anyhow::Result<()> {
             for (engine, fp) in fps {
                 eprintln!("attune: engine {engine:?}: fingerprint {fp} (every arm of it matches)");
             }
+            eprintln!("attune: {}", s.protocol.latency_matching.describe());
             Ok(())
         }
         StudyCmd::Enroll { study, participant, stratum } => {
@@ -224,16 +225,29 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
             "staff_alerts": alerts, "in_crisis": in_crisis,
         }));
     }
+    let spoken = crate::study::export::spoken_turn_latencies(&s)?;
+    let q = |x| crate::study::export::quantile(&spoken, x);
     if json {
         let out = serde_json::json!({
+            "spoken_turn_latency_ms": q(0.5).map(|p50| serde_json::json!({"p50": p50, "p95": q(0.95), "n": spoken.len()})),
             "study": p.study.id, "site": p.study.site, "robot": p.study.robot, "days": p.study.days,
             "participants": rows, "purges": s.purges()?.len(),
+            "latency_matching": p.latency_matching.to_json(),
             "engine_pins": s.pins()?.into_iter().map(|(e, b, f)| serde_json::json!({"engine": e, "backend": b, "fingerprint": f})).collect::<Vec<_>>(),
         });
         println!("{out}");
         return Ok(());
     }
     println!("study {} · site {} · robot {} · {} days · {} participants", p.study.id, p.study.site, p.study.robot, p.study.days, rows.len());
+    println!("{}", p.latency_matching.describe());
+    match (q(0.5), q(0.95)) {
+        (Some(p50), Some(p95)) => println!(
+            "spoken arms' measured turn latency (end of speech → first audio): p50 {p50} ms, p95 {p95} ms over {} turns (latency_matching.first_sentence_min_ms is {} ms)",
+            spoken.len(),
+            p.latency_matching.first_sentence_min_ms
+        ),
+        _ => println!("spoken arms' measured turn latency: no robot or voice turns recorded yet"),
+    }
     println!("{:<16} {:<12} {:<10} {:>5} {:>5} {:>6} {:>10} {:>7}  alerts", "participant", "arm", "status", "done", "next", "behind", "adherence", "crisis");
     for r in &rows {
         println!(
@@ -263,6 +277,8 @@ pub struct ArmInputs {
     pub head: Option<crate::robot::HeadChoice>,
     /// The robot arm's behaviour trace (the study keeps one per robot day).
     pub behavior_trace: Option<PathBuf>,
+    /// The protocol's `[latency_matching]` (applied to the chatbot arm only).
+    pub latency_matching: Option<crate::pacing::LatencyMatching>,
 }
 
 /// Design: the ONE adapter between the study runner and the arms' session
@@ -272,7 +288,9 @@ pub struct ArmInputs {
 /// (`runner`), the robot arm with its planner driving the head.
 pub fn run_arm_conversation(medium: Medium, engine: EngineArgs, inputs: ArmInputs) -> anyhow::Result<()> {
     match medium {
-        Medium::Chatbot => crate::cmd_chat::run_chat(ChatArgs { script: inputs.script, engine }),
+        // Design: the chatbot arm's day is matched as in the web front (same
+        // runner, same setting); the spoken arms are the reference.
+        Medium::Chatbot => crate::cmd_chat::run_chat_matched(ChatArgs { script: inputs.script, engine }, inputs.latency_matching),
         Medium::Voice | Medium::Robot => crate::cmd_voice::run_arm(RunArgs {
             arm: if medium == Medium::Robot { "robot".into() } else { "voice".into() },
             robot: crate::robot::HeadArgs { head: inputs.head, head_port: None, behavior_trace: inputs.behavior_trace, head_telemetry: None },
@@ -409,6 +427,7 @@ fn session_start(a: SessionStartArgs) -> anyhow::Result<()> {
             } else {
                 None
             },
+            latency_matching: Some(protocol.latency_matching),
         };
         run_arm_conversation(arm.medium, engine, inputs).with_context(|| format!("day {} was not recorded; it can be run again", a.day))?;
         if spoken {

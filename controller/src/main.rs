@@ -41,6 +41,7 @@ mod config;
 mod diskspace;
 mod engine_args;
 mod llm_supervisor;
+mod pacing;
 mod paths;
 mod recovery;
 mod robot;

@@ -18,6 +18,7 @@
 //! commands are applied in [`serve`] for every arm, and the robot arm's head
 //! reports faults and telemetry through [`ChatSession::bus_head_reporter`].
 
+use crate::pacing::{LatencyMatching, TurnPacer};
 use crate::session::{ChatSession, Resolved, TurnReport};
 use anyhow::Context;
 use attune_dialogue::crisis::Risk;
@@ -25,7 +26,7 @@ use attune_dialogue::engine::EngineEvent;
 use attune_dialogue::strategy::{code_sentence, Strategy};
 use attune_speech::voice_loop::{ReplyEvent, Utterance};
 use futures_util::future::LocalBoxFuture;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -151,9 +152,20 @@ pub trait Transport {
 
 /// Runs a session of `arm` over `transport`: open, serve turns until the
 /// transport ends, wait for every task to finish, close.
+///
+/// With `resolved.latency_matching` (a study's text arm) the settings are
+/// recorded with the session (`latency_matching` event) and applied to every
+/// turn (see [`crate::pacing`]).
 pub fn run(resolved: Resolved, arm: &str, mut transport: Box<dyn Transport>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let matching = resolved.latency_matching;
     let session = rt.block_on(ChatSession::open_resolved(resolved, arm))?;
+    if let Some(m) = matching {
+        if let Err(e) = session.event("latency_matching", &m.to_json()) {
+            let _ = rt.block_on(session.close());
+            return Err(e.context("recording the session's latency matching"));
+        }
+    }
     if let Err(e) = transport.opened(&session) {
         let _ = rt.block_on(session.close());
         return Err(e);
@@ -206,7 +218,7 @@ pub fn run(resolved: Resolved, arm: &str, mut transport: Box<dyn Transport>) -> 
     // The session's turn future holds the SQLite connection (not Send), so
     // the engine runs here on this thread; it ends when the transport drops
     // its command senders.
-    let (session, outcome) = rt.block_on(async { tokio::join!(serve(session, cmd_rx, rep_tx, observers, shutdown), fut) });
+    let (session, outcome) = rt.block_on(async { tokio::join!(serve(session, cmd_rx, rep_tx, observers, shutdown, matching), fut) });
     // Completion: every transport task has dropped its `done` clone.
     rt.block_on(async { while done_rx.recv().await.is_some() {} });
     let closed = rt.block_on(session.close());
@@ -227,12 +239,17 @@ pub const STOPPED_BY_STAFF: &str = "session stopped by staff";
 /// `pause` holds the next turn (utterances wait in the bounded queue);
 /// `stop` cancels `shutdown` (the transport ends as on Ctrl-C) and refuses
 /// every later turn with [`STOPPED_BY_STAFF`].
+///
+/// With `matching` enabled (a study's `[latency_matching]`, text arms only)
+/// each reply sentence is held until its matched time before it reaches the
+/// transport and the observers; see [`crate::pacing`].
 pub async fn serve(
     mut session: ChatSession,
     mut cmds: mpsc::Receiver<EngineCmd>,
     replies: mpsc::Sender<ReplyEvent<TurnReport>>,
     observers: Observers,
     shutdown: CancellationToken,
+    matching: Option<LatencyMatching>,
 ) -> ChatSession {
     let mut turn_of: HashMap<u64, u64> = HashMap::new();
     let mut stopped = false;
@@ -256,20 +273,15 @@ pub async fn serve(
                     continue;
                 }
                 let turn = session.turns() + 1;
-                let (etx, mut erx) = mpsc::channel::<EngineEvent>(16);
-                let result = {
-                    let fut = session.turn_observed(&utt.text, None, Some(&etx));
-                    tokio::pin!(fut);
-                    loop {
-                        tokio::select! {
-                            r = &mut fut => break r,
-                            Some(ev) = erx.recv() => forward(&ev, utt.id, turn, &replies, &observers).await,
+                let (result, pacer) = paced_turn(&mut session, &utt, turn, matching, &replies, &observers, &shutdown).await;
+                if let Some(p) = &pacer {
+                    if let Ok(r) = &result {
+                        let mut rec = p.record();
+                        rec["turn"] = serde_json::json!(r.turn);
+                        if let Err(e) = session.turn_event(r.turn, "latency_matched", &rec) {
+                            tracing::warn!("could not record the matched timing of turn {}: {e:#}", r.turn);
                         }
                     }
-                };
-                drop(etx);
-                while let Ok(ev) = erx.try_recv() {
-                    forward(&ev, utt.id, turn, &replies, &observers).await;
                 }
                 let ev = match result {
                     Ok(report) => {
@@ -300,6 +312,114 @@ pub async fn serve(
         }
     }
     session
+}
+
+/// Runs one turn, forwarding its events; with `matching` enabled, each
+/// sentence is held until its matched time (the engine goes on writing the
+/// next ones meanwhile: holding never stalls generation or the store).
+/// Returns the turn's result and its pacer (for the record).
+async fn paced_turn(
+    session: &mut ChatSession,
+    utt: &Utterance,
+    turn: u64,
+    matching: Option<LatencyMatching>,
+    replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
+    observers: &Observers,
+    shutdown: &CancellationToken,
+) -> (anyhow::Result<TurnReport>, Option<TurnPacer>) {
+    let t0 = tokio::time::Instant::now();
+    let mut pacer = matching.filter(|m| m.enabled).map(TurnPacer::new);
+    // Sentences waiting for their release time, in order.
+    let mut held: VecDeque<Held> = VecDeque::new();
+    let (etx, mut erx) = mpsc::channel::<EngineEvent>(16);
+    let result = {
+        let fut = session.turn_observed(&utt.text, None, Some(&etx));
+        tokio::pin!(fut);
+        loop {
+            // Design: a session being shut down (Ctrl-C, SIGTERM, staff
+            // stop) shows what it holds at once: it is stored already.
+            let due = held.front().map(|(at, _, _)| if shutdown.is_cancelled() { tokio::time::Instant::now() } else { *at });
+            tokio::select! {
+                r = &mut fut => break r,
+                Some(ev) = erx.recv() => hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await,
+                _ = tokio::time::sleep_until(due.unwrap_or(t0)), if due.is_some() => {
+                    if let Some((_, ev, i)) = held.pop_front() {
+                        release(ev, i, t0, &mut pacer, utt.id, turn, replies, observers).await;
+                    }
+                }
+                _ = shutdown.cancelled(), if !held.is_empty() && !shutdown.is_cancelled() => {}
+            }
+        }
+    };
+    drop(etx);
+    while let Ok(ev) = erx.try_recv() {
+        hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await;
+    }
+    while let Some((at, ev, i)) = held.pop_front() {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => {}
+            _ = shutdown.cancelled() => {}
+        }
+        release(ev, i, t0, &mut pacer, utt.id, turn, replies, observers).await;
+    }
+    (result, pacer)
+}
+
+/// A held sentence: its release time, the event, its index in the turn.
+type Held = (tokio::time::Instant, EngineEvent, usize);
+
+/// Releases a held sentence and notes when it actually went out.
+#[allow(clippy::too_many_arguments)]
+async fn release(
+    ev: EngineEvent,
+    i: usize,
+    t0: tokio::time::Instant,
+    pacer: &mut Option<TurnPacer>,
+    utt: u64,
+    turn: u64,
+    replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
+    observers: &Observers,
+) {
+    if let Some(p) = pacer.as_mut() {
+        p.shown(i, t0.elapsed().as_millis() as u64);
+    }
+    forward(&ev, utt, turn, replies, observers).await;
+}
+
+/// Forwards an engine event now, or holds a sentence for its matched time.
+#[allow(clippy::too_many_arguments)]
+async fn hold_or_forward(
+    ev: EngineEvent,
+    t0: tokio::time::Instant,
+    pacer: &mut Option<TurnPacer>,
+    held: &mut VecDeque<Held>,
+    utt: u64,
+    turn: u64,
+    replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
+    observers: &Observers,
+) {
+    let Some(p) = pacer.as_mut() else { return forward(&ev, utt, turn, replies, observers).await };
+    match &ev {
+        EngineEvent::Analysed { crisis, .. } => {
+            // Design: safety first — the crisis reply, its resource and the
+            // check-in question are never held, nor is any turn while the
+            // session is in crisis state or one that raises a staff alert.
+            if crisis.use_protocol_reply || crisis.crisis_active || crisis.alert {
+                p.exempt();
+            }
+            forward(&ev, utt, turn, replies, observers).await;
+        }
+        EngineEvent::Sentence(s) => {
+            let now_ms = t0.elapsed().as_millis() as u64;
+            let i = p.scheduled();
+            let at = p.release_at(now_ms, s.chars().count() as u64);
+            if held.is_empty() && at <= now_ms {
+                forward(&ev, utt, turn, replies, observers).await;
+            } else {
+                held.push_back((t0 + std::time::Duration::from_millis(at), ev, i));
+            }
+        }
+    }
 }
 
 /// Applies staff commands between turns; true when the session must end

@@ -29,6 +29,9 @@ pub struct Resolved {
     pub day: u32,
     /// The store lives in memory only (`--ephemeral`).
     pub ephemeral: bool,
+    /// A study's `[latency_matching]`, for its text arms (recorded with the
+    /// session, applied by the runner); `None` outside a study.
+    pub latency_matching: Option<crate::pacing::LatencyMatching>,
 }
 
 /// Loads the config and applies `--llm`, `--policy`, `--db`, `--participant`, `--day`.
@@ -69,7 +72,7 @@ pub fn resolve(args: &EngineArgs) -> anyhow::Result<Resolved> {
     if day == 0 || day > 366 {
         anyhow::bail!("--day must be between 1 and 366, got {day}");
     }
-    Ok(Resolved { cfg, participant, day, ephemeral: args.ephemeral })
+    Ok(Resolved { cfg, participant, day, ephemeral: args.ephemeral, latency_matching: None })
 }
 
 fn validate_participant(p: &str) -> anyhow::Result<()> {
@@ -234,7 +237,7 @@ impl ChatSession {
 
     /// Like [`open`](Self::open) for already-resolved settings.
     pub async fn open_resolved(r: Resolved, arm: &str) -> anyhow::Result<ChatSession> {
-        let Resolved { cfg, participant, day, ephemeral } = r;
+        let Resolved { cfg, participant, day, ephemeral, .. } = r;
         let alert_warnings = crate::alerts::startup_check(&cfg.alerts).map_err(|e| anyhow::anyhow!(e))?;
         let store = if ephemeral {
             eprintln!("attune: warning: --ephemeral: the session store is in memory; turns, staff alerts and crisis state are lost at exit");
@@ -584,6 +587,12 @@ impl ChatSession {
     pub fn mark_interrupted(&self, turn: u64, spoken_chars: usize) -> anyhow::Result<()> {
         self.store.mark_interrupted(self.session_id, turn, spoken_chars)?;
         self.store.event(Some(self.session_id), Some(turn), "interrupted", &serde_json::json!({"spoken_chars": spoken_chars}))?;
+        Ok(())
+    }
+
+    /// Logs an event of turn `turn` (the runner's matched reply timing).
+    pub fn turn_event(&self, turn: u64, kind: &str, payload: &serde_json::Value) -> anyhow::Result<()> {
+        self.store.event(Some(self.session_id), Some(turn), kind, payload)?;
         Ok(())
     }
 

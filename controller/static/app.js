@@ -15,6 +15,20 @@
     var held = send.disabled; // staff paused or stopped the chat (the server's word)
     var sentAt = [];       // send times not yet matched to a turn
     var timing = {};       // utt -> {sent, first}
+    // The typing indicator follows the server: shown while a reply the
+    // server has not marked done exists (and from the moment a message is
+    // sent until the server has it), hidden when every reply is done. The
+    // server releases sentences at the engine's pace, or the study's
+    // matched pace; the page has no timer of its own. The status element
+    // stays in the page (a live region must exist before it changes); only
+    // its text comes and goes.
+    var typingEl = $('#typing'), pendingSend = 0;
+    function typing() {
+      var on = pendingSend > 0 || !!conv.querySelector('.reply[data-done="false"]');
+      if (typingEl.dataset.active === String(on)) return;
+      typingEl.dataset.active = String(on);
+      typingEl.textContent = on ? 'attune is writing\u2026' : '';
+    }
     function notify(msg) { notice.textContent = msg || ''; notice.hidden = !msg; }
     function el(tag, cls, text) {
       var e = document.createElement(tag);
@@ -29,7 +43,7 @@
         var u = el('div', 'user'); u.appendChild(el('span', 'who', 'You')); u.appendChild(el('p', 'text', t.user));
         var r = el('div', 'reply'); r.dataset.utt = t.utt; r.dataset.done = 'false';
         r.appendChild(el('span', 'who', 'attune')); r.appendChild(el('p', 'text'));
-        var ty = el('span', 'typing', '\u2026'); ty.setAttribute('aria-label', 'attune is writing'); r.appendChild(ty);
+        var ty = el('span', 'typing', '\u2026'); ty.setAttribute('aria-hidden', 'true'); r.appendChild(ty);
         turn.appendChild(u); turn.appendChild(r); conv.appendChild(turn);
         if (sentAt.length) timing[t.utt] = { sent: sentAt.shift() };
       }
@@ -49,6 +63,7 @@
         reply.dataset.done = 'true';
       }
       turn.scrollIntoView({ block: 'end' });
+      typing();
     }
     var es = new EventSource(base + '/events');
     es.addEventListener('turns', function (ev) { JSON.parse(ev.data).forEach(upsert); });
@@ -70,6 +85,7 @@
       box.value = '';
       send.disabled = true;
       sentAt.push(performance.now());
+      pendingSend++; typing();
       fetch(base + '/message', {
         method: 'POST', credentials: 'same-origin',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -77,6 +93,7 @@
       }).then(function (r) {
         return r.json().then(function (j) { return { ok: r.ok, j: j }; }, function () { return { ok: false, j: {} }; });
       }).then(function (x) {
+        pendingSend--; typing();
         send.disabled = held;
         if (x.ok) { box.focus(); }
         else {
@@ -85,6 +102,7 @@
           notify(x.j.error || 'The message could not be sent. It is still in the box; please try again.');
         }
       }, function () {
+        pendingSend--; typing();
         send.disabled = held; sentAt.pop();
         if (!box.value) box.value = text;
         notify('The message could not be sent (no connection). It is still in the box; please try again.');

@@ -6,10 +6,15 @@
 //!   headless chromium, p50/p95, vs. line written to `attune chat --script -`
 //!   → its turn's JSON read back;
 //! - dashboard update latency: a crisis alert stored (`events.at_ms`) → the
-//!   alert element in the staff page's DOM (MutationObserver time).
+//!   alert element in the staff page's DOM (MutationObserver time);
+//! - the same browser figure in a study with `[latency_matching]` enabled
+//!   (the shipped defaults: 2000 ms, 60 ms/character, 10000 ms), beside the
+//!   server's own record of those turns (engine ready → released).
 //!
 //! Run: `cargo build -p attune && cargo bench -p attune-tests --bench web`
-//! (`ATTUNE_BENCH_TURNS` sets the number of turns, default 20).
+//! (`ATTUNE_BENCH_TURNS` sets the number of turns, default 20;
+//! `ATTUNE_BENCH_MATCHED_TURNS` those with matching, default 8: each takes
+//! the matched time of its whole reply).
 
 use attune_tests::webdriver::{Browser, Driver};
 use attune_tests::weblab::WebLab;
@@ -137,6 +142,36 @@ fn main() {
     drop(stdin);
     let _ = child.wait();
 
+    drop(lab);
+
+    // With latency matching: a study whose protocol enables it.
+    let (m_first, m_set) = (2000u64, (60u64, 10_000u64));
+    let matched_turns: usize = std::env::var("ATTUNE_BENCH_MATCHED_TURNS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let mut mlab = WebLab::with_protocol(REFLECT, Some(&WebLab::matched_protocol(m_first, m_set.0, m_set.1)));
+    let mp = mlab.enroll_into("chatbot", "M");
+    mlab.serve(&["--llm", "reflect"]);
+    let matched_web = rt.block_on(async {
+        let driver = Driver::start().await.expect("chromedriver");
+        let b = driver.session(1280, 900).await.expect("browser");
+        start_day(&b, &mlab.link(&mp, 1)).await;
+        for i in 0..matched_turns {
+            send(&b, LINES[i % LINES.len()]).await;
+        }
+        let t = b.exec("return window.attuneTimings.map(function (x) { return x.first_ms; })", vec![]).await.expect("timings");
+        b.quit().await;
+        t.as_array().expect("array").iter().filter_map(|v| v.as_f64()).collect::<Vec<f64>>()
+    });
+    let mc = rusqlite::Connection::open_with_flags(mlab.study.join("sessions.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("store");
+    let (mut ready, mut released) = (Vec::new(), Vec::new());
+    let mut st = mc.prepare("SELECT payload FROM events WHERE kind = 'latency_matched'").expect("query");
+    for p in st.query_map([], |r| r.get::<_, String>(0)).expect("rows").flatten() {
+        let v: serde_json::Value = serde_json::from_str(&p).expect("JSON");
+        if let Some(s0) = v["sentences"].get(0) {
+            ready.push(s0["ready_ms"].as_f64().unwrap_or(f64::NAN));
+            released.push(s0["shown_ms"].as_f64().unwrap_or(f64::NAN));
+        }
+    }
+
     let mut w = web_first.clone();
     let mut c2 = cli.clone();
     println!("web front bench ({} turns, reflect backend, debug build unless built otherwise)", turns);
@@ -145,4 +180,12 @@ fn main() {
     println!("{:<58} {:>9.1} {:>9.1}", "attune chat --script -: line written -> turn JSON read", pct(&mut c2, 0.5), pct(&mut c2, 0.95));
     let mut d = dash_ms.clone();
     println!("{:<58} {:>9.1} {:>9.1}  (n = {})", "dashboard: alert stored -> alert in the staff page DOM", pct(&mut d, 0.5), pct(&mut d, 0.95), dash_ms.len());
+    println!();
+    println!("with [latency_matching] first_sentence_min_ms = {m_first}, ms_per_char = {}, max_hold_ms = {} ({} turns)", m_set.0, m_set.1, matched_web.len());
+    let mut mw = matched_web.clone();
+    let mut w = web_first.clone();
+    println!("{:<58} {:>9.1} {:>9.1}", "browser, matching off: send clicked -> first sentence shown", pct(&mut w, 0.5), pct(&mut w, 0.95));
+    println!("{:<58} {:>9.1} {:>9.1}", "browser, matching on: send clicked -> first sentence shown", pct(&mut mw, 0.5), pct(&mut mw, 0.95));
+    println!("{:<58} {:>9.1} {:>9.1}", "server, on: message taken up -> first sentence ready", pct(&mut ready, 0.5), pct(&mut ready, 0.95));
+    println!("{:<58} {:>9.1} {:>9.1}", "server, on: message taken up -> first sentence released", pct(&mut released, 0.5), pct(&mut released, 0.95));
 }

@@ -25,14 +25,38 @@ impl WebLab {
     /// A new study from the shipped example protocol (15 days, 4 arms) with
     /// this site config (e.g. `[llm]\nmode = "reflect"\n`).
     pub fn new(site_toml: &str) -> WebLab {
+        Self::with_protocol(site_toml, None)
+    }
+
+    /// Like [`WebLab::new`] with this protocol text (`study init --protocol`)
+    /// instead of the shipped example.
+    pub fn with_protocol(site_toml: &str, protocol: Option<&str>) -> WebLab {
         let dir = tempfile::tempdir().expect("tempdir");
         let site = dir.path().join("site.toml");
         std::fs::write(&site, site_toml).expect("site.toml");
         let study = dir.path().join("study");
         let port = crate::webdriver::free_port();
         let lab = WebLab { dir, study, base: format!("http://127.0.0.1:{port}"), server: None, log: Default::default() };
-        lab.ok(&["study", "init", "--study", lab.study_str(), "--config", site.to_str().expect("utf-8 path")]);
+        let mut args = vec!["study", "init", "--study", lab.study_str(), "--config", site.to_str().expect("utf-8 path")];
+        let pfile = lab.dir.path().join("protocol.toml");
+        if let Some(text) = protocol {
+            std::fs::write(&pfile, text).expect("protocol.toml");
+            args.extend(["--protocol", pfile.to_str().expect("utf-8 path")]);
+        }
+        lab.ok(&args);
         lab
+    }
+
+    /// The shipped example protocol with `[latency_matching]` enabled at
+    /// these values (ms, ms per character, ms).
+    pub fn matched_protocol(first_sentence_min_ms: u64, ms_per_char: u64, max_hold_ms: u64) -> String {
+        let example = std::fs::read_to_string(crate::workspace_root().join("config").join("study.example.toml")).expect("config/study.example.toml");
+        let (head, tail) = example.split_once("[latency_matching]").expect("the example protocol has a [latency_matching] table");
+        // The table's own lines end at the next blank line.
+        let rest = tail.split_once("\n\n").map(|(_, r)| r).unwrap_or("");
+        format!(
+            "{head}[latency_matching]\nenabled = true\nfirst_sentence_min_ms = {first_sentence_min_ms}\nms_per_char = {ms_per_char}\nmax_hold_ms = {max_hold_ms}\n\n{rest}"
+        )
     }
 
     /// The study folder as a string.

@@ -242,6 +242,11 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
             ("store_session", "integer", "session row id in the folder's session store"),
             ("fingerprint", "string", "engine fingerprint the session ran (empty for worksheet)"),
             ("head", "string", "head backend for the robot arm"),
+            (
+                "latency_matching",
+                "string",
+                "reply timing the session ran with: off | first_sentence_min_ms=N;ms_per_char=N;max_hold_ms=N (empty where not recorded: spoken arms, worksheet)",
+            ),
         ],
     );
     let mut turns = Table::new(
@@ -285,6 +290,12 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
             ("total_ms", "integer", "turn start to reply complete"),
             ("llm_ms", "integer", "time spent waiting on the LLM"),
             ("turn_latency_ms", "integer", "voice/robot: end of participant speech to first robot audio (empty for text)"),
+            (
+                "matched_first_sentence_ms",
+                "integer",
+                "chatbot with latency matching: message taken up to first reply sentence released (empty otherwise)",
+            ),
+            ("matching_exempt", "boolean", "chatbot with latency matching: the crisis layer answered, nothing was held (empty otherwise)"),
         ],
     );
     let mut events = Table::new(
@@ -359,6 +370,10 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
                 s(study_id), s(site), s(robot), s(&d.participant), s(&d.arm), json!(d.day), s(&d.exercise), json!(d.started_at_ms), json!(d.ended_at_ms),
                 json!(((d.ended_at_ms - d.started_at_ms) as f64 / 1000.0 * 10.0).round() / 10.0), json!(d.turns), json!(complete),
                 json!(d.turns > protocol.session.max_turns), json!(d.store_session), json!(d.fingerprint), json!(d.head),
+                json!(match (&src.store, d.store_session) {
+                    (Some(c), Some(sid)) => latency_matching_of(c, sid)?,
+                    _ => None,
+                }),
             ]);
             if let Some(sid) = d.store_session {
                 day_of_store.insert(sid, (d.participant.clone(), d.day, d.arm.clone()));
@@ -369,6 +384,16 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
             let mut st = conn.prepare(
                 "SELECT session_id, idx, created_at_ms, status, participant_text, reply, risk, crisis_active, intent, source, fallback, validator_json, llm_error, fingerprint, first_token_ms, total_ms, llm_ms FROM turns ORDER BY session_id, idx",
             )?;
+            // The matched timing of each turn, where the session had it.
+            let mut matched: BTreeMap<(i64, i64), (Value, Value)> = BTreeMap::new();
+            {
+                let mut m = conn.prepare("SELECT session_id, turn_idx, payload FROM events WHERE kind = 'latency_matched' AND turn_idx IS NOT NULL")?;
+                let mut mr = m.query([])?;
+                while let Some(r) = mr.next()? {
+                    let v: Value = serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(Value::Null);
+                    matched.insert((r.get(0)?, r.get(1)?), (v["first_sentence_ms"].clone(), v["exempt"].clone()));
+                }
+            }
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let sid: i64 = r.get(0)?;
@@ -391,6 +416,8 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
                 latencies.rows.push(vec![
                     s(study_id), s(site), s(robot), s(pid), s(arm), json!(day), json!(idx), json!(r.get::<_, Option<i64>>(14)?), json!(r.get::<_, Option<i64>>(15)?),
                     json!(r.get::<_, Option<i64>>(16)?), json!(voice_latency.get(&(pid.clone(), *day, idx))),
+                    matched.get(&(sid, idx)).map(|m| m.0.clone()).unwrap_or(Value::Null),
+                    matched.get(&(sid, idx)).map(|m| m.1.clone()).unwrap_or(Value::Null),
                 ]);
             }
             let mut st = conn.prepare("SELECT session_id, turn_idx, at_ms, kind, payload FROM events WHERE session_id IS NOT NULL ORDER BY id")?;
@@ -424,6 +451,20 @@ fn build_tables(sources: &[Source], protocol: &Protocol) -> anyhow::Result<Vec<T
     Ok(vec![participants, sessions, turns, latencies, events, answers, scores])
 }
 
+/// The `latency_matching` a store session recorded, as the export writes it.
+fn latency_matching_of(c: &Connection, session: i64) -> anyhow::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    let p: Option<String> = c
+        .query_row("SELECT payload FROM events WHERE session_id = ?1 AND kind = 'latency_matching' ORDER BY id LIMIT 1", [session], |r| r.get(0))
+        .optional()?;
+    let Some(p) = p else { return Ok(None) };
+    let v: Value = serde_json::from_str(&p)?;
+    if v["enabled"] != json!(true) {
+        return Ok(Some("off".into()));
+    }
+    Ok(Some(format!("first_sentence_min_ms={};ms_per_char={};max_hold_ms={}", v["first_sentence_min_ms"], v["ms_per_char"], v["max_hold_ms"])))
+}
+
 fn role_str(r: Role) -> &'static str {
     match r {
         Role::Distress => "distress",
@@ -435,6 +476,30 @@ fn role_str(r: Role) -> &'static str {
 
 /// turn_latency_ms of voice/robot turns from the folder's transcripts:
 /// (participant, day, turn) → ms.
+/// Turn latencies (end of speech → first audio, ms) the spoken arms
+/// measured in this study folder: every robot / voice participant's
+/// transcript turns, sorted. What `[latency_matching]` is matched to.
+pub(crate) fn spoken_turn_latencies(study: &Study) -> anyhow::Result<Vec<i64>> {
+    let spoken: std::collections::BTreeSet<String> = study
+        .participants()?
+        .into_iter()
+        .filter(|p| study.protocol.arm(&p.arm).is_some_and(|a| matches!(a.medium, Medium::Robot | Medium::Voice)))
+        .map(|p| p.id)
+        .collect();
+    let mut v: Vec<i64> = read_transcript_latencies(study)?.into_iter().filter(|((pid, _, _), _)| spoken.contains(pid)).map(|(_, ms)| ms).collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// The `p`-quantile (0..=1) of sorted values, nearest rank.
+pub(crate) fn quantile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    Some(sorted[i])
+}
+
 fn read_transcript_latencies(study: &Study) -> anyhow::Result<BTreeMap<(String, u32, i64), i64>> {
     let mut out = BTreeMap::new();
     let root = study.dir.join("transcripts");
@@ -624,6 +689,15 @@ fn dictionary(tables: &[Table]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<i64> = (1..=20).map(|x| x * 100).collect();
+        assert_eq!(quantile(&v, 0.5), Some(1000));
+        assert_eq!(quantile(&v, 0.95), Some(1900));
+        assert_eq!(quantile(&[7], 0.95), Some(7));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
 
     #[test]
     fn csv_quotes_commas_quotes_and_line_breaks() {

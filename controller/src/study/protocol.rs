@@ -6,6 +6,7 @@
 //! match its range, a behaviour profile on an arm without a head) and every
 //! error names the field.
 
+pub use crate::pacing::LatencyMatching;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -40,6 +41,9 @@ pub struct Protocol {
     /// What is kept and for how long.
     #[serde(default)]
     pub retention: Retention,
+    /// The text arms' reply timing matched to the spoken arms' (off by default).
+    #[serde(default)]
+    pub latency_matching: LatencyMatching,
 }
 
 /// `[study]`.
@@ -503,6 +507,11 @@ impl Protocol {
         if self.crisis.resource_name.trim().is_empty() || self.crisis.resource_contact.trim().is_empty() {
             return Err(err("crisis.resource_contact", "name the crisis resource and how to reach it"));
         }
+        let lm = &self.latency_matching;
+        lm.check().map_err(|(k, m)| err(&format!("latency_matching.{k}"), m))?;
+        if lm.enabled && !self.arms.iter().any(|a| a.medium == Medium::Chatbot) {
+            return Err(err("latency_matching.enabled", "no arm has medium = \"chatbot\": there is no text arm to match; set enabled = false"));
+        }
         Ok(())
     }
 }
@@ -575,6 +584,74 @@ mod tests {
     fn an_unknown_medium_names_the_arm_field() {
         let e = with(|v| v["arms"][0]["medium"] = toml::Value::String("hologram".into())).unwrap_err();
         assert!(e.contains("arms[0].medium") || e.contains("arms.0.medium") || e.contains("medium"), "{e}");
+    }
+
+    #[test]
+    fn latency_matching_is_off_by_default_and_an_old_protocol_without_it_still_loads() {
+        let p = example();
+        assert!(!p.latency_matching.enabled);
+        let old = with(|v| {
+            v.as_table_mut().unwrap().remove("latency_matching");
+        })
+        .unwrap();
+        assert_eq!(old.latency_matching, LatencyMatching::default());
+    }
+
+    #[test]
+    fn latency_matching_reads_its_keys() {
+        let p = with(|v| {
+            let t = v["latency_matching"].as_table_mut().unwrap();
+            t.insert("enabled".into(), toml::Value::Boolean(true));
+            t.insert("first_sentence_min_ms".into(), toml::Value::Integer(3500));
+            t.insert("ms_per_char".into(), toml::Value::Integer(55));
+        })
+        .unwrap();
+        let m = p.latency_matching;
+        assert!(m.enabled && m.first_sentence_min_ms == 3500 && m.ms_per_char == 55 && m.max_hold_ms == 10_000, "{m:?}");
+    }
+
+    #[test]
+    fn a_negative_latency_is_an_error_naming_the_key() {
+        let e = with(|v| v["latency_matching"]["first_sentence_min_ms"] = toml::Value::Integer(-500)).unwrap_err();
+        assert!(e.contains("latency_matching.first_sentence_min_ms"), "{e}");
+        let e = with(|v| v["latency_matching"]["ms_per_char"] = toml::Value::Integer(-1)).unwrap_err();
+        assert!(e.contains("latency_matching.ms_per_char"), "{e}");
+    }
+
+    #[test]
+    fn an_absurd_latency_is_an_error_naming_the_key() {
+        let e = with(|v| v["latency_matching"]["first_sentence_min_ms"] = toml::Value::Integer(3_600_000)).unwrap_err();
+        assert!(e.contains("latency_matching.first_sentence_min_ms") && e.contains("3600000"), "{e}");
+        let e = with(|v| v["latency_matching"]["ms_per_char"] = toml::Value::Integer(2000)).unwrap_err();
+        assert!(e.contains("latency_matching.ms_per_char"), "{e}");
+        let e = with(|v| v["latency_matching"]["max_hold_ms"] = toml::Value::Integer(0)).unwrap_err();
+        assert!(e.contains("latency_matching.max_hold_ms"), "{e}");
+        let e = with(|v| v["latency_matching"]["max_hold_ms"] = toml::Value::Integer(1000)).unwrap_err();
+        assert!(e.contains("latency_matching.max_hold_ms") && e.contains("first_sentence_min_ms"), "{e}");
+        let e = with(|v| v["latency_matching"]["first_sentence_min_ms"] = toml::Value::String("2s".into())).unwrap_err();
+        assert!(e.contains("latency_matching.first_sentence_min_ms"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_latency_matching_key_is_an_error_naming_it() {
+        let e = with(|v| {
+            v["latency_matching"].as_table_mut().unwrap().insert("delay_ms".into(), toml::Value::Integer(5));
+        })
+        .unwrap_err();
+        assert!(e.contains("delay_ms"), "{e}");
+    }
+
+    #[test]
+    fn latency_matching_without_a_chatbot_arm_is_refused() {
+        let e = with(|v| {
+            v["latency_matching"]["enabled"] = toml::Value::Boolean(true);
+            let arms = v["arms"].as_array_mut().unwrap();
+            arms.retain(|a| a["medium"].as_str() != Some("chatbot"));
+            v["allocation"]["block_size"] = toml::Value::Integer(6);
+            v["allocation"]["table_size"] = toml::Value::Integer(48);
+        })
+        .unwrap_err();
+        assert!(e.contains("latency_matching.enabled"), "{e}");
     }
 
     #[test]

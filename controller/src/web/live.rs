@@ -379,7 +379,7 @@ mod tests {
         cfg.llm.mode = attune_dialogue::config::LlmMode::Reflect;
         cfg.crisis.semantic = false;
         cfg.store.path = db.to_path_buf();
-        Resolved { cfg, participant: "P1".into(), day: 1, ephemeral: false }
+        Resolved { cfg, participant: "P1".into(), day: 1, ephemeral: false, latency_matching: None }
     }
 
     fn wait_done(live: &Live, utt: u64) -> LiveTurn {
@@ -459,6 +459,39 @@ mod tests {
         assert_eq!((source.as_str(), reply.as_str()), ("staff", line));
         let ended: Option<i64> = c.query_row("SELECT ended_at_ms FROM sessions WHERE id = ?1", [sid], |r| r.get(0)).unwrap();
         assert!(ended.is_some());
+    }
+
+    #[test]
+    fn with_latency_matching_no_sentence_reaches_the_page_state_before_its_matched_time() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("s.db");
+        let mut r = resolved(&db);
+        let m = crate::pacing::LatencyMatching { enabled: true, first_sentence_min_ms: 1500, ms_per_char: 5, max_hold_ms: 5000 };
+        r.latency_matching = Some(m);
+        let live = Live::start(r, std::time::Duration::from_secs(600)).unwrap();
+        let t0 = std::time::Instant::now();
+        let a = live.send("I feel lonely since I moved.".into()).unwrap();
+        // What the SSE stream and a reloaded page read is this state: poll it.
+        let mut first_seen = None;
+        while first_seen.is_none() {
+            if live.turn(a).is_some_and(|t| !t.sentences.is_empty()) {
+                first_seen = Some(t0.elapsed());
+            }
+            assert!(t0.elapsed() < std::time::Duration::from_secs(60), "no sentence");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // A lower bound that holds on any machine: sent before the session took it up.
+        assert!(first_seen.unwrap() >= std::time::Duration::from_millis(1500), "{first_seen:?}");
+        let b = live.send("I want to kill myself tonight, I have the pills here.".into()).unwrap();
+        let tb = wait_done(&live, b);
+        assert!(tb.crisis && tb.sentences.join(" ").contains("988"), "{tb:?}");
+        live.finish().unwrap();
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let rec: Vec<String> = c.prepare("SELECT payload FROM events WHERE kind = 'latency_matched' ORDER BY turn_idx").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let rec: Vec<serde_json::Value> = rec.iter().map(|p| serde_json::from_str(p).unwrap()).collect();
+        assert_eq!((rec[0]["exempt"].as_bool(), rec[1]["exempt"].as_bool(), rec[1]["held_ms"].as_u64()), (Some(false), Some(true), Some(0)), "{rec:?}");
+        let set: String = c.query_row("SELECT payload FROM events WHERE kind = 'latency_matching'", [], |r| r.get(0)).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&set).unwrap(), m.to_json());
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub struct ChatPage {
     pub failure: Option<String>,
     pub turns: Vec<super::live::LiveTurn>,
     pub max_chars: usize,
+    /// A reply is still being written (the typing indicator shows).
+    pub writing: bool,
 }
 
 #[derive(Template)]
@@ -249,6 +251,40 @@ pub struct ExportPage {
 mod tests {
     use super::*;
 
+    fn chat_with(done: bool) -> String {
+        let turn = super::super::live::LiveTurn { utt: 1, user: "hi".into(), sentences: vec![], done, error: None, crisis: false, risk: None };
+        let turns = vec![turn];
+        ChatPage {
+            base: "/p/x".into(),
+            csrf: "c".into(),
+            day: 1,
+            days: 15,
+            exercise_title: String::new(),
+            exercise_intro: String::new(),
+            crisis: false,
+            resource_name: String::new(),
+            resource_contact: String::new(),
+            paused: false,
+            stopped: false,
+            failure: None,
+            writing: turns.iter().any(|t| !t.done),
+            turns,
+            max_chars: 10,
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_page_opened_mid_reply_shows_the_typing_status_and_a_finished_one_does_not() {
+        let mid = chat_with(false);
+        let status = mid.split("id=\"typing\"").nth(1).and_then(|s| s.split("</p>").next()).unwrap();
+        assert!(status.contains("role=\"status\"") && status.contains("aria-live=\"polite\"") && status.contains("data-active=\"true\"") && status.contains("attune is writing"), "{status}");
+        let done = chat_with(true);
+        let status = done.split("id=\"typing\"").nth(1).and_then(|s| s.split("</p>").next()).unwrap();
+        assert!(status.contains("data-active=\"false\"") && !status.contains("writing"), "{status}");
+    }
+
     #[test]
     fn participant_words_are_escaped_in_every_page_that_shows_them() {
         let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
@@ -268,6 +304,7 @@ mod tests {
             failure: None,
             turns: vec![turn],
             max_chars: 10,
+            writing: false,
         }
         .render()
         .unwrap();

@@ -161,7 +161,7 @@ fn ensure_live(app: &App, ctx: &DayCtx) -> anyhow::Result<Arc<Live>> {
     crate::study::check_parity_with(&ctx.study.protocol, &base, app.llm, Some(&ctx.study))?;
     let cfg = crate::study::arm_config(&base, &ctx.arm, app.llm);
     cfg.validate().map_err(|e| anyhow::anyhow!("site config: {e}"))?;
-    let resolved = crate::session::Resolved { cfg, participant: ctx.participant.id.clone(), day: ctx.day, ephemeral: false };
+    let resolved = crate::session::Resolved { cfg, participant: ctx.participant.id.clone(), day: ctx.day, ephemeral: false, latency_matching: Some(ctx.study.protocol.latency_matching) };
     let live = Live::start(resolved, std::time::Duration::from_secs(app.cfg.chat_idle_minutes * 60))?;
     lives.insert(key, live.clone());
     Ok(live)
@@ -184,6 +184,7 @@ fn chat_page(app: &App, token: &str, ctx: &DayCtx, live: &Live) -> Response {
         failure: live.failure(),
         paused: live.staff_state().paused && !live.ended(),
         stopped: live.staff_state().stopped,
+        writing: turns.iter().any(|t| !t.done),
         turns,
         max_chars: MAX_MESSAGE_CHARS,
     };
