@@ -221,6 +221,13 @@ pub struct Assessment {
     pub semantic_eligible: Vec<String>,
     /// What the semantic layer added (`semantic_strong:<category>` ...).
     pub semantic_signals: Vec<String>,
+    /// The turn says what an act is for, ruminates on it, or talks of being
+    /// gone or of doing "it" without naming it: an act matched by meaning
+    /// gets its full grade, as it would beside despair.
+    pub context_cue: bool,
+    /// The turn says what an act is for or ruminates on it: an act matched
+    /// by meaning, even weakly, gets its full grade.
+    pub purpose_cue: bool,
 }
 
 impl Assessment {
@@ -267,7 +274,7 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         let s = sentence.as_str();
         let excluded: Vec<(usize, usize)> = RISK_ACCIDENT_RE.find_iter(s).map(|m| (m.start(), m.end())).collect();
         let is_excluded = |st: usize, en: usize| excluded.iter().any(|&(a, b)| st < b && a < en);
-        let is_history = RISK_HISTORY_RE.is_match(s);
+        let is_history = RISK_HISTORY_RE.is_match(s) || (RISK_RESOLVED_RE.is_match(s) && !RISK_RELAPSE_RE.is_match(s));
         let is_fiction = RISK_FICTION_RE.is_match(s);
         let mut negated_risk = false;
         let live = |re: &regex::Regex, check_subject: bool, negated_risk: &mut bool| -> bool {
@@ -301,8 +308,8 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             })
         };
         let n = &mut negated_risk;
-        let sentence_explicit = live(&RISK_EXPLICIT_RE, true, n);
-        let sentence_harm = live(&RISK_SELF_HARM_RE, false, n);
+        let sentence_explicit = live(&RISK_EXPLICIT_RE, true, n) || live(&RISK_METHOD_THOUGHT_RE, true, n);
+        let sentence_harm = live(&RISK_SELF_HARM_RE, false, n) || live(&RISK_INJURY_FORM_RE, false, n);
         let sentence_act = live(&RISK_ACT_RE, true, n);
         if (sentence_explicit || sentence_harm || sentence_act) && is_history {
             f.history = true;
@@ -311,7 +318,7 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             f.self_harm |= sentence_harm;
             f.act |= sentence_act;
         }
-        let passive = live(&RISK_PASSIVE_RE, true, n);
+        let passive = live(&RISK_PASSIVE_RE, true, n) || live(&RISK_PASSIVE_EVENT_RE, true, n);
         let burden = live(&RISK_BURDEN_RE, false, n);
         let belonging = live(&RISK_BELONGING_RE, false, n);
         if is_history && (passive || burden || belonging) {
@@ -323,8 +330,10 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         }
         f.hopeless |= live(&RISK_HOPELESS_RE, true, n);
         f.entrapment |= live(&RISK_ENTRAPMENT_RE, true, n);
-        f.calm |= live(&RISK_CALM_RE, true, n);
-        let research = live(&RISK_METHOD_RESEARCH_RE, true, n);
+        f.calm |= live(&RISK_CALM_RE, true, n) || (!is_history && live(&RISK_CALM_DECISION_RE, true, n));
+        // Method questions are often put with a generic "you" ("which floor
+        // do you have to jump from"): no subject check, as for self-injury.
+        let research = live(&RISK_METHOD_RESEARCH_RE, false, n);
         let stockpile = live(&RISK_STOCKPILE_RE, true, n);
         let prepare = live(&RISK_PREPARATORY_RE, true, n) || live(&RISK_GOODBYE_RE, false, n);
         if is_history && (research || stockpile || prepare) {
@@ -343,19 +352,26 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             f.plan_method |= plan_method;
         }
         f.veiled |= live(&RISK_VEILED_RE, true, n);
-        f.veiled_death |= !is_history && live(&RISK_VEILED_DEATH_RE, true, n);
-        f.means |= live(&RISK_MEANS_RE, true, n);
+        // The phrases carry their own "I" ("when I'm gone"): no subject check.
+        f.veiled_death |= !is_history && live(&RISK_VEILED_DEATH_RE, false, n);
+        f.means |= live(&RISK_MEANS_RE, true, n) || live(&RISK_MEANS_KEPT_RE, false, n);
+        f.purpose |= !is_history && live(&RISK_PURPOSE_RE, false, n);
+        f.rumination |= !is_history && live(&RISK_MEANS_RUMINATION_RE, false, n);
+        f.farewell |= !is_history && live(&RISK_FAREWELL_DISCLOSURE_RE, false, n);
         f.at_hand |= live(&RISK_AT_HAND_RE, true, n);
         // Design: no subject check — "I'm on the roof thinking about
         // jumping" reads "the roof" as a third party; it only counts
         // together with being at a height, which is checked for subject.
         f.jump |= !is_history && live(&RISK_JUMP_URGE_RE, false, n);
         f.timeline |= live(&RISK_TIMELINE_RE, false, n);
-        f.intent |= live(&RISK_INTENT_RE, false, n);
+        f.intent |= live(&RISK_INTENT_RE, false, n)
+            || live(&RISK_CLAUSE_END_START_RE, false, n) || (!is_history && live(&RISK_JOIN_RE, false, n) && DEATH_CONTEXT_RE.is_match(&normalized));
         // The semantic layer reads only sentences the lexical layer cannot
         // rule out: a negated risk phrase, someone else, fiction, the past or
         // an idiom keep it from raising.
+        let negated_stem = RISK_STEM_RE.find_iter(s).any(|m| negated_before(s, m.start(), 5));
         let blocked = negated_risk
+            || negated_stem
             || is_history
             || is_fiction
             || !excluded.is_empty()
@@ -366,8 +382,39 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             eligible.push(sentence.clone());
         }
     }
+    // Purpose and concealment can span sentences ("Told him it's for
+    // hunting. It's not.").
+    f.purpose |= (RISK_PURPOSE_RE.is_match(&normalized) || RISK_CLAUSE_END_PURPOSE_RE.is_match(&normalized)) && !RISK_HISTORY_RE.is_match(&normalized);
+    // Design: a past that the speaker says is over ("glad I stuck around",
+    // "3 years self-harm free", "haven't done that since I was 12") is
+    // past-and-resolved, not history to ask about — unless they relapsed or
+    // something current sits beside it.
+    if RISK_RESOLVED_RE.is_match(&normalized) && !RISK_RELAPSE_RE.is_match(&normalized) {
+        let current = f.explicit || f.self_harm || f.act || f.passive || f.intent || f.burden || f.belonging || f.research || f.stockpile || f.prepare || f.plan_method || f.at_hand;
+        // A past attempt stays history (the direct check-in question):
+        // it is the strongest single predictor of a later one.
+        if f.history && !current && !RISK_PAST_ATTEMPT_RE.is_match(&normalized) {
+            f.history = false;
+            f.resolved = true;
+            eligible.clear();
+        }
+    }
     let mut a = grade(&f, ctx);
+    // Design: a veiled purpose ("for when I decide", "I think you know why")
+    // beside a means named in the same turn is means acquired with a purpose
+    // (AAS: seeking means); on its own it earns the direct check-in question.
+    if f.purpose && !f.resolved {
+        if MEANS_NOUN_RE.is_match(&normalized) {
+            a.add(Category::MeansAcquiring, Category::MeansAcquiring.grade());
+        } else {
+            a.risk = a.risk.max(Risk::Low);
+        }
+        a.signals.push("veiled_purpose");
+    }
     a.semantic_eligible = eligible;
+    if f.resolved {
+        a.signals.push("past_resolved");
+    }
     if RISK_THIRD_PARTY_RE.is_match(&normalized) {
         a.signals.push("other_person_at_risk");
     }
@@ -383,7 +430,7 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
 /// disappear").
 fn about_someone_else(s: &str) -> bool {
     use crate::lexicon::tokens;
-    let toks = tokens(s);
+    let toks: Vec<String> = tokens(s).into_iter().map(|w| w.strip_suffix("'s").map(str::to_string).unwrap_or(w)).collect();
     let first_person = |w: &str| matches!(w, "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "me" | "myself" | "my" | "mine");
     let third = |w: &str| {
         matches!(
@@ -391,7 +438,9 @@ fn about_someone_else(s: &str) -> bool {
             "he" | "she" | "they" | "he's" | "she's" | "they're" | "his" | "her" | "their" | "him" | "them" | "friend" | "brother" | "sister"
                 | "mom" | "mum" | "dad" | "father" | "mother" | "son" | "daughter" | "cousin" | "uncle" | "aunt" | "grandma" | "grandpa"
                 | "grandmother" | "grandfather" | "colleague" | "coworker" | "boss" | "roommate" | "neighbor" | "neighbour" | "patient"
-                | "client" | "student" | "someone" | "somebody" | "people" | "character"
+                | "client" | "student" | "someone" | "somebody" | "people" | "character" | "mate" | "bestie" | "bff" | "bf" | "gf"
+                | "boyfriend" | "girlfriend" | "partner" | "husband" | "wife" | "flatmate" | "housemate" | "classmate" | "teammate"
+                | "kid" | "child" | "nephew" | "niece" | "friends" | "ex" | "stepdad" | "stepmom" | "stepmum" | "sibling"
         )
     };
     match toks.iter().position(|w| first_person(w) || third(w)) {
@@ -437,6 +486,16 @@ struct Flags {
     veiled: bool,
     /// Veiled talk of one's own death ("when I'm gone").
     veiled_death: bool,
+    /// What an act is for, said without naming it, or concealment ("you
+    /// know what it's for", "for when I decide").
+    purpose: bool,
+    /// Rumination on a means or a place ("I look at it every night").
+    rumination: bool,
+    /// A farewell disclosure or waiting to be alone ("I just wanted someone
+    /// to know", "while my flatmates are away").
+    farewell: bool,
+    /// A past the speaker says is over (no grade).
+    resolved: bool,
 }
 
 fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
@@ -448,6 +507,8 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         ambiguous: Vec::new(),
         semantic_eligible: Vec::new(),
         semantic_signals: Vec::new(),
+        context_cue: f.purpose || f.rumination || f.veiled_death || f.farewell || f.veiled,
+        purpose_cue: f.purpose || f.rumination,
     };
     // At a height or a platform, an urge to jump is active ideation.
     let explicit = f.explicit || (f.at_hand && f.jump);
@@ -463,7 +524,8 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         || f.stockpile
         || f.prepare
         || f.plan_method
-        || f.veiled_death;
+        || f.veiled_death
+        || f.purpose;
     let despair_before = ctx.recent.iter().any(|t| !t.categories.is_empty());
     let context = despair_now || despair_before || ctx.in_crisis;
     for (on, c) in [
@@ -511,7 +573,7 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
             // being at a height or holding a means right now, is indirect
             // disclosure: it gets the direct check-in question, whose answer
             // decides the rest.
-            if f.veiled && c != Category::PreparatoryActs {
+            if (f.veiled || f.rumination) && c != Category::PreparatoryActs {
                 // A plan, a means or a place together with veiled talk of
                 // the act is the plan itself (C-SSRS 5 without a date).
                 a.add(c, c.grade().min(Risk::High));
@@ -529,6 +591,14 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
     let severe_before = ctx.recent.iter().any(|t| {
         t.categories.iter().any(|c| c.grade() >= Risk::High && !matches!(c, Category::SelfInjury | Category::ActInProgress))
     });
+    // Veiled talk of doing "it" with a time, beside a farewell disclosure or
+    // waiting to be alone ("I'll do it in an hour, I just wanted someone to
+    // know"; "doing it this weekend while my flatmates are away") is a plan
+    // with a time (C-SSRS 5 with a date).
+    if f.veiled && f.farewell && (f.timeline || f.intent) {
+        a.add(Category::PlanWithTime, Risk::Imminent);
+        a.signals.push("farewell");
+    }
     if severe_before && f.timeline {
         a.add(Category::PlanWithTime, Risk::Imminent);
         a.signals.push("accumulation");
@@ -890,6 +960,58 @@ mod tests {
     #[test]
     fn curly_apostrophes_and_caps_are_read_like_plain_text() {
         assert_eq!(risk("I DON’T WANT TO LIVE ANYMORE"), Risk::High);
+    }
+
+    #[test]
+    fn a_veiled_purpose_beside_a_means_is_means_acquired_and_alone_gets_the_check_in() {
+        assert!(risk("been putting my sleeping tablets aside in a tin. it's my way out") >= Risk::High);
+        assert!(risk("bought a length of rope at the hardware shop. you know what it's for") >= Risk::High);
+        assert_eq!(risk("I think you know why."), Risk::Low);
+        assert_eq!(risk("bought a new planner today, it's for work"), Risk::None);
+        assert_eq!(risk("do you know what it is? I've never heard of it"), Risk::None);
+    }
+
+    #[test]
+    fn thoughts_of_a_method_are_active_ideation_but_hyperbole_is_not() {
+        assert!(risk("i keep picturing driving my car off the motorway bridge") >= Risk::High);
+        assert!(risk("reckon i'd just walk into the sea and keep going") >= Risk::High);
+        assert_eq!(risk("this queue makes me want to jump off a bridge lol"), Risk::None);
+        assert_eq!(risk("I keep thinking about going over my notes again"), Risk::None);
+    }
+
+    #[test]
+    fn self_injury_is_heard_in_its_forms_without_the_word_cutting() {
+        assert!(risk("pressed a hot lighter against my forearm again last night") >= Risk::High);
+        assert!(risk("i scratch words into my thighs with a pin") >= Risk::High);
+        assert!(risk("c*tting again tonight") >= Risk::High);
+        assert_eq!(risk("burned my hand on the oven while cooking"), Risk::None);
+    }
+
+    #[test]
+    fn a_past_the_speaker_says_is_over_is_not_graded_but_a_relapse_is() {
+        assert_eq!(risk("I self harmed in school. two years clean now and proud of how far I've come"), Risk::None);
+        assert_eq!(risk("back when i was 15 i wanted to die. glad i stuck around"), Risk::None);
+        assert!(risk("relapsed and cut myself after two years clean") >= Risk::High);
+        assert_eq!(risk("I used to cut myself when I was younger."), Risk::Low);
+        assert_eq!(risk("I tried to kill myself when I was 17, I'm doing well now"), Risk::Low);
+    }
+
+    #[test]
+    fn veiled_talk_of_doing_it_with_a_time_and_a_farewell_is_a_plan_with_a_time() {
+        assert_eq!(risk("thanks for being there these past months. i'm doing it tonight while my parents are at work"), Risk::Imminent);
+        assert_eq!(risk("i'll do it tonight, the essay is due friday"), Risk::None);
+    }
+
+    #[test]
+    fn joining_someone_who_died_is_intent_only_beside_a_death() {
+        assert!(risk("Mum passed in March. I'm going to join her soon.") >= Risk::High);
+        assert_eq!(risk("I'm going to join them for dinner."), Risk::None);
+    }
+
+    #[test]
+    fn a_welcome_death_put_as_an_event_is_passive_ideation() {
+        assert_eq!(risk("I wouldn't be upset if I just stopped existing"), Risk::Low);
+        assert_eq!(risk("part of me hopes I get something terminal"), Risk::Low);
     }
 
     #[test]

@@ -518,14 +518,20 @@ pub static RISK_EXPLICIT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"jump(?:ing)? (?:off|from) (?:a|the|my) (?:bridge|building|roof|balcony|cliff|ledge|tower|window)",
         r"jump(?:ing)? in front of (?:a|the) (?:train|bus|car|truck)",
         r"slit(?:ting)? my (?:wrists?|throat)",
-        r"not (?:be|being) (?:here|alive) (?:anymore|tomorrow|much longer)",
+        r"not (?:be|being|going to be|gonna be) (?:here|alive) (?:anymore|tomorrow|much longer)",
+        r"(?:i'?m|i am) ending it (?:tonight|today|tomorrow|this weekend|soon|now|once|when|after)",
+        r"self[- ]?delet(?:e|ing)(?: myself)?",
+        r"check out (?:for good|permanently)|(?:want|wanna|going|gonna) to check out\.? permanently",
+        r"sewer ?slide",
+        r"(?:wanna|want to|going to|gonna) overdo(?:es|se) on",
+        r"(?:hanging|pills|jumping|the train|drowning|a gun|an overdose|overdosing)\b[^.!?]{0,12}\b(?:is how|would be how|is the way) i'?d (?:do it|go)",
         r"(?:thinking|thought|thoughts|think|thinks) (?:a lot )?(?:about|of) (?:ending (?:it|it all|my life|things)|killing myself|taking my (?:own )?life|suicide|how to die|dying by suicide)",
         r"ctb|sewerslide|(?:want|wanna|going|gonna) to rope",
         r"(?:want|wanna|going|gonna|ready|planning|about|decided) to (?:end (?:it|things|everything)(?: for good| now| all)?|be gone for good|not be alive)",
         r"unaliv(?:e|ing) myself",
         r"(?:plan|plans|planning) (?:for )?(?:how )?to end (?:it all|it|things|everything|my life)",
         r"(?:night|day) (?:that )?i (?:end it|do it|kill myself|end my life)",
-        r"(?:i'?ll|i will|i'?m going to|i am going to|gonna) (?:end it|do it) (?:tonight|today|tomorrow|this weekend|soon|after)",
+        r"(?:i'?ll|i will|i'?m going to|i am going to|gonna) end it (?:tonight|today|tomorrow|this weekend|soon|after)",
     ])
 });
 
@@ -585,6 +591,7 @@ pub static RISK_HOPELESS_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:there'?s|there is) no point (?:anymore|in (?:anything|trying)(?: anymore)?)",
         r"(?:i )?(?:don'?t|do not) see the point (?:anymore|of (?:anything|trying|any of (?:it|this)))",
         r"nothing matters anymore",
+        r"every (?:year|day|month|week) is worse than the last",
         r"(?:so |completely |totally )?(?:done|finished) with (?:everything|life|it all|all of it|living)",
     ])
 });
@@ -622,6 +629,7 @@ pub static RISK_ACCIDENT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:this is |it'?s )?(?:goodbye|bye|farewell) for now",
         r"(?:cut|hurt|burn|burnt|burned|injure|injured) myself (?:shaving|cooking|chopping|playing|at the gym|at work|running|training|lifting|on (?:a|the|some)|with (?:a|the) (?:knife|oven|pan|iron) while|while (?:cooking|shaving|working|playing|running|climbing|cleaning|gardening)|when i (?:fell|slipped|tripped)|by accident|accidentally|falling|slipping|badly (?:at|playing|when|while))",
         r"accidentally (?:cut|hurt|burn|burned|burnt) myself",
+        r"(?:cut|cutting|burn|burning|burned|burnt|scalded|scalding|scratched|bit|bite) my (?:\w+ ){1,2}(?:on|with|while|when|at|in) (?:the |a |an |some |my )?(?:oven|stove|hob|pan|kettle|iron|tray|grill|toaster|cooking|baking|chopping|shaving|gardening|work|kitchen|paper|glass|fence|cat|door|tongue|knife while)",
         r"(?:kill|killing) myself (?:laughing|at the gym|with work|working|studying|over (?:this|that|nothing))",
         r"could (?:have |'?ve )?(?:kill|killed) myself (?:laughing|for)",
         r"(?:die|dying|died) (?:of|from) (?:laughter|laughing|embarrassment|boredom|shame|cringe|happiness|cuteness)",
@@ -630,6 +638,9 @@ pub static RISK_ACCIDENT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:kill|murder) me (?:now|already)",
         r"(?:going to|gonna|will|'?ll) (?:kill|murder) me (?:if|when)",
         r"suicide (?:squad|prevention|awareness|hotline|helpline|forest)",
+        r"(?:sleep|wake up|sleep forever|never wake up)\W+(?:\w+\W+){0,2}(?:until|till|til) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|the weekend|\d+|noon|lunch|next week|morning)",
+        r"(?:makes?|made|making) me (?:want to|wanna) [^.!?]{0,40}\b(?:lol|lmao|haha|hahaha|jk)",
+        r"(?:last message|last post|goodbye|bye) for (?:a while|now|a bit|the (?:week|weekend|night|day)|today|tonight|\w+ weeks?)",
     ])
 });
 
@@ -648,6 +659,9 @@ pub static RISK_HISTORY_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"back in (?:uni|university|college|school|high school|the day|\d{4})",
         r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|a few|several|many) (?:years|months) (?:ago|since)",
         r"(?:years|months) since (?:my|i|the) (?:last|first)",
+        r"in (?:19|20)\d\d",
+        r"i (?:was|had been|'?d been|felt) (?:so |really |very |quite |pretty )?(?:suicidal|in hospital|hospitali[sz]ed)",
+        r"that was (?:a long time|years|ages|\w+ years|\d+ years) ago",
     ])
 });
 
@@ -662,6 +676,12 @@ pub static RISK_PLAN_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:suicide|goodbye) (?:note|letter|plan)",
         r"(?:figured out|worked out|decided on|chosen|picked|settled on) (?:the |a )?(?:method|place|spot|way|location|date|day)",
         r"(?:the )?plan is to",
+        r"(?:the|my) plan is\b",
+        r"(?:worked|figured|planned|sorted|thought) (?:\w+ )?(?:everything|it all|it) out",
+        r"(?:worked|figured) out (?:that|when|where|how)",
+        r"(?:got|have|had|'?ve got) (?:it|everything) (?:all )?planned",
+        r"(?:i'?ve|i have) known how",
+        r"(?:know|knows|decided on|chose|chosen|picked|found|scoped out|checked out) the (?:place|spot|way|method|bridge|building|location)",
         r"(?:decided|decide) (?:it'?s|its|it is) (?:going to|gonna) be",
         r"(?:set|picked|chosen) (?:the|a) (?:date|day)",
     ])
@@ -695,6 +715,9 @@ pub static RISK_TIMELINE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"this (?:weekend|week|evening|morning|afternoon|friday|saturday|sunday|monday|tuesday|wednesday|thursday)",
         r"right now",
         r"in (?:an|a few|one|two|\d+) (?:hours?|minutes?|days?)",
+        r"in the (?:morning|mornin)",
+        r"(?:on|this|next) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+        r"tonight'?s the night",
         r"(?:very )?soon",
         r"after (?:this|you|we|the session|everyone'?s asleep|they leave)",
         r"when (?:everyone|they)(?:'?re| are| is)? (?:asleep|gone|out)",
@@ -709,6 +732,8 @@ pub static RISK_INTENT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i(?:'ll| will) (?:kill myself|end (?:my life|it all)|off myself|hang myself|overdose|take my (?:own )?life|jump off)",
         r"(?:i'?ve|i have) (?:decided|made up my mind) to (?:kill|end|die|do it|go through with)",
         r"going through with it",
+        r"(?:use|take|swallow|down) (?:them|it) all (?:at once|together|in one go)",
+        r"(?:i'?m|im|i am) (?:starting|about to start|going to start|gonna start) (?:now|tonight)",
         r"(?:this is|it'?s) my last (?:weekend|week|day|night|christmas|birthday|morning)",
         r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight) (?:i'?m|im|i am) (?:done|gone|out of here)",
         r"(?:i'?m|im|i am) (?:taking|swallowing|having) (?:everything|all of (?:it|them)|the lot|the whole (?:lot|bottle|packet|box)|all (?:my|the) \w+)",
@@ -726,6 +751,7 @@ pub static RISK_GOODBYE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:giving|gave|give) away (?:my|all my) (?:stuff|things|belongings|possessions|cat|dog|pets?)",
         r"(?:last|final) (?:time|message|conversation) (?:you'?ll|we'?ll|i'?ll|you will|we will)(?: ever)?",
         r"you (?:won'?t|will not) (?:hear from|see) me again",
+        r"(?:won'?t|will not) be (?:messaging|texting|talking|writing|posting) (?:\w+ )?again (?:after|from|past)",
         r"thank you for everything[,.!]* (?:goodbye|bye|farewell)",
         r"(?:sorted|put) my (?:affairs|things) in order",
     ])
@@ -821,6 +847,9 @@ pub static RISK_METHOD_RESEARCH_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"is it (?:painful|quick|slow|peaceful|hard|easy) to (?:bleed out|drown|hang|overdose|od|die|suffocate)",
         r"(?:count|counts|counted) as an? (?:od|overdose)",
         r"how (?:much|many) [^.?!]{0,40}\b(?:deadly|lethal|fatal|od)\b",
+        r"for it to (?:definitely|definitly|surely|really) work|for it to work for sure|to be sure it works",
+        r"so (?:you|i|that you|that i) (?:definitely |definitly |surely |really )?(?:don'?t|won'?t|never|do not|will not) wake up",
+        r"(?:reading|read|looking|looked|researching|researched|googling|googled|watching|watched) (?:\w+ ){0,3}(?:about|up|into|on|what) (?:\w+ ){0,4}(?:carbon monoxide|an? (?:\w+ )?od|overdos\w*|hanging|exit bags?|helium|charcoal)",
     ])
 });
 
@@ -877,6 +906,17 @@ pub static RISK_PREP_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:cleaned|cleaning|tidied|tidying) (?:up )?(?:everything|my (?:room|flat|apartment|house)) so (?:no one|nobody|they|my \w+) (?:has|have|won'?t have) to",
         r"(?:won'?t|will not|wouldn'?t|don'?t) (?:need|be needing) (?:them|it|my \w+|these|those|any of (?:it|this|my stuff)) (?:anymore|any more|much longer|where i'?m going|after)",
         r"(?:when|after|once) i'?m (?:gone|not here|not around)",
+        r"(?:wrote|written|writing|left|leaving) (?:\w+ )?(?:letters?|notes?) (?:to|for) (?:my|each|everyone|all|the)",
+        r"(?:rehomed|rehoming|rehome|found a new home for|finding a new home for) (?:my )?(?:\w+ )?(?:dog|cat|pets?|rabbit|bird|horse)",
+        r"(?:planned|planning|plan|made|making|picked|picking|chose|choosing|wrote|writing) (?:\w+ ){0,3}(?:for )?my (?:own )?funeral",
+        r"(?:sorted|sorting) (?:out )?(?:all )?my (?:papers|paperwork|affairs|things|stuff|finances|documents)",
+        r"left (?:\w+ )?instructions (?:for|with)",
+        r"(?:wrote|written|writing) down (?:all )?my (?:passwords|pins|accounts|wishes)",
+        r"what to do with my (?:stuff|things|belongings|pets?|cat|dog|body)",
+        r"(?:messaged|texted|called|rang|wrote to|emailed) (?:all )?(?:of )?(?:my|everyone)\b[^.!?]{0,40}\b(?:thank you|thanks|sorry|goodbye|i love them|forgive)",
+        r"(?:said|say|saying) goodbye to (?:\w+ ){1,3}(?:properly|for real|one last time)",
+        r"(?:told|telling|tell) (?:\w+ ){0,3}i forgive",
+        r"(?:gave|given|giving) (?:my )?(?:\w+ )?(?:the )?passwords",
     ])
 });
 
@@ -890,6 +930,8 @@ pub static RISK_BURDEN_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i (?:only |just )?(?:make|cause|bring) (?:everyone'?s|everybody'?s|their|people'?s|my \w+'?s) (?:li(?:fe|ves)|day) (?:worse|harder)",
         r"(?:i|all i) (?:only |just |ever )?(?:cause|causes|bring|create) (?:problems|trouble|pain|misery) (?:for|to) (?:everyone|everybody|them|people|my \w+|the people (?:i love|around me|in my life))",
         r"(?:i'?m|i am) (?:ruining|wrecking) (?:everyone'?s|their|my \w+'?s) li(?:fe|ves)",
+        r"(?:i'?m|i am) (?:only |just )?(?:one more |another |the )?problem for (?:my|everyone|them|the)",
+        r"i cost (?:my \w+|them|everyone|my family) (?:so much|everything|a fortune|too much)",
         r"(?:they|everyone|my \w+) (?:would|'?d) (?:not have to|no longer have to|stop having to) (?:worry about|deal with|take care of|look after) me",
     ])
 });
@@ -907,6 +949,10 @@ pub static RISK_BELONGING_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:nobody|no one|noone) (?:would|will) (?:come to|show up at|go to) my funeral",
         r"(?:nobody|no one|noone) cares (?:if|whether) i (?:live|die|exist|am alive|'?m alive)",
         r"(?:i'?m|i am) (?:invisible|forgotten) to (?:everyone|everybody|the world)",
+        r"(?:drop|fall|fell|dropped|vanish|disappear) off the face of the (?:earth|planet)\b[^.!?]{0,40}\b(?:wouldn'?t|would not|won'?t|nobody|no one) (?:matter|notice|care|even)",
+        r"(?:nobody|no one) would (?:even )?(?:ask|wonder|look for me|know) (?:where i (?:was|am|went)|if i)",
+        r"not (?:really )?(?:part of|in) (?:anyone'?s|anybody'?s) li(?:fe|ves)",
+        r"(?:like|feel like|i'?m) a ghost (?:in|to)",
     ])
 });
 
@@ -981,6 +1027,219 @@ pub static DENIAL_RE: LazyLock<Regex> = LazyLock::new(|| {
     ])
 });
 
+// ------------------------------------------------- risk: composed cues ---
+//
+// Design: the cues below are built from slots (a frame and an act, an act
+// and what it is for, an injury and a body part) rather than whole phrases,
+// after the warning-sign lists' own categories: AAS "IS PATH WARM" (talking
+// about dying without the word, seeking means), NIMH/988 (looking for a way,
+// giving things away, saying goodbye), C-SSRS 2-5 (thoughts of a method).
+
+/// Lethal acts named as an act (no "myself" needed): the slot that a frame
+/// of rumination or wishing turns into thoughts of a method (C-SSRS 3).
+const LETHAL_ACT: &str = r"(?:step(?:ping)? (?:out )?in front of (?:a|the) (?:\w+ )?(?:train|bus|lorry|truck|car|tram)|(?:jump|jumping|going|go|throw(?:ing)? myself|fall(?:ing)?) (?:off|over|from) (?:the |a |my |that )?(?:\w+ )?(?:balcony|bridge|roof|building|cliff|edge|ledge|railing|window|car park|overpass|tower)|go(?:ing)? over(?: the (?:edge|side|railing|balcony|top))?(?:$|[.!?,])|walk(?:ing)? (?:out )?into the (?:sea|ocean|river|lake|water|waves)|(?:drive|driving|crash|crashing|steer|steering|swerve|swerving) (?:my |the )?(?:\w+ )?(?:car )?(?:into|off)\b|(?:crash|crashing|wrap|wrapping) (?:my|the) car|(?:take|taking|swallow|swallowing|down|downing) (?:all|every one|the whole \w+|the lot) (?:of )?|hang(?:ing)? myself|(?:use|using) (?:it|the gun|that|the rope|them) on myself|slit(?:ting)? my|drown(?:ing)? myself|shoot(?:ing)? myself|(?:the )?(?:exhaust|hose) (?:pipe )?into the car|not wake up|never wake up)";
+
+/// A frame of rumination, wish or intent before a lethal act.
+const ACT_FRAME: &str = r"(?:(?:keep|kept|been|can'?t stop|always|often|constantly|sometimes|started) (?:thinking|think|thought|picturing|imagining|fantasi[sz]ing|dreaming|daydreaming) (?:about |of |bout )?|(?:thinking|thinkin|picturing|imagining|fantasi[sz]ing) (?:about |of |bout )?|(?:reckon|think|guess) i'?d (?:just )?|i'?d just |(?:want|wanna|tempted|urge|urges) (?:to )?(?:just )?|(?:wish|wishing) i could (?:just )?|(?:how easy it would be|it would be so easy|it'?d be so easy) to (?:just )?)";
+
+/// Thoughts of a method: a frame of rumination or wishing, then a lethal act
+/// ("I keep thinking about stepping in front of the train").
+pub static RISK_METHOD_THOUGHT_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(&format!(r"\b{ACT_FRAME}(?:\w+ ){{0,3}}{LETHAL_ACT}")));
+
+/// What an act is for, said without naming it, or an act hidden from others
+/// (purpose and concealment): gives an ordinary act (buying, saving, sorting
+/// things) its meaning, as despair in the same turn does.
+pub static RISK_PURPOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"you (?:probably |prolly |already )?know what (?:it'?s|its|they'?re|theyre|that'?s|it is|they are|it was) for",
+        r"(?:i )?think you know (?:why|what (?:for|it'?s for|they'?re for|i mean))",
+        r"(?:i )?know (?:what|why) i'?m (?:keeping|saving|collecting|buying|getting|holding on to|hiding) (?:them|it|these|those)",
+        r"not (?:for|because of) (?:shaving|cooking|crafts?|work|the garden|gardening|hunting|sleep|sleeping|my (?:pain|back|headaches?))",
+        r"(?:told|tell|telling) (?:him|her|them|everyone|the \w+|my \w+) (?:it'?s|its|they'?re) (?:for|because)[^!?]{0,40}\b(?:it'?s|its|they'?re) not",
+        r"(?:it'?s|its|they'?re) not\. (?:you know|i think you know)",
+        r"for when (?:i|i'?m|i'?ve|things|it|the time|the pain|everything)\b[^.!?]{0,30}\b(?:decide|ready|enough|can'?t|comes|gets (?:too|bad|worse)|had enough|need (?:it|them)|over)",
+        r"for after",
+        r"my (?:emergency |last |only )?(?:exit|way out|escape (?:route|plan|hatch)|insurance policy|backup plan|plan b|last resort|safety net|ticket out)",
+        r"so i'?d have (?:extra|enough|more|a stash)",
+        r"(?:different|other|separate) (?:chemists|pharmacies|shops|stores|doctors|gps)\b[^.!?]{0,30}\bso (?:they|nobody|no one|noone|people) (?:don'?t|won'?t|doesn'?t|wouldn'?t|can'?t) (?:notice|know|ask|see|realise|realize|twig)",
+        r"(?:someone|somebody|people|a family) who'?ll (?:be around|still be here|be there|be here)",
+        r"so (?:they|she|he|you|everyone|my \w+) (?:understand|understands|will understand|know|knows|will know) why i (?:did|do|had to|have to)",
+        r"(?:the )?last thing i (?:needed|need|had|have) to do",
+        r"(?:one less|nothing left for them to|one thing less) (?:thing )?(?:for (?:them|everyone|her|him|my \w+) to )?(?:deal with|sort out|worry about|sort)",
+        r"one less thing for (?:them|everyone|her|him|my \w+)",
+        r"make it (?:look|seem) like an accident",
+        r"so (?:my \w+|mum|mom|dad|she|he|they) (?:gets?|can (?:get|have)|has) the (?:insurance|payout|money|house)",
+        r"for when\b[^.!?]{0,40}\b(?:decide|ready|enough|can'?t|gets (?:too|bad|worse)|had enough|need (?:it|them)|over|urge)",
+        r"(?:i'?ll|i will|i) know (?:it'?s|its|there'?s|they'?re) enough",
+        r"where (?:they|she|he|someone|somebody|my \w+)(?:'ll| will| would|'d) find (?:them|it|me)",
+        r"(?:before )?(?:leaving|going|gone|go|leave) for good",
+        r"(?:it'?s|its|everything'?s|everything is) all (?:sorted|settled|done|taken care of|ready) now",
+        r"not (?:joking|kidding) (?:actually|though|tho|honestly|this time)",
+        r"(?:they|she|he|everyone|people) (?:think|thinks) (?:i'?m|im|i am) (?:just )?being (?:sentimental|dramatic|nice|weird|soppy)",
+        r"(?:easier|better) for (?:them|everyone|her|him|my \w+) (?:after|afterwards)",
+        r"(?:once|when|after) (?:my \w+|\w+) (?:dies|is gone|passes(?: away)?|has gone)\b[^.!?]{0,10}\b(?:i'?m|im|i am) (?:done|gone|out)",
+    ])
+});
+
+/// Access to a means kept somewhere (possession, not yet in hand): a means
+/// for the contextual rules ("the rope's in my wardrobe", "I know where
+/// the key is").
+pub static RISK_MEANS_KEPT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:gun|shotgun|rifle|pistol|firearm|rope|noose|pills|tablets|blades?|razors?)(?:'s| is| are|'re)? (?:still |hidden |kept |stashed )?(?:in|under|at the back of|behind) (?:the|my|his|her|our) (?:cabinet|drawer|wardrobe|closet|garage|shed|cupboard|safe|bag|car|bedside|room|desk)",
+        r"(?:i )?know where (?:the key|he keeps|she keeps|they keep|dad keeps|mum keeps|mom keeps) (?:is|it|the)",
+        r"(?:i )?know (?:the|his|her) (?:safe|cabinet|gun safe) (?:code|combination)",
+        r"(?:keep|kept|keeping) (?:a |the |my )?(?:razor|blade|rope|knife|bottle of \w+|pills|tablets)\b[^.!?]{0,30}\b(?:in my|under my|in the|for when)",
+        r"(?:get|getting|got|buy|bought|find|found) (?:me|myself) (?:a|some|the) (?:gun|rope|pills|tablets|razor|blades|knife)",
+        r"(?:skipping|not taking|stopped taking|haven'?t been taking) (?:my )?\w+ (?:and|so i can) (?:keep|keeping|save|saving|hide|hiding|store|storing|put|putting)",
+        r"(?:in|into) my (?:basket|cart|trolley)",
+        r"(?:about |like |over )?\d{2,} (?:pills|tablets|sleepers|capsules)",
+    ])
+});
+
+/// Rumination on a means already named ("I look at it every night", "I
+/// keep thinking about it"): with a means or a plan it is the plan itself.
+pub static RISK_MEANS_RUMINATION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:look|looking|stare|staring|check|checking|touch|touching|hold|holding) (?:at )?(?:it|them) (?:every|each|all) (?:night|day|morning|evening)",
+        r"(?:keep|kept|can'?t stop) (?:thinking about|looking at|going back to|counting) (?:it|them|using it|using them)",
+        r"(?:i )?count (?:them|it) (?:sometimes|every|each|most)",
+        r"waiting for the right (?:moment|time|day|night)",
+        r"(?:nobody|no one|noone) (?:goes|comes|walks|would look) (?:there|up there|out there|down there)",
+        r"(?:only|just|except|but|all but) the (?:day|date|when|time)\b[^.!?]{0,20}\b(?:don'?t|do not|not|haven'?t|have not) (?:know|decided|picked|chosen|set)",
+        r"(?:been|went) there (?:\w+ ){0,2}(?:times? )?to (?:check|look|see)",
+    ])
+});
+
+/// A wish for one's own death put as an event that would be welcome (C-SSRS 1:
+/// "wish to be dead"): "wouldn't be sad if I just stopped existing", "if God
+/// took me tonight I'd be grateful", "hope I get something terminal".
+pub static RISK_PASSIVE_EVENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:wouldn'?t|would not|won'?t) (?:be|feel) (?:sad|upset|the worst(?: thing)?|so bad|a bad thing|that bad|sorry|unhappy|bothered)\b[^.!?]{0,30}\bif i (?:just )?(?:stopped existing|didn'?t wake up|never woke up|didn'?t make it|died|was gone|wasn'?t here|got hit|disappeared|didn'?t exist)",
+        r"if i (?:don'?t|didn'?t|never|do not) (?:wake up|woke up|make it)\b[^.!?]{0,30}\b(?:not so bad|not bad|not the worst|fine|ok|okay|relief|rest|peace|wouldn'?t (?:be|mind)|good)",
+        r"if (?:god|the universe|life|death|it all|fate) (?:took|takes|would take|came for) me\b[^.!?]{0,30}\b(?:grateful|thankful|relieved|glad|fine|okay|ok|relief|happy|wouldn'?t mind)",
+        r"(?:hope|hoping|wish|pray|praying) (?:that )?i (?:get|got|catch|develop|have) (?:something|cancer|an illness|a disease|an accident)\b[^.!?]{0,15}\b(?:terminal|fatal|kills me|so it'?s not)",
+        r"(?:get|got|catch|develop) something terminal",
+        r"(?:not|wouldn'?t be) my choice\b[^.!?]{0,10}$",
+        r"(?:wouldn'?t|would not) (?:be )?(?:mind|the worst thing)\b[^.!?]{0,20}\bif i (?:didn'?t|never|don'?t) (?:make it|wake up|reach|see)",
+        r"(?:going to|gonna|about to|want to|wanna) (?:go to )?sleep forever",
+    ])
+});
+
+/// Sudden calm or lightness after a decision (AAS: dramatic mood change).
+pub static RISK_CALM_DECISION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:decision'?s|decision is|decision has been|mind is|mind'?s|choice is|choice'?s) (?:been )?(?:made|final|set|made up)\b[^.!?]{0,60}\b(?:nothing left to|nice feeling|good feeling|calm|peace|relief|relieved|lighter|weight off|free|easy|easier)",
+        r"(?:know|decided|worked out) what (?:i'?m|im|i am) (?:going to|gonna) do\b[^.!?]{0,40}\b(?:weight off|lighter|relief|relieved|calm|peace|free|better|easier)",
+        r"(?:seem|seems|seeming|look|looks|looking) (?:\w+ )?(?:happier|calmer|better|lighter) (?:lately|now|recently|these days)\b[^.!?]{0,60}\b(?:because|since|cause) (?:i'?ve |i )?(?:stopped|decided|made up|gave up|quit|know)",
+        r"(?:stopped|stop|quit) fighting (?:it|this)\b",
+    ])
+});
+
+/// Self-injury put as an implement, a body part and intent rather than the
+/// word "cutting" (NSSI forms: cutting, burning, carving, scratching,
+/// reopening wounds).
+pub static RISK_INJURY_FORM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:using|used|use|with) (?:a |the |my )?(?:compass(?: point)?|razor|blade|lighter|scissors|safety pin|pin|needle|glass|knife|cigarette|nails?|pencil sharpener blade|iron) (?:on|to|against|into|across) my",
+        r"(?:held|hold|holding|pressed|press|pressing|put|putting) (?:a |the |my )?(?:\w+ ){0,2}(?:iron|lighter|cigarette|blade|razor|knife|pan|kettle|flame) (?:against|on|to|onto) my",
+        r"(?:carve|carving|carved|etch|etching|etched|scratch|scratching|scratched|write|writing|wrote) (?:\w+ ){0,3}(?:in|into|on) my (?:skin|arms?|legs?|thighs?|wrists?|stomach|hips?)",
+        r"(?:make|making|made|do|doing|did) (?:small |little |some |tiny |deep |new |more )*cuts (?:on|in|into|across) my",
+        r"(?:picking|pick|picked|reopen\w*|opening|open) (?:at )?(?:the |my )?(?:cuts|wounds|scabs)(?: \w+)? (?:open|so (?:they|it) (?:don'?t|doesn'?t|won'?t) heal)",
+        r"(?:making|make|made) new ones",
+        r"(?:on|into|across) my (?:arms?|legs?|thighs?|wrists?|stomach|hips?|skin) (?:where|so) (?:no one|nobody|noone|people) (?:can|can'?t|won'?t|will) see",
+        r"(?:wanted|want|needed|need) (?:it|that|myself) to (?:hurt|bleed|burn|scar)",
+    ])
+});
+
+/// A farewell disclosure beside a time ("I just wanted someone to know",
+/// "thanks for listening these past weeks"), and waiting to be alone — with
+/// veiled talk of doing "it" and a time they are the plan with a time.
+pub static RISK_FAREWELL_DISCLOSURE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:just |only )?(?:wanted|want|needed) (?:someone|somebody|you|one person|at least one person) to know",
+        r"(?:didn'?t|did not|don'?t) want to (?:tell|say it to) anyone else",
+        r"thank(?:s| you) for (?:listening|being there|talking to me|everything)\b[^.!?]{0,30}\b(?:these|the) (?:past|last) (?:weeks|months|days)",
+        r"(?:this is|it'?s) the last time (?:i'?ll|i will|we'?ll|you'?ll)",
+        r"while (?:my \w+|everyone|they|the house|my flatmates|my housemates|my parents) (?:is|are|'?re) (?:away|out|gone|asleep|at work|on holiday)",
+        r"(?:when|once|after|as soon as) (?:my \w+|everyone|they|the house|everybody)(?:'?s|'?re)? (?:leave|leaves|go|goes|is asleep|are asleep|asleep|gone|left|goes out|go out|are out|is out)",
+        r"(?:when|once|after) (?:my \w+|they) (?:leave|leaves|go|goes) (?:for|to) (?:the |work|school)",
+    ])
+});
+
+/// Past-and-resolved: the past risk is over ("glad I stuck around",
+/// "3 years self-harm free", "haven't done that since I was 12").
+pub static RISK_RESOLVED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"glad i (?:stuck around|stayed|survived|didn'?t|made it|held on)",
+        r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|several) (?:days?|weeks?|months?|years?) (?:self[- ]?harm[- ]?free|sh[- ]free|clean|free|sober)",
+        r"(?:haven'?t|have not|never) (?:done|felt|thought) (?:that|it|anything like that|like that)(?: again)? since",
+        r"(?:doing|feeling|i'?m) (?:so much |much |a lot |way )?(?:better|well|good|great) now",
+        r"(?:i'?m|i am) (?:remarried|recovered|in recovery|happy|happier|okay|ok|fine) now",
+        r"full circle",
+        r"(?:got|get|getting|had|received) (?:the )?help (?:i needed|back then|and)",
+        r"(?:proud of|celebrating) (?:myself|how far|my recovery)",
+        r"that was (?:a long time|years|\d+ years|five years|ten years|ages) ago",
+    ])
+});
+
+/// A past suicide attempt (kept as history even when resolved).
+pub static RISK_PAST_ATTEMPT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:tried|attempted|try) to (?:kill|end|off) (?:myself|my life|it)", r"(?:suicide |my )?attempts?\b", r"(?:overdos\w*|od'?d)", r"hospital after"])
+});
+
+/// A relapse: a resolved past is current again.
+pub static RISK_RELAPSE_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"relaps\w*", r"after (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|several) (?:days?|weeks?|months?|years?) (?:clean|free)", r"(?:broke|ruined|lost|ended) my (?:streak|clean streak)", r"(?:started|starting|doing|did) it again", r"(?:back|again) to (?:cutting|self[- ]?harm\w*|hurting myself)"]));
+
+/// Joining someone who has died ("then I'm going to join him"): intent, only
+/// with a death in the same turn.
+pub static RISK_JOIN_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(&format!(r"\b(?:i'?m|im|i am|i'?ll|i will|i want to|i wanna) (?:going to |gonna |about to |ready to )?(?:go and )?(?:join|be with) (?:him|her|them|my \w+)(?: again)?(?:{CLAUSE_END}| soon\b| there\b| up there\b| in heaven\b| on the other side\b)")));
+
+/// The end of a clause, for patterns that must not run on into more words
+/// (the regex crate has no look-ahead, so these patterns are compiled without
+/// [`any_of`]'s closing word boundary).
+const CLAUSE_END: &str = r"\s*(?:$|[.!?,;:)])";
+
+/// Cues that are risk only where the clause ends with them ("I won't be
+/// needing them." but not "...needing them for the trip"): veiled purpose
+/// and the start of an act.
+pub static RISK_CLAUSE_END_PURPOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:before i go(?: for good| away for good)?|won'?t be needing (?:them|it|these|those|any of (?:it|them)|my \w+)|everything (?:is|'?s) ready){CLAUSE_END}"))
+});
+
+/// "I just need to start." beside means lined up: the act beginning.
+pub static RISK_CLAUSE_END_START_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(&format!(r"\b(?:i )?just need to (?:start|begin|do it){CLAUSE_END}")));
+
+
+/// A death in the turn (for [`RISK_JOIN_RE`]).
+pub static DEATH_CONTEXT_RE: LazyLock<Regex> =
+    LazyLock::new(|| any_of(&[r"funeral", r"died", r"passed(?: away)?", r"grave", r"ashes", r"heaven", r"buried", r"memorial", r"since (?:he|she|they) (?:went|left)"]));
+
+/// Means named in a turn whose purpose is veiled ("so I'd have extra. I
+/// think you know why"): with [`RISK_PURPOSE_RE`] they are means acquired.
+pub static MEANS_NOUN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:{MEDS}|sleepers|repeat prescription|early repeat|repeat|gun|shotgun|rifle|pistol|rope|noose|razors?|blades?|knife|charcoal|helium|hose|seroquel|quetiapine|zopiclone|codeine|tramadol|morphine|stuff)\b"))
+});
+
+/// Risk words under a negation, for the semantic layer: a sentence that
+/// denies self-harm or suicidality in words the lexical patterns do not
+/// match ("I've never self harmed") is not raised by meaning either.
+pub static RISK_STEM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"self[- ]?harm\w*",
+        r"suicid\w*",
+        r"(?:kill|hurt|cut|harm)\w* myself",
+        r"(?:want|wanna|wish) to die",
+        r"overdos\w*",
+        r"end (?:it|my life|things)",
+        r"(?:plan|planning) to (?:do anything|hurt|end)",
+    ])
+});
+
 // -------------------------------------------------------------- injection --
 
 /// Attempts to override the robot's instructions.
@@ -1016,6 +1275,9 @@ mod tests {
             &*RISK_GOODBYE_RE, &*DENIAL_RE, &*INJECTION_RE, &*EMOTION_RE, &*RISK_ACT_RE, &*RISK_METHOD_RESEARCH_RE,
             &*RISK_STOCKPILE_RE, &*RISK_AT_HAND_RE, &*RISK_PREPARATORY_RE, &*RISK_PREP_CONTEXT_RE, &*RISK_BURDEN_RE,
             &*RISK_BELONGING_RE, &*RISK_ENTRAPMENT_RE, &*RISK_CALM_RE, &*RISK_FICTION_RE, &*RISK_JUMP_URGE_RE,
+            &*RISK_METHOD_THOUGHT_RE, &*RISK_PURPOSE_RE, &*RISK_MEANS_KEPT_RE, &*RISK_MEANS_RUMINATION_RE, &*RISK_PASSIVE_EVENT_RE,
+            &*RISK_CALM_DECISION_RE, &*RISK_INJURY_FORM_RE, &*RISK_FAREWELL_DISCLOSURE_RE, &*RISK_RESOLVED_RE, &*RISK_RELAPSE_RE, &*RISK_STEM_RE,
+            &*RISK_JOIN_RE, &*DEATH_CONTEXT_RE, &*MEANS_NOUN_RE, &*RISK_CLAUSE_END_PURPOSE_RE, &*RISK_CLAUSE_END_START_RE, &*RISK_PAST_ATTEMPT_RE,
         ] {
             assert!(!r.as_str().is_empty());
         }

@@ -261,6 +261,7 @@ impl SemanticRisk {
             }
         }
         let despair = despair_before
+            || a.context_cue
             || !a.categories.is_empty()
             || raises.iter().any(|(c, _, _)| !is_contextual(*c));
         for (c, grade, tier) in raises {
@@ -283,6 +284,9 @@ impl SemanticRisk {
                 }
                 continue;
             }
+            // A weak match to an act beside a stated purpose or rumination
+            // ("I count them sometimes") is the act itself.
+            let grade = if a.purpose_cue && is_contextual(c) { c.grade().min(Risk::High) } else { grade };
             let was = a.risk;
             a.add(c, grade);
             if a.risk > was || grade >= was {

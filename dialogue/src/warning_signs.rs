@@ -219,7 +219,7 @@ fn normalize_token(tok: &str) -> String {
     let lower = w.to_lowercase();
     // Censored letters ('*'): fill from the known risk words with that shape.
     if lower.contains('\u{0}') {
-        let filled = ["suicide", "suicidal", "kill", "killing", "die", "dead", "death", "myself"]
+        let filled = ["suicide", "suicidal", "kill", "killing", "die", "dead", "death", "myself", "cutting", "cut"]
             .into_iter()
             .find(|cand| cand.len() == lower.chars().count() && cand.chars().zip(lower.chars()).all(|(a, b)| b == '\u{0}' || a == b));
         w = filled.map(str::to_string).unwrap_or_else(|| lower.replace('\u{0}', ""));
@@ -247,6 +247,9 @@ fn normalize_token(tok: &str) -> String {
         "theres" => Some("there's"),
         "noone" => Some("no one"),
         "pils" | "pillz" => Some("pills"),
+        "wen" => Some("when"),
+        "parnts" | "parens" => Some("parents"),
+        "mornin" => Some("morning"),
         "gonna" | "gona" => Some("gonna"),
         "tho" => Some("though"),
         "cuz" | "coz" | "bc" => Some("because"),
