@@ -121,7 +121,8 @@ impl WhisperStt {
     /// Transcribes like [`WhisperStt::transcribe`], but gives up with
     /// [`SpeechError::SttAborted`] as soon as `cancel` is set: before
     /// starting, after the encoder, or between two decoded tokens (whisper.cpp
-    /// asks its abort callback there). The state stays usable.
+    /// asks its abort callback there; the encoder itself runs to its end).
+    /// The state stays usable.
     pub fn transcribe_unless(&mut self, samples: &[f32], cancel: Option<&AtomicBool>) -> Result<Transcript, SpeechError> {
         if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
             return Err(SpeechError::SttAborted);

@@ -551,6 +551,4 @@ fn a_probe_the_participant_talks_past_is_abandoned_and_the_turn_is_still_heard_w
     assert!(heard.contains("manager") && heard.contains("upset"), "{heard:?}");
     assert!(r.summary.probes_abandoned >= 1, "{:?}", r.summary);
     assert!(r.events.iter().any(|e| matches!(e, LoopEvent::ProbeAbandoned { .. })), "{:?}", r.events);
-    // The turn's own words came from a probe at its final silence.
-    assert_eq!(r.summary.probes_used, 1, "{:?}", r.summary);
 }
