@@ -266,6 +266,8 @@ pub struct EchoPath {
     /// back into the microphone, `Some(false)` nothing does (headphones, no
     /// speaker): the microphone then passes untouched, as with `off`.
     echo_found: Option<bool>,
+    /// What the learning window found, until the loop has reported it.
+    learned_note: Option<String>,
 }
 
 /// Gate hangover after a near-end frame (~256 ms, under `pause_ms`).
@@ -329,6 +331,7 @@ impl EchoPath {
             learn_left: LEARN_FRAMES,
             learn_max_db: RESIDUAL_FLOOR_DB,
             echo_found: None,
+            learned_note: None,
         };
         (path, why)
     }
@@ -396,7 +399,13 @@ impl EchoPath {
                     self.learn_left -= 1;
                     if self.learn_left == 0 {
                         self.residual_db = (self.learn_max_db + LEARN_HEADROOM_DB).min(RESIDUAL_START_DB);
-                        self.echo_found = Some(self.learn_max_db > NO_ECHO_DB);
+                        let found = self.learn_max_db > NO_ECHO_DB;
+                        self.echo_found = Some(found);
+                        self.learned_note = Some(if found {
+                            format!("aec: the robot's voice comes back at {:.0} dB of what is played; cancelling it", self.learn_max_db)
+                        } else {
+                            format!("aec: nothing of the robot's voice comes back ({:.0} dB); the microphone passes untouched", self.learn_max_db)
+                        });
                     }
                     self.near_end = false;
                     self.hold_left = 0;
@@ -428,6 +437,12 @@ impl EchoPath {
                 mic.copy_from_slice(&self.clean);
             }
         }
+    }
+
+    /// Once, when the first reply's learning window has ended: what it found,
+    /// in words (the loop reports it like the start-up line).
+    pub fn take_learned(&mut self) -> Option<String> {
+        self.learned_note.take()
     }
 
     /// What the first reply's learning window found: `None` before it ended,
@@ -707,6 +722,17 @@ mod tests {
         };
         let (raw, heard, deaf, found) = run(None);
         assert_eq!(found, Some(false));
+        let (mut p, _) = EchoPath::new(EchoMode::Aec, None);
+        p.pushed(&far);
+        let mut notes = Vec::new();
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            p.process(&mut mic, ((k + 1) * FRAME) as u64);
+            notes.extend(p.take_learned().map(|n| (k, n)));
+        }
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].0, LEARN_FRAMES as usize - 1);
+        assert!(notes[0].1.contains("passes untouched"), "{notes:?}");
         // From the participant's first sample on: not a frame gated, not a
         // sample changed (AEC3's suppressor would mute them at first).
         assert!(deaf[16_000 / FRAME..].iter().all(|d| !*d));

@@ -144,7 +144,8 @@ pub enum LoopEvent {
     PlaybackStart { at_ms: u64, id: u64, seq: u32, duration_ms: u64, envelope: Vec<f32> },
     /// Sentence `seq` of reply `id` finished playing at `at_ms`.
     PlaybackEnd { at_ms: u64, id: u64, seq: u32 },
-    /// At start: what keeps the robot's voice out of the microphone.
+    /// At start: what keeps the robot's voice out of the microphone; again
+    /// in `aec` mode once the first reply has measured the room.
     Echo { active: crate::echo::EchoMode, description: String },
     /// Adaptive endpointing's reading of the turn up to `end_ms` was
     /// abandoned at `at_ms` (the participant went on, so its words would not
@@ -445,6 +446,9 @@ impl<'a, R> VoiceLoop<'a, R> {
             } else {
                 let playing = sink.pending() > 0;
                 echo.process(&mut frame, pushed_total - sink.pending() as u64);
+                if let Some(description) = echo.take_learned() {
+                    on_event(LoopEvent::Echo { active: echo.mode(), description });
+                }
                 if playing {
                     last_audible_ms = Some(now);
                 }

@@ -340,6 +340,12 @@ fn the_robots_own_voice_through_a_room_is_cancelled_and_never_barges_in() {
     assert!(heard.contains("week"), "{heard:?}");
     assert!(!ROBOT_WORDS.iter().any(|w| heard.contains(w)), "robot words in the transcript: {heard:?}");
     assert!(r.events.iter().any(|e| matches!(e, LoopEvent::Echo { active: EchoMode::Aec, .. })));
+    // The first reply measured the room and said so.
+    assert!(
+        r.events.iter().any(|e| matches!(e, LoopEvent::Echo { description, .. } if description.contains("comes back at"))),
+        "{:?}",
+        r.events.iter().filter(|e| matches!(e, LoopEvent::Echo { .. })).collect::<Vec<_>>()
+    );
 }
 
 #[test]
