@@ -38,7 +38,7 @@ pub enum HeadCmd {
         /// Fault: length of each stall.
         #[arg(long, default_value_t = 0)]
         stall_ms: u64,
-        /// Fault: pull the cable (remove the pty) after this many ms ...
+        /// Fault: pull the cable (remove the pty) this many ms after the host's first byte ...
         #[arg(long)]
         disconnect_after_ms: Option<u64>,
         /// ... and plug it back in after this many ms.

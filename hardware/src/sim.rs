@@ -35,7 +35,8 @@ pub struct Faults {
     pub stall_every_ms: u64,
     /// ... for this long.
     pub stall_ms: u64,
-    /// After this long, close the pty and remove the link (cable pulled)...
+    /// This long after the first byte from a host, close the pty and remove
+    /// the link (cable pulled)...
     pub disconnect_after_ms: Option<u64>,
     /// ... and bring a new one up at the same path after this long.
     pub disconnect_for_ms: u64,
@@ -239,6 +240,10 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
     let mut pty = Some(open_pty(&opts.link)?);
     let mut down_until: Option<Instant> = None;
     let mut disconnected_once = false;
+    // Design: the cable pull is timed from the host's first byte, not from
+    // the simulator's start, so a host that is slow to start (a loaded
+    // machine) still meets the fault mid-session.
+    let mut first_host_byte: Option<Instant> = None;
     let tick = Duration::from_millis(TICK_MS as u64);
     let mut last_tick = Instant::now();
     // Design: ticks are scheduled on a fixed grid (next += 20 ms), not
@@ -251,8 +256,8 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
     while !stop.load(Ordering::Relaxed) {
         let elapsed_ms = start.elapsed().as_millis() as u64;
         // Fault: the cable is pulled once, then plugged back in.
-        if let (Some(after), false) = (opts.faults.disconnect_after_ms, disconnected_once) {
-            if elapsed_ms >= after {
+        if let (Some(after), false, Some(first)) = (opts.faults.disconnect_after_ms, disconnected_once, first_host_byte) {
+            if first.elapsed().as_millis() as u64 >= after {
                 disconnected_once = true;
                 pty = None;
                 let _ = std::fs::remove_file(&opts.link);
@@ -287,6 +292,9 @@ fn run_inner(opts: &SimOptions, stop: &AtomicBool) -> Result<(), SimError> {
             if let Some(p) = pty.as_mut() {
                 match p.master.read(&mut buf) {
                     Ok(n) => {
+                        if n > 0 && first_host_byte.is_none() {
+                            first_host_byte = Some(Instant::now());
+                        }
                         let now = now_ms();
                         for &b0 in &buf[..n] {
                             if opts.faults.drop_rate > 0.0 && rng.unit() < opts.faults.drop_rate {

@@ -216,7 +216,8 @@ fn a_serial_head_that_vanishes_mid_session_is_logged_and_the_conversation_goes_o
     let dir = tempfile::tempdir().unwrap();
     let input = two_turns(dir.path());
     let link = dir.path().join("head");
-    // The cable is pulled 4 s in for 3 s (the first turn's reply time).
+    // The cable is pulled 4 s after attune's first byte, for 3 s (the first
+    // turn's reply time).
     let mut sim = Command::new(attune_bin())
         .args(["head", "sim", "--disconnect-after-ms", "4000", "--disconnect-for-ms", "3000", "--link"])
         .arg(&link)
@@ -230,10 +231,8 @@ fn a_serial_head_that_vanishes_mid_session_is_logged_and_the_conversation_goes_o
         std::thread::sleep(Duration::from_millis(20));
     }
     let trace_p = dir.path().join("trace.jsonl");
-    // The cable pull is timed from the simulator's start, so attune must be
-    // connected well before 4 s: the crisis layer's embedding model (seconds
-    // to load on a busy 2-core machine, and not what this test is about) is
-    // switched off.
+    // The crisis layer's embedding model (seconds to load on a busy 2-core
+    // machine, and not what this test is about) is switched off.
     let cfg = dir.path().join("attune.toml");
     std::fs::write(&cfg, "[crisis]\nsemantic = false\n").unwrap();
     let out = Command::new(attune_bin())
