@@ -46,6 +46,13 @@ pub fn parse(text: &str) -> Result<Vec<Item>, String> {
 
 /// The coherence flags the validator raises on a reply.
 pub fn coherence_flags(user: &str, reply: &str, earlier_user: &[String], recent_replies: &[String]) -> Vec<Flag> {
+    coherence_flags_with(None, user, reply, earlier_user, recent_replies)
+}
+
+/// The same, with the sentence embedder deciding `off_topic` when given (as
+/// the engine does when the semantic layer is loaded).
+pub fn coherence_flags_with(embedder: Option<&crate::embed::Embedder>, user: &str, reply: &str, earlier_user: &[String], recent_replies: &[String]) -> Vec<Flag> {
+    let topic_similarity = embedder.and_then(|e| crate::coherence::topic_similarity(e, reply, &topic_texts(user, earlier_user)));
     let analysis = analyze(user, &ReasonerContext::default());
     let input = ValidationInput {
         reply,
@@ -55,11 +62,19 @@ pub fn coherence_flags(user: &str, reply: &str, earlier_user: &[String], recent_
         suggestions_allowed: false,
         secret_phrases: &[],
         recent_replies,
-        topic_similarity: None,
+        topic_similarity,
     };
     let mut flags: Vec<Flag> = validate(&input, &ValidatorConfig::default()).into_iter().map(|f| f.flag).filter(|f| Flag::COHERENCE.contains(f)).collect();
     flags.dedup();
     flags
+}
+
+/// The participant's turns the topic is judged against (this one and the
+/// validator's `TOPIC_TURNS` before it).
+pub fn topic_texts<'a>(user: &'a str, earlier_user: &'a [String]) -> Vec<&'a str> {
+    let mut said: Vec<&str> = earlier_user.iter().map(String::as_str).collect();
+    said.push(user);
+    said[said.len().saturating_sub(crate::validator::TOPIC_TURNS + 1)..].to_vec()
 }
 
 /// Counts for one flag.
@@ -111,12 +126,17 @@ pub struct Report {
 
 /// Scores `items`.
 pub fn score(items: &[Item]) -> Report {
+    score_with(None, items)
+}
+
+/// Scores `items`, with the embedder deciding `off_topic` when given.
+pub fn score_with(embedder: Option<&crate::embed::Embedder>, items: &[Item]) -> Report {
     let mut r = Report::default();
     for f in Flag::COHERENCE {
         r.per_flag.insert(f.as_str(), Counts::default());
     }
     for it in items {
-        let got = coherence_flags(&it.user, &it.reply, &it.earlier_user, &it.recent_replies);
+        let got = coherence_flags_with(embedder, &it.user, &it.reply, &it.earlier_user, &it.recent_replies);
         if it.expect.is_empty() {
             r.good += 1;
             if !got.is_empty() {
@@ -199,6 +219,11 @@ pub struct EsconvReport {
 /// and the context turn before it (the supporter's last turn) is the
 /// recent reply.
 pub fn esconv(text: &str) -> Result<EsconvReport, String> {
+    esconv_with(None, text)
+}
+
+/// The same, with the embedder deciding `off_topic` when given.
+pub fn esconv_with(embedder: Option<&crate::embed::Embedder>, text: &str) -> Result<EsconvReport, String> {
     let mut r = EsconvReport::default();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -207,7 +232,7 @@ pub fn esconv(text: &str) -> Result<EsconvReport, String> {
         let row: EsconvRow = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         let Some((user, earlier)) = row.context.split_last() else { continue };
         let recent: Vec<String> = earlier.last().cloned().into_iter().collect();
-        let flags = coherence_flags(user, &row.response, earlier, &recent);
+        let flags = coherence_flags_with(embedder, user, &row.response, earlier, &recent);
         r.rows += 1;
         if !flags.is_empty() {
             r.flagged += 1;

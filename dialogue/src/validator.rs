@@ -219,7 +219,7 @@ pub fn validate(input: &ValidationInput<'_>, cfg: &ValidatorConfig) -> Vec<Findi
 }
 
 /// How many earlier participant turns count as the topic besides this one.
-const TOPIC_TURNS: usize = 2;
+pub const TOPIC_TURNS: usize = 2;
 
 /// The coherence and honesty checks ([`crate::coherence`]).
 fn coherence_findings(input: &ValidationInput<'_>, push: &mut impl FnMut(Flag, &str, &str)) {

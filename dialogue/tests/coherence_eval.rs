@@ -3,7 +3,10 @@
 //! rate on ESConv human supporter turns when `ATTUNE_ESCONV` names the dev
 //! file. Run with `--no-capture` to read the tables.
 
-use attune_dialogue::evalset::{esconv, parse, score};
+use attune_dialogue::embed::Embedder;
+use attune_dialogue::evalset::{esconv, parse, score, score_with};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 const HELDOUT: &str = include_str!("../eval/coherence-heldout.jsonl");
 const TUNE: &str = include_str!("../eval/coherence-tune.jsonl");
@@ -63,4 +66,46 @@ fn human_supporter_turns_rarely_get_a_coherence_flag() {
     // on Self-disclosure turns is not a false flag.
     let false_rate = f64::from(r.false_flagged) / f64::from(r.rows);
     assert!(false_rate <= 0.05, "coherence flags on {:.1}% of human supporter turns (all flags {:.1}%)", 100.0 * false_rate, 100.0 * rate);
+}
+
+/// The sentence embedder the engine uses when the semantic layer is loaded
+/// (installed by the set-up; `ATTUNE_MINILM_DIR` overrides).
+fn embedder() -> &'static Embedder {
+    static E: OnceLock<Embedder> = OnceLock::new();
+    E.get_or_init(|| {
+        let dir = if let Some(d) = std::env::var_os("ATTUNE_MINILM_DIR") {
+            PathBuf::from(d)
+        } else {
+            let data = match (std::env::var_os("ATTUNE_HOME"), std::env::var_os("XDG_DATA_HOME")) {
+                (Some(h), _) => PathBuf::from(h),
+                (None, Some(x)) => PathBuf::from(x).join("attune"),
+                (None, None) => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/attune"),
+            };
+            attune_dialogue::embed::default_model_dir(&data)
+        };
+        Embedder::load(&dir).unwrap_or_else(|e| panic!("all-MiniLM-L6-v2 not usable at {}: {e}; run scripts/fetch-minilm.sh", dir.display()))
+    })
+}
+
+#[test]
+fn with_the_embedder_off_topic_is_decided_by_meaning_and_the_held_out_floors_hold() {
+    let items = parse(HELDOUT).expect("held-out set parses");
+    let lexical = score(&items);
+    let r = score_with(Some(embedder()), &items);
+    println!("{}", r.table("coherence-heldout.jsonl (with the embedder)"));
+    for e in &r.errors {
+        println!("  {e}");
+    }
+    let caught = f64::from(r.bad_caught) / f64::from(r.bad);
+    let false_flags = f64::from(r.good_flagged) / f64::from(r.good);
+    assert!(caught >= 0.95, "bad replies caught {caught:.2}");
+    assert!(false_flags <= 0.05, "good replies flagged {false_flags:.2}");
+    let (sem, lex) = (r.per_flag["off_topic"], lexical.per_flag["off_topic"]);
+    // Measured once the threshold was set on the tuning file (README): 0.71 /
+    // 0.71, the same as the lexical measure (it catches other replies, and
+    // flags two that are bad for another reason) — so the engine still
+    // decides off_topic lexically; this keeps the measurement honest.
+    assert!(sem.recall() >= 0.70, "off_topic recall with the embedder {:.2}", sem.recall());
+    assert!(sem.precision() >= 0.70, "off_topic precision with the embedder {:.2}", sem.precision());
+    assert!(sem.tp >= lex.tp, "the embedder caught fewer off-topic replies ({}) than the lexical measure ({})", sem.tp, lex.tp);
 }
