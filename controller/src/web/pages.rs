@@ -251,15 +251,14 @@ pub struct ExportPage {
 mod tests {
     use super::*;
 
-    fn chat_with(done: bool) -> String {
-        let turn = super::super::live::LiveTurn { utt: 1, user: "hi".into(), sentences: vec![], done, error: None, crisis: false, risk: None };
-        let turns = vec![turn];
+    /// A chat page with `turns` and an exercise title, as the participant route renders it.
+    fn chat_page(turns: Vec<super::super::live::LiveTurn>, exercise_title: &str) -> String {
         ChatPage {
             base: "/p/x".into(),
             csrf: "c".into(),
             day: 1,
             days: 15,
-            exercise_title: String::new(),
+            exercise_title: exercise_title.into(),
             exercise_intro: String::new(),
             crisis: false,
             resource_name: String::new(),
@@ -273,6 +272,11 @@ mod tests {
         }
         .render()
         .unwrap()
+    }
+
+    fn chat_with(done: bool) -> String {
+        let turn = super::super::live::LiveTurn { utt: 1, user: "hi".into(), sentences: vec![], done, error: None, crisis: false, risk: None };
+        chat_page(vec![turn], "")
     }
 
     #[test]
@@ -289,25 +293,7 @@ mod tests {
     fn participant_words_are_escaped_in_every_page_that_shows_them() {
         let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
         let turn = super::super::live::LiveTurn { utt: 1, user: evil.into(), sentences: vec![evil.into()], done: true, error: None, crisis: false, risk: None };
-        let chat = ChatPage {
-            base: "/p/x".into(),
-            csrf: "c".into(),
-            day: 1,
-            days: 15,
-            exercise_title: evil.into(),
-            exercise_intro: String::new(),
-            crisis: false,
-            resource_name: String::new(),
-            resource_contact: String::new(),
-            paused: false,
-            stopped: false,
-            failure: None,
-            turns: vec![turn],
-            max_chars: 10,
-            writing: false,
-        }
-        .render()
-        .unwrap();
+        let chat = chat_page(vec![turn], evil);
         let session = SessionPage {
             id: 1,
             participant: evil.into(),
