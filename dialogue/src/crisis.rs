@@ -87,7 +87,7 @@ impl Default for CrisisConfig {
             semantic: true,
             semantic_model_dir: None,
             semantic_strong: 0.62,
-            semantic_weak: 0.565,
+            semantic_weak: 0.575,
             semantic_margin: 0.06,
         }
     }

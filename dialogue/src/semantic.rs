@@ -42,6 +42,9 @@ pub const TUNE_JSONL: &str = include_str!("../eval/risk-tune.jsonl");
 /// Control categories of the tuning file used as hard negatives.
 const TUNE_NEGATIVES: &[&str] = &["goodbye_normal", "hyperbole_joke", "idiom", "medication_normal", "ordinary_distress", "sleep_talk", "grief"];
 
+/// Tuning statements longer than this are not exemplars.
+const MAX_EXEMPLAR_WORDS: usize = 40;
+
 /// The tuning file's single-turn statements as (category or negative, text).
 fn tune_exemplars() -> Vec<(Option<Category>, String)> {
     let mut out = Vec::new();
@@ -51,6 +54,13 @@ fn tune_exemplars() -> Vec<(Option<Category>, String)> {
             continue;
         }
         let (Some(text), Some(cat), Some(expect)) = (v["text"].as_str(), v["category"].as_str(), v["expect"].as_str()) else { continue };
+        // Design: a long message (risk in the middle of ordinary talk) is
+        // read sentence by sentence at run time; as one exemplar its vector
+        // is mostly the ordinary talk, and "how are you today?" then came
+        // out as active ideation on ESConv. Exemplars are short statements.
+        if text.split_whitespace().count() > MAX_EXEMPLAR_WORDS {
+            continue;
+        }
         if expect == "none" {
             if TUNE_NEGATIVES.contains(&cat) {
                 out.push((None, text.to_string()));

@@ -183,18 +183,18 @@ fn the_held_out_set_stays_above_its_floors() {
 }
 
 // Floors just below the figures measured when the layer was last changed
-// (README). Measured: tuning (745 statements, 332 of them added in the
-// last round, harder on purpose) 0.848 / 0.993 / 0.954; held-out (a fresh
-// set written by a helper who never saw the code) 0.467 / 0.774 / 0.887,
-// idiom/grief 0.962 — far below the 0.95 recall goal, kept as a floor so
-// that it can only go up.
-const FLOOR_TUNE_HIGH: f64 = 0.83;
-const FLOOR_TUNE_LOW: f64 = 0.97;
+// (README). Measured: tuning (1065 statements: the first two held-out files
+// folded in after they were scored) 0.907 / 0.985 / 0.957; held-out (a third
+// fresh set written by a helper who never saw the code or the other files,
+// scored once) 0.685 / 0.817 / 0.882, idiom/grief 0.900 — below the goals
+// (0.95 recall, 0.95 idiom/grief), kept as floors so that they can only go up.
+const FLOOR_TUNE_HIGH: f64 = 0.89;
+const FLOOR_TUNE_LOW: f64 = 0.98;
 const FLOOR_TUNE_SPEC: f64 = 0.94;
-const FLOOR_HELDOUT_HIGH: f64 = 0.45;
-const FLOOR_HELDOUT_LOW: f64 = 0.75;
-const FLOOR_HELDOUT_SPEC: f64 = 0.87;
-const FLOOR_HELDOUT_IDIOM_GRIEF: f64 = 0.95;
+const FLOOR_HELDOUT_HIGH: f64 = 0.66;
+const FLOOR_HELDOUT_LOW: f64 = 0.80;
+const FLOOR_HELDOUT_SPEC: f64 = 0.86;
+const FLOOR_HELDOUT_IDIOM_GRIEF: f64 = 0.88;
 
 /// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
 /// risk, labelled by hand: they are not false alarms. Ids only; the data is
