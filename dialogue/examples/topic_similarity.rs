@@ -8,8 +8,8 @@
 
 use attune_dialogue::coherence::topic_similarity;
 use attune_dialogue::embed::Embedder;
-use attune_dialogue::evalset::{parse, topic_texts};
-use attune_dialogue::validator::Flag;
+use attune_dialogue::evalset::parse;
+use attune_dialogue::validator::{topic_texts, Flag};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -8,7 +8,7 @@
 //! `expect: []` marks a good reply.
 
 use crate::reasoner::{analyze, ReasonerContext};
-use crate::validator::{validate, Flag, ValidationInput, ValidatorConfig};
+use crate::validator::{topic_texts, validate, Flag, ValidationInput, ValidatorConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -67,14 +67,6 @@ pub fn coherence_flags_with(embedder: Option<&crate::embed::Embedder>, user: &st
     let mut flags: Vec<Flag> = validate(&input, &ValidatorConfig::default()).into_iter().map(|f| f.flag).filter(|f| Flag::COHERENCE.contains(f)).collect();
     flags.dedup();
     flags
-}
-
-/// The participant's turns the topic is judged against (this one and the
-/// validator's `TOPIC_TURNS` before it).
-pub fn topic_texts<'a>(user: &'a str, earlier_user: &'a [String]) -> Vec<&'a str> {
-    let mut said: Vec<&str> = earlier_user.iter().map(String::as_str).collect();
-    said.push(user);
-    said[said.len().saturating_sub(crate::validator::TOPIC_TURNS + 1)..].to_vec()
 }
 
 /// Counts for one flag.

@@ -219,14 +219,22 @@ pub fn validate(input: &ValidationInput<'_>, cfg: &ValidatorConfig) -> Vec<Findi
 }
 
 /// How many earlier participant turns count as the topic besides this one.
-pub const TOPIC_TURNS: usize = 2;
+const TOPIC_TURNS: usize = 2;
+
+/// The participant's turns a reply's topic is judged against: this one and
+/// the [`TOPIC_TURNS`] before it, oldest first.
+pub fn topic_texts<'a>(user: &'a str, earlier_user: &'a [String]) -> Vec<&'a str> {
+    let mut said: Vec<&str> = earlier_user.iter().map(String::as_str).collect();
+    said.push(user);
+    said.split_off(said.len().saturating_sub(TOPIC_TURNS + 1))
+}
 
 /// The coherence and honesty checks ([`crate::coherence`]).
 fn coherence_findings(input: &ValidationInput<'_>, push: &mut impl FnMut(Flag, &str, &str)) {
     let reply = input.reply.trim();
     let mut said: Vec<&str> = input.earlier_user_texts.iter().map(String::as_str).collect();
     said.push(input.user_text);
-    let recent_said = &said[said.len().saturating_sub(TOPIC_TURNS + 1)..];
+    let recent_said = &topic_texts(input.user_text, input.earlier_user_texts)[..];
     if let Some(ev) = coherence::valence_mismatch_evidence(reply, input.user_text) {
         push(Flag::ValenceMismatch, &ev, "The person told you something painful: do not sound glad or call it good news. Acknowledge that it is hard.");
     }
