@@ -354,7 +354,7 @@ impl ChatSession {
         let store = &self.store;
         let session_id = self.session_id;
         let gen = async move {
-            let r = engine.turn(state, text, Some(&etx), &cancel).await;
+            let r = engine.turn_stored_first(state, text, &etx, &cancel).await;
             drop(etx);
             r
         };

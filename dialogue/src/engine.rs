@@ -264,12 +264,38 @@ impl Engine {
 
     /// Runs one participant turn. Events go to `events` if given (the channel
     /// is bounded; a slow consumer slows generation rather than losing text).
+    /// The caller may read the events while the turn runs or after it.
     pub async fn turn(
         &self,
         st: &mut SessionState,
         raw: &str,
         events: Option<&mpsc::Sender<EngineEvent>>,
         cancel: &CancellationToken,
+    ) -> TurnResult {
+        self.run_turn(st, raw, events, cancel, false).await
+    }
+
+    /// Like [`Engine::turn`], for a caller that reads `events` while the turn
+    /// runs and stores the participant's words when it takes `Analysed`: no
+    /// LLM request goes out before the receiver has taken that event, so a
+    /// kill -9 while the request is in flight still leaves the words stored.
+    pub async fn turn_stored_first(
+        &self,
+        st: &mut SessionState,
+        raw: &str,
+        events: &mpsc::Sender<EngineEvent>,
+        cancel: &CancellationToken,
+    ) -> TurnResult {
+        self.run_turn(st, raw, Some(events), cancel, true).await
+    }
+
+    async fn run_turn(
+        &self,
+        st: &mut SessionState,
+        raw: &str,
+        events: Option<&mpsc::Sender<EngineEvent>>,
+        cancel: &CancellationToken,
+        wait_taken: bool,
     ) -> TurnResult {
         let start = Instant::now();
         let (user, input_truncated) = sanitize_input(raw, self.cfg.dialogue.max_input_chars);
@@ -323,6 +349,9 @@ impl Engine {
             st.check_in_followed_up = true;
         }
         emit(events, EngineEvent::Analysed { user: user.clone(), participant_text: participant_text.clone(), input_truncated, analysis: analysis.clone(), crisis: crisis.clone(), decision }).await;
+        if wait_taken {
+            taken(events).await;
+        }
 
         let mut result = TurnResult {
             user: user.clone(),
@@ -717,6 +746,23 @@ async fn emit(events: Option<&mpsc::Sender<EngineEvent>>, ev: EngineEvent) {
     }
 }
 
+/// Waits until the receiver has taken every event sent so far (or is gone).
+/// A receiver handles an event in the same poll in which it takes it, so
+/// when the channel is empty its handling of the last event has begun; a
+/// receiver polled in the same task (`join!`) has finished it.
+async fn taken(events: Option<&mpsc::Sender<EngineEvent>>) {
+    let Some(tx) = events else { return };
+    let mut spins = 0u32;
+    while tx.capacity() < tx.max_capacity() && !tx.is_closed() {
+        if spins < 64 {
+            spins += 1;
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,6 +775,40 @@ mod tests {
 
     async fn say(e: &Engine, st: &mut SessionState, text: &str) -> TurnResult {
         e.turn(st, text, None, &CancellationToken::new()).await
+    }
+
+    /// A receiver that takes `Analysed` late: `turn_stored_first` goes no
+    /// further until it has; plain `turn` (whose caller may read afterwards)
+    /// does not wait.
+    async fn finished_before_taken(stored_first: bool) -> bool {
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        let (tx, mut rx) = mpsc::channel(8);
+        let taker = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let first = rx.recv().await;
+            let at = Instant::now();
+            while rx.recv().await.is_some() {}
+            (matches!(first, Some(EngineEvent::Analysed { .. })), at)
+        });
+        let cancel = CancellationToken::new();
+        let r = if stored_first {
+            e.turn_stored_first(&mut st, "My week was awful.", &tx, &cancel).await
+        } else {
+            e.turn(&mut st, "My week was awful.", Some(&tx), &cancel).await
+        };
+        let done = Instant::now();
+        assert!(!r.reply.is_empty());
+        drop(tx);
+        let (analysed_first, taken_at) = taker.await.unwrap();
+        assert!(analysed_first);
+        done < taken_at
+    }
+
+    #[tokio::test]
+    async fn turn_stored_first_waits_until_the_analysis_is_taken() {
+        assert!(!finished_before_taken(true).await);
+        assert!(finished_before_taken(false).await, "the control: plain turn does not wait");
     }
 
     #[test]
