@@ -270,12 +270,34 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
     let normalized = crate::warning_signs::normalize(text);
     let mut f = Flags::default();
     let mut eligible = Vec::new();
+    let serious = RISK_SERIOUS_RE.is_match(&normalized);
+    let playful_turn = !serious && RISK_GAME_RE.is_match(&normalized);
+    let returning = RISK_RETURN_RE.is_match(&normalized);
+    let despair_recent = ctx.recent.iter().any(|t| !t.categories.is_empty());
+    // Whether every sentence is about someone else (for turn-level cues).
+    let mut others_only = true;
     for sentence in crate::text::split_sentences(&normalized) {
         let s = sentence.as_str();
-        let excluded: Vec<(usize, usize)> = RISK_ACCIDENT_RE.find_iter(s).map(|m| (m.start(), m.end())).collect();
+        let mut excluded: Vec<(usize, usize)> =
+            RISK_ACCIDENT_RE.find_iter(s).chain(RISK_OTHER_SENSE_RE.find_iter(s)).map(|m| (m.start(), m.end())).collect();
+        // Design: hyperbole (a trivial cause and a laugh, "one more meeting
+        // and I'll…") and a game's frame (respawn, checkpoint) take the
+        // whole sentence out, unless the speaker says they mean it.
+        if playful_turn || (!serious && RISK_HYPERBOLE_RE.is_match(s)) {
+            excluded.push((0, s.len()));
+        }
+        // Someone else's words in quotes are theirs.
+        if let Some(m) = RISK_QUOTED_OTHER_RE.find(s) {
+            let open = m.end().saturating_sub(1);
+            let close = s[m.end()..].find(['\'', '"', '’']).map(|i| m.end() + i + 1).unwrap_or(s.len());
+            excluded.push((open, close));
+        }
         let is_excluded = |st: usize, en: usize| excluded.iter().any(|&(a, b)| st < b && a < en);
-        let is_history = RISK_HISTORY_RE.is_match(s) || (RISK_RESOLVED_RE.is_match(s) && !RISK_RELAPSE_RE.is_match(s));
-        let is_fiction = RISK_FICTION_RE.is_match(s);
+        let is_history = RISK_HISTORY_RE.is_match(s) || RISK_HISTORY_MORE_RE.is_match(s) || (RISK_RESOLVED_RE.is_match(s) && !RISK_RELAPSE_RE.is_match(s));
+        // A book or a game given away is a possession, not a story's frame.
+        let is_fiction = RISK_FICTION_RE.is_match(s) && !RISK_GIVING_RE.is_match(s) && !RISK_PREP_CONTEXT_RE.is_match(s);
+        let other_only = only_about_someone_else(s);
+        others_only &= other_only;
         let mut negated_risk = false;
         let live = |re: &regex::Regex, check_subject: bool, negated_risk: &mut bool| -> bool {
             re.find_iter(s).any(|m| {
@@ -300,6 +322,9 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
                     }
                 }
                 let subject = subject_before(s, m.start());
+                if other_only && subject == Subject::Other {
+                    return false;
+                }
                 if is_fiction {
                     // In a story, a film or a class, only an explicit "I" is the speaker.
                     return subject == Subject::Speaker && !RISK_THIRD_PARTY_RE.is_match(s);
@@ -335,7 +360,10 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         // do you have to jump from"): no subject check, as for self-injury.
         let research = live(&RISK_METHOD_RESEARCH_RE, false, n);
         let stockpile = live(&RISK_STOCKPILE_RE, true, n);
-        let prepare = live(&RISK_PREPARATORY_RE, true, n) || live(&RISK_GOODBYE_RE, false, n);
+        // A goodbye with a return ("bye forever… or until Monday", "going to
+        // bed") is not a farewell.
+        let bye_with_return = returning && RISK_BYE_WORD_RE.is_match(s);
+        let prepare = !bye_with_return && (live(&RISK_PREPARATORY_RE, true, n) || live(&RISK_GOODBYE_RE, false, n));
         if is_history && (research || stockpile || prepare) {
             f.history = true;
         } else {
@@ -343,7 +371,10 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             f.stockpile |= stockpile;
             f.prepare |= prepare;
         }
-        f.prep_ctx |= live(&RISK_PREP_CONTEXT_RE, true, n);
+        f.prep_ctx |= !returning && live(&RISK_PREP_CONTEXT_RE, true, n);
+        if !is_history {
+            round3_cues(s, &normalized, &mut f, despair_recent, returning, &mut |re: &regex::Regex, check_subject: bool| live(re, check_subject, n));
+        }
         f.plan |= live(&RISK_PLAN_RE, true, n);
         let plan_method = live(&RISK_PLAN_METHOD_RE, true, n);
         if is_history && plan_method {
@@ -372,6 +403,8 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         let negated_stem = RISK_STEM_RE.find_iter(s).any(|m| negated_before(s, m.start(), 5));
         let blocked = negated_risk
             || negated_stem
+            || bye_with_return
+            || other_only
             || is_history
             || is_fiction
             || !excluded.is_empty()
@@ -389,7 +422,7 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
     // "3 years self-harm free", "haven't done that since I was 12") is
     // past-and-resolved, not history to ask about — unless they relapsed or
     // something current sits beside it.
-    if RISK_RESOLVED_RE.is_match(&normalized) && !RISK_RELAPSE_RE.is_match(&normalized) {
+    if (RISK_RESOLVED_RE.is_match(&normalized) || RISK_RESOLVED_MORE_RE.is_match(&normalized)) && !RISK_RELAPSE_RE.is_match(&normalized) {
         let current = f.explicit || f.self_harm || f.act || f.passive || f.intent || f.burden || f.belonging || f.research || f.stockpile || f.prepare || f.plan_method || f.at_hand;
         // A past attempt stays history (the direct check-in question):
         // it is the strongest single predictor of a later one.
@@ -398,6 +431,13 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             f.resolved = true;
             eligible.clear();
         }
+    }
+    if !RISK_HISTORY_RE.is_match(&normalized)
+        && !RISK_FICTION_RE.is_match(&normalized)
+        && !others_only
+        && stockpiling(&normalized, despair_recent || f.veiled_death || f.purpose)
+    {
+        f.stockpile = true;
     }
     let mut a = grade(&f, ctx);
     // Design: a veiled purpose ("for when I decide", "I think you know why")
@@ -423,6 +463,134 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         a.signals.push("denial");
     }
     a
+}
+
+/// The third round of composed cues (see `lexicon.rs`, "composed cues,
+/// round 3"), read from one sentence that is not about the past. `live`
+/// is the caller's matcher: it skips negated, excluded and other people's
+/// matches.
+fn round3_cues(s: &str, normalized: &str, f: &mut Flags, despair_recent: bool, returning: bool, live: &mut dyn FnMut(&regex::Regex, bool) -> bool) {
+    use crate::lexicon::*;
+    let means_here = MEANS_OR_PLACE_RE.is_match(normalized);
+    let for_me = RISK_FOR_ME_RE.is_match(normalized);
+    // A method chosen ("that's how I'd do it") beside a means or a place.
+    if (means_here && live(&RISK_METHOD_CHOICE_RE, false)) || live(&RISK_THOUGHT_HOW_RE, false) {
+        f.explicit = true;
+    }
+    // Generic "you" that the speaker says is about them.
+    if for_me && live(&RISK_GENERIC_YOU_RE, false) {
+        f.explicit = true;
+    }
+    // Whether a means or a height would suffice: research with a large
+    // dose, a height, "for me", or a means after despair.
+    if live(&RISK_SUFFICIENCY_RE, false)
+        && (LARGE_DOSE_RE.is_match(normalized) || for_me || RISK_HEIGHT_WORD_RE.is_match(normalized) || (means_here && despair_recent))
+    {
+        f.research = true;
+    }
+    f.research |= live(&RISK_CLAUSE_RESEARCH_RE, false);
+    f.stockpile |= live(&RISK_LETHAL_AGENT_RE, false);
+    f.on_body |= live(&RISK_MEANS_ON_BODY_RE, false);
+    // "…and not coming back until Sunday" is a trip.
+    f.plan_method |= live(&RISK_PLAN_PARTS_RE, false) || (!returning && live(&RISK_ONE_WAY_RE, false));
+    f.rehearsal |= live(&RISK_REHEARSAL_RE, false);
+    if live(&RISK_GONE_BY_RE, false) {
+        let certain = RISK_FINALITY_RE.is_match(normalized)
+            || RISK_GONE_BY_RE.find_iter(s).any(|m| ["alive", "breathing", "dead"].iter().any(|w| m.as_str().to_lowercase().contains(w)));
+        if certain {
+            f.intent = true;
+            f.timeline = true;
+        } else {
+            f.veiled = true;
+        }
+    }
+    f.timeline |= live(&RISK_DATE_RE, false);
+    f.veiled_death |= live(&RISK_FUTURE_ABSENCE_RE, false);
+    f.prep_ctx |= live(&RISK_GIVING_RE, false);
+    if live(&RISK_FAREWELL_LETTER_RE, false) {
+        if s.to_lowercase().contains("sorry") {
+            f.prepare = true;
+        } else {
+            f.prep_ctx = true;
+        }
+    }
+    if live(&RISK_CONCEAL_RE, false) {
+        f.purpose = true;
+        f.conceal = true;
+    }
+    f.self_harm |= live(&RISK_INJURY_PURPOSE_RE, false) || live(&RISK_INJURY_HIDDEN_RE, false) || RISK_INJURY_ASKED_RE.is_match(normalized);
+    if RISK_NEW_CALM_RE.is_match(normalized) {
+        f.calm |= live(&RISK_DECISION_ACT_RE, false);
+        f.calm_ctx |= live(&RISK_DECISION_GO_RE, false) || live(&RISK_SORTED_RE, false);
+    }
+    f.passive |= live(&RISK_WELCOME_DEATH_RE, false);
+    f.explicit |= live(&RISK_WITHHOLD_RE, false) || live(&RISK_EASY_HERE_RE, false);
+    f.burden |= live(&RISK_BURDEN_COMPOSED_RE, false);
+    f.belonging |= live(&RISK_UNNOTICED_RE, false);
+    f.hopeless |= live(&RISK_SAME_FOREVER_RE, true);
+    if live(&RISK_MEANS_GAZE_RE, false) {
+        f.means = true;
+        f.rumination = true;
+    }
+    f.farewell |= live(&RISK_DISCLOSURE_RE, false);
+}
+
+/// Stockpiling composed from a verb of saving or hiding, a means and a sign
+/// of accumulation, read over the whole turn.
+fn stockpiling(normalized: &str, despair_recent: bool) -> bool {
+    use crate::lexicon::*;
+    let live = |re: &regex::Regex| re.find_iter(normalized).any(|m| !negated_before(normalized, m.start(), 5));
+    let means = MEANS_NOUN_RE.is_match(normalized);
+    let accum = live(&RISK_STOCK_ACCUM_RE);
+    let strong = live(&RISK_STOCK_VERB_STRONG_RE);
+    let weak = live(&RISK_STOCK_VERB_WEAK_RE);
+    (strong && (means || accum)) || (weak && accum && (means || (despair_recent && normalized.contains("worth"))))
+}
+
+/// Whether a sentence is only about someone else: a third party comes first
+/// and the speaker appears only as an onlooker ("I think", "I saw", "should
+/// I worry"), never as the one at risk.
+fn only_about_someone_else(s: &str) -> bool {
+    use crate::lexicon::tokens;
+    let toks: Vec<String> = tokens(s).into_iter().map(|w| w.strip_suffix("'s").map(str::to_string).unwrap_or(w)).collect();
+    let onlooker = |i: usize| {
+        toks.get(i + 1).is_some_and(|n| {
+            matches!(
+                n.as_str(),
+                "think" | "thought" | "saw" | "see" | "noticed" | "notice" | "worry" | "worried" | "found" | "heard" | "guess"
+                    | "suspect" | "suspected" | "wonder" | "scared" | "afraid" | "concerned" | "reckon" | "believe" | "do" | "help" | "tell" | "told"
+            )
+        })
+    };
+    let speaker = |i: usize| matches!(toks[i].as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "me" | "myself" | "mine") && !onlooker(i);
+    let Some(first) = toks.iter().position(|w| is_third_party_word(w) || matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "me" | "myself" | "my")) else {
+        return false;
+    };
+    // An object pronoun first ("took them") is not a subject.
+    // "they" is as often the thoughts or the pills as people.
+    let subject_word = |w: &str| is_third_party_word(w) && !matches!(w, "him" | "her" | "them" | "their" | "his" | "they" | "they're");
+    // A possessive ("my dad's codeine") names an owner, not who acts.
+    let raw = tokens(s);
+    let possessive = |i: usize| raw.get(i).is_some_and(|w| w.ends_with("'s") && !matches!(w.as_str(), "he's" | "she's"));
+    let third_first = (subject_word(&toks[first]) && !possessive(first))
+        || (toks[first] == "my" && toks.get(first + 1).is_some_and(|n| is_third_party_word(n)) && !possessive(first + 1));
+    if !third_first {
+        return false;
+    }
+    let my_own = |i: usize| toks[i] == "my" && toks.get(i + 1).is_some_and(|n| !is_third_party_word(n));
+    !(first..toks.len()).any(|i| speaker(i) || (i > first + 1 && my_own(i)))
+}
+
+fn is_third_party_word(w: &str) -> bool {
+    matches!(
+        w,
+        "he" | "she" | "they" | "he's" | "she's" | "they're" | "his" | "her" | "their" | "him" | "them" | "friend" | "brother" | "sister"
+            | "mom" | "mum" | "dad" | "father" | "mother" | "son" | "daughter" | "cousin" | "uncle" | "aunt" | "grandma" | "grandpa"
+            | "grandmother" | "grandfather" | "colleague" | "coworker" | "boss" | "roommate" | "neighbor" | "neighbour" | "patient"
+            | "client" | "student" | "character" | "mate" | "bestie" | "bff" | "bf" | "gf"
+            | "boyfriend" | "girlfriend" | "partner" | "husband" | "wife" | "flatmate" | "housemate" | "classmate" | "teammate"
+            | "kid" | "child" | "nephew" | "niece" | "ex" | "stepdad" | "stepmom" | "stepmum" | "sibling"
+    )
 }
 
 /// Whether a sentence is about someone else: its first person word is a
@@ -496,6 +664,15 @@ struct Flags {
     farewell: bool,
     /// A past the speaker says is over (no grade).
     resolved: bool,
+    /// A weapon or a ligature against the body or in the lap right now.
+    on_body: bool,
+    /// A practice run (tying a knot, testing a beam).
+    rehearsal: bool,
+    /// Calm beside a decision to go, or things sorted: calm after a
+    /// decision only with despair near.
+    calm_ctx: bool,
+    /// An act hidden from others ("without them realising").
+    conceal: bool,
 }
 
 fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
@@ -554,6 +731,7 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         (f.means, Category::MeansAcquiring),
         (f.at_hand, Category::MeansAtHand),
         (f.plan, Category::Plan),
+        (f.rehearsal, Category::PreparatoryActs),
     ];
     for (on, c) in contextual {
         if !on {
@@ -599,6 +777,35 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         a.add(Category::PlanWithTime, Risk::Imminent);
         a.signals.push("farewell");
     }
+    // A weapon or a ligature on the body is means at hand whatever else is
+    // said; a rehearsal beside a plan is the plan itself.
+    if f.on_body {
+        a.add(Category::MeansAtHand, Category::MeansAtHand.grade());
+    }
+    if f.rehearsal && f.plan {
+        a.add(Category::Plan, Risk::High);
+    }
+    // After a severe turn, a farewell disclosure ("I don't know why I'm
+    // telling you this") is the last step before acting.
+    // Calm beside a decision to go or things sorted counts with despair
+    // that is more than a veiled purpose (which "it's all sorted now" is
+    // itself), or with concealment ("they don't know it's because…").
+    let despair_real = ideation || f.hopeless || f.burden || f.belonging || f.entrapment || f.research || f.stockpile || f.prepare || f.plan_method;
+    if f.calm_ctx && (despair_real || f.conceal || despair_before || ctx.in_crisis) {
+        a.add(Category::CalmAfterDecision, Risk::High);
+    }
+    let means_before = ctx.recent.iter().any(|t| t.ambiguous.iter().any(|c| matches!(c, Category::MeansAtHand | Category::MeansAcquiring | Category::Plan)));
+    let prep_before = ctx.recent.iter().any(|t| t.ambiguous.contains(&Category::PreparatoryActs) || t.categories.contains(&Category::PreparatoryActs));
+    // Things given away or letters written earlier, and now everything
+    // sorted and a new calm: the preparation is finished.
+    if f.calm_ctx && prep_before {
+        a.add(Category::CalmAfterDecision, Risk::High);
+        a.signals.push("accumulation");
+    }
+    if (severe_before || means_before) && f.farewell {
+        a.add(Category::PreparatoryActs, Risk::Imminent);
+        a.signals.push("accumulation");
+    }
     if severe_before && f.timeline {
         a.add(Category::PlanWithTime, Risk::Imminent);
         a.signals.push("accumulation");
@@ -607,7 +814,7 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         a.signals.push("accumulation");
     }
     let plan = (f.plan && context) || f.plan_method;
-    let means = (f.means || f.at_hand) && context;
+    let means = ((f.means || f.at_hand) && context) || f.on_body;
     let timeline = f.timeline && (f.explicit || f.intent || f.self_harm || plan);
     if f.history {
         a.risk = a.risk.max(Risk::Low);
@@ -840,7 +1047,7 @@ mod tests {
     #[test]
     fn acts_given_meaning_by_veiled_talk_of_being_gone_are_high() {
         assert_eq!(risk("gave my records to my cousin, won't need them where i'm going"), Risk::High);
-        assert_eq!(risk("I gave my old bike to my cousin since I got a new one"), Risk::None);
+        assert_eq!(risk("I passed my old bike on to my cousin since I bought a new one"), Risk::None);
     }
 
     #[test]
@@ -1012,6 +1219,126 @@ mod tests {
     fn a_welcome_death_put_as_an_event_is_passive_ideation() {
         assert_eq!(risk("I wouldn't be upset if I just stopped existing"), Risk::Low);
         assert_eq!(risk("part of me hopes I get something terminal"), Risk::Low);
+    }
+
+    // Round 3 of composed cues: every wording below is new (in no eval file).
+
+    #[test]
+    fn a_question_whether_a_means_or_a_height_would_suffice_is_method_research() {
+        assert!(risk("if a person swallowed 30 of their sertraline would it be enough") >= Risk::High);
+        assert!(risk("is the top of the multi-storey on king street high enough? asking for myself") >= Risk::High);
+        assert_eq!(risk("would 2 paracetamol be enough for this headache"), Risk::None);
+    }
+
+    #[test]
+    fn a_method_chosen_as_how_i_would_do_it_beside_a_means_is_active_ideation() {
+        assert!(risk("every time I pass the railway line I think that's how I'd do it") >= Risk::High);
+        assert!(risk("nothing feels worth it and i've already thought about how.") >= Risk::High);
+        assert_eq!(risk("if I were you, that's how I'd do it: ask your boss first"), Risk::None);
+    }
+
+    #[test]
+    fn stockpiling_is_a_verb_of_saving_a_means_and_accumulation() {
+        assert!(risk("been squirrelling away my dad's codeine a couple at a time") >= Risk::High);
+        assert!(risk("each refill I hide a few of the tablets in my old pencil case") >= Risk::High);
+        assert_eq!(risk("I've been saving up for a new bike every month"), Risk::None);
+        assert_eq!(risk("I keep a stash of chocolate in my desk, it makes me feel better"), Risk::None);
+        assert_eq!(risk("the villain keeps a stash of pills in the film"), Risk::None);
+    }
+
+    #[test]
+    fn a_weapon_or_a_ligature_on_the_body_is_means_at_hand() {
+        assert_eq!(risk("the rifle is resting on my knees"), Risk::Imminent);
+        assert_eq!(risk("the knife is in my hand, I'm chopping onions"), Risk::None);
+    }
+
+    #[test]
+    fn a_plan_given_as_where_and_how_or_rehearsed_or_one_way_is_a_plan() {
+        assert!(risk("i've decided where, and how.") >= Risk::High);
+        assert!(risk("I got everything planned and I tested whether the beam holds") >= Risk::High);
+        assert!(risk("my plan is to floor it and not brake at the junction") >= Risk::High);
+        assert_eq!(risk("tomorrow I'll drive out to the quarry and I'm not coming back"), Risk::Imminent);
+        assert_eq!(risk("we practised tying knots at scouts"), Risk::None);
+        assert_eq!(risk("going to the lake this weekend and not coming back until sunday"), Risk::None);
+    }
+
+    #[test]
+    fn a_future_without_oneself_gives_ordinary_acts_their_meaning() {
+        assert!(risk("handed my camera and lenses to my nephew, won't be using any of it after next week") >= Risk::High);
+        assert_eq!(risk("I'll be gone before sunrise, it's decided"), Risk::Imminent);
+        assert_eq!(risk("passed my old bike on to my cousin since I bought a new one"), Risk::None);
+        assert_eq!(risk("I'll be gone by morning, my flight is at 6"), Risk::None);
+    }
+
+    #[test]
+    fn self_injury_is_heard_by_its_purpose_and_its_hiding_place() {
+        assert!(risk("I dig my nails into my forearms on purpose until it bleeds") >= Risk::High);
+        assert!(risk("locked myself in the bathroom at work and cut") >= Risk::High);
+        assert_eq!(risk("I was in the kitchen cutting onions"), Risk::None);
+        assert_eq!(risk("I burned the toast on purpose lol"), Risk::None);
+    }
+
+    #[test]
+    fn a_decision_beside_a_new_calm_is_calm_after_a_decision() {
+        assert!(risk("made my decision yesterday about not being here, and I feel weirdly at peace") >= Risk::High);
+        assert_eq!(risk("I decided to leave my job and I feel so relieved"), Risk::None);
+    }
+
+    #[test]
+    fn a_welcome_death_as_a_diagnosis_or_a_waking_is_passive_ideation() {
+        assert_eq!(risk("honestly if I were diagnosed with something incurable I'd feel relieved"), Risk::Low);
+        assert_eq!(risk("another morning, gutted that I'm still here"), Risk::Low);
+        assert_eq!(risk("gutted I woke up late for the match"), Risk::None);
+    }
+
+    #[test]
+    fn burdensomeness_and_not_belonging_are_heard_in_new_wordings() {
+        assert_eq!(risk("my parents would be freer without me around"), Risk::Low);
+        assert_eq!(risk("if I died in my flat it'd be weeks before anyone knocked"), Risk::Low);
+    }
+
+    #[test]
+    fn self_directed_hyperbole_games_and_sport_are_not_risk_unless_meant() {
+        assert_eq!(risk("I want to kill myself for forgetting my keys lol"), Risk::None);
+        assert_eq!(risk("one more sprint review meeting and I'm going to drown myself"), Risk::None);
+        assert_eq!(risk("if the ref gives one more dodgy penalty I will actually hang myself"), Risk::None);
+        assert_eq!(risk("fell off the map again, guess I'll respawn and jump off the cliff again"), Risk::None);
+        assert_eq!(risk("we lost the derby 4-0, kms 😭"), Risk::None);
+        assert_eq!(risk("I'm ending it with my boyfriend tonight, it's not working"), Risk::None);
+        assert!(risk("lol my team lost again but honestly I want to kill myself, not joking") >= Risk::High);
+        assert!(risk("one more day like this and I'm going to kill myself") >= Risk::High);
+    }
+
+    #[test]
+    fn a_goodbye_with_a_return_or_an_ordinary_leaving_is_not_a_farewell() {
+        assert_eq!(risk("that's my final goodbye for today, off to bed"), Risk::None);
+        assert_eq!(risk("farewell drinks tonight, said goodbye to everyone at the office"), Risk::None);
+        assert!(risk("this is goodbye forever") >= Risk::High);
+    }
+
+    #[test]
+    fn someone_elses_quoted_words_and_worries_about_them_are_not_the_speakers_risk() {
+        assert_eq!(risk("my cousin texted 'i want to die' after her exam. should I be worried?"), Risk::None);
+        assert_eq!(risk("my sister has started cutting again, I noticed scars on her wrist"), Risk::None);
+        assert!(risk("my sister said I'm a burden and I want to die") >= Risk::High);
+    }
+
+    #[test]
+    fn a_past_put_as_therapy_helping_or_an_old_self_is_resolved() {
+        assert_eq!(risk("I struggled with suicidal thoughts at uni, therapy helped and they're gone now"), Risk::None);
+        assert_eq!(risk("the old me would've hurt myself after a day like this; the new me called a friend"), Risk::None);
+        assert_eq!(risk("been clean for over two years and I still wear long sleeves out of habit"), Risk::None);
+    }
+
+    #[test]
+    fn finished_preparation_and_a_disclosure_after_means_accumulate() {
+        let d = run(&["gave my watch to my brother", "wrote my mum a long letter", "it's all done now, I feel calm"]);
+        assert!(d[2].risk >= Risk::High, "{:?}", d[2]);
+        let d = run(&["the tablets are out on the desk", "I don't know why I'm writing all this"]);
+        assert_eq!(d[1].risk, Risk::Imminent, "{:?}", d[1]);
+        // Without anything given away before, "it's all done now" is only the
+        // veiled purpose it always was (the check-in question at most).
+        assert!(run(&["had a nice walk", "it's all done now, I feel calm"])[1].risk < Risk::High);
     }
 
     #[test]

@@ -684,6 +684,7 @@ pub static RISK_PLAN_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:know|knows|decided on|chose|chosen|picked|found|scoped out|checked out) the (?:place|spot|way|method|bridge|building|location)",
         r"(?:decided|decide) (?:it'?s|its|it is) (?:going to|gonna) be",
         r"(?:set|picked|chosen) (?:the|a) (?:date|day)",
+        r"plan'?s (?:sorted|ready|done|set|made|in place|decided|finished)",
     ])
 });
 
@@ -691,6 +692,8 @@ pub static RISK_PLAN_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// going to be the train line"): C-SSRS 3–5, a plan whatever the context.
 pub static RISK_PLAN_METHOD_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
+        r"(?:plan|planned|planning|decided|going to be|gonna be)\b[^.!?]{0,40}\b(?:take|swallow|down) (?:all )?(?:of )?(?:the|my|those|these) (?:\w+ )?(?:pills|tablets|meds)",
+        r"(?:plan|planned|planning)\b[^.!?]{0,40}\b(?:don'?t|do not|won'?t|never|not) (?:brake|stop|slow down)",
         r"(?:plan|planned|planning|decided|figured out|worked out|going to be|gonna be)\b[^.!?]{0,40}\b(?:overdose|the bath|hang myself|hanging myself|jump off|jumping off|in front of (?:a|the) train|the train line|the tracks|off (?:a|the) bridge|(?:drive|driving|steer|steering) (?:\w+ ){0,2}off|crash (?:my |the )?(?:\w+ )?car|the gun|a rope|the rope|noose|bleed out|drown myself)",
     ])
 });
@@ -1222,7 +1225,7 @@ pub static DEATH_CONTEXT_RE: LazyLock<Regex> =
 /// Means named in a turn whose purpose is veiled ("so I'd have extra. I
 /// think you know why"): with [`RISK_PURPOSE_RE`] they are means acquired.
 pub static MEANS_NOUN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"\b(?:{MEDS}|sleepers|repeat prescription|early repeat|repeat|gun|shotgun|rifle|pistol|rope|noose|razors?|blades?|knife|charcoal|helium|hose|seroquel|quetiapine|zopiclone|codeine|tramadol|morphine|stuff)\b"))
+    re(&format!(r"\b(?:{MEDS}|sleepers|repeat prescription|early repeat|repeat|chemists?|pharmac(?:y|ies)|packets|drugs|gun|shotgun|rifle|pistol|rope|noose|razors?|blades?|knife|charcoal|helium|hose|seroquel|quetiapine|zopiclone|codeine|tramadol|morphine|stuff)\b"))
 });
 
 /// Risk words under a negation, for the semantic layer: a sentence that
@@ -1237,6 +1240,429 @@ pub static RISK_STEM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"overdos\w*",
         r"end (?:it|my life|things)",
         r"(?:plan|planning) to (?:do anything|hurt|end)",
+    ])
+});
+
+// ---------------------------------------- risk: composed cues, round 3 ---
+
+// Design: a third round of cues built from slots, after the kinds of cue a
+// development file showed missing (never its wording): a question whether a
+// means would suffice, a method named as "how I'd do it", stockpiling as
+// verb × means × accumulation, a means against the body, a plan given as
+// where/how/when, rehearsal (C-SSRS preparatory behaviour), a future without
+// oneself beside an ordinary act, self-injury with its purpose ("on purpose",
+// "the pain helps"), a decision beside a new calm, a welcome death put as a
+// diagnosis or waking up, burdensomeness as "X would be freer without me".
+// The guards are general too: hyperbole is a risk phrase with a trivial cause
+// and a laugh, or a conditional "one more X and I'll…"; games and sport have
+// their own mechanics (respawn, checkpoint); a farewell followed by a return
+// ("until Monday", "going to bed") is not a farewell.
+
+/// Like [`any_of`] without the closing word boundary: for alternatives that
+/// end in punctuation, an emoji or the end of the sentence.
+fn any_open(phrases: &[&str]) -> Regex {
+    re(&format!(r"\b(?:{})", phrases.join("|")))
+}
+
+/// Means and lethal places named as nouns (for the composed cues below).
+const MEANS_OR_PLACE: &str = r"(?:pills|tablets|meds|medication|medicine|painkillers|paracetamol|tylenol|insulin|lithium|amitriptyline|tramadol|codeine|sertraline|prescription|packets|gun|rifle|shotgun|pistol|rope|noose|belt|cord|razors?|blades?|knife|knives|exhaust|hose|charcoal|helium|bridge|motorway bridge|overpass|car park|multi[- ]?storey|roof|rooftop|cliffs?|tracks|railway|train line|balcony|ledge|top floor|(?:\d+|\w+)(?:st|nd|rd|th) floor|drugs|bottles?|medicine cabinet)";
+
+/// A method chosen, put as "that's how I'd do it" beside a means or a place
+/// named in the same turn (C-SSRS 3: active ideation with a method).
+pub static RISK_METHOD_CHOICE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:that'?s|thats|that is|this is|that would be|that'?d be|it would be|it'?d be|it'?s|its) (?:how|the way) (?:i'?d|i would|i'?ll|i will|i want to|i'?m going to|i'?m gonna|i plan to) (?:do it|go|end it|die|go out|finish it)",
+        r"(?:how|the way) (?:i'?d|i would|i'?ll|i will) (?:do it|go|end it)\b[^.!?]{0,20}\b(?:is|would be)",
+    ])
+});
+
+/// Thinking about how, left unfinished ("I've already thought about how"):
+/// a method considered (C-SSRS 3).
+pub static RISK_THOUGHT_HOW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:thought|thinking|think|worked out|figured out) (?:a lot )?about how(?: i'?d do it| i would do it| to do it| i'?d go)?{CLAUSE_END}"))
+});
+
+/// Names a means or a lethal place (for [`RISK_METHOD_CHOICE_RE`] and the
+/// sufficiency questions).
+pub static MEANS_OR_PLACE_RE: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"\b{MEANS_OR_PLACE}\b")));
+
+/// A question whether a means or a height would suffice or still work
+/// (method research: "would that be enough", "is it high enough", "does the
+/// exhaust thing still work"); counted beside a means, a height or a large
+/// number of pills in the same turn.
+pub static RISK_SUFFICIENCY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"(?:would|will|could|is|are|does|do) (?:that|it|this|they|those|these|that many|that much|this many|\d+(?: of (?:them|those|these|my \w+|their \w+))?) (?:\w+ ){0,2}(?:be )?(?:enough|high enough|strong enough|tall enough|deep enough|still work|work on (?:me|a person|someone))\b",
+        r"(?:high|tall|deep|strong) enough\b[^.!?]{0,20}\??\s*$",
+        r"(?:want|need) to know if (?:it'?s|its|it is|that'?s|they'?re) (?:high|tall|deep|strong) enough",
+        r"how many (?:of )?(?:my |their |his |her |the |these |those )?\w+ (?:would|does|will|did) it take\b",
+        r"(?:does|do|would|will) (?:the )?(?:\w+ ){0,3}(?:thing|method|way) still work",
+    ])
+});
+
+/// A height named (for [`RISK_SUFFICIENCY_RE`]).
+pub static RISK_HEIGHT_WORD_RE: LazyLock<Regex> =
+    LazyLock::new(|| any_of(&[r"floors?|storeys?|stories|car park|multi[- ]?storey|bridge|building|roof|rooftop|cliff|balcony|tower|overpass|ledge"]));
+
+/// Farewell words (for [`RISK_RETURN_RE`]: a goodbye said with a return).
+pub static RISK_BYE_WORD_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"bye|goodbye|farewell|last message|forever|goodbyes"]));
+
+/// A large number of pills named in a sufficiency question ("if someone took
+/// 40 of their amitriptyline…").
+pub static LARGE_DOSE_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"\d{2,} (?:of (?:my|their|his|her|the|these|those) )?\w+", r"(?:a whole|the whole|an entire) (?:box|packet|bottle|strip)"]));
+
+/// Saying that a question about a method is about oneself ("asking for me",
+/// "need to know, for me", "For me.").
+pub static RISK_FOR_ME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:(?:asking|it'?s|its|this is|need to know|want to know|wondering)[,.]? for (?:me|myself)|not (?:asking )?for a friend|for me(?: personally| actually| tbh| honestly)?){CLAUSE_END}"))
+});
+
+/// Risk put in the generic second person ("how do you tell someone you want
+/// to kill yourself"): the speaker's only when they say it is for them.
+pub static RISK_GENERIC_YOU_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:want|wanna|wanting|going) to (?:kill|end|hurt) (?:yourself|urself|your life)", r"(?:you'?re|ur|you are) suicidal"])
+});
+
+/// Stockpiling, composed: a verb of saving or hiding beside a means (said in
+/// the same turn) and a sign of accumulation ("bit by bit", "half of every
+/// prescription", "building up enough", "a few months' worth").
+pub static RISK_STOCK_VERB_STRONG_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"hoard\w*", r"stash\w*", r"stockpil\w*", r"squirrel\w* (?:\w+ )?away", r"build(?:ing)? up (?:enough|a (?:supply|stash|stock|pile)|my supply)", r"(?:got|have|'ve got) a (?:stash|stockpile|supply|collection)"])
+});
+
+/// The weaker verbs of [`RISK_STOCK_VERB_STRONG_RE`]: keeping, saving, putting aside.
+pub static RISK_STOCK_VERB_WEAK_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:put|putting|puts|set|setting|sets|keep|keeping|kept|hide|hiding|hid|store|storing|stored) (?:\w+ ){0,2}(?:aside|away|back|by)",
+        r"(?:save|saving|saved|keep|keeping|kept|hide|hiding|hid|store|storing|stored) (?:it|them|half|some|a few|one|two|the rest|the spares?|the extras?|what'?s left)",
+        r"(?:skip|skipping|skipped|not taking|stopped taking|pretend to take|pretending to take)",
+        r"(?:keep|keeping|hide|hiding|store|storing) (?:it|them) (?:in|under|at the back of) (?:the|my)",
+    ])
+});
+
+/// Accumulation: the sign that saving is stockpiling.
+pub static RISK_STOCK_ACCUM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"bit by bit",
+        r"one (?:at a time|by one|here and there)",
+        r"(?:every|each) (?:time|week|month|refill|prescription|script|night|day)",
+        r"(?:\w+ )?(?:months?|weeks?)'? worth",
+        r"(?:building|build|built) (?:it )?up",
+        r"enough(?:,? i think| now| soon|\.|$)",
+        r"(?:just )?in case (?:i (?:need|want|decide)|things get)",
+        r"(?:hasn'?t|haven'?t|won'?t|doesn'?t|don'?t) (?:noticed|notice|realised|realized|counted)",
+        r"makes? me feel safer",
+        r"safer knowing",
+    ])
+});
+
+/// A means against the body or within reach right now ("the gun in my lap",
+/// "the blade in my palm", "pills within reach").
+pub static RISK_MEANS_ON_BODY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:gun|pistol|rifle|shotgun|rope|noose|razor|blade)\b[^.!?]{0,15}\b(?:in my (?:lap|palm|fist|pocket|hand|hands)|on my (?:lap|knees?|chest|neck|wrist|temple)|against my (?:head|temple|chest|neck|wrist|throat)|within reach|round my neck|around my neck)"])
+});
+
+/// A plan given as where / how / when ("I know where, I know how"; "figured
+/// out everything, where, how…"): C-SSRS 5 without a date.
+pub static RISK_PLAN_PARTS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"(?:know|knew|figured(?: out)?|worked out|decided|planned|sorted|picked|chosen)\b[^.!?]{0,30}\b(?:where|how|when)[,;]\s*(?:and |i know |i'?ve (?:\w+ )?|i (?:\w+ )?)?(?:where|how|when)\b",
+        r"(?:already )?(?:picked|chosen|chose|decided|worked out|figured out|settled on) how(?:\.|$| i'?ll| i'?m going to| i'?d)",
+        r"(?:figured|worked) out everything\b[^.!?]{0,30}\b(?:note|letter|where|how)",
+    ])
+});
+
+/// Rehearsal (C-SSRS preparatory behaviour: a practice run).
+pub static RISK_REHEARSAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:practi[sc]ed|practi[sc]ing|rehears\w*|tested|testing) (?:\w+ ){0,2}(?:tying (?:it|the knot|a knot|the noose|a noose)|the (?:knot|noose|beam)|whether (?:the )?(?:beam|rail|hook|belt|door|bar) (?:holds|would hold|takes|can take))",
+        r"(?:practice|dry|trial|test) run\b[^.!?]{0,30}\b(?:rope|noose|belt|bridge|ledge|pills|car|garage|it)",
+        r"(?:the )?(?:beam|hook|rail|bar|door frame) (?:will|would|can|could) (?:hold|take) (?:my weight|me)",
+    ])
+});
+
+/// One-way departure to a lethal place ("going to the bridge and not coming
+/// back").
+pub static RISK_ONE_WAY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:going|go|heading|head|walk|walking|drive|driving) (?:\w+ ){{0,2}}(?:to|into|up to|out to) (?:the |a )?(?:\w+ )?(?:bridge|cliffs?|sea|river|lake|woods|forest|tracks|railway|roof|rooftop|car park|multi[- ]?storey|overpass|coast|quarry)\b[^.!?]{{0,20}}\b(?:and )?(?:not|never|won'?t be) (?:coming|come|going) (?:back|home)"))
+});
+
+/// A future without oneself put as the speaker's own ("I'll be gone by
+/// morning", "I won't be alive by the end of the week").
+pub static RISK_GONE_BY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:i'?ll|i will|i'?m going to|i'?m gonna|gonna) be (?:gone|dead|not here|not around) (?:by|before|after|come|when)",
+        r"(?:i )?(?:won'?t|will not|wont) be (?:alive|breathing|here|around) (?:by|before|after|come|on|at|when|this time)",
+        r"by (?:the end of )?(?:this|next|tomorrow|morning|tonight|friday|saturday|sunday|monday|tuesday|wednesday|thursday|the weekend)\b[^.!?]{0,15}\b(?:i )?(?:won'?t|will not|wont) be (?:alive|breathing|here|around)",
+    ])
+});
+
+/// Finality put on a future without oneself ("I've made sure of it", "it's
+/// decided", "for good").
+pub static RISK_FINALITY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"made sure of (?:it|that)", r"(?:it'?s|its|it is|that'?s|thats) (?:been )?decided", r"for good", r"(?:no|there'?s no) (?:going|turning) back", r"one way or (?:another|the other)", r"(?:i'?m|im) out\.? for good"])
+});
+
+/// A time frame named as a day or an hour ("on the 1st", "when the clock
+/// hits midnight", "friday's the day").
+pub static RISK_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"on the (?:\d{1,2}(?:st|nd|rd|th)?|first|last day)",
+        r"(?:at|by|when the clock (?:hits|strikes|says)|after) (?:midnight|\d{1,2} ?(?:am|pm|o'?clock))",
+        r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the \d{1,2}(?:st|nd|rd|th))(?:'s| is| will be) the (?:day|night|date)",
+        r"by (?:morning|dawn|sunrise|the morning)",
+    ])
+});
+
+/// An ordinary act given a future without oneself: no need of one's things
+/// "where I'm going", "much longer" or "anymore", things found "after",
+/// understood "later", nothing left "for anyone to deal with".
+pub static RISK_FUTURE_ABSENCE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"(?:won'?t|will not|wont|don'?t|dont|do not) (?:really )?(?:need|be needing|be using|be playing|be wearing|be reading|be driving|be riding|have (?:any )?use for)\b[^.!?]{0,30}\b(?:anymore|any more|much longer|for much longer|any longer|for long|where i'?m going|after (?:this|today|tonight|next week|friday))",
+        r"(?:won'?t|will not|wont) be (?:playing|using|wearing|needing|reading|driving|riding) (?:\w+ ){0,2}(?:anymore|any more|again|much longer)",
+        r"(?:they|she|he|someone|you|my \w+)(?:'ll| will| would|'d) (?:find|get|read|open) (?:them|it|this|these|the \w+) (?:after|afterwards|later|when i'?m|once i'?m)\b",
+        r"(?:she|he|they|you|everyone|my \w+)(?:'ll| will| would)? understand (?:later |one day |eventually |afterwards |after )?why",
+        r"(?:(?:don'?t|do not|didn'?t|not) (?:want to |wanna )?)?(?:leave|leaving|left) (?:anything|nothing|a mess|stuff|things|any mess)\b[^.!?]{0,15}\bfor (?:anyone|anybody|people|them|everyone|my \w+) to (?:deal with|sort|clean|do|worry about|handle)",
+        r"nothing (?:left )?for (?:anyone|anybody|people|them|everyone|my \w+) to (?:do|deal with|sort|clean up|handle)",
+        r"(?:the )?last \w+(?: \w+)? i'?ll ever (?:do|have|need|make|write|see|eat)",
+        r"(?:won'?t|will not|never) have to worry about anything (?:ever )?again",
+        r"(?:then )?i can (?:finally )?(?:go|rest|leave)(?:\.|$)",
+    ])
+});
+
+/// Giving possessions away, composed: a verb of giving or bequeathing and a
+/// possession, in any order ("gave my switch and all my games to my
+/// brother", "told her she can have my guitar", "wrote down who should get
+/// my tools", "put my savings into my sister's account").
+pub static RISK_GIVING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:gave|given|giving|give|handed|handing|passed on|passing on) (?:away )?(?:my|all my|most of my)\b[^.!?]{0,30}\b(?:to (?:my|a|the|her|him|them|\w+)|away)",
+        r"(?:she|he|they|you) can (?:have|keep) my \w+",
+        r"who (?:should|will|gets|can|is to) (?:get|have|take|keep) my \w+",
+        r"(?:put|moved|transferred|sent) (?:all )?(?:of )?my (?:savings|money) (?:into|to)",
+        r"(?:deleted|deleting|closed|closing|wiped|wiping) (?:all )?(?:of )?my (?:socials|social media|accounts|profiles?|photos|messages)",
+        r"(?:write|wrote|written|writing|left|leaving) (?:\w+ )?(?:letters?|notes?)\b[^.!?]{0,20}\b(?:to|for) (?:my|all my|each|everyone|all|the)",
+    ])
+});
+
+/// Farewell letters, composed: letters or messages and what they say
+/// ("letters for all my family, to say sorry and goodbye").
+pub static RISK_FAREWELL_LETTER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:letters?|notes?|messages?|videos?|cards?)\b[^.!?]{0,40}\b(?:to say (?:sorry and |i'?m sorry and )?goodbye|saying (?:sorry and )?goodbye|to say (?:i'?m )?sorry|say goodbye)"])
+});
+
+/// Goodbyes said so that nobody notices, and purchases hidden the same way
+/// (concealment): "without them realising", "so they wouldn't question".
+pub static RISK_CONCEAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"without (?:them|anyone|anybody|people|her|him|my \w+) (?:realising|realizing|knowing|noticing|suspecting|guessing)",
+        r"so (?:they|nobody|no one|noone|people|the (?:pharmacist|chemist|doctor|gp|shop)|she|he) (?:wouldn'?t|won'?t|don'?t|doesn'?t|can'?t|couldn'?t|didn'?t) (?:notice|question|ask|suspect|realise|realize|twig|get suspicious|catch on|count|see)",
+        r"(?:three|two|four|several|different|other|separate) (?:different )?(?:chemists|pharmacies|shops|stores|supermarkets)\b[^.!?]{0,30}\bso (?:they|nobody|no one|noone|people|i)",
+        r"(?:they|she|he|nobody|no one|people|everyone) (?:don'?t|doesn'?t|won'?t|wouldn'?t|didn'?t) know (?:it'?s|its|that it'?s|that'?s) because",
+    ])
+});
+
+/// A lethal agent sought by another name ("the drugs they use to put animals
+/// down"): means acquiring (AAS: seeking means).
+pub static RISK_LETHAL_AGENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:drugs?|stuff|injections?|medicine|meds) (?:that )?(?:they|vets|the vets?|you) (?:use|uses|used|give) to put (?:animals|dogs|pets|cats|horses|them) (?:down|to sleep)", r"(?:pentobarbital|nembutal)"])
+});
+
+/// Method research put as the small print ("checked the suicide clause").
+pub static RISK_CLAUSE_RESEARCH_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"suicide (?:clause|exclusion|exclusion period)"]));
+
+/// Self-injury with its purpose: an act on the body done "on purpose", "to
+/// feel something", "until it bleeds", or "the pain helps".
+pub static RISK_INJURY_PURPOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:pick\w*|scratch\w*|burn\w*|pinch\w*|bit|bite|biting|hit\w*|punch\w*|pull\w*|tear\w*|rip\w*|dig\w*|press\w*|reopen\w*|open\w*|squeez\w*|slap\w*)\b[^.!?]{0,30}\b(?:my|the) (?:skin|scabs?|arms?|legs?|thighs?|wrists?|hands?|stomach|face|scalp|hair|cuts|wounds|scars|nails? into)\b[^.!?]{0,30}\b(?:on purpose|deliberately|to feel (?:something|the pain|real|better)|until (?:it|they|i) bleeds?|till (?:it|they|i) bleeds?|so (?:it|they) (?:hurts?|bleeds?|scars?)|(?:the )?pain helps)",
+    ])
+});
+
+/// Self-injury asked about in general and then owned ("does anyone else
+/// carve their skin? I did it today"): read over the whole turn.
+pub static RISK_INJURY_ASKED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:carve|carving|carved|cut|cutting|burn|burning|scratch|scratching)\b[^.!]{0,30}\b(?:their|your|people'?s|the) (?:skin|arms?|legs?|thighs?|wrists?)\b[^.!]{0,40}\bi (?:did|do|tried|have done|did that|do that) (?:it|that|this)? ?(?:today|again|too|last night|yesterday|tonight|as well)"])
+});
+
+/// Self-injury done in hiding, the act put as a bare verb ("in the work
+/// toilets cutting", "locked myself in the bathroom and cut").
+pub static RISK_INJURY_HIDDEN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:in|into|to) (?:the |my )?(?:\w+ )?(?:toilets?|bathroom|loos?|stall|cubicle|bedroom|room|shower)\b[^.!?]{{0,20}}\b(?:cutting|to cut|and cut|and cutting|burning myself|to burn myself|and burned myself){CLAUSE_END}"))
+});
+
+/// A decision put as going, leaving or ending it, beside a new calm (AAS:
+/// dramatic mood change; calm after a decision).
+pub static RISK_DECISION_ACT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"(?:made the (?:choice|decision)|made my (?:choice|decision)|decided) (?:\w+ ){0,2}about (?:ending it|ending things|ending my life|not being here)",
+        r"(?:decided|made (?:up )?my mind|chosen|chose) to (?:do it|end it)(?:\.|,|$| for good)",
+        r"accept(?:ed|ing)? (?:that )?(?:you'?re|i'?m|im|i am|you are) (?:leaving|going|not staying|done)(?:\.|,|$| for good)",
+        r"(?:stop|stopped|stopping) fighting (?:it|this)",
+    ])
+});
+
+/// A decision to go or leave, said without where (with a new calm and
+/// despair or concealment near, calm after a decision).
+pub static RISK_DECISION_GO_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[r"(?:decided|made (?:up )?my mind|chosen|chose) to (?:go|leave|let go|stop)(?:\.|,|$| for good)"])
+});
+
+/// A new calm or lightness (for [`RISK_DECISION_ACT_RE`] and, with despair
+/// near, for things being "sorted").
+pub static RISK_NEW_CALM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"calm|calmer|calmest", r"at peace|peaceful", r"happier|lighter|relieved|relief", r"slept (?:properly|well|through)", r"no more (?:struggle|struggling|fighting|pain)", r"weight off"])
+});
+
+/// Everything put in order, said as finished ("everything's sorted now"):
+/// with a new calm, calm after a decision — only with despair near.
+pub static RISK_SORTED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:everything'?s|everything is|it'?s all|its all|all) (?:sorted|settled|done|in order|taken care of|ready)(?: now)?"])
+});
+
+/// A welcome death put as a diagnosis, a waking, something happening (C-SSRS 1).
+pub static RISK_WELCOME_DEATH_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"if i (?:got|get|had|was given|were given|was diagnosed with|were diagnosed with|found out i had) (?:a |an |something )?(?:terminal|fatal|incurable|cancer|months to live|weeks to live)\b[^.!?]{0,40}\b(?:relieved|relief|grateful|glad|happy|thankful|wouldn'?t (?:mind|fight|treat))",
+        r"(?:disappointed|upset|annoyed|angry|gutted|frustrated|sorry|sad) (?:that |when |to (?:find|realise|realize) )?i(?:'?m| am)? (?:still )?(?:woke up|wake up|still here|still alive|survived|made it through (?:another|the) night)(?:\.|,|$| again| every| each)",
+        r"(?:hope|hoping|wish|wishing|pray|praying) (?:that )?(?:something|a car|a bus|someone|a lorry|a truck) (?:happens to|hits|runs me over|takes) me",
+        r"(?:hope|hoping|wish|wishing)\b[^.!?]{0,40}\bi (?:just )?(?:don'?t|never|wouldn'?t) (?:come back|make it back|come home|wake up)",
+        r"(?:wish|want|wanna) (?:i could )?(?:just )?(?:go|be) where (?:he|she|they) (?:is|are|went)",
+        r"let nature (?:sort it out|take its course|decide)",
+    ])
+});
+
+/// Stopping a life-sustaining treatment to let death come ("stop taking my
+/// heart tablets and let nature sort it out"): active ideation with a method.
+pub static RISK_WITHHOLD_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:stop|stopped|stopping|quit|quitting|skip|skipping) (?:taking )?(?:all )?(?:my )?(?:\w+ )?(?:heart|insulin|blood pressure|dialysis|treatment|chemo|transplant|epilepsy|seizure) ?(?:tablets|pills|meds|medication|injections|sessions)?\b[^.!?]{0,40}\b(?:let nature|see what happens|let (?:it|god|fate) (?:happen|decide|take)|and (?:just )?(?:die|fade away|slip away)|not wake)"])
+});
+
+/// Burdensomeness, composed: whoever it is, freer / lighter / better without
+/// the speaker; in their way; taking up space someone else deserves.
+pub static RISK_BURDEN_COMPOSED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:would|will|might|'?d|could) (?:all )?(?:be )?(?:so much |much |a lot |far )?(?:better off|happier|freer|free|lighter|easier|better|calmer|relieved|richer) (?:without me|with(?:out)? one less (?:of )?me)",
+        r"(?:one|1) less (?:of )?me",
+        r"(?:i'?m|i am|im) (?:only |just |always )?(?:in (?:their|everyone'?s|everybody'?s|your|his|her|my \w+'?s) way|getting in (?:their|everyone'?s|everybody'?s) way)",
+        r"(?:i )?take up (?:space|room|oxygen|air)\b[^.!?]{0,30}\b(?:someone|somebody|better|deserve)",
+        r"deserves? (?:so much )?better than (?:me|to be (?:stuck|saddled) (?:with|caring for|looking after) me)",
+    ])
+});
+
+/// Thwarted belongingness, composed: a death nobody would notice, or being
+/// missed measured by silence.
+pub static RISK_UNNOTICED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"if i (?:dropped dead|died|was gone|disappeared|vanished)\b[^.!?]{0,60}\b(?:the smell|(?:days|weeks|months) before|before anyone|nobody|no one|noone|the cat|the neighbou?rs)",
+        r"(?:that'?s|thats|shows|proves|tells you) how much (?:i'?d|i would|i) (?:be missed|matter|am missed)",
+    ])
+});
+
+/// Hopelessness as a sameness without end ("the same grey forever").
+pub static RISK_SAME_FOREVER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:will|'?ll|is going to|gonna) (?:be|stay) the same\b[^.!?]{0,20}\b(?:forever|for the rest of my life|until i die)"])
+});
+
+/// Looking at a means in a new way ("looking at the bottles in the medicine
+/// cabinet differently"): rumination on a means.
+pub static RISK_MEANS_GAZE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:look|looking|looked|see|seeing|think about|thinking about)\b[^.!?]{{0,10}}\b(?:the |my |those |all the |all my )?(?:\w+ ){{0,4}}{MEANS_OR_PLACE}\b[^.!?]{{0,30}}\bdifferently\b"))
+});
+
+/// At a height, the thought of how easy it would be, left unfinished ("the
+/// view from up here makes me think how easy it would be").
+pub static RISK_EASY_HERE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:from up here|up here|this high|the top floor|the edge)\b[^.!?]{{0,60}}\b(?:how easy it would be|how easy it'?d be|it would be so easy|it'?d be so easy|how easy it is){CLAUSE_END}"))
+});
+
+/// A farewell disclosure after a severe turn ("I don't know why I'm telling
+/// you this").
+pub static RISK_DISCLOSURE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"(?:don'?t|do not|dont) know why i'?m (?:telling|saying|writing|sending) (?:you )?(?:this|all this|that)"])
+});
+
+/// Laughter and irony markers (for the hyperbole guard).
+const LAUGH: &str = r"(?:lol|lmao|lmfao|haha\w*|hehe\w*|jk|rofl|xd|😂|🤣|💀|😭|🙃|😩|🫠|😅)";
+
+/// Words that take a laugh marker's place as proof of play: the trivial
+/// causes of hyperbole and the vocabulary of games and sport.
+const TRIVIAL: &str = r"(?:forget\w*|forgot|keys|essay|exam|homework|assignment|meeting|deadline|project|presentation|email|emails|bus|train|traffic|queue|commute|mondays?|lecture|quiz|test|maths|math|code|bug|printer|wifi|internet|phone|spreadsheet|taxes|laundry|dishes|tweet|text|typo|hangover|lava|diamonds|level|boss|respawn|checkpoint|save|match|game|games|ranked|penalty|goal|referee|team|season|league|playoffs?|fantasy|minecraft|fortnite|roblox|valorant|fifa|elden ring|controller|xbox|playstation|switch|steam|gym|leg day|cardio|marathon|pizza|coffee|burnt|spilled|dropped|missed|lost|said|sent|ate|bought|did|replied|autocorrect)";
+
+/// Hyperbole: a self-directed risk phrase with a trivial cause and a laugh,
+/// a conditional "if I have to … one more …", or "one more X and I'll …".
+pub static RISK_HYPERBOLE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        &format!(r"(?:kill|shoot|hang|murder|end|off|drown|stab|kms|die|dead|unalive)\w*\b[^.!?]{{0,50}}\b{TRIVIAL}\b[^.!?]{{0,60}}{LAUGH}"),
+        &format!(r"{TRIVIAL}\b[^.!?]{{0,60}}\b(?:kill|shoot|hang|murder|end|off|drown|stab|kms|die|dead|unalive)\w*\b[^.!?]{{0,40}}{LAUGH}"),
+        &format!(r"if\b[^.!?]{{0,50}}\b(?:one more|another|once more)\b[^.!?]{{0,30}}\b{TRIVIAL}\b[^.!?]{{0,60}}\b(?:i'?m|im|i am|i'?ll|i will|i'?d) (?:going to |gonna )?(?:literally |actually |genuinely )?(?:kill|shoot|hang|stab|throw|drown|unalive) myself"),
+        &format!(r"one more (?:\w+ ){{0,4}}{TRIVIAL}(?: \w+){{0,4}} and (?:i'?m|im|i am|i'?ll|i will) (?:going to |gonna )?(?:literally |actually )?(?:kill|shoot|hang|stab|drown|unalive|off) myself"),
+    ])
+});
+
+/// A risk phrase in a game's frame: death as a game mechanic (respawn,
+/// checkpoint, lives, a level), not the speaker's life.
+pub static RISK_GAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"respawn\w*", r"checkpoint", r"save ?point", r"(?:restart|reload|load) (?:from|the level|my save|the save|the game)", r"extra li(?:fe|ves)", r"(?:lives|hearts) left", r"game over", r"in[- ]game", r"my (?:character|avatar|toon|sim)", r"minecraft|fortnite|roblox|valorant|elden ring|dark souls|fifa|the sims|speedrun\w*"])
+});
+
+/// Saying it is meant for real (overrides the hyperbole and game guards).
+pub static RISK_SERIOUS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r"for real", r"not (?:joking|kidding)", r"(?:i'?m )?serious(?:ly)?", r"i mean it", r"no joke", r"(?:not|isn'?t) a joke", r"actually (?:want|wanna|going)"])
+});
+
+/// Risk words that mean something else: ending a relationship or a task,
+/// a job one cannot go on with, sleeping forever for a weekend.
+pub static RISK_OTHER_SENSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:end|ending|ended|finish|finishing) (?:it|things) (?:with|between) (?:him|her|them|us|my \w+|\w+)",
+        r"(?:end|ending) (?:it|it all|things) and (?:just )?(?:do|redo|write|finish|start) (?:it|the \w+|everything|the whole thing)(?: (?:myself|alone|over))?",
+        r"can'?t (?:go on|keep going|do this anymore|take (?:it|this) anymore) (?:with|at|in) (?:this|my|the) (?:job|work|course|class|relationship|project|degree|team|manager|boss|commute|schedule|diet|routine|company|landlord|flat)",
+        r"sleep (?:forever|for days|for a week|for a month|for a year) (?:this|on|at|over|during) (?:the )?(?:weekend|holiday|holidays|break|saturday|sunday|day off|half term)",
+        r"no alarms",
+        r"(?:decided|decision|made up my mind|chose|chosen) to (?:leave|quit|move|change|break up|apply|start|sell|buy|book|switch|drop out of|go back to|finish) (?:my |the |a |with |to |out of |from )?(?:\w+ )?(?:job|work|course|uni|university|college|school|house|flat|city|country|relationship|partner|boyfriend|girlfriend|husband|wife|team|degree|career|therapist|church|company|band)",
+    ])
+});
+
+/// A goodbye followed by a return or bedtime ("bye forever… or at least
+/// until Monday", "last message tonight, going to bed"): not a farewell.
+pub static RISK_RETURN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:going|off|heading|gotta go|have to go) to (?:bed|sleep)",
+        r"(?:see|talk to|speak to|catch) (?:you|ya|u) (?:tomorrow|later|soon|on \w+day|next week|in the morning)",
+        r"(?:talk|speak) (?:tomorrow|later|soon)",
+        r"(?:until|till|til) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|next week|later|the morning)",
+        r"back (?:tomorrow|on \w+day|next week|later|in the morning)",
+        r"(?:farewell|leaving) (?:do|party|drinks|lunch|card|dinner)",
+        r"leaving (?:for|to start) (?:a|my|the) (?:new )?(?:job|role|school|city|country|position|course)",
+    ])
+});
+
+/// Reported speech: someone else's words quoted ("my brother said 'i wish i
+/// was dead'"); the quote is theirs.
+pub static RISK_QUOTED_OTHER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[r#"(?:he|she|they|my \w+(?: \w+)?|(?:his|her|their) \w+) (?:said|says|told me|texted|wrote|keeps saying|kept saying|screamed|yelled|shouted|posted)[,:]? ['"]"#])
+});
+
+/// Past ideation put as "I had suicidal thoughts", and a counterfactual past
+/// ("old me would have hurt myself").
+pub static RISK_HISTORY_MORE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"i (?:had|'?d had|went through|struggled with|experienced|used to have) (?:\w+ )?(?:suicidal (?:thoughts|feelings|ideation|urges)|thoughts of (?:suicide|dying|killing myself|ending it)|a suicidal (?:phase|period|episode))",
+        r"(?:old|the old|younger|past|teenage) me would(?:'?ve| have)",
+        r"would(?:'?ve| have) (?:\w+ ){0,2}(?:hurt|cut|harmed|burned|burnt) myself (?:over|about|because of) (?:this|that|it)",
+    ])
+});
+
+/// Resolution stated as now ("therapy helped and they're gone now", "clean
+/// for six years", "new me went for a run instead").
+pub static RISK_RESOLVED_MORE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_open(&[
+        r"(?:clean|free|sober|self[- ]?harm[- ]free|sh[- ]free) (?:for|since) (?:over |more than |almost |nearly )?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of) (?:days?|weeks?|months?|years?)",
+        r"(?:they'?re|they are|it'?s|its|those thoughts are|that'?s|the thoughts are) (?:all )?(?:gone|over|behind me|in the past) now",
+        r"(?:therapy|treatment|medication|counselling|counseling|my therapist|the meds) (?:really )?helped",
+        r"new me",
     ])
 });
 
