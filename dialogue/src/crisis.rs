@@ -1304,9 +1304,12 @@ mod tests {
         assert_eq!(risk("if the ref gives one more dodgy penalty I will actually hang myself"), Risk::None);
         assert_eq!(risk("fell off the map again, guess I'll respawn and jump off the cliff again"), Risk::None);
         assert_eq!(risk("we lost the derby 4-0, kms 😭"), Risk::None);
+        assert_eq!(risk("if my roommate leaves her laundry on my bed again I'll hang myself"), Risk::None);
+        assert_eq!(risk("haha i'm going to shoot myself, my train got cancelled"), Risk::None);
         assert_eq!(risk("I'm ending it with my boyfriend tonight, it's not working"), Risk::None);
         assert!(risk("lol my team lost again but honestly I want to kill myself, not joking") >= Risk::High);
         assert!(risk("one more day like this and I'm going to kill myself") >= Risk::High);
+        assert!(risk("if I fail this resit again I'll kill myself") >= Risk::High);
     }
 
     #[test]

@@ -1588,7 +1588,12 @@ const LAUGH: &str = r"(?:lol|lmao|lmfao|haha\w*|hehe\w*|jk|rofl|xd|😂|🤣|�
 
 /// Words that take a laugh marker's place as proof of play: the trivial
 /// causes of hyperbole and the vocabulary of games and sport.
-const TRIVIAL: &str = r"(?:forget\w*|forgot|keys|essay|exam|homework|assignment|meeting|deadline|project|presentation|email|emails|bus|train|traffic|queue|commute|mondays?|lecture|quiz|test|maths|math|code|bug|printer|wifi|internet|phone|spreadsheet|taxes|laundry|dishes|tweet|text|typo|hangover|lava|diamonds|level|boss|respawn|checkpoint|save|match|game|games|ranked|penalty|goal|referee|team|season|league|playoffs?|fantasy|minecraft|fortnite|roblox|valorant|fifa|elden ring|controller|xbox|playstation|switch|steam|gym|leg day|cardio|marathon|pizza|coffee|burnt|spilled|dropped|missed|lost|said|sent|ate|bought|did|replied|autocorrect)";
+/// The things of everyday annoyance, for the conditional forms (no laugh
+/// needed, so no verbs: "if I lose my job again…" stays risk).
+const TRIVIAL_THING: &str = r"(?:keys|essay|exam|homework|assignment|meeting|deadline|project|presentation|email|emails|bus|train|traffic|queue|commute|mondays?|lecture|quiz|test|maths|math|code|bug|printer|wifi|internet|phone|spreadsheet|taxes|laundry|dishes|tweet|text|typo|hangover|lava|diamonds|level|boss|respawn|checkpoint|save|match|game|games|ranked|penalty|goal|referee|team|season|league|playoffs?|fantasy|minecraft|fortnite|roblox|valorant|fifa|elden ring|controller|xbox|playstation|switch|steam|gym|leg day|cardio|marathon|pizza|coffee)";
+
+/// [`TRIVIAL_THING`] and the everyday mishaps, for forms with a laugh.
+const TRIVIAL: &str = r"(?:keys|essay|exam|homework|assignment|meeting|deadline|project|presentation|email|emails|bus|train|traffic|queue|commute|mondays?|lecture|quiz|test|maths|math|code|bug|printer|wifi|internet|phone|spreadsheet|taxes|laundry|dishes|tweet|text|typo|hangover|lava|diamonds|level|boss|respawn|checkpoint|save|match|game|games|ranked|penalty|goal|referee|team|season|league|playoffs?|fantasy|minecraft|fortnite|roblox|valorant|fifa|elden ring|controller|xbox|playstation|switch|steam|gym|leg day|cardio|marathon|pizza|coffee|forget\w*|forgot|burnt|spilled|dropped|missed|lost|said|sent|ate|bought|did|replied|autocorrect)";
 
 /// Hyperbole: a self-directed risk phrase with a trivial cause and a laugh,
 /// a conditional "if I have to … one more …", or "one more X and I'll …".
@@ -1596,8 +1601,10 @@ pub static RISK_HYPERBOLE_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_open(&[
         &format!(r"(?:kill|shoot|hang|murder|end|off|drown|stab|kms|die|dead|unalive)\w*\b[^.!?]{{0,50}}\b{TRIVIAL}\b[^.!?]{{0,60}}{LAUGH}"),
         &format!(r"{TRIVIAL}\b[^.!?]{{0,60}}\b(?:kill|shoot|hang|murder|end|off|drown|stab|kms|die|dead|unalive)\w*\b[^.!?]{{0,40}}{LAUGH}"),
-        &format!(r"if\b[^.!?]{{0,50}}\b(?:one more|another|once more)\b[^.!?]{{0,30}}\b{TRIVIAL}\b[^.!?]{{0,60}}\b(?:i'?m|im|i am|i'?ll|i will|i'?d) (?:going to |gonna )?(?:literally |actually |genuinely )?(?:kill|shoot|hang|stab|throw|drown|unalive) myself"),
-        &format!(r"one more (?:\w+ ){{0,4}}{TRIVIAL}(?: \w+){{0,4}} and (?:i'?m|im|i am|i'?ll|i will) (?:going to |gonna )?(?:literally |actually )?(?:kill|shoot|hang|stab|drown|unalive|off) myself"),
+        &format!(r"if\b[^.!?]{{0,50}}\b(?:one more|another|once more)\b[^.!?]{{0,30}}\b{TRIVIAL_THING}\b[^.!?]{{0,60}}\b(?:i'?m|im|i am|i'?ll|i will|i'?d) (?:going to |gonna )?(?:literally |actually |genuinely )?(?:kill|shoot|hang|stab|throw|drown|unalive) myself"),
+        &format!(r"if\b[^.!?]{{0,50}}\b{TRIVIAL_THING}\b[^.!?]{{0,40}}\b(?:one more|another|once more|again)\b[^.!?]{{0,40}}\b(?:i'?m|im|i am|i'?ll|i will|i'?d) (?:going to |gonna )?(?:literally |actually |genuinely )?(?:kill|shoot|hang|stab|throw|drown|unalive) myself"),
+        &format!(r"{LAUGH}[^.!?]{{0,40}}\b(?:kill|shoot|hang|murder|drown|stab|kms|die|unalive)\w*\b[^.!?]{{0,60}}\b{TRIVIAL}\b"),
+        &format!(r"one more (?:\w+ ){{0,4}}{TRIVIAL_THING}(?: \w+){{0,4}} and (?:i'?m|im|i am|i'?ll|i will) (?:going to |gonna )?(?:literally |actually )?(?:kill|shoot|hang|stab|drown|unalive|off) myself"),
     ])
 });
 
@@ -1607,9 +1614,10 @@ pub static RISK_GAME_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[r"respawn\w*", r"checkpoint", r"save ?point", r"(?:restart|reload|load) (?:from|the level|my save|the save|the game)", r"extra li(?:fe|ves)", r"(?:lives|hearts) left", r"game over", r"in[- ]game", r"my (?:character|avatar|toon|sim)", r"minecraft|fortnite|roblox|valorant|elden ring|dark souls|fifa|the sims|speedrun\w*"])
 });
 
-/// Saying it is meant for real (overrides the hyperbole and game guards).
+/// Saying it is meant for real, or real stakes (failing, losing a job, being
+/// left): overrides the hyperbole and game guards.
 pub static RISK_SERIOUS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    any_of(&[r"for real", r"not (?:joking|kidding)", r"(?:i'?m )?serious(?:ly)?", r"i mean it", r"no joke", r"(?:not|isn'?t) a joke", r"actually (?:want|wanna|going)"])
+    any_of(&[r"fail\w*", r"(?:get|got|getting) (?:fired|sacked|kicked out|dumped)", r"lose my (?:job|house|kids)", r"(?:dumps?|leaves?|left) me", r"for real", r"not (?:joking|kidding)", r"(?:i'?m )?serious(?:ly)?", r"i mean it", r"no joke", r"(?:not|isn'?t) a joke", r"actually (?:want|wanna|going)"])
 });
 
 /// Risk words that mean something else: ending a relationship or a task,
