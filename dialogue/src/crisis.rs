@@ -493,7 +493,11 @@ fn round3_cues(s: &str, normalized: &str, f: &mut Flags, despair_recent: bool, r
     f.on_body |= live(&RISK_MEANS_ON_BODY_RE, false);
     // "…and not coming back until Sunday" is a trip.
     f.plan_method |= live(&RISK_PLAN_PARTS_RE, false) || (!returning && live(&RISK_ONE_WAY_RE, false));
-    f.rehearsal |= live(&RISK_REHEARSAL_RE, false);
+    if live(&RISK_REHEARSAL_RE, false) {
+        f.rehearsal = true;
+        // A practice run with a ligature named is preparation on its own.
+        f.prepare |= RISK_LIGATURE_RE.is_match(normalized);
+    }
     if live(&RISK_GONE_BY_RE, false) {
         let certain = RISK_FINALITY_RE.is_match(normalized)
             || RISK_GONE_BY_RE.find_iter(s).any(|m| ["alive", "breathing", "dead"].iter().any(|w| m.as_str().to_lowercase().contains(w)));
@@ -542,7 +546,8 @@ fn stockpiling(normalized: &str, despair_recent: bool) -> bool {
     let live = |re: &regex::Regex| re.find_iter(normalized).any(|m| !negated_before(normalized, m.start(), 5));
     let means = MEANS_NOUN_RE.is_match(normalized);
     let accum = live(&RISK_STOCK_ACCUM_RE);
-    let strong = live(&RISK_STOCK_VERB_STRONG_RE);
+    // "a stash of snacks": the stash names something that is not a means.
+    let strong = live(&RISK_STOCK_VERB_STRONG_RE) && !(RISK_STASH_OF_RE.is_match(normalized) && !means);
     let weak = live(&RISK_STOCK_VERB_WEAK_RE);
     (strong && (means || accum)) || (weak && accum && (means || (despair_recent && normalized.contains("worth"))))
 }
@@ -1243,6 +1248,8 @@ mod tests {
         assert!(risk("each refill I hide a few of the tablets in my old pencil case") >= Risk::High);
         assert_eq!(risk("I've been saving up for a new bike every month"), Risk::None);
         assert_eq!(risk("I keep a stash of chocolate in my desk, it makes me feel better"), Risk::None);
+        assert_eq!(risk("my stash of biscuits makes me feel safer during revision"), Risk::None);
+        assert!(risk("been nicking one of gran's oxycodone each visit") >= Risk::High);
         assert_eq!(risk("the villain keeps a stash of pills in the film"), Risk::None);
     }
 
@@ -1250,6 +1257,8 @@ mod tests {
     fn a_weapon_or_a_ligature_on_the_body_is_means_at_hand() {
         assert_eq!(risk("the rifle is resting on my knees"), Risk::Imminent);
         assert_eq!(risk("the knife is in my hand, I'm chopping onions"), Risk::None);
+        assert_eq!(risk("the cable is wrapped around my neck"), Risk::Imminent);
+        assert_eq!(risk("my new scarf is lovely and warm around my neck"), Risk::None);
     }
 
     #[test]
@@ -1258,6 +1267,8 @@ mod tests {
         assert!(risk("I got everything planned and I tested whether the beam holds") >= Risk::High);
         assert!(risk("my plan is to floor it and not brake at the junction") >= Risk::High);
         assert_eq!(risk("tomorrow I'll drive out to the quarry and I'm not coming back"), Risk::Imminent);
+        assert!(risk("i know which tree, i know what day.") >= Risk::High);
+        assert!(risk("tested the rope on the loft hatch to check it would take my weight") >= Risk::High);
         assert_eq!(risk("we practised tying knots at scouts"), Risk::None);
         assert_eq!(risk("going to the lake this weekend and not coming back until sunday"), Risk::None);
     }
@@ -1274,6 +1285,7 @@ mod tests {
     fn self_injury_is_heard_by_its_purpose_and_its_hiding_place() {
         assert!(risk("I dig my nails into my forearms on purpose until it bleeds") >= Risk::High);
         assert!(risk("locked myself in the bathroom at work and cut") >= Risk::High);
+        assert!(risk("snuck off to the shed after tea and cut again") >= Risk::High);
         assert_eq!(risk("I was in the kitchen cutting onions"), Risk::None);
         assert_eq!(risk("I burned the toast on purpose lol"), Risk::None);
     }

@@ -1297,6 +1297,7 @@ pub static RISK_SUFFICIENCY_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:want|need) to know if (?:it'?s|its|it is|that'?s|they'?re) (?:high|tall|deep|strong) enough",
         r"how many (?:of )?(?:my |their |his |her |the |these |those )?\w+ (?:would|does|will|did) it take\b",
         r"(?:does|do|would|will) (?:the )?(?:\w+ ){0,3}(?:thing|method|way) still work",
+        r"(?:would|will|could|is|are) (?:[\w-]+ ){1,5}(?:do it|do the job|do the trick|be fatal|be lethal)\b",
     ])
 });
 
@@ -1309,7 +1310,7 @@ pub static RISK_BYE_WORD_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"bye|g
 
 /// A large number of pills named in a sufficiency question ("if someone took
 /// 40 of their amitriptyline…").
-pub static LARGE_DOSE_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"\d{2,} (?:of (?:my|their|his|her|the|these|those) )?\w+", r"(?:a whole|the whole|an entire) (?:box|packet|bottle|strip)"]));
+pub static LARGE_DOSE_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"\d{2,} (?:of (?:my|their|his|her|the|these|those) )?\w+", r"(?:a whole|the whole|an entire|a full|the full) (?:box|packet|bottle|strip|pack|tub|jar)"]));
 
 /// Saying that a question about a method is about oneself ("asking for me",
 /// "need to know, for me", "For me.").
@@ -1336,6 +1337,7 @@ pub static RISK_STOCK_VERB_WEAK_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:put|putting|puts|set|setting|sets|keep|keeping|kept|hide|hiding|hid|store|storing|stored) (?:\w+ ){0,2}(?:aside|away|back|by)",
         r"(?:save|saving|saved|keep|keeping|kept|hide|hiding|hid|store|storing|stored) (?:it|them|half|some|a few|one|two|the rest|the spares?|the extras?|what'?s left)",
         r"(?:skip|skipping|skipped|not taking|stopped taking|pretend to take|pretending to take)",
+        r"(?:pocket|pinch|nick|swipe|steal|sneak)\w* (?:a |one |two |some |a few |a couple |the odd )?(?:\w+ )?(?:of )?",
         r"(?:keep|keeping|hide|hiding|store|storing) (?:it|them) (?:in|under|at the back of) (?:the|my)",
     ])
 });
@@ -1345,7 +1347,7 @@ pub static RISK_STOCK_ACCUM_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_open(&[
         r"bit by bit",
         r"one (?:at a time|by one|here and there)",
-        r"(?:every|each) (?:time|week|month|refill|prescription|script|night|day)",
+        r"(?:every|each) (?:time|week|month|refill|prescription|script|night|day|visit|shift|weekend|trip)",
         r"(?:\w+ )?(?:months?|weeks?)'? worth",
         r"(?:building|build|built) (?:it )?up",
         r"enough(?:,? i think| now| soon|\.|$)",
@@ -1359,14 +1361,14 @@ pub static RISK_STOCK_ACCUM_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// A means against the body or within reach right now ("the gun in my lap",
 /// "the blade in my palm", "pills within reach").
 pub static RISK_MEANS_ON_BODY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    any_of(&[r"(?:gun|pistol|rifle|shotgun|rope|noose|razor|blade)\b[^.!?]{0,15}\b(?:in my (?:lap|palm|fist|pocket|hand|hands)|on my (?:lap|knees?|chest|neck|wrist|temple)|against my (?:head|temple|chest|neck|wrist|throat)|within reach|round my neck|around my neck)"])
+    any_of(&[r"(?:belt|cord|cable|ligature|rope|noose|wire|flex)\b[^.!?]{0,15}\b(?:round|around|on) my neck", r"(?:gun|pistol|rifle|shotgun|rope|noose|razor|blade)\b[^.!?]{0,15}\b(?:in my (?:lap|palm|fist|pocket|hand|hands)|on my (?:lap|knees?|chest|neck|wrist|temple)|against my (?:head|temple|chest|neck|wrist|throat)|within reach|round my neck|around my neck)"])
 });
 
 /// A plan given as where / how / when ("I know where, I know how"; "figured
 /// out everything, where, how…"): C-SSRS 5 without a date.
 pub static RISK_PLAN_PARTS_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_open(&[
-        r"(?:know|knew|figured(?: out)?|worked out|decided|planned|sorted|picked|chosen)\b[^.!?]{0,30}\b(?:where|how|when)[,;]\s*(?:and |i know |i'?ve (?:\w+ )?|i (?:\w+ )?)?(?:where|how|when)\b",
+        r"(?:know|knew|figured(?: out)?|worked out|decided|planned|sorted|picked|chosen)\b[^.!?]{0,30}?\b(?:where|how|when|which \w+|what (?:time|day|date))[,;]\s*(?:and |i know |i'?ve (?:\w+ )?|i (?:\w+ )?)?(?:where|how|when|which \w+|what (?:time|day|date))\b",
         r"(?:already )?(?:picked|chosen|chose|decided|worked out|figured out|settled on) how(?:\.|$| i'?ll| i'?m going to| i'?d)",
         r"(?:figured|worked) out everything\b[^.!?]{0,30}\b(?:note|letter|where|how)",
     ])
@@ -1378,8 +1380,15 @@ pub static RISK_REHEARSAL_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:practi[sc]ed|practi[sc]ing|rehears\w*|tested|testing) (?:\w+ ){0,2}(?:tying (?:it|the knot|a knot|the noose|a noose)|the (?:knot|noose|beam)|whether (?:the )?(?:beam|rail|hook|belt|door|bar) (?:holds|would hold|takes|can take))",
         r"(?:practice|dry|trial|test) run\b[^.!?]{0,30}\b(?:rope|noose|belt|bridge|ledge|pills|car|garage|it)",
         r"(?:the )?(?:beam|hook|rail|bar|door frame) (?:will|would|can|could) (?:hold|take) (?:my weight|me)",
+        r"(?:it|that|the \w+(?: \w+)?) (?:would|will|could|can) (?:hold|take|bear) (?:my weight|me)",
     ])
 });
+
+/// A ligature named (for [`RISK_REHEARSAL_RE`]).
+pub static RISK_LIGATURE_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"rope|noose|belt|cord|ligature|cable|flex"]));
+
+/// A stash said to be of something ("a stash of snacks").
+pub static RISK_STASH_OF_RE: LazyLock<Regex> = LazyLock::new(|| any_of(&[r"(?:stash|stockpile|hoard|supply|collection) of"]));
 
 /// One-way departure to a lethal place ("going to the bridge and not coming
 /// back").
@@ -1423,6 +1432,7 @@ pub static RISK_FUTURE_ABSENCE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:won'?t|will not|wont) be (?:playing|using|wearing|needing|reading|driving|riding) (?:\w+ ){0,2}(?:anymore|any more|again|much longer)",
         r"(?:they|she|he|someone|you|my \w+)(?:'ll| will| would|'d) (?:find|get|read|open) (?:them|it|this|these|the \w+) (?:after|afterwards|later|when i'?m|once i'?m)\b",
         r"(?:she|he|they|you|everyone|my \w+)(?:'ll| will| would)? understand (?:later |one day |eventually |afterwards |after )?why",
+        r"(?:she|he|they|you|everyone|my \w+) (?:won'?t|will not|wont|'ll|will|might|may) (?:only )?understand (?:it )?(?:till|until|later|one day|eventually|afterwards|after)",
         r"(?:(?:don'?t|do not|didn'?t|not) (?:want to |wanna )?)?(?:leave|leaving|left) (?:anything|nothing|a mess|stuff|things|any mess)\b[^.!?]{0,15}\bfor (?:anyone|anybody|people|them|everyone|my \w+) to (?:deal with|sort|clean|do|worry about|handle)",
         r"nothing (?:left )?for (?:anyone|anybody|people|them|everyone|my \w+) to (?:do|deal with|sort|clean up|handle)",
         r"(?:the )?last \w+(?: \w+)? i'?ll ever (?:do|have|need|make|write|see|eat)",
@@ -1437,8 +1447,10 @@ pub static RISK_FUTURE_ABSENCE_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// my tools", "put my savings into my sister's account").
 pub static RISK_GIVING_RE: LazyLock<Regex> = LazyLock::new(|| {
     any_of(&[
-        r"(?:gave|given|giving|give|handed|handing|passed on|passing on) (?:away )?(?:my|all my|most of my)\b[^.!?]{0,30}\b(?:to (?:my|a|the|her|him|them|\w+)|away)",
+        r"(?:gave|given|giving|give|handed|handing|passed on|passing on) (?:away )?(?:my|all my|most of my)\b[^.!?]{0,40}\b(?:to (?:my|a|the|her|him|them|\w+)|away)",
         r"(?:she|he|they|you) can (?:have|keep) my \w+",
+        r"(?:left|leaving|dropped off|dropping off) my (?:dog|cat|pets?|rabbit|kids?|keys|will|bank cards?) (?:with|for|on)",
+        r"(?:cleaned|cleaning|tidied|tidying|sorted|sorting|cleared|clearing)(?: up| out)?(?: \w+){0,3} so (?:no one|nobody|noone|they|my \w+|people|there'?s nothing)",
         r"who (?:should|will|gets|can|is to) (?:get|have|take|keep) my \w+",
         r"(?:put|moved|transferred|sent) (?:all )?(?:of )?my (?:savings|money) (?:into|to)",
         r"(?:deleted|deleting|closed|closing|wiped|wiping) (?:all )?(?:of )?my (?:socials|social media|accounts|profiles?|photos|messages)",
@@ -1489,7 +1501,7 @@ pub static RISK_INJURY_ASKED_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Self-injury done in hiding, the act put as a bare verb ("in the work
 /// toilets cutting", "locked myself in the bathroom and cut").
 pub static RISK_INJURY_HIDDEN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"\b(?:in|into|to) (?:the |my )?(?:\w+ )?(?:toilets?|bathroom|loos?|stall|cubicle|bedroom|room|shower)\b[^.!?]{{0,20}}\b(?:cutting|to cut|and cut|and cutting|burning myself|to burn myself|and burned myself){CLAUSE_END}"))
+    re(&format!(r"\b(?:in|into|to) (?:the |my )?(?:\w+ )?(?:toilets?|bathroom|loos?|stall|cubicle|bedroom|room|shower|stairwell|stairs|shed|garage|car|changing rooms?|locker room)\b[^.!?]{{0,20}}\b(?:cutting|to cut|and cut|and cutting|burning myself|to burn myself|and burned myself)(?: again| some more)?{CLAUSE_END}|\b(?:went|go|going|ran|snuck|sneaked|locked myself|hid|hide|hiding) (?:in|into|to|off to|up to|down to) (?:the |my |a )?(?:\w+ ){{0,3}}and (?:cut|cutting|burned myself|burnt myself)(?: again| some more)?{CLAUSE_END}"))
 });
 
 /// A decision put as going, leaving or ending it, beside a new calm (AAS:
