@@ -40,9 +40,9 @@ struct Outcome {
     barge_ms: Option<u64>,
 }
 
-fn run(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>], participant: &[f32], with_participant: bool) -> Outcome {
+fn run(mode: EchoMode, ir: Option<&[f32]>, robot: &[Vec<f32>], participant: &[f32], with_participant: bool) -> Outcome {
     let cfg = SpeechConfig::default();
-    let (mut echo, _) = EchoPath::new(mode, Some(Room::from_impulse_response(ir).expect("room")));
+    let (mut echo, _) = EchoPath::new(mode, ir.map(|ir| Room::from_impulse_response(ir).expect("room")));
     let mut vad = Vad::new(cfg.vad.threshold);
     let mut turn;
     let mut pushed = 0u64;
@@ -127,9 +127,14 @@ fn erle(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>]) -> (f64, f64) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return;
     }
+    // Optional filters: `--room N` (0 = none, 1-4) and `--mode off|aec|duck`.
+    let pick = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let only_room: Option<usize> = pick("--room").and_then(|r| r.parse().ok());
+    let only_mode = pick("--mode");
     let mut robot_voice = EspeakTts::new(&TtsConfig::default()).expect("espeak-ng");
     let robot: Vec<Vec<f32>> = REPLIES.iter().map(|t| robot_voice.synthesize(t).expect("synthesis")).collect();
     let mut person = EspeakTts::new(&TtsConfig { voice: "en-gb".into(), rate_wpm: 160, ..TtsConfig::default() }).expect("espeak-ng");
@@ -142,7 +147,23 @@ fn main() {
     ];
     println!("echo bench: 4 robot replies ({} s of robot speech), rooms made with sox", robot.iter().map(|r| r.len()).sum::<usize>() / 16_000);
     println!("{:<32} {:<5} {:>11} {:>11} {:>13} {:>14}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in");
-    for (delay, gain, rev, name) in rooms {
+    // No room at all (headphones): the echo stage must cost the participant
+    // nothing (`aec` against `off`, room 0 in `--room`).
+    if only_room.is_none_or(|r| r == 0) {
+        for mode in [EchoMode::Off, EchoMode::Aec] {
+            if only_mode.as_deref().is_some_and(|m| m != mode.as_str()) {
+                continue;
+            }
+            let quiet = run(mode, None, &robot, &participant, false);
+            let talk = run(mode, None, &robot, &participant, true);
+            let real = talk.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());
+            println!("{:<32} {:<5} {:>11} {:>11} {:>13} {:>14}", "no room (headphones)", mode.as_str(), "-", "-", format!("{}/4", quiet.false_barge_ins), real);
+        }
+    }
+    for (k, (delay, gain, rev, name)) in rooms.into_iter().enumerate() {
+        if only_room.is_some_and(|r| r != k + 1) {
+            continue;
+        }
         let ir = match sox_room_ir(delay, gain, rev) {
             Ok(ir) => ir,
             Err(e) => {
@@ -151,9 +172,12 @@ fn main() {
             }
         };
         for mode in [EchoMode::Off, EchoMode::Aec, EchoMode::Duck] {
+            if only_mode.as_deref().is_some_and(|m| m != mode.as_str()) {
+                continue;
+            }
             let (e1, e2) = erle(mode, &ir, &robot);
-            let quiet = run(mode, &ir, &robot, &participant, false);
-            let talk = run(mode, &ir, &robot, &participant, true);
+            let quiet = run(mode, Some(&ir), &robot, &participant, false);
+            let talk = run(mode, Some(&ir), &robot, &participant, true);
             let real = match talk.barge_ms {
                 Some(ms) => format!("after {ms} ms"),
                 None => "missed".into(),
