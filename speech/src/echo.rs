@@ -260,8 +260,8 @@ pub struct EchoPath {
     /// Frames of robot audio left in the first-reply learning window (the
     /// gate stays shut while the room's echo is measured).
     learn_left: u32,
-    /// Loudest microphone/reference ratio seen in the learning window (dB).
-    learn_max_db: f64,
+    /// Microphone/reference ratio of each frame in the learning window (dB).
+    learn_db: Vec<f64>,
     /// What the learning window found: `Some(true)` the robot's voice comes
     /// back into the microphone, `Some(false)` nothing does (headphones, no
     /// speaker): the microphone then passes untouched, as with `off`.
@@ -286,9 +286,15 @@ const RESIDUAL_START_DB: f64 = 0.0;
 /// comes back before the gate opens: longer than the envelope, the room
 /// delays the bench covers (20-80 ms) and the first syllable's reverberation.
 const LEARN_FRAMES: u32 = 25;
-/// Headroom added to the loudest ratio measured in the learning window: AEC3
+/// Headroom added to the echo level measured in the learning window: AEC3
 /// has not converged yet, and later, louder syllables carry more echo.
 const LEARN_HEADROOM_DB: f64 = 3.0;
+/// How far above the window's median frame a frame may be and still count
+/// as echo. Measured with the echo bench's four sox rooms (espeak-ng
+/// replies): the loudest echo frame of the window lies 1.6-3.6 dB above the
+/// median, so every echo frame is kept; a participant talking over the
+/// robot lifts their frames further and they are left out.
+const LEARN_SPREAD_DB: f64 = 5.0;
 /// Below this microphone/reference ratio (dB) in the learning window nothing
 /// of the robot comes back: 40 dB under what is played is under any level
 /// earshot calls voice next to a participant, and a real room's echo (the
@@ -329,7 +335,7 @@ impl EchoPath {
             near_end: true,
             hold_left: 0,
             learn_left: LEARN_FRAMES,
-            learn_max_db: RESIDUAL_FLOOR_DB,
+            learn_db: Vec::with_capacity(LEARN_FRAMES as usize),
             echo_found: None,
             learned_note: None,
         };
@@ -395,16 +401,27 @@ impl EchoPath {
                     // any cancellation, a level the residual can only fall
                     // from (at the tracker's usual pace).
                     let raw_db = (10.0 * (raw_energy.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
-                    self.learn_max_db = self.learn_max_db.max(raw_db);
+                    //
+                    // The level taken is the loudest frame *near the
+                    // window's median* (within LEARN_SPREAD_DB), not the
+                    // loudest of all: a participant who starts talking while
+                    // the robot does adds their voice to some frames, and the
+                    // loudest frame would then be them, not the echo — the
+                    // gate would learn their voice as the room's and stay
+                    // shut to them (or call a silent room an echoing one).
+                    // Near-end speech in under half the window leaves the
+                    // median where the echo is, and its frames stand out.
+                    self.learn_db.push(raw_db);
                     self.learn_left -= 1;
                     if self.learn_left == 0 {
-                        self.residual_db = (self.learn_max_db + LEARN_HEADROOM_DB).min(RESIDUAL_START_DB);
-                        let found = self.learn_max_db > NO_ECHO_DB;
+                        let level = echo_level_db(&mut self.learn_db);
+                        self.residual_db = (level + LEARN_HEADROOM_DB).min(RESIDUAL_START_DB);
+                        let found = level > NO_ECHO_DB;
                         self.echo_found = Some(found);
                         self.learned_note = Some(if found {
-                            format!("aec: the robot's voice comes back at {:.0} dB of what is played; cancelling it", self.learn_max_db)
+                            format!("aec: the robot's voice comes back at {level:.0} dB of what is played; cancelling it")
                         } else {
-                            format!("aec: nothing of the robot's voice comes back ({:.0} dB); the microphone passes untouched", self.learn_max_db)
+                            format!("aec: nothing of the robot's voice comes back ({level:.0} dB); the microphone passes untouched")
                         });
                     }
                     self.near_end = false;
@@ -479,6 +496,15 @@ impl EchoPath {
             EchoMode::Off => false,
         }
     }
+}
+
+/// The learning window's echo level: its loudest frame within
+/// [`LEARN_SPREAD_DB`] of the median frame (`xs`: dB per frame, sorted in
+/// place).
+fn echo_level_db(xs: &mut [f64]) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let Some(median) = xs.get(xs.len() / 2).copied() else { return RESIDUAL_FLOOR_DB };
+    xs.iter().copied().filter(|x| *x <= median + LEARN_SPREAD_DB).fold(median, f64::max)
 }
 
 /// A room impulse response at 16 kHz made with sox: a direct path after
@@ -742,6 +768,40 @@ mod tests {
         ir[480] = 0.3;
         let (_, _, _, found) = run(Some(Room::from_impulse_response(&ir).unwrap()));
         assert_eq!(found, Some(true));
+    }
+
+    #[test]
+    fn a_participant_who_starts_talking_in_the_learning_window_is_not_learned_as_the_echo() {
+        let far = chirpy(16_000 * 3, 11);
+        let near: Vec<f32> = chirpy(16_000 * 2, 5).iter().map(|x| 0.5 * x).collect();
+        // They start ten frames before the window ends (40 % of it).
+        let near_from = (LEARN_FRAMES as usize - 10) * FRAME;
+        let learn = LEARN_FRAMES as usize;
+        let after = |deaf: &[bool]| deaf[learn..learn + 40].iter().filter(|d| !**d).count();
+        // No room: nothing of the robot comes back, so the microphone must
+        // pass untouched once the window ends, participant and all.
+        let (mut path, _) = EchoPath::new(EchoMode::Aec, None);
+        path.pushed(&far);
+        let mut deaf = Vec::new();
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            for (i, m) in mic.iter_mut().enumerate() {
+                *m = (k * FRAME + i).checked_sub(near_from).and_then(|j| near.get(j)).copied().unwrap_or(0.0);
+            }
+            path.process(&mut mic, ((k + 1) * FRAME) as u64);
+            deaf.push(path.deaf(true));
+        }
+        assert_eq!(path.echo_found(), Some(false), "the participant's voice was taken for an echo");
+        assert_eq!(after(&deaf), 40, "the participant was gated after the window");
+        // A -10 dB room (the participant 4 dB above its echo): the level
+        // learned with them talking stays near the one learned without them
+        // (the loudest frame would have been theirs).
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.3;
+        let room = || Some(Room::from_impulse_response(&ir).unwrap());
+        let (_, alone) = gate_over(room(), &far, &[], 0);
+        let (_, with) = gate_over(room(), &far, &near, near_from);
+        assert!((with[learn] - alone[learn]).abs() < 2.5, "learned {:.1} dB with the participant, {:.1} dB without", with[learn], alone[learn]);
     }
 
     #[test]
