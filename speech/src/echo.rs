@@ -268,6 +268,8 @@ pub struct EchoPath {
     echo_found: Option<bool>,
     /// What the learning window found, until the loop has reported it.
     learned_note: Option<String>,
+    /// The participant is in a turn that began before the robot spoke.
+    floor: bool,
 }
 
 /// Gate hangover after a near-end frame (~256 ms, under `pause_ms`).
@@ -341,6 +343,7 @@ impl EchoPath {
             learn_db: Vec::with_capacity(LEARN_FRAMES as usize),
             echo_found: None,
             learned_note: None,
+            floor: false,
         };
         (path, why)
     }
@@ -361,6 +364,12 @@ impl EchoPath {
             Some(_) => format!("{what}; simulated room on the input"),
             None => what.to_string(),
         }
+    }
+
+    /// Whether the participant holds the floor (a turn of theirs that began
+    /// while the robot was silent is still going), for the next frame.
+    pub fn participant_has_floor(&mut self, floor: bool) {
+        self.floor = floor;
     }
 
     /// The loop pushed samples to the sink.
@@ -389,7 +398,17 @@ impl EchoPath {
             let env = self.ref_energy.iter().cloned().fold(0.0f64, f64::max);
             if env > ACTIVE_REF_ENERGY {
                 let ratio_db = (10.0 * (energy(&self.clean).max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
-                if self.learn_left > 0 {
+                if self.learn_left > 0 && self.floor {
+                    // Design: the robot started while the participant was
+                    // still talking (a reply to a turn that ended too soon,
+                    // or one that came late). Every frame of the window
+                    // would carry their voice, so none is measured, and
+                    // none is ducked: their turn is not cut by the robot's
+                    // first words. The window measures the robot's audio
+                    // once their turn is over.
+                    self.near_end = true;
+                    self.hold_left = 0;
+                } else if self.learn_left > 0 {
                     // Design: the first reply's first ~400 ms measure what
                     // comes back (the room's echo, or nothing at all with
                     // headphones or no speaker) before the gate opens, so the
@@ -834,6 +853,32 @@ mod tests {
         let (_, alone) = gate_over(room(), &far, &[], 0);
         let (_, with) = gate_over(room(), &far, &near, near_from);
         assert!((with[learn] - alone[learn]).abs() < 2.5, "learned {:.1} dB with the participant, {:.1} dB without", with[learn], alone[learn]);
+        // A -10 dB room, and the robot starts while the participant holds
+        // the floor (their turn began before it): those frames are neither
+        // measured nor ducked; the window measures the room after their turn.
+        let (mut path, _) = EchoPath::new(EchoMode::Aec, room());
+        path.pushed(&far);
+        let held = 30;
+        let (mut deaf_held, mut learned) = (0, None);
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            for (i, m) in mic.iter_mut().enumerate() {
+                let j = k * FRAME + i;
+                *m = if k < held { near.get(j).copied().unwrap_or(0.0) } else { 0.0 };
+            }
+            path.participant_has_floor(k < held);
+            path.process(&mut mic, ((k + 1) * FRAME) as u64);
+            if k < held && path.deaf(true) {
+                deaf_held += 1;
+            }
+            if learned.is_none() && path.echo_found().is_some() {
+                learned = Some((k, path.residual_db()));
+            }
+        }
+        assert_eq!(deaf_held, 0, "the participant holding the floor was ducked");
+        let (k, res) = learned.expect("the window ended");
+        assert_eq!(k, held + learn - 1, "the window measured frames while the participant held the floor");
+        assert!((res - alone[learn]).abs() < 2.5, "learned {res:.1} dB after the participant's turn, {:.1} dB with nobody talking", alone[learn]);
     }
 
     #[test]

@@ -258,6 +258,12 @@ impl TurnTaker {
         }
     }
 
+    /// Whether the participant holds the floor: they are in a turn that
+    /// began while the robot was silent (not an overlap with its speech).
+    pub fn participant_has_floor(&self) -> bool {
+        matches!(self.state, State::Speech { overlap: false, .. })
+    }
+
     /// Whether the words of the span probed up to `end_ms` would still be
     /// taken: the turn is still in that silence, waiting for them. False
     /// once the participant spoke again or the turn ended elsewhere.

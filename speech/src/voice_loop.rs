@@ -445,6 +445,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
             } else {
                 let playing = sink.pending() > 0;
+                echo.participant_has_floor(turn.participant_has_floor());
                 echo.process(&mut frame, pushed_total - sink.pending() as u64);
                 if let Some(description) = echo.take_learned() {
                     on_event(LoopEvent::Echo { active: echo.mode(), description });
