@@ -110,6 +110,10 @@ fn groups(results: &[ClipResult]) -> BTreeMap<String, Totals> {
             g.entry(format!("split:{}", r.clip.split)).or_default().add(r);
         }
         g.entry(format!("lead:{}ms", r.clip.lead_ms)).or_default().add(r);
+        // The neural voice's clips apart from espeak-ng's (make-asr-set.sh
+        // adds them when Piper is installed).
+        let engine = if r.clip.voice == "piper" { "piper" } else { "espeak-ng" };
+        g.entry(format!("voice:{engine}")).or_default().add(r);
     }
     g
 }

@@ -12,7 +12,9 @@
 //!   second of a session and after the first reply (converged);
 //! - false barge-ins: replies the robot's own echo interrupted, out of four;
 //! - real barge-ins: a participant (another espeak-ng voice) talking over
-//!   reply 3, detected or not, and how long after they started.
+//!   reply 3, detected or not, and how long after they started;
+//! - the same over reply 1, 200 ms in: inside the first reply's learning
+//!   window, where the gate measures the room.
 
 use attune_speech::audio::{ms_to_samples, FRAME, FRAME_MS};
 use attune_speech::echo::{erle_db, sox_room_ir, EchoMode, EchoPath, Room};
@@ -32,6 +34,8 @@ const REPLIES: [&str; 4] = [
 const GAP_MS: u64 = 2_000;
 /// The participant starts this long into reply 3 (index 2).
 const BARGE_AT_MS: u64 = 2_500;
+/// … or this long into reply 1, inside the first reply's learning window.
+const EARLY_BARGE_AT_MS: u64 = 200;
 
 struct Outcome {
     /// Replies interrupted with nobody talking.
@@ -40,9 +44,10 @@ struct Outcome {
     barge_ms: Option<u64>,
 }
 
-fn run(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>], participant: &[f32], with_participant: bool) -> Outcome {
+/// `talk`: the participant talks over reply `.0`, `.1` ms into it.
+fn run(mode: EchoMode, ir: Option<&[f32]>, robot: &[Vec<f32>], participant: &[f32], talk_at: Option<(usize, u64)>) -> Outcome {
     let cfg = SpeechConfig::default();
-    let (mut echo, _) = EchoPath::new(mode, Some(Room::from_impulse_response(ir).expect("room")));
+    let (mut echo, _) = EchoPath::new(mode, ir.map(|ir| Room::from_impulse_response(ir).expect("room")));
     let mut vad = Vad::new(cfg.vad.threshold);
     let mut turn;
     let mut pushed = 0u64;
@@ -52,7 +57,9 @@ fn run(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>], participant: &[f32], with
     let tail = cfg.turn.mic_tail_ms as u64;
     let mut last_audible: Option<u64> = None;
     for (r, reply) in robot.iter().enumerate() {
-        let talk = with_participant && r == 2;
+        let barge_at = talk_at.filter(|t| t.0 == r).map(|t| t.1);
+        let talk = barge_at.is_some();
+        let barge_at = barge_at.unwrap_or(0);
         echo.pushed(reply);
         pushed += reply.len() as u64;
         let frames = reply.len().div_ceil(FRAME) + (GAP_MS / FRAME_MS) as usize;
@@ -66,8 +73,8 @@ fn run(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>], participant: &[f32], with
             // The participant's voice, if they talk over this reply.
             let mut mic = [0.0f32; FRAME];
             let at = now - start_ms;
-            if talk && at >= BARGE_AT_MS {
-                let off = ms_to_samples(at - BARGE_AT_MS);
+            if talk && at >= barge_at {
+                let off = ms_to_samples(at - barge_at);
                 for (i, m) in mic.iter_mut().enumerate() {
                     *m = participant.get(off + i).copied().unwrap_or(0.0);
                 }
@@ -80,8 +87,8 @@ fn run(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>], participant: &[f32], with
             let audible = last_audible.is_some_and(|t| now <= t + tail);
             let voiced = vad.frame(&frame).0 && !echo.deaf(audible);
             if let Some(TurnEvent::BargeIn { .. }) = turn.on_frame(voiced, playing, now) {
-                if talk && at >= BARGE_AT_MS {
-                    barge_ms.get_or_insert(at - BARGE_AT_MS);
+                if talk && at >= barge_at {
+                    barge_ms.get_or_insert(at - barge_at);
                 } else {
                     false_barge += 1;
                 }
@@ -127,9 +134,14 @@ fn erle(mode: EchoMode, ir: &[f32], robot: &[Vec<f32>]) -> (f64, f64) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return;
     }
+    // Optional filters: `--room N` (0 = none, 1-4) and `--mode off|aec|duck`.
+    let pick = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let only_room: Option<usize> = pick("--room").and_then(|r| r.parse().ok());
+    let only_mode = pick("--mode");
     let mut robot_voice = EspeakTts::new(&TtsConfig::default()).expect("espeak-ng");
     let robot: Vec<Vec<f32>> = REPLIES.iter().map(|t| robot_voice.synthesize(t).expect("synthesis")).collect();
     let mut person = EspeakTts::new(&TtsConfig { voice: "en-gb".into(), rate_wpm: 160, ..TtsConfig::default() }).expect("espeak-ng");
@@ -141,8 +153,26 @@ fn main() {
         (40, 0.0, 50, "40 ms, 0 dB, reverb 50 (loud)"),
     ];
     println!("echo bench: 4 robot replies ({} s of robot speech), rooms made with sox", robot.iter().map(|r| r.len()).sum::<usize>() / 16_000);
-    println!("{:<32} {:<5} {:>11} {:>11} {:>13} {:>14}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in");
-    for (delay, gain, rev, name) in rooms {
+    println!("{:<32} {:<5} {:>11} {:>11} {:>13} {:>14} {:>16}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in", "barge-in reply 1");
+    let shown = |o: &Outcome| o.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());
+    // No room at all (headphones): the echo stage must cost the participant
+    // nothing (`aec` against `off`, room 0 in `--room`).
+    if only_room.is_none_or(|r| r == 0) {
+        for mode in [EchoMode::Off, EchoMode::Aec] {
+            if only_mode.as_deref().is_some_and(|m| m != mode.as_str()) {
+                continue;
+            }
+            let quiet = run(mode, None, &robot, &participant, None);
+            let talk = run(mode, None, &robot, &participant, Some((2, BARGE_AT_MS)));
+            let early = run(mode, None, &robot, &participant, Some((0, EARLY_BARGE_AT_MS)));
+            let real = talk.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());
+            println!("{:<32} {:<5} {:>11} {:>11} {:>13} {:>14} {:>16}", "no room (headphones)", mode.as_str(), "-", "-", format!("{}/4", quiet.false_barge_ins), real, shown(&early));
+        }
+    }
+    for (k, (delay, gain, rev, name)) in rooms.into_iter().enumerate() {
+        if only_room.is_some_and(|r| r != k + 1) {
+            continue;
+        }
         let ir = match sox_room_ir(delay, gain, rev) {
             Ok(ir) => ir,
             Err(e) => {
@@ -151,14 +181,18 @@ fn main() {
             }
         };
         for mode in [EchoMode::Off, EchoMode::Aec, EchoMode::Duck] {
+            if only_mode.as_deref().is_some_and(|m| m != mode.as_str()) {
+                continue;
+            }
             let (e1, e2) = erle(mode, &ir, &robot);
-            let quiet = run(mode, &ir, &robot, &participant, false);
-            let talk = run(mode, &ir, &robot, &participant, true);
+            let quiet = run(mode, Some(&ir), &robot, &participant, None);
+            let talk = run(mode, Some(&ir), &robot, &participant, Some((2, BARGE_AT_MS)));
+            let early = run(mode, Some(&ir), &robot, &participant, Some((0, EARLY_BARGE_AT_MS)));
             let real = match talk.barge_ms {
                 Some(ms) => format!("after {ms} ms"),
                 None => "missed".into(),
             };
-            println!("{:<32} {:<5} {:>11.1} {:>11.1} {:>13} {:>14}", name, mode.as_str(), e1, e2, format!("{}/4", quiet.false_barge_ins), real);
+            println!("{:<32} {:<5} {:>11.1} {:>11.1} {:>13} {:>14} {:>16}", name, mode.as_str(), e1, e2, format!("{}/4", quiet.false_barge_ins), real, shown(&early));
         }
     }
 }

@@ -129,7 +129,9 @@ fn wer_clips() -> Vec<Clip> {
     };
     let set = load_set(&dir).expect("asr set");
     set.iter()
-        .filter(|c| c.snr_db.is_none() || c.snr_db == Some(10))
+        // espeak-ng's clips only, as when the bench was first measured (the
+        // set also holds Piper clips where Piper is installed).
+        .filter(|c| (c.snr_db.is_none() || c.snr_db == Some(10)) && c.voice != "piper")
         .map(|c| {
             let mut samples = read_wav_16k_mono(&dir.join(&c.clip)).expect("clip");
             samples.extend(silence(2_000));
@@ -211,6 +213,9 @@ fn cell(s: &mut Stats) -> String {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
     let tune = parse_set(TUNE_SET).expect("tune split");
     let held = parse_set(HELDOUT_SET).expect("held-out split");
     println!("endpointing bench — lexical rules on the written text (`.`/`?`/`!` only where a sentence ended)");
@@ -227,6 +232,13 @@ fn main() {
     let mut clips = wer_clips();
     clips.extend(pattern_clips(&tune, "tune"));
     clips.extend(pattern_clips(&held, "held-out"));
+    // `-- --only GROUP` (wer, tune or held-out) runs one group's clips, for a
+    // machine too slow to run all 82 in one sitting.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(g) = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)) {
+        clips.retain(|c| &c.group == g);
+        assert!(!clips.is_empty(), "--only {g}: no clips (groups: wer, tune, held-out)");
+    }
     let base = SpeechConfig::default();
     let stt = SttWorker::start(&model, &base.stt).expect("whisper model (scripts/fetch-models.sh)");
     let tts = TtsWorker::start(Box::new(EspeakTts::new(&base.tts).expect("espeak-ng")));

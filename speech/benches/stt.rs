@@ -102,7 +102,7 @@ fn main() {
         for _ in 0..RUNS {
             id += 1;
             let t = Instant::now();
-            worker.submit(SttJob { id, samples: a.clone() }).expect("submit");
+            worker.submit(SttJob { id, samples: a.clone(), cancel: None }).expect("submit");
             let r = worker.wait_result().expect("result");
             r.result.expect("stt");
             ours.push(t.elapsed().as_secs_f64() * 1e3);

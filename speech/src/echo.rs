@@ -257,6 +257,19 @@ pub struct EchoPath {
     /// Frames the gate stays open after the last frame that stood clear:
     /// the quiet consonants and short gaps inside a participant's words.
     hold_left: u32,
+    /// Frames of robot audio left in the first-reply learning window (the
+    /// gate stays shut while the room's echo is measured).
+    learn_left: u32,
+    /// Microphone/reference ratio of each frame in the learning window (dB).
+    learn_db: Vec<f64>,
+    /// What the learning window found: `Some(true)` the robot's voice comes
+    /// back into the microphone, `Some(false)` nothing does (headphones, no
+    /// speaker): the microphone then passes untouched, as with `off`.
+    echo_found: Option<bool>,
+    /// What the learning window found, until the loop has reported it.
+    learned_note: Option<String>,
+    /// The participant is in a turn that began before the robot spoke.
+    floor: bool,
 }
 
 /// Gate hangover after a near-end frame (~256 ms, under `pause_ms`).
@@ -269,8 +282,32 @@ const ENV_FRAMES: usize = 12;
 /// (-60 dBFS).
 const ACTIVE_REF_ENERGY: f64 = 1e-6;
 /// Where the residual estimate starts: the echo as loud as what was played,
-/// i.e. nothing cancelled yet (so the loop starts out ducked).
+/// i.e. nothing cancelled yet. Replaced at the end of the learning window.
 const RESIDUAL_START_DB: f64 = 0.0;
+/// Frames of robot audio (~400 ms) over which the first reply measures what
+/// comes back before the gate opens: longer than the envelope, the room
+/// delays the bench covers (20-80 ms) and the first syllable's reverberation.
+const LEARN_FRAMES: u32 = 25;
+/// Headroom added to the echo level measured in the learning window: AEC3
+/// has not converged yet, and later, louder syllables carry more echo.
+const LEARN_HEADROOM_DB: f64 = 3.0;
+/// How far above the window's median frame a frame may be and still count
+/// as echo. Measured with the echo bench's four sox rooms (espeak-ng
+/// replies): the loudest echo frame of the window lies 1.6-3.6 dB above the
+/// median, so every echo frame is kept; a participant talking over the
+/// robot lifts their frames further and they are left out.
+const LEARN_SPREAD_DB: f64 = 5.0;
+/// A jump between two neighbouring frame levels (sorted) this large splits
+/// the learning window into "nothing comes back" and "someone talking".
+const LEARN_GAP_DB: f64 = 20.0;
+/// Below this microphone/reference ratio (dB) in the learning window nothing
+/// of the robot comes back: 40 dB under what is played is under any level
+/// earshot calls voice next to a participant, and a real room's echo (the
+/// bench: -10 to 0 dB direct path) is far above it.
+const NO_ECHO_DB: f64 = -40.0;
+/// Lowest the estimate goes: a frame of digital silence has no level, and
+/// an estimate far below any real noise floor would take long to recover.
+const RESIDUAL_FLOOR_DB: f64 = -80.0;
 /// Percentile tracker steps per frame: up 9x faster than down puts the
 /// estimate near the 90th percentile of the residual.
 const RESIDUAL_UP_DB: f64 = 0.45;
@@ -302,6 +339,11 @@ impl EchoPath {
             residual_db: RESIDUAL_START_DB,
             near_end: true,
             hold_left: 0,
+            learn_left: LEARN_FRAMES,
+            learn_db: Vec::with_capacity(LEARN_FRAMES as usize),
+            echo_found: None,
+            learned_note: None,
+            floor: false,
         };
         (path, why)
     }
@@ -314,7 +356,7 @@ impl EchoPath {
     /// A one-line description for the start-up banner.
     pub fn describe(&self) -> String {
         let what = match self.mode {
-            EchoMode::Aec => "aec (AEC3 against the samples played, plus a residual-echo gate; barge-in over the robot works)",
+            EchoMode::Aec => "aec (AEC3 against the samples played, plus a residual-echo gate; barge-in over the robot works; the first reply's first 400 ms measure the room, and with nothing coming back the microphone passes untouched)",
             EchoMode::Duck => "duck (the microphone is ignored while the robot is audible; no barge-in)",
             EchoMode::Off => "off (no echo protection: use headphones)",
         };
@@ -322,6 +364,12 @@ impl EchoPath {
             Some(_) => format!("{what}; simulated room on the input"),
             None => what.to_string(),
         }
+    }
+
+    /// Whether the participant holds the floor (a turn of theirs that began
+    /// while the robot was silent is still going), for the next frame.
+    pub fn participant_has_floor(&mut self, floor: bool) {
+        self.floor = floor;
     }
 
     /// The loop pushed samples to the sink.
@@ -342,29 +390,110 @@ impl EchoPath {
             room.add_echo(&self.ref_frame, mic);
         }
         if let Some(aec) = self.aec.as_mut() {
-            aec.process(mic, &self.ref_frame, &mut self.clean);
             let energy = |x: &[f32]| x.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>() / x.len() as f64;
+            let raw_energy = energy(mic);
+            aec.process(mic, &self.ref_frame, &mut self.clean);
             self.ref_energy[self.ref_slot] = energy(&self.ref_frame);
             self.ref_slot = (self.ref_slot + 1) % ENV_FRAMES;
             let env = self.ref_energy.iter().cloned().fold(0.0f64, f64::max);
             if env > ACTIVE_REF_ENERGY {
-                let ratio_db = 10.0 * (energy(&self.clean).max(1e-12) / env).log10();
-                if ratio_db > self.residual_db + NEAR_END_MARGIN_DB {
-                    self.hold_left = NEAR_END_HOLD_FRAMES;
+                let ratio_db = (10.0 * (energy(&self.clean).max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
+                if self.learn_left > 0 && self.floor {
+                    // Design: the robot started while the participant was
+                    // still talking (a reply to a turn that ended too soon,
+                    // or one that came late). Every frame of the window
+                    // would carry their voice, so none is measured, and
+                    // none is ducked: their turn is not cut by the robot's
+                    // first words. The window measures the robot's audio
+                    // once their turn is over.
+                    self.near_end = true;
+                    self.hold_left = 0;
+                } else if self.learn_left > 0 {
+                    // Design: the first reply's first ~400 ms measure what
+                    // comes back (the room's echo, or nothing at all with
+                    // headphones or no speaker) before the gate opens, so the
+                    // estimate starts where the room is instead of at
+                    // "nothing cancelled" and decaying from there for
+                    // seconds: without echo the gate is then as open as
+                    // `off` after 400 ms of the session's first reply. It is
+                    // measured on the microphone *before* AEC3: AEC3's
+                    // suppressor mutes nearly everything while it has not
+                    // converged, so its output would claim a quiet room that
+                    // is not; what the microphone carries is the echo before
+                    // any cancellation, a level the residual can only fall
+                    // from (at the tracker's usual pace).
+                    let raw_db = (10.0 * (raw_energy.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
+                    //
+                    // The level taken is the loudest frame *near the
+                    // window's median* (within LEARN_SPREAD_DB), not the
+                    // loudest of all: a participant who starts talking while
+                    // the robot does adds their voice to some frames, and the
+                    // loudest frame would then be them, not the echo — the
+                    // gate would learn their voice as the room's and stay
+                    // shut to them (or call a silent room an echoing one).
+                    // Near-end speech in under half the window leaves the
+                    // median where the echo is, and its frames stand out.
+                    self.learn_db.push(raw_db);
+                    self.learn_left -= 1;
+                    if self.learn_left == 0 {
+                        let level = echo_level_db(&mut self.learn_db);
+                        self.residual_db = (level + LEARN_HEADROOM_DB).min(RESIDUAL_START_DB);
+                        let found = level > NO_ECHO_DB;
+                        self.echo_found = Some(found);
+                        self.learned_note = Some(if found {
+                            format!("aec: the robot's voice comes back at {level:.0} dB of what is played; cancelling it")
+                        } else {
+                            format!("aec: nothing of the robot's voice comes back ({level:.0} dB); the microphone passes untouched")
+                        });
+                    }
+                    self.near_end = false;
+                    self.hold_left = 0;
+                } else if self.echo_found == Some(false) {
+                    // Design: nothing comes back, so there is nothing to
+                    // cancel, and AEC3 would only hurt: its suppressor mutes
+                    // a participant who talks over the robot for the first
+                    // few hundred ms of double talk (measured: a barge-in
+                    // 3 s late), because it cannot yet tell them from an
+                    // echo. The microphone passes untouched, exactly as with
+                    // `off`; AEC3 keeps running on it.
+                    self.near_end = true;
+                    self.hold_left = 0;
+                } else {
+                    let clear = ratio_db > self.residual_db + NEAR_END_MARGIN_DB;
+                    if clear {
+                        self.hold_left = NEAR_END_HOLD_FRAMES;
+                    }
+                    self.near_end = self.hold_left > 0;
+                    self.hold_left = self.hold_left.saturating_sub(1);
+                    self.residual_db += if ratio_db > self.residual_db { RESIDUAL_UP_DB } else { -RESIDUAL_DOWN_DB };
+                    self.residual_db = self.residual_db.max(RESIDUAL_FLOOR_DB);
                 }
-                self.near_end = self.hold_left > 0;
-                self.hold_left = self.hold_left.saturating_sub(1);
-                self.residual_db += if ratio_db > self.residual_db { RESIDUAL_UP_DB } else { -RESIDUAL_DOWN_DB };
             } else {
                 self.near_end = true;
                 self.hold_left = 0;
             }
-            mic.copy_from_slice(&self.clean);
+            if self.echo_found != Some(false) {
+                mic.copy_from_slice(&self.clean);
+            }
         }
     }
 
+    /// Once, when the first reply's learning window has ended: what it found,
+    /// in words (the loop reports it like the start-up line).
+    pub fn take_learned(&mut self) -> Option<String> {
+        self.learned_note.take()
+    }
+
+    /// What the first reply's learning window found: `None` before it ended,
+    /// `Some(false)` when nothing of the robot comes back (the microphone
+    /// then passes untouched).
+    pub fn echo_found(&self) -> Option<bool> {
+        self.echo_found
+    }
+
     /// How loud the echo left after cancellation is, relative to what is
-    /// played (dB; ~90th percentile). Starts at 0 dB (nothing cancelled).
+    /// played (dB; ~90th percentile). 0 dB (nothing cancelled) until the
+    /// first reply's learning window has measured the room.
     pub fn residual_db(&self) -> f64 {
         self.residual_db
     }
@@ -380,8 +509,8 @@ impl EchoPath {
     /// its energy stands [`NEAR_END_MARGIN_DB`] above the residual level the
     /// canceller leaves (a running 90th percentile of output over played
     /// energy): a participant talking over the robot does, the echo does not.
-    /// The estimate starts at "nothing cancelled", so the first second of
-    /// the first reply is effectively ducked while it learns the room.
+    /// The first ~400 ms of the session's first reply are ducked while the
+    /// gate measures what comes back; the estimate then starts there.
     pub fn deaf(&self, robot_audible: bool) -> bool {
         match self.mode {
             EchoMode::Duck => robot_audible,
@@ -389,6 +518,29 @@ impl EchoPath {
             EchoMode::Off => false,
         }
     }
+}
+
+/// The learning window's echo level: its loudest frame within
+/// [`LEARN_SPREAD_DB`] of the median frame (`xs`: dB per frame, sorted in
+/// place).
+///
+/// Design: first, a window split in two by a gap of [`LEARN_GAP_DB`] with at
+/// least a fifth of its frames below the gap is read as "no echo, then a
+/// participant": an echo follows the robot's voice frame by frame (in the
+/// bench's rooms the frames spread over at most 24 dB with no gap over
+/// 6 dB), so frames at the floor beside frames tens of dB louder mean that
+/// nothing comes back and someone started talking. The lower part's level
+/// is taken, however much of the window they talked through.
+fn echo_level_db(xs: &mut [f64]) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let Some(median) = xs.get(xs.len() / 2).copied() else { return RESIDUAL_FLOOR_DB };
+    let gap = xs.windows(2).enumerate().map(|(i, w)| (w[1] - w[0], i)).max_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((g, i)) = gap {
+        if g >= LEARN_GAP_DB && (i + 1) * 5 >= xs.len() {
+            return xs[i];
+        }
+    }
+    xs.iter().copied().filter(|x| *x <= median + LEARN_SPREAD_DB).fold(median, f64::max)
 }
 
 /// A room impulse response at 16 kHz made with sox: a direct path after
@@ -405,7 +557,10 @@ pub fn sox_room_ir(delay_ms: u32, gain_db: f32, reverberance_pct: u32) -> Result
     let delay_s = format!("{:.4}", delay_ms as f64 / 1000.0);
     let rev = reverberance_pct.min(100).to_string();
     let gain = format!("{gain_db:.1}");
+    // `-R`: sox's repeatable mode — its dither is the same every run, so a
+    // room (and the bench's figures on it) is too.
     let out = std::process::Command::new("sox")
+        .arg("-R")
         .args([imp.as_os_str(), ir.as_os_str()])
         .args(["reverb", &rev, "50", "60", "100", "0", "-6", "gain", &gain, "delay", &delay_s])
         .output()
@@ -567,6 +722,175 @@ mod tests {
         assert!(duck.deaf(true) && !duck.deaf(false));
         let (aec_path, _) = EchoPath::new(EchoMode::Aec, None);
         assert!(!aec_path.deaf(false));
+    }
+
+    /// Runs the echo path over `far` played from frame 0, with `near` (the
+    /// participant) added to the microphone from `near_from` samples on;
+    /// returns per frame whether the gate kept the VAD deaf.
+    fn gate_over(room: Option<Room>, far: &[f32], near: &[f32], near_from: usize) -> (Vec<bool>, Vec<f64>) {
+        let (mut path, _) = EchoPath::new(EchoMode::Aec, room);
+        path.pushed(far);
+        let (mut deaf, mut residual) = (Vec::new(), Vec::new());
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            for (i, m) in mic.iter_mut().enumerate() {
+                let j = k * FRAME + i;
+                if j >= near_from {
+                    *m = near.get(j - near_from).copied().unwrap_or(0.0);
+                }
+            }
+            path.process(&mut mic, ((k + 1) * FRAME) as u64);
+            deaf.push(path.deaf(true));
+            residual.push(path.residual_db());
+        }
+        (deaf, residual)
+    }
+
+    #[test]
+    fn the_gate_learns_in_the_first_reply_whether_anything_comes_back() {
+        let far = chirpy(16_000 * 2, 11);
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.3; // 30 ms, -10 dB
+        let (deaf_none, res_none) = gate_over(None, &far, &[], 0);
+        let (deaf_room, res_room) = gate_over(Some(Room::from_impulse_response(&ir).unwrap()), &far, &[], 0);
+        let learn = LEARN_FRAMES as usize;
+        for deaf in [&deaf_none, &deaf_room] {
+            assert!(deaf[..learn].iter().all(|d| *d), "the learning window is gated");
+        }
+        // Before it, both start at "nothing cancelled"; after it, the
+        // estimate says where each room is, not seconds of decay later.
+        assert_eq!(res_none[learn - 2], RESIDUAL_START_DB);
+        assert!(res_none[learn] < -30.0, "nothing comes back, yet the estimate is {:.1} dB", res_none[learn]);
+        assert!(res_room[learn] > -20.0, "a -10 dB room learned as {:.1} dB", res_room[learn]);
+        assert!(res_room[learn] > res_none[learn] + 20.0);
+    }
+
+    #[test]
+    fn with_nothing_coming_back_the_microphone_passes_untouched_after_the_learning_window() {
+        let far = chirpy(16_000 * 3, 11);
+        let near: Vec<f32> = chirpy(16_000 * 2, 5).iter().map(|x| 0.3 * x).collect();
+        let run = |room: Option<Room>| {
+            let (mut path, _) = EchoPath::new(EchoMode::Aec, room);
+            path.pushed(&far);
+            let (mut raw, mut heard, mut deaf) = (Vec::new(), Vec::new(), Vec::new());
+            for k in 0..far.len() / FRAME {
+                let mut mic = [0.0f32; FRAME];
+                for (i, m) in mic.iter_mut().enumerate() {
+                    *m = (k * FRAME + i).checked_sub(16_000).and_then(|j| near.get(j)).copied().unwrap_or(0.0);
+                }
+                raw.extend_from_slice(&mic);
+                path.process(&mut mic, ((k + 1) * FRAME) as u64);
+                heard.extend_from_slice(&mic);
+                deaf.push(path.deaf(true));
+            }
+            (raw, heard, deaf, path.echo_found())
+        };
+        let (raw, heard, deaf, found) = run(None);
+        assert_eq!(found, Some(false));
+        let (mut p, _) = EchoPath::new(EchoMode::Aec, None);
+        p.pushed(&far);
+        let mut notes = Vec::new();
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            p.process(&mut mic, ((k + 1) * FRAME) as u64);
+            notes.extend(p.take_learned().map(|n| (k, n)));
+        }
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].0, LEARN_FRAMES as usize - 1);
+        assert!(notes[0].1.contains("passes untouched"), "{notes:?}");
+        // From the participant's first sample on: not a frame gated, not a
+        // sample changed (AEC3's suppressor would mute them at first).
+        assert!(deaf[16_000 / FRAME..].iter().all(|d| !*d));
+        assert_eq!(&raw[16_000..], &heard[16_000..]);
+        // The control: with a room the canceller does work on the microphone.
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.3;
+        let (_, _, _, found) = run(Some(Room::from_impulse_response(&ir).unwrap()));
+        assert_eq!(found, Some(true));
+    }
+
+    #[test]
+    fn a_participant_who_starts_talking_in_the_learning_window_is_not_learned_as_the_echo() {
+        let far = chirpy(16_000 * 3, 11);
+        let near: Vec<f32> = chirpy(16_000 * 2, 5).iter().map(|x| 0.5 * x).collect();
+        // They start ten frames before the window ends (40 % of it).
+        let near_from = (LEARN_FRAMES as usize - 10) * FRAME;
+        let learn = LEARN_FRAMES as usize;
+        let after = |deaf: &[bool]| deaf[learn..learn + 40].iter().filter(|d| !**d).count();
+        // No room: nothing of the robot comes back, so the microphone must
+        // pass untouched once the window ends, participant and all.
+        let (mut path, _) = EchoPath::new(EchoMode::Aec, None);
+        path.pushed(&far);
+        let mut deaf = Vec::new();
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            for (i, m) in mic.iter_mut().enumerate() {
+                *m = (k * FRAME + i).checked_sub(near_from).and_then(|j| near.get(j)).copied().unwrap_or(0.0);
+            }
+            path.process(&mut mic, ((k + 1) * FRAME) as u64);
+            deaf.push(path.deaf(true));
+        }
+        assert_eq!(path.echo_found(), Some(false), "the participant's voice was taken for an echo");
+        assert_eq!(after(&deaf), 40, "the participant was gated after the window");
+        // No room, and they talk through most of the window (from its 6th
+        // frame): the frames before them say nothing comes back.
+        let (mut path, _) = EchoPath::new(EchoMode::Aec, None);
+        path.pushed(&far);
+        for k in 0..learn + 1 {
+            let mut mic = [0.0f32; FRAME];
+            for (i, m) in mic.iter_mut().enumerate() {
+                *m = (k * FRAME + i).checked_sub(6 * FRAME).and_then(|j| near.get(j)).copied().unwrap_or(0.0);
+            }
+            path.process(&mut mic, ((k + 1) * FRAME) as u64);
+        }
+        assert_eq!(path.echo_found(), Some(false), "a participant talking through most of the window was taken for an echo");
+        // A -10 dB room (the participant 4 dB above its echo): the level
+        // learned with them talking stays near the one learned without them
+        // (the loudest frame would have been theirs).
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.3;
+        let room = || Some(Room::from_impulse_response(&ir).unwrap());
+        let (_, alone) = gate_over(room(), &far, &[], 0);
+        let (_, with) = gate_over(room(), &far, &near, near_from);
+        assert!((with[learn] - alone[learn]).abs() < 2.5, "learned {:.1} dB with the participant, {:.1} dB without", with[learn], alone[learn]);
+        // A -10 dB room, and the robot starts while the participant holds
+        // the floor (their turn began before it): those frames are neither
+        // measured nor ducked; the window measures the room after their turn.
+        let (mut path, _) = EchoPath::new(EchoMode::Aec, room());
+        path.pushed(&far);
+        let held = 30;
+        let (mut deaf_held, mut learned) = (0, None);
+        for k in 0..far.len() / FRAME {
+            let mut mic = [0.0f32; FRAME];
+            for (i, m) in mic.iter_mut().enumerate() {
+                let j = k * FRAME + i;
+                *m = if k < held { near.get(j).copied().unwrap_or(0.0) } else { 0.0 };
+            }
+            path.participant_has_floor(k < held);
+            path.process(&mut mic, ((k + 1) * FRAME) as u64);
+            if k < held && path.deaf(true) {
+                deaf_held += 1;
+            }
+            if learned.is_none() && path.echo_found().is_some() {
+                learned = Some((k, path.residual_db()));
+            }
+        }
+        assert_eq!(deaf_held, 0, "the participant holding the floor was ducked");
+        let (k, res) = learned.expect("the window ended");
+        assert_eq!(k, held + learn - 1, "the window measured frames while the participant held the floor");
+        assert!((res - alone[learn]).abs() < 2.5, "learned {res:.1} dB after the participant's turn, {:.1} dB with nobody talking", alone[learn]);
+    }
+
+    #[test]
+    fn with_a_room_the_learned_estimate_keeps_the_echo_from_the_vad_after_the_learning_window() {
+        let far = chirpy(16_000 * 4, 13);
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.3; // 30 ms, -10 dB
+        ir[700] = 0.1;
+        let (deaf, _) = gate_over(Some(Room::from_impulse_response(&ir).unwrap()), &far, &[], 0);
+        let echo_only = &deaf[LEARN_FRAMES as usize..];
+        let leaked = echo_only.iter().filter(|d| !**d).count();
+        assert!(leaked * 20 < echo_only.len(), "echo reached the VAD in {leaked} of {} frames", echo_only.len());
     }
 
     #[test]

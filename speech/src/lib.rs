@@ -55,6 +55,9 @@ pub enum SpeechError {
     /// Transcription of one utterance failed.
     #[error("speech-to-text: {0}")]
     Stt(String),
+    /// A transcription was abandoned on request (a stale endpointing probe).
+    #[error("speech-to-text: abandoned (no longer needed)")]
+    SttAborted,
     /// Synthesis of one sentence failed.
     #[error("text-to-speech: {0}")]
     Tts(String),
@@ -105,17 +108,19 @@ pub struct SpeechConfig {
 pub struct EchoConfig {
     /// "aec" (echo cancellation against the played samples; falls back to
     /// "duck" if the canceller cannot start), "duck" (the VAD is deaf while
-    /// the robot is audible: no barge-in) or "off" (headphones; the default).
+    /// the robot is audible: no barge-in) or "off" (no protection).
+    /// Default "aec".
     pub mode: echo::EchoMode,
 }
 
 impl Default for EchoConfig {
     fn default() -> Self {
-        // Design: off by default until the residual-echo gate stops muting
-        // a participant when there is no echo at all (headphones): its
-        // estimate starts at "nothing cancelled" and falls too slowly, so
-        // barge-in over an echo-free robot comes late (see README).
-        Self { mode: echo::EchoMode::Off }
+        // Design: aec by default: with a speaker it keeps the robot from
+        // interrupting itself, and with no echo at all (headphones, file
+        // mode without a room) its gate measures that nothing comes back in
+        // the first ~400 ms of the first reply and then lets a barge-in
+        // through as soon as `off` would (tested in voice_loop_real.rs).
+        Self { mode: echo::EchoMode::Aec }
     }
 }
 
@@ -365,8 +370,8 @@ mod tests {
     }
 
     #[test]
-    fn the_echo_mode_defaults_to_off_and_an_unknown_mode_is_an_error() {
-        assert_eq!(SpeechConfig::default().echo.mode, echo::EchoMode::Off);
+    fn the_echo_mode_defaults_to_aec_and_an_unknown_mode_is_an_error() {
+        assert_eq!(SpeechConfig::default().echo.mode, echo::EchoMode::Aec);
         let c: SpeechConfig = toml::from_str("[echo]\nmode = \"duck\"\n").unwrap();
         assert_eq!(c.echo.mode, echo::EchoMode::Duck);
         let err = toml::from_str::<SpeechConfig>("[echo]\nmode = \"loud\"\n").unwrap_err().to_string();

@@ -6,7 +6,9 @@
 use crate::audio::SAMPLE_RATE;
 use crate::{SpeechError, SttConfig};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::Instant;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
@@ -113,14 +115,44 @@ impl WhisperStt {
 
     /// Transcribes 16 kHz mono audio (at most 30 s).
     pub fn transcribe(&mut self, samples: &[f32]) -> Result<Transcript, SpeechError> {
+        self.transcribe_unless(samples, None)
+    }
+
+    /// Transcribes like [`WhisperStt::transcribe`], but gives up with
+    /// [`SpeechError::SttAborted`] as soon as `cancel` is set: before
+    /// starting, after the encoder, or between two decoded tokens (whisper.cpp
+    /// asks its abort callback there; the encoder itself runs to its end).
+    /// The state stays usable.
+    pub fn transcribe_unless(&mut self, samples: &[f32], cancel: Option<&AtomicBool>) -> Result<Transcript, SpeechError> {
+        if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return Err(SpeechError::SttAborted);
+        }
         let max = SAMPLE_RATE as usize * 30;
         let mut audio: Vec<f32> = samples[..samples.len().min(max)].to_vec();
         if audio.len() < MIN_SAMPLES {
             audio.resize(MIN_SAMPLES, 0.0);
         }
         let audio_ctx = if self.scale_audio_ctx { scaled_audio_ctx(audio.len()) } else { FULL_AUDIO_CTX };
-        let p = decode_params(&self.language, self.threads, audio.len(), audio_ctx);
-        self.state.full(p, &audio).map_err(|e| SpeechError::Stt(format!("whisper failed: {e}")))?;
+        let mut p = decode_params(&self.language, self.threads, audio.len(), audio_ctx);
+        if let Some(flag) = cancel {
+            // Design: whisper-rs's `set_abort_callback_safe` hands whisper.cpp
+            // a pointer to a boxed trait object but reads it back as the
+            // closure's own type, so the raw setters are used instead, with
+            // a plain function and a pointer to the flag. The flag outlives
+            // the call: `full` returns before `transcribe_unless` does.
+            //
+            // SAFETY: `abort_if_set` only reads an `AtomicBool` through the
+            // pointer, which points at `flag`, borrowed for this whole call.
+            unsafe {
+                p.set_abort_callback(Some(abort_if_set));
+                p.set_abort_callback_user_data(flag as *const AtomicBool as *mut std::ffi::c_void);
+            }
+        }
+        let r = self.state.full(p, &audio);
+        if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return Err(SpeechError::SttAborted);
+        }
+        r.map_err(|e| SpeechError::Stt(format!("whisper failed: {e}")))?;
         let mut text = String::new();
         for seg in self.state.as_iter() {
             if let Ok(s) = seg.to_str_lossy() {
@@ -129,6 +161,17 @@ impl WhisperStt {
         }
         Ok(Transcript { text: clean_text(&text), audio_ctx })
     }
+}
+
+/// whisper.cpp's abort callback: true (stop) once the flag is set.
+unsafe extern "C" fn abort_if_set(user_data: *mut std::ffi::c_void) -> bool {
+    if user_data.is_null() {
+        return false;
+    }
+    // SAFETY: `transcribe_unless` passes a pointer to an `AtomicBool` that
+    // lives until whisper.cpp returns.
+    let flag = unsafe { &*(user_data as *const AtomicBool) };
+    flag.load(Ordering::Acquire)
 }
 
 /// Transcribes a whole file's audio the way `attune transcribe` does: whisper
@@ -312,6 +355,10 @@ pub struct SttJob {
     pub id: u64,
     /// 16 kHz mono audio.
     pub samples: Vec<f32>,
+    /// Set by the caller when the result is no longer wanted: the worker
+    /// then skips the job, or stops whisper mid-way, and answers
+    /// [`SpeechError::SttAborted`] (the single whisper thread is free again).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// A finished job.
@@ -360,7 +407,7 @@ impl SttWorker {
             .spawn(move || {
                 while let Ok(job) = jrx.recv() {
                     let t0 = Instant::now();
-                    let result = stt.transcribe(&job.samples);
+                    let result = stt.transcribe_unless(&job.samples, job.cancel.as_deref());
                     let elapsed_ms = t0.elapsed().as_millis() as u64;
                     if rtx.send(SttResult { id: job.id, result, elapsed_ms }).is_err() {
                         break;

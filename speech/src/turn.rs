@@ -258,6 +258,19 @@ impl TurnTaker {
         }
     }
 
+    /// Whether the participant holds the floor: they are in a turn that
+    /// began while the robot was silent (not an overlap with its speech).
+    pub fn participant_has_floor(&self) -> bool {
+        matches!(self.state, State::Speech { overlap: false, .. })
+    }
+
+    /// Whether the words of the span probed up to `end_ms` would still be
+    /// taken: the turn is still in that silence, waiting for them. False
+    /// once the participant spoke again or the turn ended elsewhere.
+    pub fn awaits_words(&self, end_ms: u64) -> bool {
+        matches!(&self.state, State::Speech { last_voiced_end, words: Words::Asked, overlap: false, .. } if *last_voiced_end == end_ms)
+    }
+
     /// The input ended: closes an open turn (long enough) as forced.
     pub fn finish(&mut self, now_ms: u64) -> Option<TurnEvent> {
         let st = std::mem::replace(&mut self.state, State::Idle);

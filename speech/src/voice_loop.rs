@@ -20,6 +20,7 @@ use crate::vad::Vad;
 use crate::{SpeechConfig, SpeechError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where frames come from (a file or a microphone).
@@ -143,8 +144,13 @@ pub enum LoopEvent {
     PlaybackStart { at_ms: u64, id: u64, seq: u32, duration_ms: u64, envelope: Vec<f32> },
     /// Sentence `seq` of reply `id` finished playing at `at_ms`.
     PlaybackEnd { at_ms: u64, id: u64, seq: u32 },
-    /// At start: what keeps the robot's voice out of the microphone.
+    /// At start: what keeps the robot's voice out of the microphone; again
+    /// in `aec` mode once the first reply has measured the room.
     Echo { active: crate::echo::EchoMode, description: String },
+    /// Adaptive endpointing's reading of the turn up to `end_ms` was
+    /// abandoned at `at_ms` (the participant went on, so its words would not
+    /// count) and whisper was told to stop it.
+    ProbeAbandoned { at_ms: u64, end_ms: u64 },
 }
 
 /// Frame of the loudness envelope in [`LoopEvent::PlaybackStart`].
@@ -180,6 +186,9 @@ pub struct LoopSummary {
     pub probes: usize,
     /// … of which became the turn's transcript (no second transcription).
     pub probes_used: usize,
+    /// … of which were abandoned while whisper still had them (the
+    /// participant went on): whisper stopped reading and was free again.
+    pub probes_abandoned: usize,
 }
 
 /// A transcribed utterance waiting for, or being, answered.
@@ -286,6 +295,8 @@ struct Probe {
     end_ms: u64,
     /// Its result once back.
     result: Option<SttResult>,
+    /// Set when the probe goes stale: whisper stops reading it.
+    cancel: Arc<AtomicBool>,
 }
 
 /// Probe job ids start here (utterance ids count from 1).
@@ -434,7 +445,11 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
             } else {
                 let playing = sink.pending() > 0;
+                echo.participant_has_floor(turn.participant_has_floor());
                 echo.process(&mut frame, pushed_total - sink.pending() as u64);
+                if let Some(description) = echo.take_learned() {
+                    on_event(LoopEvent::Echo { active: echo.mode(), description });
+                }
                 if playing {
                     last_audible_ms = Some(now);
                 }
@@ -456,10 +471,11 @@ impl<'a, R> VoiceLoop<'a, R> {
                     let free = probe.as_ref().is_none_or(|p| p.result.is_some());
                     let samples = utterance_samples(&utt_buf, utt_buf_start_ms, end_ms);
                     let job_id = next_probe_id;
-                    if free && self.stt.submit(SttJob { id: job_id, samples }).is_ok() {
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    if free && self.stt.submit(SttJob { id: job_id, samples, cancel: Some(cancel.clone()) }).is_ok() {
                         next_probe_id += 1;
                         summary.probes += 1;
-                        probe = Some(Probe { job_id, start_ms, end_ms, result: None });
+                        probe = Some(Probe { job_id, start_ms, end_ms, result: None, cancel });
                     } else {
                         turn.on_words(end_ms, Completeness::Unknown);
                     }
@@ -474,6 +490,20 @@ impl<'a, R> VoiceLoop<'a, R> {
                 recent.extend(frame.iter().copied());
                 while recent.len() > preroll {
                     recent.pop_front();
+                }
+            }
+            // Design: a probe whose words can no longer count (the
+            // participant went on, or the turn ended at another silence)
+            // is stopped inside whisper, not left to finish: the single
+            // whisper thread is then free for the next probe or the
+            // turn's own transcription instead of reading a stale turn
+            // for seconds on a slow machine. Its (aborted) result still
+            // comes back and frees the probe slot as before.
+            if let Some(p) = probe.as_ref().filter(|p| p.result.is_none() && !p.cancel.load(Ordering::Relaxed)) {
+                if !turn.awaits_words(p.end_ms) {
+                    p.cancel.store(true, Ordering::Release);
+                    summary.probes_abandoned += 1;
+                    on_event(LoopEvent::ProbeAbandoned { at_ms: now, end_ms: p.end_ms });
                 }
             }
             // --- STT results -----------------------------------------------------
@@ -734,7 +764,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
                 let samples = utterance_samples(utt_buf, utt_buf_start_ms, end_ms);
                 utt_buf.clear();
-                match self.stt.submit(SttJob { id, samples }) {
+                match self.stt.submit(SttJob { id, samples, cancel: None }) {
                     Ok(()) => {
                         in_stt.insert(id, info);
                     }

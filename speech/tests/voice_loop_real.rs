@@ -340,6 +340,12 @@ fn the_robots_own_voice_through_a_room_is_cancelled_and_never_barges_in() {
     assert!(heard.contains("week"), "{heard:?}");
     assert!(!ROBOT_WORDS.iter().any(|w| heard.contains(w)), "robot words in the transcript: {heard:?}");
     assert!(r.events.iter().any(|e| matches!(e, LoopEvent::Echo { active: EchoMode::Aec, .. })));
+    // The first reply measured the room and said so.
+    assert!(
+        r.events.iter().any(|e| matches!(e, LoopEvent::Echo { description, .. } if description.contains("comes back at"))),
+        "{:?}",
+        r.events.iter().filter(|e| matches!(e, LoopEvent::Echo { .. })).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -377,6 +383,36 @@ fn a_participant_talking_over_the_echo_still_barges_in_with_aec() {
     let second = r.turns[1].asr_text.to_lowercase();
     assert!(second.contains("something else"), "{second:?}");
     assert!(!ROBOT_WORDS.iter().any(|w| second.contains(w)), "robot words in the transcript: {second:?}");
+}
+
+/// Where the participant's barge-in was decided, in ms after they started
+/// talking over the robot (2.5 s into its first reply), with no room at all.
+fn barge_in_delay_without_echo(mode: EchoMode) -> u64 {
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let interruption = say("Wait, stop please, I need to tell you something else first.");
+    let start = Arc::new(AtomicU64::new(u64::MAX));
+    let src = Reactive { first, overlaps: vec![(2_500, interruption)], robot_start: start.clone(), timeline: None, pos: 0 };
+    let r = run_in_room(Box::new(src), &LONG_REPLY, start.clone(), echo_cfg(mode), None);
+    let robot_start = start.load(Ordering::SeqCst);
+    assert_ne!(robot_start, u64::MAX, "the robot never spoke ({mode:?})");
+    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    assert_eq!(barge.len(), 1, "{mode:?}: {:?} {:?}", r.events, asr_texts(&r));
+    assert!(barge[0] >= robot_start + 2_500, "{mode:?}: barge-in at {} before the participant spoke at {}", barge[0], robot_start + 2_500);
+    assert!(r.turns.len() == 2 && r.turns[1].asr_text.to_lowercase().contains("something else"), "{mode:?}: {:?}", asr_texts(&r));
+    barge[0] - robot_start - 2_500
+}
+
+#[test]
+fn with_aec_and_no_echo_a_barge_in_comes_no_later_than_with_echo_protection_off() {
+    // The default mode must not cost a participant with headphones (or a
+    // file without a room) their barge-in: both modes hear the same input
+    // in stream time, so the delays compare exactly, whatever the load.
+    assert_eq!(SpeechConfig::default().echo.mode, EchoMode::Aec);
+    let off = barge_in_delay_without_echo(EchoMode::Off);
+    let aec = barge_in_delay_without_echo(EchoMode::Aec);
+    // AEC3 adds one 10 ms block of latency; allow a few frames beyond.
+    assert!(aec <= off + 64, "aec barge-in after {aec} ms, off after {off} ms");
 }
 
 #[test]
@@ -465,3 +501,67 @@ fn a_long_pause_mid_thought_beyond_the_hard_maximum_still_ends_the_turn() {
     assert!((1_200..1_200 + 48).contains(&first.endpoint_ms), "ended {} ms into the pause", first.endpoint_ms);
     assert!(r.turns[1].asr_text.to_lowercase().contains("do it"), "{:?}", r.turns[1].asr_text);
 }
+
+// --- abandoning stale probes ----------------------------------------------
+
+#[test]
+fn a_cancelled_transcription_stops_inside_whisper_and_the_model_keeps_working() {
+    use attune_speech::SpeechError;
+    let mut stt = WhisperStt::load(&model(), &SttConfig::default()).unwrap();
+    let mut long = Vec::new();
+    for _ in 0..3 {
+        long.extend(say("I have been thinking about everything that happened at work this month, and about the meeting on Tuesday."));
+    }
+    assert!(long.len() > ms_to_samples(12_000), "{} samples", long.len());
+    // What an untouched decoding state makes of a short clip.
+    let short = say("My sister called me this morning.");
+    let before = stt.transcribe(&short).unwrap().text;
+    // The reference, measured in this run: the whole clip read to the end.
+    let t0 = std::time::Instant::now();
+    let whole = stt.transcribe(&long).unwrap();
+    let full_ms = t0.elapsed().as_millis() as u64;
+    assert!(whole.text.to_lowercase().contains("meeting"), "{:?}", whole.text);
+    // A flag already set: whisper is not even started.
+    let set = AtomicBool::new(true);
+    assert!(matches!(stt.transcribe_unless(&long, Some(&set)), Err(SpeechError::SttAborted)));
+    // A flag set a tenth of the way in: whisper stops there, well before the end.
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(full_ms / 10));
+            flag.store(true, Ordering::Release);
+        })
+    };
+    let t0 = std::time::Instant::now();
+    let r = stt.transcribe_unless(&long, Some(&flag));
+    let aborted_ms = t0.elapsed().as_millis() as u64;
+    setter.join().unwrap();
+    assert!(matches!(r, Err(SpeechError::SttAborted)), "{r:?}");
+    assert!(aborted_ms * 2 < full_ms, "aborted after {aborted_ms} ms; the whole clip takes {full_ms} ms");
+    // The same decoding state reads the next clip exactly as before the
+    // aborts (greedy decoding is deterministic: nothing of the stopped run
+    // is left in the state).
+    let after = stt.transcribe(&short).unwrap().text;
+    assert!(before.to_lowercase().contains("sister"), "{before:?}");
+    assert_eq!(after, before);
+}
+
+#[test]
+fn a_probe_the_participant_talks_past_is_abandoned_and_the_turn_is_still_heard_whole() {
+    // A long stretch of speech, a pause just past the short silence (the
+    // probe goes out), then more speech: the probe's words can no longer
+    // count, so whisper is told to stop reading them.
+    let input = two_parts(
+        "I have been thinking about everything that happened at work this month and about how my manager spoke to me in the meeting on Tuesday morning",
+        450,
+        "and I still feel upset about it.",
+    );
+    let r = run_endpointing(input, EndpointMode::Adaptive);
+    assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
+    let heard = r.turns[0].asr_text.to_lowercase();
+    assert!(heard.contains("manager") && heard.contains("upset"), "{heard:?}");
+    assert!(r.summary.probes_abandoned >= 1, "{:?}", r.summary);
+    assert!(r.events.iter().any(|e| matches!(e, LoopEvent::ProbeAbandoned { .. })), "{:?}", r.events);
+}
+

@@ -25,7 +25,18 @@ fn eval(dir: &Path, extra: &[&str]) -> Value {
 fn the_voice_loop_hears_the_quick_set_no_more_than_two_wer_points_worse_than_file_transcription() {
     let dir = tempfile::tempdir().unwrap();
     make_quick_set(dir.path());
-    let v = eval(dir.path(), &[]);
+    // Design: endpointing is pinned to the fixed 700 ms silence here. With
+    // adaptive endpointing (the default) whether c02's 600 ms pause after
+    // "this morning," ends the turn depends on how fast whisper hears the
+    // probe (its text then ends with a full stop): on an idle machine the
+    // answer is back inside the pause and the clip becomes two turns, on a
+    // loaded one it is not. That is the cut-off rate the endpointing bench
+    // measures (README); what this test guards is the loop's hearing — no
+    // words lost at onsets, pre-roll, resampling or gain — and that must
+    // not depend on the machine's speed.
+    let cfg = dir.path().join("fixed.toml");
+    std::fs::write(&cfg, "[speech.endpointing]\nmode = \"fixed\"\n").unwrap();
+    let v = eval(dir.path(), &["--config", cfg.to_str().unwrap()]);
     let s = &v["settings"][0];
     let overall = &s["overall"];
     let (file, looped) = (overall["file_wer"].as_f64().unwrap(), overall["loop_wer"].as_f64().unwrap());
