@@ -100,7 +100,9 @@ pub struct GenParams {
     /// How many recent generated tokens the repetition penalty looks at.
     pub repeat_last_n: u32,
     /// Reuse the key-value cache of the longest token prefix shared with the
-    /// previous request (llama.cpp server's `cache_prompt`, default on).
+    /// previous request (llama.cpp server's `cache_prompt`, default on). It
+    /// changes only the time to first token, never the reply (prompts are
+    /// decoded in fixed aligned chunks: see `engine::PROMPT_CHUNK`).
     pub cache_prompt: bool,
 }
 

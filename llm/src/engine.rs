@@ -101,7 +101,7 @@ impl LoadedModel {
         let batch = LlamaBatch::new(self.spec.ctx_size as usize, 1);
         let vocab = self.model.vocab();
         let eog_tokens = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
-        Ok(Session { model: &self.model, template: &self.template, ctx, batch, eog_tokens, cached: Vec::new(), last_reused: 0 })
+        Ok(Session { model: &self.model, template: &self.template, ctx, batch, eog_tokens, cached: Vec::new(), exact: 0, last_reused: 0 })
     }
 }
 
@@ -149,8 +149,53 @@ pub struct Session<'m> {
     /// The tokens whose keys and values are in the KV cache, at positions
     /// 0.. (the last prompt and what was decoded of its reply).
     cached: Vec<LlamaToken>,
+    /// How many leading cells of `cached` were decoded as whole aligned
+    /// prompt chunks (see [`PROMPT_CHUNK`]): only these may be reused.
+    exact: usize,
     /// Prompt tokens the last request took from the cache instead of decoding.
     last_reused: usize,
+}
+
+/// Prompts are decoded in batches of this many tokens whose boundaries fall
+/// at multiples of it, counted from the start of the prompt.
+///
+/// Design: the keys and values llama.cpp computes for a token depend, in the
+/// last bits, on the batch it was decoded in (matrix shapes, and so the
+/// order of floating-point sums). Decoding a whole prompt in one batch, or a
+/// cached prefix plus a suffix, or a reply one token at a time, therefore
+/// leaves slightly different caches, and a greedy reply late in a session
+/// can flip at a near-tie: the same conversation got different replies with
+/// and without reuse, or after another session had evicted the cache. With
+/// fixed aligned chunks every prompt position is always decoded in the same
+/// batch (same tokens, same positions, same cells before it), and only
+/// whole chunks decoded as prompt are reused; so a reply no longer depends
+/// on what the cache held. The price: each turn decodes again the tail of
+/// the last prompt's partial chunk and the previous reply (decoded one
+/// token at a time while generating), a few dozen tokens.
+pub const PROMPT_CHUNK: usize = 32;
+
+/// How many prompt tokens may come from the cache: the prefix shared with
+/// what is cached, no further than the cells decoded as whole aligned
+/// chunks, leaving at least the last prompt token to decode, rounded down
+/// to a chunk boundary.
+fn reusable_prefix(shared: usize, exact: usize, prompt_len: usize) -> usize {
+    let n = shared.min(exact).min(prompt_len.saturating_sub(1));
+    n / PROMPT_CHUNK * PROMPT_CHUNK
+}
+
+/// The batches that decode prompt positions `from..len`: split at every
+/// multiple of [`PROMPT_CHUNK`].
+fn prompt_chunks(from: usize, len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = from;
+    std::iter::from_fn(move || {
+        if start >= len {
+            return None;
+        }
+        let end = ((start / PROMPT_CHUNK + 1) * PROMPT_CHUNK).min(len);
+        let r = start..end;
+        start = end;
+        Some(r)
+    })
 }
 
 impl Session<'_> {
@@ -174,6 +219,7 @@ impl Session<'_> {
     pub fn clear_cache(&mut self) {
         self.ctx.clear_kv_cache();
         self.cached.clear();
+        self.exact = 0;
     }
 
     /// Renders `messages` with the model's chat template, ready for the assistant.
@@ -217,9 +263,11 @@ impl Session<'_> {
         // Design: as llama.cpp's server does, keep the KV cells of the
         // longest token prefix this prompt shares with what is cached (the
         // system prompt and the conversation so far), remove the cells after
-        // it, and decode only the new suffix. At least the last prompt token
-        // is decoded again so that its logits are fresh for sampling.
-        let keep = if params.cache_prompt { common_prefix(&self.cached, &tokens).min(tokens.len() - 1) } else { 0 };
+        // it, and decode only the new suffix — but only whole aligned chunks
+        // are kept, so that the cache is bit for bit what decoding the whole
+        // prompt would give (see `PROMPT_CHUNK`). At least the last prompt
+        // token is decoded again so that its logits are fresh for sampling.
+        let keep = if params.cache_prompt { reusable_prefix(common_prefix(&self.cached, &tokens), self.exact, tokens.len()) } else { 0 };
         let removed = keep > 0
             && self
                 .ctx
@@ -231,19 +279,23 @@ impl Session<'_> {
         }
         // Until the decode succeeds nothing past `keep` is trustworthy.
         self.cached.truncate(keep);
+        self.exact = keep;
         self.last_reused = 0;
-        self.batch.clear();
         let last = tokens.len() - 1;
-        for (i, t) in tokens.iter().enumerate().skip(keep) {
-            self.batch
-                .add(*t, i as i32, &[0], i == last)
-                .map_err(|e| ApiError::internal(format!("prompt batch: {e}")))?;
-        }
-        if let Err(e) = self.ctx.decode(&mut self.batch) {
-            self.clear_cache();
-            return Err(ApiError::internal(format!("llama.cpp failed to decode the prompt: {e}")));
+        for chunk in prompt_chunks(keep, tokens.len()) {
+            self.batch.clear();
+            for i in chunk {
+                self.batch
+                    .add(tokens[i], i as i32, &[0], i == last)
+                    .map_err(|e| ApiError::internal(format!("prompt batch: {e}")))?;
+            }
+            if let Err(e) = self.ctx.decode(&mut self.batch) {
+                self.clear_cache();
+                return Err(ApiError::internal(format!("llama.cpp failed to decode the prompt: {e}")));
+            }
         }
         self.cached.extend_from_slice(&tokens[keep..]);
+        self.exact = tokens.len() / PROMPT_CHUNK * PROMPT_CHUNK;
         self.last_reused = keep;
         tracing::debug!(prompt_tokens = n_prompt, reused = keep, "prompt decoded");
         if !sink(GenEvent::Started { prompt_tokens: n_prompt }) {
@@ -488,6 +540,34 @@ fn engine_thread(spec: ModelSpec, mut jobs: mpsc::Receiver<EngineJob>, state: wa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reuse_stops_at_whole_chunks_decoded_as_prompt_and_leaves_the_last_token() {
+        let c = PROMPT_CHUNK;
+        // Shared far past the exact cells: only the exact whole chunks.
+        assert_eq!(reusable_prefix(10 * c, 3 * c, 20 * c), 3 * c);
+        // Shared part ends inside a chunk: back to its start.
+        assert_eq!(reusable_prefix(3 * c + 5, 10 * c, 20 * c), 3 * c);
+        // A prompt that is exactly the cached chunks: its last chunk is decoded again.
+        assert_eq!(reusable_prefix(4 * c, 4 * c, 4 * c), 3 * c);
+        assert_eq!(reusable_prefix(c - 1, c, 5 * c), 0);
+        assert_eq!(reusable_prefix(7, 0, 1), 0);
+    }
+
+    #[test]
+    fn prompt_chunks_split_at_multiples_of_the_chunk_from_any_start() {
+        let c = PROMPT_CHUNK;
+        let v: Vec<_> = prompt_chunks(0, 2 * c + 3).collect();
+        assert_eq!(v, vec![0..c, c..2 * c, 2 * c..2 * c + 3]);
+        let v: Vec<_> = prompt_chunks(c, c + 1).collect();
+        assert_eq!(v, vec![c..c + 1]);
+        assert_eq!(prompt_chunks(5, 5).count(), 0);
+        // Whatever the start, the batches are the same as from 0 from the
+        // first boundary on.
+        let from0: Vec<_> = prompt_chunks(0, 5 * c + 7).filter(|r| r.start >= 2 * c).collect();
+        let from2: Vec<_> = prompt_chunks(2 * c, 5 * c + 7).collect();
+        assert_eq!(from0, from2);
+    }
 
     #[test]
     fn the_common_prefix_stops_at_the_first_difference() {

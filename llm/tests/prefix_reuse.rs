@@ -3,7 +3,7 @@
 //! reuse, and with reuse each turn decodes only what is new.
 
 use attune_llm::api::{GenParams, Message, Role};
-use attune_llm::engine::{GenEvent, LoadedModel, ModelSpec, Session};
+use attune_llm::engine::{GenEvent, LoadedModel, ModelSpec, Session, PROMPT_CHUNK};
 use std::path::PathBuf;
 
 fn model_path() -> PathBuf {
@@ -28,12 +28,8 @@ const TURNS: [&str; 4] = [
 
 /// Runs the conversation; returns each reply and the prompt tokens reused.
 fn conversation(s: &mut Session<'_>, reuse: bool) -> Vec<(String, usize, u32)> {
-    // Design: 16 tokens a turn. Decoding a prompt in one batch or as a
-    // cached prefix plus a suffix runs different matrix shapes, so logits can
-    // differ in the last bits (as in llama.cpp's server); at a near-tie late
-    // in a long greedy reply that can flip a token. Short replies keep the
-    // check exact: any real reuse bug (stale or missing cells) changes the
-    // first tokens.
+    // Short replies: any real reuse bug (stale or missing cells) changes the
+    // first tokens. Long sessions are the next test's.
     let params = GenParams { temperature: 0.0, max_tokens: Some(16), cache_prompt: reuse, ..GenParams::default() };
     let mut msgs = vec![Message { role: Role::System, content: "You are a robot that listens. Reply in one short sentence.".into() }];
     let mut out = Vec::new();
@@ -69,10 +65,13 @@ fn prefix_reuse_gives_the_same_greedy_replies_and_decodes_only_the_new_suffix() 
     }
     assert_eq!(with[0].1, 0, "a cleared cache has nothing to reuse");
     for (i, w) in with.iter().enumerate().skip(1) {
-        // Everything up to the previous reply is shared; the new part is the
-        // reply's end-of-turn marker and the new user turn.
+        // The previous prompt is shared; its whole aligned chunks are reused
+        // (the previous reply, decoded a token at a time, and the new user
+        // turn are decoded again, as whole-prompt decoding would do them).
         let prev_prompt = with[i - 1].2 as usize;
-        assert!(w.1 >= prev_prompt, "turn {}: reused {} of a {}-token prompt (previous prompt {prev_prompt})", i + 1, w.1, w.2);
+        let whole = prev_prompt / PROMPT_CHUNK * PROMPT_CHUNK;
+        assert!(w.1 >= whole, "turn {}: reused {} of a {}-token prompt (previous prompt {prev_prompt})", i + 1, w.1, w.2);
+        assert_eq!(w.1 % PROMPT_CHUNK, 0, "turn {}: reuse ends inside a chunk", i + 1);
         assert!(w.1 < w.2 as usize);
     }
 }
@@ -102,4 +101,79 @@ fn a_different_system_prompt_reuses_nothing_past_the_difference() {
     let b_after_a = reply(&mut s, &b, &params);
     assert!(s.last_reused_tokens() < 8, "only the template's opening is shared: {}", s.last_reused_tokens());
     assert_eq!(b_fresh, b_after_a, "stale cells after the shared prefix must not leak into the reply");
+}
+
+/// The engine's kind of session: a system prompt of rules, twelve turns, the
+/// model's own replies fed back, 40 tokens a reply with a repeat penalty.
+const SYSTEM_LONG: &str = "Robin is a small robot that listens. Robin is not a person, not a doctor and not a therapist. \
+Write Robin's next reply to the user. Rules for the reply: Use one to three short sentences. \
+Repeat back what the user said, in other words. Ask one open question about what the user said.";
+
+const TURNS_LONG: [&str; 12] = [
+    "I have been feeling really lonely since I moved here for school.",
+    "My parents keep fighting on the phone and I feel stuck in the middle.",
+    "I got a really disappointing grade on my first essay.",
+    "I studied for two weeks and still got a D.",
+    "Nobody in my dorm talks to me.",
+    "I tried joining a club but I felt awkward.",
+    "My roommate is never around.",
+    "I keep thinking I should just go home.",
+    "My mum says I should give it more time.",
+    "I don't know if I can.",
+    "Maybe I will call my old friend tonight.",
+    "Thanks for listening.",
+];
+
+/// How the cache is treated in a long session.
+#[derive(Clone, Copy, PartialEq)]
+enum Cache {
+    /// `cache_prompt: false`: every turn decodes the whole prompt.
+    Off,
+    /// Reuse, the cache untouched between turns.
+    Reuse,
+    /// Reuse, but before turn 7 another conversation (as on a server shared
+    /// by several robots) takes the cache.
+    ReuseEvicted,
+}
+
+fn long_session(s: &mut Session<'_>, cache: Cache) -> (Vec<String>, usize) {
+    let params = GenParams { temperature: 0.0, max_tokens: Some(40), cache_prompt: cache != Cache::Off, repeat_penalty: 1.15, ..GenParams::default() };
+    s.clear_cache();
+    let mut msgs = vec![Message { role: Role::System, content: SYSTEM_LONG.into() }];
+    let mut replies = Vec::new();
+    let mut reused = 0;
+    for (i, t) in TURNS_LONG.iter().enumerate() {
+        if cache == Cache::ReuseEvicted && i == 6 {
+            let other = [Message { role: Role::System, content: "You are a cheerful assistant.".into() }, Message { role: Role::User, content: "Name three colours.".into() }];
+            reply(s, &other, &params);
+        }
+        msgs.push(Message { role: Role::User, content: (*t).into() });
+        let text = reply(s, &msgs, &params);
+        reused += s.last_reused_tokens();
+        msgs.push(Message { role: Role::Assistant, content: text.trim().to_string() });
+        replies.push(text);
+    }
+    (replies, reused)
+}
+
+#[test]
+fn a_twelve_turn_session_gets_the_same_replies_whatever_the_cache_held() {
+    // Before prompts were decoded in fixed aligned chunks, this session's
+    // replies differed from turn 3 on between decoding whole prompts and
+    // reusing the cache ("…your work isn't good enough, especially…" vs
+    // "…isn't going well, especially…"): the cells of a token depended on
+    // the batch it was decoded in, and a greedy choice at a near-tie flipped.
+    let model = LoadedModel::load(&ModelSpec { path: model_path(), threads: 1, ctx_size: 2048 }).expect("model loads");
+    let mut s = model.session().expect("session");
+    let (off, reused_off) = long_session(&mut s, Cache::Off);
+    let (on, reused_on) = long_session(&mut s, Cache::Reuse);
+    let (evicted, reused_evicted) = long_session(&mut s, Cache::ReuseEvicted);
+    assert_eq!(reused_off, 0);
+    assert!(reused_on > 2000, "reuse took only {reused_on} tokens over twelve turns");
+    assert!(reused_evicted < reused_on, "the other conversation took the cache: {reused_evicted} vs {reused_on}");
+    for i in 0..TURNS_LONG.len() {
+        assert_eq!(off[i], on[i], "turn {}: the reply differs with reuse", i + 1);
+        assert_eq!(off[i], evicted[i], "turn {}: the reply differs after the cache was taken", i + 1);
+    }
+    assert!(off.iter().all(|r| !r.trim().is_empty()));
 }
