@@ -5,6 +5,8 @@
 //! earlier user turn and the model's own earlier replies), as the dialogue
 //! engine does. Without reuse every turn decodes the whole prompt; with
 //! reuse only the part after the prefix shared with the previous request.
+//! Both again with `exact_reuse` (fixed aligned prompt chunks), whose
+//! replies cannot depend on what the cache held.
 //!
 //!     cargo bench -p attune-llm --bench session_ttft [-- MODEL.gguf]
 //!
@@ -46,8 +48,8 @@ fn model_path() -> PathBuf {
 }
 
 /// One session; returns (time to first token, prompt tokens) per turn and the replies.
-fn session(s: &mut Session<'_>, reuse: bool) -> (Vec<(Duration, u32)>, Vec<String>) {
-    let params = GenParams { temperature: 0.0, max_tokens: Some(40), cache_prompt: reuse, repeat_penalty: 1.15, ..GenParams::default() };
+fn session(s: &mut Session<'_>, reuse: bool, exact: bool) -> (Vec<(Duration, u32)>, Vec<String>) {
+    let params = GenParams { temperature: 0.0, max_tokens: Some(40), cache_prompt: reuse, exact_reuse: exact, repeat_penalty: 1.15, ..GenParams::default() };
     s.clear_cache();
     let mut msgs = vec![Message { role: Role::System, content: SYSTEM.into() }];
     let mut out = Vec::new();
@@ -97,23 +99,32 @@ fn main() {
         }
     };
     // Warm-up: page the weights in.
-    let _ = session(&mut s, false);
-    let (without, replies_a) = session(&mut s, false);
-    let (with, replies_b) = session(&mut s, true);
+    let _ = session(&mut s, false, false);
+    let (without, replies_a) = session(&mut s, false, false);
+    let (with, replies_b) = session(&mut s, true, false);
+    // `exact_reuse`: prompts decoded in fixed aligned chunks, whole chunks
+    // reused, so the reply cannot depend on what the cache held.
+    let (without_x, replies_c) = session(&mut s, false, true);
+    let (with_x, replies_d) = session(&mut s, true, true);
     println!("attune-llm session TTFT: {} | 1 thread | 12 turns, full history, greedy, 40 tokens per reply", path.display());
-    println!("{:>5}{:>15}{:>22}{:>20}", "turn", "prompt tokens", "TTFT no reuse (ms)", "TTFT reuse (ms)");
-    for i in 0..TURNS.len() {
-        println!("{:>5}{:>15}{:>22.1}{:>20.1}", i + 1, with[i].1, without[i].0.as_secs_f64() * 1e3, with[i].0.as_secs_f64() * 1e3);
-    }
+    println!("{:>5}{:>9}{:>16}{:>14}{:>22}{:>20}", "turn", "prompt", "no reuse (ms)", "reuse (ms)", "exact, no reuse (ms)", "exact reuse (ms)");
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for i in 0..TURNS.len() {
+        println!("{:>5}{:>9}{:>16.1}{:>14.1}{:>22.1}{:>20.1}", i + 1, with[i].1, ms(without[i].0), ms(with[i].0), ms(without_x[i].0), ms(with_x[i].0));
+    }
+    let p50 = |v: &[(Duration, u32)]| {
+        let mut x: Vec<f64> = v[1..].iter().map(|(d, _)| ms(*d)).collect();
+        x.sort_by(f64::total_cmp);
+        x[x.len() / 2]
+    };
     println!(
-        "turn 12 / turn 1: no reuse {:.2}x ({:.1} → {:.1} ms), reuse {:.2}x ({:.1} → {:.1} ms)",
-        ms(without[11].0) / ms(without[0].0).max(1e-6),
-        ms(without[0].0),
-        ms(without[11].0),
-        ms(with[11].0) / ms(with[0].0).max(1e-6),
-        ms(with[0].0),
-        ms(with[11].0)
+        "turns 2-12 median: no reuse {:.1} ms, reuse {:.1} ms, exact no reuse {:.1} ms, exact reuse {:.1} ms",
+        p50(&without),
+        p50(&with),
+        p50(&without_x),
+        p50(&with_x)
     );
-    println!("same replies with and without reuse (greedy): {}", if replies_a == replies_b { "yes" } else { "NO" });
+    println!("same replies, reuse vs no reuse (greedy): {}", if replies_a == replies_b { "yes" } else { "NO" });
+    println!("same replies, exact reuse vs exact no reuse (greedy): {}", if replies_c == replies_d { "yes" } else { "NO" });
+    println!("same replies, exact vs plain decoding without reuse: {}", if replies_a == replies_c { "yes" } else { "NO" });
 }

@@ -100,10 +100,13 @@ pub struct GenParams {
     /// How many recent generated tokens the repetition penalty looks at.
     pub repeat_last_n: u32,
     /// Reuse the key-value cache of the longest token prefix shared with the
-    /// previous request (llama.cpp server's `cache_prompt`, default on). It
-    /// changes only the time to first token, never the reply (prompts are
-    /// decoded in fixed aligned chunks: see `engine::PROMPT_CHUNK`).
+    /// previous request (llama.cpp server's `cache_prompt`, default on).
     pub cache_prompt: bool,
+    /// Decode prompts so that the reply never depends on what the cache held
+    /// (fixed aligned chunks, see `engine::PROMPT_CHUNK`); attune-llm's own
+    /// request field `exact_reuse`, default off: it costs time to first
+    /// token (README, "Embedded LLM server").
+    pub exact_reuse: bool,
 }
 
 impl Default for GenParams {
@@ -121,6 +124,7 @@ impl Default for GenParams {
             repeat_penalty: 1.0,
             repeat_last_n: 64,
             cache_prompt: true,
+            exact_reuse: false,
         }
     }
 }
@@ -167,6 +171,8 @@ struct RawRequest {
     repeat_last_n: Option<i64>,
     #[serde(default)]
     cache_prompt: Option<bool>,
+    #[serde(default)]
+    exact_reuse: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +266,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatJob, ApiError> {
         params.repeat_last_n = n as u32;
     }
     params.cache_prompt = raw.cache_prompt.unwrap_or(true);
+    params.exact_reuse = raw.exact_reuse.unwrap_or(false);
     Ok(ChatJob { messages, params, stream: raw.stream.unwrap_or(false) })
 }
 
@@ -378,9 +385,13 @@ mod tests {
         assert_eq!(job.params.repeat_penalty, 1.2);
         assert_eq!(job.params.repeat_last_n, 32);
         assert!(!job.params.cache_prompt);
+        assert!(!job.params.exact_reuse, "exact reuse is off unless asked for");
         let job = parse(r#"{"messages":[{"role":"user","content":"a"}]}"#).unwrap();
         assert_eq!(job.params.repeat_penalty, 1.0);
         assert!(job.params.cache_prompt);
+        let job = parse(r#"{"messages":[{"role":"user","content":"a"}],"exact_reuse":true}"#).unwrap();
+        assert!(job.params.exact_reuse && job.params.cache_prompt);
+        assert!(parse(r#"{"messages":[{"role":"user","content":"a"}],"exact_reuse":"yes"}"#).is_err(), "a non-boolean is refused");
     }
 
     #[test]

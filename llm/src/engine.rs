@@ -156,8 +156,9 @@ pub struct Session<'m> {
     last_reused: usize,
 }
 
-/// Prompts are decoded in batches of this many tokens whose boundaries fall
-/// at multiples of it, counted from the start of the prompt.
+/// With `exact_reuse`, prompts are decoded in batches of this many tokens
+/// whose boundaries fall at multiples of it, counted from the start of the
+/// prompt.
 ///
 /// Design: the keys and values llama.cpp computes for a token depend, in the
 /// last bits, on the batch it was decoded in (matrix shapes, and so the
@@ -171,7 +172,9 @@ pub struct Session<'m> {
 /// whole chunks decoded as prompt are reused; so a reply no longer depends
 /// on what the cache held. The price: each turn decodes again the tail of
 /// the last prompt's partial chunk and the previous reply (decoded one
-/// token at a time while generating), a few dozen tokens.
+/// token at a time while generating), a few dozen tokens — on 2 cores with
+/// SmolLM2-135M about 1 s to first token instead of 0.2–0.35 s, which is why
+/// it is a request's choice and off by default.
 pub const PROMPT_CHUNK: usize = 32;
 
 /// How many prompt tokens may come from the cache: the prefix shared with
@@ -263,11 +266,17 @@ impl Session<'_> {
         // Design: as llama.cpp's server does, keep the KV cells of the
         // longest token prefix this prompt shares with what is cached (the
         // system prompt and the conversation so far), remove the cells after
-        // it, and decode only the new suffix — but only whole aligned chunks
-        // are kept, so that the cache is bit for bit what decoding the whole
-        // prompt would give (see `PROMPT_CHUNK`). At least the last prompt
-        // token is decoded again so that its logits are fresh for sampling.
-        let keep = if params.cache_prompt { reusable_prefix(common_prefix(&self.cached, &tokens), self.exact, tokens.len()) } else { 0 };
+        // it, and decode only the new suffix. At least the last prompt token
+        // is decoded again so that its logits are fresh for sampling. With
+        // `exact_reuse` only whole aligned chunks decoded as prompt are kept
+        // and the rest is decoded in aligned chunks, so that the cache is bit
+        // for bit what decoding the whole prompt would give (`PROMPT_CHUNK`).
+        let shared = common_prefix(&self.cached, &tokens);
+        let keep = match (params.cache_prompt, params.exact_reuse) {
+            (false, _) => 0,
+            (true, false) => shared.min(tokens.len() - 1),
+            (true, true) => reusable_prefix(shared, self.exact, tokens.len()),
+        };
         let removed = keep > 0
             && self
                 .ctx
@@ -279,10 +288,12 @@ impl Session<'_> {
         }
         // Until the decode succeeds nothing past `keep` is trustworthy.
         self.cached.truncate(keep);
-        self.exact = keep;
+        self.exact = self.exact.min(keep);
         self.last_reused = 0;
         let last = tokens.len() - 1;
-        for chunk in prompt_chunks(keep, tokens.len()) {
+        let batches: Vec<std::ops::Range<usize>> =
+            if params.exact_reuse { prompt_chunks(keep, tokens.len()).collect() } else { vec![keep..tokens.len()] };
+        for chunk in batches {
             self.batch.clear();
             for i in chunk {
                 self.batch
@@ -295,7 +306,9 @@ impl Session<'_> {
             }
         }
         self.cached.extend_from_slice(&tokens[keep..]);
-        self.exact = tokens.len() / PROMPT_CHUNK * PROMPT_CHUNK;
+        if params.exact_reuse {
+            self.exact = tokens.len() / PROMPT_CHUNK * PROMPT_CHUNK;
+        }
         self.last_reused = keep;
         tracing::debug!(prompt_tokens = n_prompt, reused = keep, "prompt decoded");
         if !sink(GenEvent::Started { prompt_tokens: n_prompt }) {
