@@ -14,28 +14,10 @@
 //! `~/.local/share/attune/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
 
 use attune_llm::api::{GenParams, Message, Role};
+use attune_llm::bench::{SESSION_SYSTEM as SYSTEM, SESSION_TURNS as TURNS};
 use attune_llm::engine::{GenEvent, LoadedModel, ModelSpec, Session};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-const SYSTEM: &str = "Robin is a small robot that listens. Robin is not a person, not a doctor and not a therapist. \
-Write Robin's next reply to the user. Rules for the reply: Use one to three short sentences. \
-Repeat back what the user said, in other words. Ask one open question about what the user said.";
-
-const TURNS: [&str; 12] = [
-    "I have been feeling really lonely since I moved here for school.",
-    "My parents keep fighting on the phone and I feel stuck in the middle.",
-    "I got a really disappointing grade on my first essay.",
-    "I studied for two weeks and still got a D.",
-    "Nobody in my dorm talks to me.",
-    "I tried joining a club but I felt awkward.",
-    "My roommate is never around.",
-    "I keep thinking I should just go home.",
-    "My mum says I should give it more time.",
-    "I don't know if I can.",
-    "Maybe I will call my old friend tonight.",
-    "Thanks for listening.",
-];
 
 fn model_path() -> PathBuf {
     if let Some(p) = std::env::args().skip(1).find(|a| a.ends_with(".gguf")) {

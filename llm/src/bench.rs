@@ -248,3 +248,25 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// System prompt of the scripted 12-turn session that the session bench
+/// and the prefix-reuse test run (the engine's kind of prompt).
+pub const SESSION_SYSTEM: &str = "Robin is a small robot that listens. Robin is not a person, not a doctor and not a therapist. \
+Write Robin's next reply to the user. Rules for the reply: Use one to three short sentences. \
+Repeat back what the user said, in other words. Ask one open question about what the user said.";
+
+/// The participant's turns of that session.
+pub const SESSION_TURNS: [&str; 12] = [
+    "I have been feeling really lonely since I moved here for school.",
+    "My parents keep fighting on the phone and I feel stuck in the middle.",
+    "I got a really disappointing grade on my first essay.",
+    "I studied for two weeks and still got a D.",
+    "Nobody in my dorm talks to me.",
+    "I tried joining a club but I felt awkward.",
+    "My roommate is never around.",
+    "I keep thinking I should just go home.",
+    "My mum says I should give it more time.",
+    "I don't know if I can.",
+    "Maybe I will call my old friend tonight.",
+    "Thanks for listening.",
+];

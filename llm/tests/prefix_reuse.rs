@@ -3,6 +3,7 @@
 //! reuse, and with reuse each turn decodes only what is new.
 
 use attune_llm::api::{GenParams, Message, Role};
+use attune_llm::bench::{SESSION_SYSTEM, SESSION_TURNS};
 use attune_llm::engine::{GenEvent, LoadedModel, ModelSpec, Session, PROMPT_CHUNK};
 use std::path::PathBuf;
 
@@ -100,27 +101,6 @@ fn a_different_system_prompt_reuses_nothing_past_the_difference() {
     assert_eq!(b_fresh, b_after_a, "stale cells after the shared prefix must not leak into the reply");
 }
 
-/// The engine's kind of session: a system prompt of rules, twelve turns, the
-/// model's own replies fed back, 40 tokens a reply with a repeat penalty.
-const SYSTEM_LONG: &str = "Robin is a small robot that listens. Robin is not a person, not a doctor and not a therapist. \
-Write Robin's next reply to the user. Rules for the reply: Use one to three short sentences. \
-Repeat back what the user said, in other words. Ask one open question about what the user said.";
-
-const TURNS_LONG: [&str; 12] = [
-    "I have been feeling really lonely since I moved here for school.",
-    "My parents keep fighting on the phone and I feel stuck in the middle.",
-    "I got a really disappointing grade on my first essay.",
-    "I studied for two weeks and still got a D.",
-    "Nobody in my dorm talks to me.",
-    "I tried joining a club but I felt awkward.",
-    "My roommate is never around.",
-    "I keep thinking I should just go home.",
-    "My mum says I should give it more time.",
-    "I don't know if I can.",
-    "Maybe I will call my old friend tonight.",
-    "Thanks for listening.",
-];
-
 /// Turns of the long session that are run.
 const LONG_TURNS: usize = 8;
 
@@ -146,12 +126,12 @@ fn long_session(s: &mut Session<'_>, cache: Cache) -> (Vec<String>, usize) {
         ..GenParams::default()
     };
     s.clear_cache();
-    let mut msgs = vec![Message { role: Role::System, content: SYSTEM_LONG.into() }];
+    let mut msgs = vec![Message { role: Role::System, content: SESSION_SYSTEM.into() }];
     let mut replies = Vec::new();
     let mut reused = 0;
     // Eight of the twelve turns: the plain decoding already differs at
     // turn 3, and each further turn costs seconds without reuse.
-    for (i, t) in TURNS_LONG.iter().take(LONG_TURNS).enumerate() {
+    for (i, t) in SESSION_TURNS.iter().take(LONG_TURNS).enumerate() {
         if cache == Cache::ReuseEvicted && i == 6 {
             let other = [Message { role: Role::System, content: "You are a cheerful assistant.".into() }, Message { role: Role::User, content: "Name three colours.".into() }];
             reply(s, &other, &params);
