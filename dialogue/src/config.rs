@@ -131,6 +131,17 @@ pub struct LocalLlmConfig {
     pub ctx_size: u32,
     /// How long to wait for the server to load the model and answer health.
     pub startup_timeout_ms: u64,
+    /// Ask the embedded server for exact prefix reuse (`exact_reuse` in the
+    /// request): the prompt is decoded in fixed aligned chunks and only whole
+    /// chunks are reused, so a reply never depends on what the shared cache
+    /// held (another session, an eviction).
+    ///
+    /// Design: off by default. Plain reuse can flip a greedy near-tie from
+    /// the third turn of a session; exact reuse removes that but costs time to
+    /// first token (median over turns 2-12 of the scripted session, 1 thread:
+    /// 949 ms against 275 ms). A study that wants reproducible replies turns
+    /// it on and pays for it; it is part of the fingerprint.
+    pub exact_reuse: bool,
 }
 
 impl LocalLlmConfig {
@@ -146,7 +157,7 @@ impl LocalLlmConfig {
 
 impl Default for LocalLlmConfig {
     fn default() -> Self {
-        Self { model_path: None, port: 0, threads: 0, ctx_size: 2048, startup_timeout_ms: 60_000 }
+        Self { model_path: None, port: 0, threads: 0, ctx_size: 2048, startup_timeout_ms: 60_000, exact_reuse: false }
     }
 }
 

@@ -101,6 +101,7 @@ pub fn canonical_with(cfg: &EngineConfig, layer: &SemanticLayer) -> serde_json::
         "backend": cfg.llm.mode.as_str(),
         "model_id": cfg.model_id,
         "sampling": cfg.dialogue.sampling,
+        "exact_reuse": cfg.llm.mode == crate::config::LlmMode::Local && cfg.llm.local.exact_reuse,
         "policy": cfg.dialogue.policy.as_str(),
         "robot_name": cfg.dialogue.robot_name,
         "max_input_chars": cfg.dialogue.max_input_chars,
@@ -201,6 +202,20 @@ mod tests {
         let mut d = base();
         d.crisis.semantic_model_dir = Some("/elsewhere".into());
         assert_eq!(fingerprint(&d), fingerprint(&on));
+    }
+
+    #[test]
+    fn exact_reuse_changes_the_fingerprint_only_where_it_is_sent() {
+        use crate::config::LlmMode;
+        let a = fingerprint(&base());
+        let mut c = base();
+        c.llm.local.exact_reuse = true;
+        assert_ne!(fingerprint(&c), a, "the embedded server is asked for it");
+        let (mut o, mut o2) = (base(), base());
+        o.llm.mode = LlmMode::Openai;
+        o2.llm.mode = LlmMode::Openai;
+        o2.llm.local.exact_reuse = true;
+        assert_eq!(fingerprint(&o), fingerprint(&o2), "another server never gets the field");
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub struct LlmClient {
     /// [`crate::identity`]): the server must prove it holds it before any
     /// request is sent, and every request carries it as the bearer token.
     server_token: Option<String>,
+    /// Sends `"exact_reuse": true` (only ever to the embedded server, whose
+    /// own field it is; see [`crate::config::LocalLlmConfig::exact_reuse`]).
+    exact_reuse: bool,
 }
 
 impl LlmClient {
@@ -154,6 +157,7 @@ impl LlmClient {
             total_timeout: Duration::from_millis(cfg.total_timeout_ms),
             retries: cfg.retries,
             server_token: None,
+            exact_reuse: cfg.mode == crate::config::LlmMode::Local && cfg.local.exact_reuse,
         })
     }
 
@@ -253,6 +257,9 @@ impl LlmClient {
         }
         if let Some(p) = params.repeat_penalty {
             body["repeat_penalty"] = serde_json::json!(p);
+        }
+        if self.exact_reuse {
+            body["exact_reuse"] = serde_json::json!(true);
         }
         let first_deadline = start + self.first_token_timeout;
         let mut req = self.http.post(&url).json(&body);

@@ -29,6 +29,28 @@ async fn turn(e: &Engine, st: &mut SessionState, text: &str) -> attune_dialogue:
     e.turn(st, text, None, &CancellationToken::new()).await
 }
 
+#[tokio::test]
+async fn exact_reuse_is_asked_of_the_embedded_server_only_when_configured() {
+    let server = SseServer::start(vec![Reply::text("That sounds hard."), Reply::text("That sounds hard."), Reply::text("That sounds hard.")]).unwrap();
+    let url = server.base_url();
+    let mut sent = Vec::new();
+    for (mode, exact) in [(LlmMode::Local, true), (LlmMode::Local, false), (LlmMode::Openai, true)] {
+        let mut cfg = EngineConfig::default();
+        cfg.llm.mode = mode;
+        cfg.llm.local.exact_reuse = exact;
+        cfg.llm.first_token_timeout_ms = 800;
+        cfg.llm.total_timeout_ms = 3_000;
+        cfg.model_id = "test".into();
+        let e = Engine::new(cfg.clone(), Some(LlmClient::new(&cfg.llm, &url).expect("client")));
+        let mut st = SessionState::default();
+        let r = turn(&e, &mut st, "My week was long.").await;
+        assert_eq!(r.source, ReplySource::Llm, "{r:?}");
+        let req = server.requests.lock().unwrap().last().unwrap().clone();
+        sent.push(req.get("exact_reuse").cloned());
+    }
+    assert_eq!(sent, vec![Some(serde_json::json!(true)), None, None]);
+}
+
 const DISCLOSURE: &str = "I feel so lonely since I moved to this city.";
 
 #[tokio::test]
