@@ -22,6 +22,12 @@ done
 # built `attune` and `attune-llm` binaries.
 echo "test: building all binaries and tests"
 cargo build --workspace --all-targets --locked
+# Design: the crisis layer embeds its ~3,000 exemplar sentences once and
+# caches the vectors beside the model; nextest runs every test in its own
+# process, and a cold cache would have each of the first ones embed them all
+# at once on a 2-core machine. One run of the built binary fills the cache.
+echo "test: warming the crisis layer's exemplar vectors"
+./target/debug/attune fingerprint >/dev/null
 echo "test: running the suite"
 cargo nextest run --workspace --locked --no-fail-fast
 

@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for s in &a.semantic_eligible {
                 sents.push(serde_json::json!([s, emb.embed(s)?]));
             }
-            let line = serde_json::json!({"set": set, "expect": expect, "category": category, "lexical": lexical.as_str(), "text": text, "sentences": sents});
+            let line = serde_json::json!({"set": set, "expect": expect, "category": category, "lexical": lexical.as_str(), "text": text, "has_context": !context.is_empty(), "sentences": sents});
             writeln!(out, "{line}")?;
         }
     }

@@ -43,7 +43,12 @@ pub const EXEMPT_SOURCES: &[(&str, &str)] = &[
 ];
 
 /// Data files that shape grades, compiled in.
-const DATA_SOURCES: &[(&str, &str)] = &[("risk_exemplars", crate::semantic::EXEMPLARS_TOML), ("risk_tune_exemplars", crate::semantic::TUNE_JSONL)];
+const DATA_SOURCES: &[(&str, &str)] = &[
+    ("risk_exemplars", crate::semantic::EXEMPLARS_TOML),
+    ("risk_tune_exemplars", crate::semantic::TUNE_JSONL),
+    ("risk_dev_exemplars", crate::semantic::DEV_JSONL),
+    ("risk_author_exemplars", crate::semantic::AUTHORS_JSONL),
+];
 
 /// The fingerprint as 16 hex digits (64 bits of SHA-256), for an engine
 /// without a loaded semantic layer (off in the config, or not loaded).

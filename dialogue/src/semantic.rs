@@ -31,24 +31,58 @@ pub const EXEMPLARS_TOML: &str = include_str!("../data/risk-exemplars.toml");
 /// the everyday controls as hard negatives).
 ///
 /// Design: nearest-exemplar matching generalises with the breadth of its
-/// exemplars, and the tuning file is the broadest set of wordings this
+/// exemplars, and the labelled files are the broadest set of wordings this
 /// project has (several authors, texting style, typos). Controls that the
 /// lexical layer already keeps from the semantic layer (negation, third
 /// person, fiction, the past) are not used as negatives: they are close in
-/// meaning to genuine statements and would only mask them. The held-out file
-/// is never read here.
+/// meaning to genuine statements and would only mask them. The held-out
+/// files (`risk-heldout4.jsonl`, `risk-heldout5.jsonl`) are never read here.
 pub const TUNE_JSONL: &str = include_str!("../eval/risk-tune.jsonl");
 
-/// Control categories of the tuning file used as hard negatives.
-const TUNE_NEGATIVES: &[&str] = &["goodbye_normal", "hyperbole_joke", "idiom", "medication_normal", "ordinary_distress", "sleep_talk", "grief"];
+/// The third held-out file, since made a development file (tuned on by kind
+/// of cue; see the README): its statements are exemplars too.
+pub const DEV_JSONL: &str = include_str!("../eval/risk-heldout.jsonl");
+
+/// 1,614 statements by five authors, each writing in one voice (students
+/// texting, formal adults, non-native English, speech-to-text transcripts,
+/// veiled talk and dark humour), written for breadth and used only as
+/// exemplars. Measured by leaving one author out at a time (README).
+pub const AUTHORS_JSONL: &str = include_str!("../eval/risk-train5.jsonl");
+
+/// Every labelled file whose statements are exemplars, with its name.
+pub const EXEMPLAR_FILES: &[(&str, &str)] = &[("risk-tune.jsonl", TUNE_JSONL), ("risk-heldout.jsonl", DEV_JSONL), ("risk-train5.jsonl", AUTHORS_JSONL)];
+
+/// Control categories of the labelled files used as hard negatives.
+const TUNE_NEGATIVES: &[&str] = &[
+    "goodbye_normal",
+    "goodbyes_normal",
+    "giving_normal",
+    "hyperbole_joke",
+    "idiom",
+    "medication_normal",
+    "ordinary_distress",
+    "everyday_distress",
+    "sleep_talk",
+    "sleep",
+    "grief",
+];
 
 /// Tuning statements longer than this are not exemplars.
 const MAX_EXEMPLAR_WORDS: usize = 40;
 
-/// The tuning file's single-turn statements as (category or negative, text).
+/// The labelled files' single-turn statements as (category or negative, text).
 fn tune_exemplars() -> Vec<(Option<Category>, String)> {
     let mut out = Vec::new();
-    for line in TUNE_JSONL.lines().filter(|l| !l.trim().is_empty()) {
+    for (_, file) in EXEMPLAR_FILES {
+        out.extend(file_exemplars(file));
+    }
+    out
+}
+
+/// One labelled file's single-turn statements as exemplars.
+fn file_exemplars(file: &str) -> Vec<(Option<Category>, String)> {
+    let mut out = Vec::new();
+    for line in file.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
         if v.get("context").is_some() {
             continue;
@@ -65,7 +99,7 @@ fn tune_exemplars() -> Vec<(Option<Category>, String)> {
             if TUNE_NEGATIVES.contains(&cat) {
                 out.push((None, text.to_string()));
             }
-        } else if let Some(c) = Category::from_name(cat) {
+        } else if let Some(c) = Category::from_eval_label(cat) {
             out.push((Some(c), text.to_string()));
         }
     }
@@ -89,6 +123,9 @@ pub struct Thresholds {
     pub weak: f32,
     /// A match must beat the closest hard negative by this much.
     pub margin: f32,
+    /// Cosine at which a match to a contextual act earns its grade without
+    /// despair beside it (1 = never).
+    pub decisive: f32,
 }
 
 /// One curated sentence and its vector.
@@ -162,6 +199,9 @@ pub struct SemanticRisk {
     exemplars: Vec<Exemplar>,
     /// Tier thresholds.
     thresholds: Thresholds,
+    /// Hits already computed, by sentence (off unless [`Self::with_memo`]):
+    /// a hit does not depend on the thresholds, so a threshold sweep shares it.
+    memo: Option<Arc<std::sync::Mutex<std::collections::HashMap<String, SemanticHit>>>>,
 }
 
 impl SemanticRisk {
@@ -191,7 +231,27 @@ impl SemanticRisk {
             }
         };
         let exemplars = pairs.into_iter().zip(vectors).map(|((category, text), vector)| Exemplar { category, text, vector }).collect();
-        Ok(Self { embedder, exemplars, thresholds })
+        Ok(Self { embedder, exemplars, thresholds, memo: None })
+    }
+
+    /// The same layer without the exemplars whose text `exclude` picks (to
+    /// score a writer's statements with that writer left out). Its memo, if
+    /// any, starts empty: hits depend on the exemplars.
+    pub fn without(&self, exclude: impl Fn(&str) -> bool) -> Self {
+        let exemplars = self.exemplars.iter().filter(|e| !exclude(&e.text)).cloned().collect();
+        Self { embedder: self.embedder.clone(), exemplars, thresholds: self.thresholds, memo: self.memo.as_ref().map(|_| Arc::default()) }
+    }
+
+    /// Remembers every sentence's hit (for threshold sweeps over a fixed
+    /// set: `examples/risk_sweep.rs`). Unbounded; not for sessions.
+    pub fn with_memo(mut self) -> Self {
+        self.memo = Some(Arc::default());
+        self
+    }
+
+    /// The same exemplars (and memo) with other thresholds.
+    pub fn with_thresholds(&self, thresholds: Thresholds) -> Self {
+        Self { embedder: self.embedder.clone(), exemplars: self.exemplars.clone(), thresholds, memo: self.memo.clone() }
     }
 
     /// The shared embedder.
@@ -206,8 +266,17 @@ impl SemanticRisk {
 
     /// The closest positive and negative exemplars of one sentence.
     pub fn score(&self, sentence: &str) -> Result<SemanticHit, EmbedError> {
+        if let Some(hit) = self.memo.as_ref().and_then(|m| m.lock().ok()?.get(sentence).cloned()) {
+            return Ok(hit);
+        }
         let v = self.embedder.embed(sentence)?;
-        Ok(self.score_vector(&v))
+        let hit = self.score_vector(&v);
+        if let Some(m) = &self.memo {
+            if let Ok(mut m) = m.lock() {
+                m.insert(sentence.to_string(), hit.clone());
+            }
+        }
+        Ok(hit)
     }
 
     fn score_vector(&self, v: &[f32]) -> SemanticHit {
@@ -264,6 +333,13 @@ impl SemanticRisk {
             match self.score(s) {
                 Ok(hit) => {
                     if let Some((grade, tier)) = self.tier(&hit) {
+                        // Design: only a one-sentence exemplar can be decisive. A
+                        // longer one often turns on a twist the vector does not
+                        // hold ("bought a rope today. told the guy it was for
+                        // camping. it's not for camping" is 0.93 from "bought
+                        // rope for the camping trip this weekend").
+                        let decisive = hit.cosine >= self.thresholds.decisive && crate::text::split_sentences(&hit.exemplar).len() <= 1;
+                        let tier = if tier == "semantic_strong" && decisive { "semantic_decisive" } else { tier };
                         raises.push((hit.category, grade, tier));
                     }
                 }
@@ -275,7 +351,7 @@ impl SemanticRisk {
             || !a.categories.is_empty()
             || raises.iter().any(|(c, _, _)| !is_contextual(*c));
         for (c, grade, tier) in raises {
-            if is_contextual(c) && !despair {
+            if is_contextual(c) && !despair && tier != "semantic_decisive" {
                 if !a.ambiguous.contains(&c) {
                     a.ambiguous.push(c);
                 }
@@ -329,7 +405,9 @@ fn is_contextual(c: Category) -> bool {
 pub fn exemplars_sha256() -> String {
     let mut h = Sha256::new();
     h.update(EXEMPLARS_TOML.as_bytes());
-    h.update(TUNE_JSONL.as_bytes());
+    for (_, file) in EXEMPLAR_FILES {
+        h.update(file.as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -359,18 +437,67 @@ mod tests {
     }
 
     #[test]
-    fn the_tuning_file_adds_positives_by_category_and_only_everyday_controls_as_negatives() {
+    fn the_labelled_files_add_positives_by_category_and_only_everyday_controls_as_negatives() {
         let t = tune_exemplars();
-        assert!(t.iter().filter(|(c, _)| c.is_some()).count() >= 200, "{} positives", t.iter().filter(|(c, _)| c.is_some()).count());
-        assert!(t.iter().any(|(c, _)| c.is_none()));
+        assert!(t.iter().filter(|(c, _)| c.is_some()).count() >= 1500, "{} positives", t.iter().filter(|(c, _)| c.is_some()).count());
+        assert!(t.iter().filter(|(c, _)| c.is_none()).count() >= 500);
         // Negated, third-person, fiction and past controls are not negatives.
         let negatives: Vec<&str> = t.iter().filter(|(c, _)| c.is_none()).map(|(_, s)| s.as_str()).collect();
-        for line in TUNE_JSONL.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            if matches!(v["category"].as_str(), Some("negation" | "third_person" | "fiction" | "past_resolved")) {
-                assert!(!negatives.contains(&v["text"].as_str().unwrap()), "{line}");
+        for (name, file) in EXEMPLAR_FILES {
+            for line in file.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{name}: {e}"));
+                if matches!(v["category"].as_str(), Some("negation" | "third_person" | "fiction" | "fiction_media" | "past_resolved")) {
+                    assert!(!negatives.contains(&v["text"].as_str().unwrap()), "{name}: {line}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn every_risk_label_in_the_exemplar_files_names_a_category() {
+        // A label the parser did not know used to drop its statements silently.
+        for (name, file) in EXEMPLAR_FILES {
+            for line in file.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let (cat, expect) = (v["category"].as_str().unwrap(), v["expect"].as_str().unwrap());
+                if expect != "none" && cat != "accumulation" && cat != "past_resolved" {
+                    assert!(Category::from_eval_label(cat).is_some(), "{name}: label `{cat}` names no category");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_held_out_statement_is_an_exemplar() {
+        let held: Vec<String> = [include_str!("../eval/risk-heldout4.jsonl"), include_str!("../eval/risk-heldout5.jsonl")]
+            .iter()
+            .flat_map(|f| f.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_lowercase()))
+            .collect();
+        assert!(held.len() >= 700);
+        for (_, text) in tune_exemplars() {
+            assert!(!held.contains(&text.to_lowercase()), "held-out statement used as an exemplar: {text}");
+        }
+    }
+
+    #[test]
+    fn a_cache_that_does_not_fit_is_not_trusted_and_an_intact_one_reads_back_bit_for_bit() {
+        let dir = std::env::temp_dir().join(format!("attune-vector-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("exemplar-vectors-test.bin");
+        let vectors = vec![vec![0.1f32, -0.2, 0.3], vec![1.0e-7, 0.5, -0.75], vec![0.0, 0.0, 1.0]];
+        write_vector_cache(&path, &vectors).unwrap();
+        assert_eq!(read_vector_cache(&path, 3), Some(vectors.clone()));
+        assert_eq!(read_vector_cache(&path, 4), None, "another exemplar count");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 4]).unwrap();
+        assert_eq!(read_vector_cache(&path, 3), None, "truncated");
+        let mut nan = bytes.clone();
+        nan[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+        std::fs::write(&path, &nan).unwrap();
+        assert_eq!(read_vector_cache(&path, 3), None, "not finite");
+        assert_eq!(read_vector_cache(&dir.join("absent.bin"), 3), None);
+        assert!(write_vector_cache(&path, &[vec![1.0], vec![1.0, 2.0]]).is_err(), "ragged vectors");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -386,7 +513,9 @@ fn exemplar_cache_path(embedder: &Embedder) -> std::path::PathBuf {
     let mut h = Sha256::new();
     h.update(embedder.weights_sha256().as_bytes());
     h.update(EXEMPLARS_TOML.as_bytes());
-    h.update(TUNE_JSONL.as_bytes());
+    for (_, file) in EXEMPLAR_FILES {
+        h.update(file.as_bytes());
+    }
     embedder.dir().join(format!("exemplar-vectors-{}.bin", hex::encode(&h.finalize()[..8])))
 }
 

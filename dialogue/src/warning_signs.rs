@@ -109,6 +109,24 @@ impl Category {
         Category::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
+    /// The category of a label in the evaluation files, which also use
+    /// shorter names written by their authors (`nssi`, `method`,
+    /// `means_stockpile`, `plan_time`, …); `None` for a control or an
+    /// unknown label.
+    pub fn from_eval_label(s: &str) -> Option<Category> {
+        Category::from_name(s).or(match s {
+            "belongingness" => Some(Category::ThwartedBelongingness),
+            // C-SSRS ideation with a method is active ideation.
+            "method" => Some(Category::ActiveIdeation),
+            "means_acquire" | "means_stockpile" => Some(Category::MeansAcquiring),
+            "plan_time" => Some(Category::PlanWithTime),
+            "preparatory" => Some(Category::PreparatoryActs),
+            "nssi" => Some(Category::SelfInjury),
+            "calm_decision" => Some(Category::CalmAfterDecision),
+            _ => None,
+        })
+    }
+
     /// The grade this category gets on its own.
     ///
     /// Design: passive ideation, burdensomeness, belongingness, hopelessness

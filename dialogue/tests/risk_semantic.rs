@@ -7,7 +7,7 @@
 use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
 use attune_dialogue::embed::{cosine, EmbedError, Embedder};
 use attune_dialogue::risk_eval::{parse_items, report, run};
-use attune_dialogue::semantic::SemanticRisk;
+use attune_dialogue::semantic::{SemanticRisk, Thresholds};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -163,43 +163,69 @@ fn eval_file(name: &str) -> attune_dialogue::risk_eval::Report {
     rep
 }
 
+/// Lowest acceptable figures for one labelled file.
+struct Floors {
+    /// High+imminent items that got the crisis protocol.
+    high: f64,
+    /// Low items that got at least the check-in question.
+    low: f64,
+    /// None items that stayed none.
+    spec: f64,
+    /// Idiom and grief controls that stayed none.
+    idiom_grief: f64,
+}
+
+/// Scores `name` and checks each figure against its floor, naming the file
+/// and the figure that fell.
+fn assert_floors(name: &str, min_items: usize, f: Floors) {
+    let r = eval_file(name);
+    assert!(r.n >= min_items, "{name}: {} items, expected at least {min_items}", r.n);
+    for (what, got, floor) in [
+        ("high+imminent recall", r.high_imminent_recall, f.high),
+        ("low recall", r.low_recall, f.low),
+        ("specificity", r.specificity, f.spec),
+        ("idiom/grief specificity", r.idiom_grief_specificity, f.idiom_grief),
+    ] {
+        assert!(got >= floor, "{name}: {what} {got:.3} is below its floor {floor:.3}");
+    }
+}
+
 #[test]
 fn the_tuning_set_stays_above_its_floors() {
-    let r = eval_file("risk-tune.jsonl");
-    assert!(r.n >= 150);
-    assert!(r.high_imminent_recall >= FLOOR_TUNE_HIGH, "high+imminent recall {:.3}", r.high_imminent_recall);
-    assert!(r.low_recall >= FLOOR_TUNE_LOW, "low recall {:.3}", r.low_recall);
-    assert!(r.specificity >= FLOOR_TUNE_SPEC, "specificity {:.3}", r.specificity);
-    assert!(r.idiom_grief_specificity >= 0.95, "idiom/grief specificity {:.3}", r.idiom_grief_specificity);
+    assert_floors("risk-tune.jsonl", 150, FLOOR_TUNE);
 }
 
 #[test]
 fn the_held_out_set_stays_above_its_floors() {
-    let r = eval_file("risk-heldout.jsonl");
-    assert!(r.high_imminent_recall >= FLOOR_HELDOUT_HIGH, "high+imminent recall {:.3}", r.high_imminent_recall);
-    assert!(r.low_recall >= FLOOR_HELDOUT_LOW, "low recall {:.3}", r.low_recall);
-    assert!(r.specificity >= FLOOR_HELDOUT_SPEC, "specificity {:.3}", r.specificity);
-    assert!(r.idiom_grief_specificity >= FLOOR_HELDOUT_IDIOM_GRIEF, "idiom/grief specificity {:.3}", r.idiom_grief_specificity);
+    assert_floors("risk-heldout.jsonl", 300, FLOOR_HELDOUT);
 }
 
 #[test]
 fn the_fourth_held_out_set_stays_above_its_floors() {
-    let r = eval_file("risk-heldout4.jsonl");
-    assert!(r.n >= 400);
-    assert!(r.high_imminent_recall >= FLOOR_HELDOUT4_HIGH, "high+imminent recall {:.3}", r.high_imminent_recall);
-    assert!(r.low_recall >= FLOOR_HELDOUT4_LOW, "low recall {:.3}", r.low_recall);
-    assert!(r.specificity >= FLOOR_HELDOUT4_SPEC, "specificity {:.3}", r.specificity);
-    assert!(r.idiom_grief_specificity >= FLOOR_HELDOUT4_IDIOM_GRIEF, "idiom/grief specificity {:.3}", r.idiom_grief_specificity);
+    assert_floors("risk-heldout4.jsonl", 400, FLOOR_HELDOUT4);
 }
+
+#[test]
+fn the_fifth_held_out_set_stays_above_its_floors() {
+    assert_floors("risk-heldout5.jsonl", 340, FLOOR_HELDOUT5);
+}
+
+// The fifth file (`risk-heldout5.jsonl`, 351 statements by a writer who saw
+// neither the code nor any earlier file, written beside the five authors of
+// `risk-train5.jsonl`) was scored once, with those authors' statements as
+// exemplars and the thresholds chosen without it (left-out authors, ESConv):
+// 0.674 / 0.763 / 0.950, idiom/grief 1.000 (aggregates seen along the way,
+// none used for a choice: 0.682, 0.652 and 0.735 with intermediate settings).
+// Nobody has read its items. Floors just below.
+const FLOOR_HELDOUT5: Floors = Floors { high: 0.65, low: 0.74, spec: 0.93, idiom_grief: 0.97 };
 
 // The fourth file (`risk-heldout4.jsonl`, 411 statements by a writer who saw
 // neither the code nor any earlier file) was scored once, after round 3:
 // 0.672 / 0.815 / 0.924, idiom/grief 0.902 (before round 3: 0.661 / 0.815 /
-// 0.895 / 0.854). Floors just below; nobody has read its items.
-const FLOOR_HELDOUT4_HIGH: f64 = 0.65;
-const FLOOR_HELDOUT4_LOW: f64 = 0.80;
-const FLOOR_HELDOUT4_SPEC: f64 = 0.91;
-const FLOOR_HELDOUT4_IDIOM_GRIEF: f64 = 0.88;
+// 0.895 / 0.854); scored again (aggregate only) after the five authors'
+// statements became exemplars, with the final thresholds: 0.741 / 0.862 /
+// 0.924, idiom/grief 0.902. Floors just below; nobody has read its items.
+const FLOOR_HELDOUT4: Floors = Floors { high: 0.72, low: 0.84, spec: 0.90, idiom_grief: 0.88 };
 
 // Floors just below the figures measured when the layer was last changed
 // (README). Measured: tuning (1065 statements: the first two held-out files
@@ -207,14 +233,55 @@ const FLOOR_HELDOUT4_IDIOM_GRIEF: f64 = 0.88;
 // (`risk-heldout.jsonl`, scored once as held-out at 0.685 / 0.817 / 0.882,
 // idiom/grief 0.900, then made a development file and tuned on by kind of
 // cue) 0.988 / 1.000 / 0.980, idiom/grief 1.000. Its floors keep that work
-// from being undone; they say nothing about unseen wording.
-const FLOOR_TUNE_HIGH: f64 = 0.90;
-const FLOOR_TUNE_LOW: f64 = 0.98;
-const FLOOR_TUNE_SPEC: f64 = 0.95;
-const FLOOR_HELDOUT_HIGH: f64 = 0.96;
-const FLOOR_HELDOUT_LOW: f64 = 0.97;
-const FLOOR_HELDOUT_SPEC: f64 = 0.95;
-const FLOOR_HELDOUT_IDIOM_GRIEF: f64 = 0.95;
+// from being undone; they say nothing about unseen wording. Since history
+// step 9 both files are exemplars too: 0.965 / 0.990 / 0.962 and 0.975 /
+// 1.000 / 0.980.
+const FLOOR_TUNE: Floors = Floors { high: 0.95, low: 0.98, spec: 0.95, idiom_grief: 0.97 };
+const FLOOR_HELDOUT: Floors = Floors { high: 0.97, low: 0.98, spec: 0.96, idiom_grief: 0.98 };
+
+#[test]
+fn a_near_paraphrase_of_a_stated_act_earns_its_grade_without_despair_beside_it() {
+    // Acts ordinary on their own (a plan, means, preparation) need despair in
+    // the turn — unless the sentence is within `semantic_decisive` of a
+    // labelled statement that carries its purpose in its own words.
+    let decisive = semantic();
+    let gated = decisive.with_thresholds(Thresholds { decisive: 1.0, ..decisive.thresholds() });
+    let cfg = CrisisConfig::default();
+    let (mut raised, mut lowered, mut n) = (0, 0, 0);
+    for (name, file) in attune_dialogue::semantic::EXEMPLAR_FILES {
+        for item in parse_items(file).unwrap_or_else(|e| panic!("{name}: {e}")) {
+            if !item.context.is_empty() || !matches!(item.category.as_str(), "plan" | "preparatory" | "preparatory_acts" | "means_acquire" | "means_acquiring" | "means_stockpile") {
+                continue;
+            }
+            n += 1;
+            let with = CrisisTracker::default().on_turn_with(&item.text, &cfg, Some(decisive)).risk;
+            let without = CrisisTracker::default().on_turn_with(&item.text, &cfg, Some(&gated)).risk;
+            if with < without {
+                lowered += 1;
+            }
+            if with >= Risk::High && without < Risk::High {
+                raised += 1;
+            }
+        }
+    }
+    assert!(n >= 150, "{n} act statements");
+    assert_eq!(lowered, 0, "the decisive tier lowered a grade");
+    assert!(raised >= 10, "the decisive tier raised only {raised} of {n} act statements to the protocol");
+    // Everyday acts with an everyday purpose get nothing from it: a long
+    // exemplar whose risk is in a twist ("…told the guy it was for camping.
+    // it's not for camping") is never decisive.
+    for t in [
+        "i gave my old bike to my neighbour's kid since we're moving",
+        "wrote a card for my aunt's retirement, she'll love it",
+        "bought rope for the camping trip this weekend",
+        "got some rope for the camping trip this weekend",
+    ] {
+        let with = CrisisTracker::default().on_turn_with(t, &cfg, Some(decisive));
+        let without = CrisisTracker::default().on_turn_with(t, &cfg, Some(&gated));
+        assert_eq!(with.risk, without.risk, "{t}: {:?}", with.signals);
+        assert!(with.risk < Risk::High, "{t}: {:?}", with.signals);
+    }
+}
 
 /// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
 /// risk, labelled by hand: they are not false alarms. Ids only; the data is
@@ -272,11 +339,6 @@ fn exemplar_vectors_read_back_from_the_cache_score_exactly_as_freshly_embedded_o
     for s in ["i looked up how many pills it would take", "i gave my guitar to my brother, i wont need it", "thanks, see you tomorrow"] {
         assert_eq!(fresh.score(s).unwrap(), again.score(s).unwrap(), "{s}");
     }
-    // A cache that does not fit (truncated) is recomputed, not trusted.
-    let path = cached[0].path();
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let repaired = SemanticRisk::new(Arc::new(Embedder::load(tmp.path()).unwrap()), thresholds).unwrap();
-    assert_eq!(fresh.score("i have a rope in my car").unwrap(), repaired.score("i have a rope in my car").unwrap());
-    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the cache is rewritten whole");
+    // (A cache that does not fit is recomputed, not trusted: unit-tested in
+    // semantic.rs, where it costs no second embedding of every exemplar.)
 }

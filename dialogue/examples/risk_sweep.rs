@@ -1,0 +1,74 @@
+//! Sweeps the semantic layer's thresholds: for each `strong,weak,margin,decisive`
+//! triple, the share of ESConv seeker turns that get the protocol and the
+//! check-in question, and the figures on each labelled file given. A file
+//! whose items name their `author` is scored leaving each author out in turn
+//! (that author's statements are removed from the exemplars), which is how
+//! the thresholds are chosen without a held-out file. Hits are memoised and
+//! shared between triples. Usage:
+//!   cargo run -p attune-dialogue --example risk_sweep -- MODEL_DIR DEV.jsonl FAILED.json "0.62,0.60,0.10,1;..." [FILE.jsonl ...]
+
+use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
+use attune_dialogue::embed::Embedder;
+use attune_dialogue::risk_eval::{esconv_seeker_turns, report, run, RiskItem};
+use attune_dialogue::semantic::{SemanticRisk, Thresholds};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A file's items grouped by author ("" when it names none).
+fn by_author(text: &str) -> Result<BTreeMap<String, Vec<RiskItem>>, Box<dyn std::error::Error>> {
+    let mut out: BTreeMap<String, Vec<RiskItem>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let author = v.get("author").and_then(|a| a.as_str()).unwrap_or_default().to_string();
+        out.entry(author).or_default().push(serde_json::from_value(v)?);
+    }
+    Ok(out)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: risk_sweep MODEL_DIR DEV.jsonl FAILED.json \"s,w,m,d;...\" [FILE.jsonl ...]";
+    let (Some(model), Some(dev), Some(failed), Some(triples)) = (args.first(), args.get(1), args.get(2), args.get(3)) else { return Err(usage.into()) };
+    let cfg = CrisisConfig::default();
+    let base = SemanticRisk::new(Arc::new(Embedder::load(std::path::Path::new(model))?), cfg.semantic_thresholds())?.with_memo();
+    let turns = if dev == "-" { Vec::new() } else { esconv_seeker_turns(&std::fs::read_to_string(dev)?, Some(&std::fs::read_to_string(failed)?))? };
+    let mut files = Vec::new();
+    for f in &args[4..] {
+        let groups = by_author(&std::fs::read_to_string(f)?)?;
+        let layers: Vec<(SemanticRisk, Vec<RiskItem>)> = groups
+            .into_iter()
+            .map(|(author, items)| {
+                let texts: std::collections::HashSet<String> = items.iter().map(|i| i.text.clone()).collect();
+                let layer = if author.is_empty() { base.without(|_| false) } else { base.without(|t| texts.contains(t)) };
+                (layer, items)
+            })
+            .collect();
+        files.push((f.rsplit('/').next().unwrap_or(f).to_string(), layers));
+    }
+    for t in triples.split(';') {
+        let v: Vec<f32> = t.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>()?;
+        let [strong, weak, margin, decisive] = v[..] else { return Err(format!("bad tuple {t:?}: strong,weak,margin,decisive").into()) };
+        let th = Thresholds { strong, weak, margin, decisive };
+        let sem = base.with_thresholds(th);
+        let (mut p, mut c) = (0usize, 0usize);
+        for turn in &turns {
+            match CrisisTracker::default().on_turn_with(turn, &cfg, Some(&sem)).risk {
+                Risk::High | Risk::Imminent => p += 1,
+                Risk::Low => c += 1,
+                Risk::None => {}
+            }
+        }
+        let n = turns.len().max(1) as f64;
+        let mut line = format!("s={strong} w={weak} m={margin} d={decisive}: esconv protocol {:.2}% check-in {:.2}%", p as f64 / n * 100.0, c as f64 / n * 100.0);
+        for (name, layers) in &files {
+            let mut results = Vec::new();
+            for (layer, items) in layers {
+                results.extend(run(items, &cfg, Some(&layer.with_thresholds(th))));
+            }
+            let r = report(&results);
+            line += &format!(" | {name}: {:.3} / {:.3} / low {:.3} / spec {:.3} / ig {:.3}", r.high_imminent_recall, r.high_imminent_reached, r.low_recall, r.specificity, r.idiom_grief_specificity);
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
