@@ -99,17 +99,20 @@ impl Default for CrisisConfig {
             // Design: chosen with the five authors' statements as exemplars,
             // on two things only: recall when each author in turn is left out
             // (the others' statements are the exemplars) and false alarms on
-            // ESConv seeker turns, with room under the goals (0.38 % protocol,
-            // 1.26 % check-in; 0.62 / 0.575 / 0.06 gave 0.55 % / 2.63 %;
+            // ESConv seeker turns, with room under the goals (0.31 % protocol,
+            // 0.97 % check-in with the final exemplars; 0.62 / 0.575 / 0.06 gave 0.55 % / 2.63 %;
             // `examples/risk_sweep.rs`).
             // Raising the margin cost less left-out recall than raising
             // `strong` for the same false alarms. Held-out files not used.
             semantic_strong: 0.62,
             semantic_weak: 0.60,
             semantic_margin: 0.10,
-            // Chosen the same way (left-out authors' strict recall 0.647 →
-            // 0.753; ESConv protocol 0.38 % → 0.40 %; at 0.64 it was 0.46 %).
-            semantic_decisive: 0.66,
+            // Off (1 = never). At 0.66 it raised left-out authors' strict
+            // recall 0.647 → 0.753 for ESConv protocol 0.38 % → 0.40 %, but
+            // it also gave "bought rope for the camping trip this weekend"
+            // the crisis protocol (nearest: a one-sentence rope statement);
+            // an act beside a stated ordinary purpose needs a guard first.
+            semantic_decisive: 1.0,
         }
     }
 }

@@ -95,6 +95,15 @@ fn file_exemplars(file: &str) -> Vec<(Option<Category>, String)> {
         if text.split_whitespace().count() > MAX_EXEMPLAR_WORDS {
             continue;
         }
+        // Design: one sentence only. Turns are matched sentence by sentence,
+        // and a several-sentence statement's vector is mostly its ordinary
+        // talk: "Went to work, came home, made tea, and spent the whole
+        // evening thinking I'd rather kill myself… Anyway the tea was nice"
+        // put "I made some tea." at 0.64 from active ideation (the crisis
+        // protocol, found by the bus test's participant script).
+        if crate::text::split_sentences(text).len() > 1 {
+            continue;
+        }
         if expect == "none" {
             if TUNE_NEGATIVES.contains(&cat) {
                 out.push((None, text.to_string()));
@@ -439,8 +448,9 @@ mod tests {
     #[test]
     fn the_labelled_files_add_positives_by_category_and_only_everyday_controls_as_negatives() {
         let t = tune_exemplars();
-        assert!(t.iter().filter(|(c, _)| c.is_some()).count() >= 1500, "{} positives", t.iter().filter(|(c, _)| c.is_some()).count());
-        assert!(t.iter().filter(|(c, _)| c.is_none()).count() >= 500);
+        assert!(t.iter().filter(|(c, _)| c.is_some()).count() >= 700, "{} positives", t.iter().filter(|(c, _)| c.is_some()).count());
+        assert!(t.iter().filter(|(c, _)| c.is_none()).count() >= 400, "{} negatives", t.iter().filter(|(c, _)| c.is_none()).count());
+        assert!(t.iter().all(|(_, s)| crate::text::split_sentences(s).len() <= 1), "a several-sentence exemplar");
         // Negated, third-person, fiction and past controls are not negatives.
         let negatives: Vec<&str> = t.iter().filter(|(c, _)| c.is_none()).map(|(_, s)| s.as_str()).collect();
         for (name, file) in EXEMPLAR_FILES {
