@@ -25,9 +25,13 @@ fn a_reflect_session_is_counted_by_source_and_kind_of_turn() {
     assert_eq!(v["backend"], "reflect");
     assert_eq!(v["all"]["turns"], 4, "{v}");
     assert_eq!(v["all"]["llm"], 0);
-    // The passive-ideation turn gets the deterministic check-in (rule), the
-    // empty turn the fixed reply (rule); the rest reflect.
-    assert_eq!(v["all"]["rule"], 2, "{v}");
+    // The passive-ideation turn gets at least the deterministic check-in
+    // (rule) — the semantic layer may grade "I don't want to be here anymore"
+    // as the crisis protocol (its nearest exemplar is active ideation) — and
+    // the empty turn the fixed reply (rule); the rest reflect.
+    let deterministic = v["all"]["rule"].as_u64().unwrap() + v["all"]["protocol"].as_u64().unwrap();
+    assert_eq!(deterministic, 2, "{v}");
+    assert!(v["all"]["rule"].as_u64().unwrap() >= 1, "{v}");
     assert_eq!(v["all"]["reflect"], 2, "{v}");
     assert_eq!(v["by_user_act"]["empty"]["turns"], 1, "{v}");
     assert!(v["by_user_act"]["disclosure"]["turns"].as_u64().unwrap() >= 1, "{v}");
