@@ -22,7 +22,7 @@ done
 # built `attune` and `attune-llm` binaries.
 echo "test: building all binaries and tests"
 cargo build --workspace --all-targets --locked
-# Design: the crisis layer embeds its ~3,000 exemplar sentences once and
+# Design: the crisis layer embeds its ~1,700 exemplar sentences once and
 # caches the vectors beside the model; nextest runs every test in its own
 # process, and a cold cache would have each of the first ones embed them all
 # at once on a 2-core machine. One run of the built binary fills the cache.

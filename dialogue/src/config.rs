@@ -74,6 +74,12 @@ impl Default for LlmConfig {
 }
 
 impl LlmConfig {
+    /// Whether requests carry `"exact_reuse": true`: only to the embedded
+    /// server (attune-llm's own field), and only when configured.
+    pub fn sends_exact_reuse(&self) -> bool {
+        self.mode == LlmMode::Local && self.local.exact_reuse
+    }
+
     /// Checks values types cannot; errors name the field.
     pub fn validate(&self) -> Result<(), String> {
         if self.mode == LlmMode::Openai

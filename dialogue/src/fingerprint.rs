@@ -106,7 +106,7 @@ pub fn canonical_with(cfg: &EngineConfig, layer: &SemanticLayer) -> serde_json::
         "backend": cfg.llm.mode.as_str(),
         "model_id": cfg.model_id,
         "sampling": cfg.dialogue.sampling,
-        "exact_reuse": cfg.llm.mode == crate::config::LlmMode::Local && cfg.llm.local.exact_reuse,
+        "exact_reuse": cfg.llm.sends_exact_reuse(),
         "policy": cfg.dialogue.policy.as_str(),
         "robot_name": cfg.dialogue.robot_name,
         "max_input_chars": cfg.dialogue.max_input_chars,

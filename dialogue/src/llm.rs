@@ -157,7 +157,7 @@ impl LlmClient {
             total_timeout: Duration::from_millis(cfg.total_timeout_ms),
             retries: cfg.retries,
             server_token: None,
-            exact_reuse: cfg.mode == crate::config::LlmMode::Local && cfg.local.exact_reuse,
+            exact_reuse: cfg.sends_exact_reuse(),
         })
     }
 

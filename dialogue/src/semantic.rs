@@ -522,10 +522,7 @@ fn exemplar_cache_path(embedder: &Embedder) -> std::path::PathBuf {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(embedder.weights_sha256().as_bytes());
-    h.update(EXEMPLARS_TOML.as_bytes());
-    for (_, file) in EXEMPLAR_FILES {
-        h.update(file.as_bytes());
-    }
+    h.update(exemplars_sha256().as_bytes());
     embedder.dir().join(format!("exemplar-vectors-{}.bin", hex::encode(&h.finalize()[..8])))
 }
 
