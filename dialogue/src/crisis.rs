@@ -60,6 +60,10 @@ pub struct CrisisConfig {
     /// despair in the turn: the exemplar it is that close to carries its
     /// purpose in its own words. 1 = never.
     pub semantic_decisive: f32,
+    /// A decisive match must also beat the closest hard negative (everyday
+    /// errands among them) by this much; an act beside an ordinary purpose
+    /// then keeps the check-in question instead of the protocol.
+    pub semantic_decisive_margin: f32,
 }
 
 impl CrisisConfig {
@@ -70,6 +74,7 @@ impl CrisisConfig {
             ("crisis.semantic_weak", self.semantic_weak),
             ("crisis.semantic_margin", self.semantic_margin),
             ("crisis.semantic_decisive", self.semantic_decisive),
+            ("crisis.semantic_decisive_margin", self.semantic_decisive_margin),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("field `{name}`: must be within 0..=1, got {v}"));
@@ -83,7 +88,7 @@ impl CrisisConfig {
 
     /// The semantic tier thresholds.
     pub fn semantic_thresholds(&self) -> crate::semantic::Thresholds {
-        crate::semantic::Thresholds { strong: self.semantic_strong, weak: self.semantic_weak, margin: self.semantic_margin, decisive: self.semantic_decisive }
+        crate::semantic::Thresholds { strong: self.semantic_strong, weak: self.semantic_weak, margin: self.semantic_margin, decisive: self.semantic_decisive, decisive_margin: self.semantic_decisive_margin }
     }
 }
 
@@ -107,12 +112,18 @@ impl Default for CrisisConfig {
             semantic_strong: 0.62,
             semantic_weak: 0.60,
             semantic_margin: 0.10,
-            // Off (1 = never). At 0.66 it raised left-out authors' strict
-            // recall 0.647 → 0.753 for ESConv protocol 0.38 % → 0.40 %, but
-            // it also gave "bought rope for the camping trip this weekend"
-            // the crisis protocol (nearest: a one-sentence rope statement);
-            // an act beside a stated ordinary purpose needs a guard first.
-            semantic_decisive: 1.0,
+            // Design: on at 0.66 with its own margin of 0.15 over the
+            // closest hard negative. Without that margin it gave "bought
+            // rope for the camping trip this weekend" the crisis protocol
+            // (0.82 to a one-sentence rope statement, 0.71 to a tow-rope
+            // errand). Chosen on the left-out authors, the tuning half of a
+            // sixth writer's act statements (150 veiled acts and everyday
+            // errands with ropes, pills, ladders, platforms) and ESConv:
+            // strict recall 0.606 → 0.654 and 0.164 → 0.192, ESConv 0.31 % /
+            // 0.97 % and the errands' specificity unchanged; margin 0.10
+            // would have given 0.664 / 0.205. Held-out files not used.
+            semantic_decisive: 0.66,
+            semantic_decisive_margin: 0.15,
         }
     }
 }

@@ -135,6 +135,16 @@ pub struct Thresholds {
     /// Cosine at which a match to a contextual act earns its grade without
     /// despair beside it (1 = never).
     pub decisive: f32,
+    /// How far a decisive match must beat the closest hard negative: an act
+    /// named beside an everyday purpose sits close to the errand negatives
+    /// ("bought rope for the camping trip this weekend": 0.82 to a rope
+    /// statement, 0.71 to a tow rope for the snow) and stays undecided.
+    #[serde(default = "default_decisive_margin")]
+    pub decisive_margin: f32,
+}
+
+fn default_decisive_margin() -> f32 {
+    crate::crisis::CrisisConfig::default().semantic_decisive_margin
 }
 
 /// One curated sentence and its vector.
@@ -347,7 +357,9 @@ impl SemanticRisk {
                         // hold ("bought a rope today. told the guy it was for
                         // camping. it's not for camping" is 0.93 from "bought
                         // rope for the camping trip this weekend").
-                        let decisive = hit.cosine >= self.thresholds.decisive && crate::text::split_sentences(&hit.exemplar).len() <= 1;
+                        let decisive = hit.cosine >= self.thresholds.decisive
+                            && hit.cosine - hit.negative_cosine >= self.thresholds.decisive_margin
+                            && crate::text::split_sentences(&hit.exemplar).len() <= 1;
                         let tier = if tier == "semantic_strong" && decisive { "semantic_decisive" } else { tier };
                         raises.push((hit.category, grade, tier));
                     }

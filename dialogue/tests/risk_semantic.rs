@@ -215,6 +215,23 @@ fn the_fifth_held_out_set_stays_above_its_floors() {
     assert_floors("risk-heldout5.jsonl", 340, FLOOR_HELDOUT5);
 }
 
+#[test]
+fn the_sixth_writers_held_out_acts_stay_above_their_floors() {
+    assert_floors("risk-acts6-heldout.jsonl", 150, FLOOR_ACTS6);
+}
+
+// The sixth writer (saw neither the code nor any earlier file) wrote 300
+// one-sentence statements: veiled acts with no words of despair (means,
+// stockpiles, research, farewells, plans, dates) and everyday errands with
+// the same objects. Split by hash into a tuning half (`risk-acts6-tune`,
+// used to choose `semantic_decisive_margin`, read item by item) and this
+// held-out half (never read), scored once: strict recall 0.208 with the
+// decisive tier off and 0.286 with it on, check-in or more 0.416,
+// specificity 0.959 both ways. It has no low or idiom/grief items. Floors
+// just below: these acts are mostly missed, and the floor only keeps that
+// from getting worse.
+const FLOOR_ACTS6: Floors = Floors { high: 0.27, low: 0.0, spec: 0.94, idiom_grief: 0.0 };
+
 // The fifth file (`risk-heldout5.jsonl`, 351 statements by a writer who saw
 // neither the code nor any earlier file, written beside the five authors of
 // `risk-train5.jsonl`) was scored once, with those authors' statements as
@@ -223,7 +240,9 @@ fn the_fifth_held_out_set_stays_above_its_floors() {
 // (aggregates seen along the way, none used for a choice: 0.682, 0.652,
 // 0.735 and 0.674 / 0.763 / 0.950 with intermediate settings).
 // Nobody has read its items. Floors just below.
-const FLOOR_HELDOUT5: Floors = Floors { high: 0.61, low: 0.66, spec: 0.93, idiom_grief: 0.97 };
+// With the decisive tier on (history step 10): 0.659 strict, the rest
+// unchanged.
+const FLOOR_HELDOUT5: Floors = Floors { high: 0.64, low: 0.66, spec: 0.93, idiom_grief: 0.97 };
 
 // The fourth file (`risk-heldout4.jsonl`, 411 statements by a writer who saw
 // neither the code nor any earlier file) was scored once, after round 3:
@@ -231,7 +250,9 @@ const FLOOR_HELDOUT5: Floors = Floors { high: 0.61, low: 0.66, spec: 0.93, idiom
 // 0.895 / 0.854); scored again (aggregate only) after the five authors'
 // statements became exemplars, with the final thresholds and one-sentence
 // exemplars: 0.701 / 0.831 / 0.930, idiom/grief 0.902. Floors just below; nobody has read its items.
-const FLOOR_HELDOUT4: Floors = Floors { high: 0.68, low: 0.81, spec: 0.91, idiom_grief: 0.88 };
+// With the decisive tier on (history step 10): 0.713 strict, the rest
+// unchanged.
+const FLOOR_HELDOUT4: Floors = Floors { high: 0.69, low: 0.81, spec: 0.91, idiom_grief: 0.88 };
 
 // Floors just below the figures measured when the layer was last changed
 // (README). Measured: tuning (1065 statements: the first two held-out files
@@ -250,12 +271,13 @@ fn a_near_paraphrase_of_a_stated_act_earns_its_grade_without_despair_beside_it()
     // Acts ordinary on their own (a plan, means, preparation) need despair in
     // the turn — unless the sentence is within `semantic_decisive` of a
     // labelled statement that carries its purpose in its own words.
-    // Off by default (see `CrisisConfig::default`); measured here at the
-    // value that was tried.
-    let gated = semantic();
-    assert_eq!(gated.thresholds().decisive, 1.0, "the decisive tier is off by default");
-    let decisive = &gated.with_thresholds(Thresholds { decisive: 0.66, ..gated.thresholds() });
-    let gated = &gated.with_thresholds(gated.thresholds());
+    // On by default (see `CrisisConfig::default`); compared here with the
+    // same layer with the tier off.
+    let layer = semantic();
+    let defaults = layer.thresholds();
+    assert!(defaults.decisive < 1.0, "the decisive tier is on by default");
+    let decisive = &layer.with_thresholds(defaults);
+    let gated = &layer.with_thresholds(Thresholds { decisive: 1.0, ..defaults });
     let cfg = CrisisConfig::default();
     let (mut raised, mut lowered, mut n) = (0, 0, 0);
     for (name, file) in attune_dialogue::semantic::EXEMPLAR_FILES {
@@ -277,18 +299,23 @@ fn a_near_paraphrase_of_a_stated_act_earns_its_grade_without_despair_beside_it()
     assert!(n >= 150, "{n} act statements");
     assert_eq!(lowered, 0, "the decisive tier lowered a grade");
     assert!(raised >= 10, "the decisive tier raised only {raised} of {n} act statements to the protocol");
-    // Why it is off: an everyday act with an everyday purpose can be that
-    // close to a labelled act. With the default (off) these stay below the
-    // protocol.
+    // An everyday act with an everyday purpose can be that close to a
+    // labelled act; the tier's own margin over the hard negatives (errands
+    // among them) keeps these below the protocol.
     for t in [
         "i gave my old bike to my neighbour's kid since we're moving",
         "wrote a card for my aunt's retirement, she'll love it",
         "bought rope for the camping trip this weekend",
         "got some rope for the camping trip this weekend",
     ] {
-        let off = CrisisTracker::default().on_turn_with(t, &cfg, Some(gated));
-        assert!(off.risk < Risk::High, "{t}: {:?}", off.signals);
+        let d = CrisisTracker::default().on_turn_with(t, &cfg, Some(decisive));
+        assert!(d.risk < Risk::High, "{t}: {:?}", d.signals);
     }
+    // That margin is what holds the camping rope: with only the ordinary
+    // margin it is decisive.
+    let thin = &layer.with_thresholds(Thresholds { decisive_margin: defaults.margin, ..defaults });
+    let camping = CrisisTracker::default().on_turn_with("bought rope for the camping trip this weekend", &cfg, Some(thin));
+    assert!(camping.risk >= Risk::High, "without its own margin the tier no longer reaches the camping rope: {:?}", camping.signals);
 }
 
 /// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
