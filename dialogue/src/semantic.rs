@@ -139,12 +139,7 @@ pub struct Thresholds {
     /// named beside an everyday purpose sits close to the errand negatives
     /// ("bought rope for the camping trip this weekend": 0.82 to a rope
     /// statement, 0.71 to a tow rope for the snow) and stays undecided.
-    #[serde(default = "default_decisive_margin")]
     pub decisive_margin: f32,
-}
-
-fn default_decisive_margin() -> f32 {
-    crate::crisis::CrisisConfig::default().semantic_decisive_margin
 }
 
 /// One curated sentence and its vector.

@@ -276,7 +276,7 @@ fn a_near_paraphrase_of_a_stated_act_earns_its_grade_without_despair_beside_it()
     let layer = semantic();
     let defaults = layer.thresholds();
     assert!(defaults.decisive < 1.0, "the decisive tier is on by default");
-    let decisive = &layer.with_thresholds(defaults);
+    let decisive = &layer;
     let gated = &layer.with_thresholds(Thresholds { decisive: 1.0, ..defaults });
     let cfg = CrisisConfig::default();
     let (mut raised, mut lowered, mut n) = (0, 0, 0);
