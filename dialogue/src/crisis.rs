@@ -940,6 +940,28 @@ pub fn protocol_reply(cfg: &CrisisConfig) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn semantic_thresholds_outside_zero_to_one_are_refused_naming_the_field() {
+        assert_eq!(CrisisConfig::default().validate_semantic(), Ok(()));
+        let fields: [(&str, fn(&mut CrisisConfig) -> &mut f32); 5] = [
+            ("crisis.semantic_strong", |c| &mut c.semantic_strong),
+            ("crisis.semantic_weak", |c| &mut c.semantic_weak),
+            ("crisis.semantic_margin", |c| &mut c.semantic_margin),
+            ("crisis.semantic_decisive", |c| &mut c.semantic_decisive),
+            ("crisis.semantic_decisive_margin", |c| &mut c.semantic_decisive_margin),
+        ];
+        for (name, field) in fields {
+            for bad in [-0.1, 1.5, f32::NAN] {
+                let mut c = CrisisConfig::default();
+                *field(&mut c) = bad;
+                let e = c.validate_semantic().expect_err(name);
+                assert!(e.contains(&format!("`{name}`")), "{name} = {bad}: {e}");
+            }
+        }
+        let c = CrisisConfig { semantic_weak: 0.7, semantic_strong: 0.65, ..CrisisConfig::default() };
+        assert!(c.validate_semantic().unwrap_err().contains("crisis.semantic_weak"));
+    }
+
     fn risk(text: &str) -> Risk {
         assess(text, false).risk
     }

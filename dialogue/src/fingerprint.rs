@@ -203,6 +203,9 @@ mod tests {
         let mut t = base();
         t.crisis.semantic_strong += 0.01;
         assert_ne!(fingerprint(&t), fingerprint(&on));
+        let mut dm = base();
+        dm.crisis.semantic_decisive_margin += 0.01;
+        assert_ne!(fingerprint(&dm), fingerprint(&on));
         // The model's location is not part of it.
         let mut d = base();
         d.crisis.semantic_model_dir = Some("/elsewhere".into());
