@@ -93,16 +93,39 @@ fn the_head_parks_within_a_second_of_the_watchdog_after_the_controller_is_killed
     let link = dir.path().join("head");
     let tel = dir.path().join("tel.jsonl");
     let _sim = start_sim(&bin, &link, &["--telemetry", tel.to_str().unwrap()]);
-    // A long move that keeps heartbeating; kill it mid-way.
+    // A long move that keeps heartbeating; kill it mid-way. (Eight seconds,
+    // so that a loaded machine cannot let it finish, and park cleanly,
+    // before the kill.)
     let mut ctl = Command::new(&bin)
-        .args(["head", "move", "--port", link.to_str().unwrap(), "--yaw", "60", "--lean", "15", "--ms", "3000"])
+        .args(["head", "move", "--port", link.to_str().unwrap(), "--yaw", "60", "--lean", "15", "--ms", "8000"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    // Design: on a loaded 2-core CI machine the controller may take more
+    // than a second just to start and handshake, so a fixed sleep could kill
+    // it before the head had moved. Wait until the telemetry shows the head
+    // well under way, then kill it.
+    let under_way = |l: &[Value]| {
+        l.iter().any(|v| v["mode"] == "moving" && v["angles"]["yaw_deg"].as_f64().unwrap_or(0.0) > 5.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !under_way(&lines(&tel)) {
+        assert!(Instant::now() < deadline, "the head never moved past 5 degrees: {:?}", lines(&tel).last());
+        assert!(ctl.try_wait().unwrap().is_none(), "the controller exited before the head moved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     ctl.kill().unwrap();
     let _ = ctl.wait();
-    std::thread::sleep(Duration::from_millis(2200));
+    // The park itself is timed by the simulator's own clock below; here we
+    // only wait (generously) for it to appear in the telemetry.
+    let parked_after_moving = |l: &[Value]| {
+        l.iter().rposition(|v| v["mode"] == "moving").is_some_and(|i| l[i..].iter().any(|v| v["mode"] == "parked"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !parked_after_moving(&lines(&tel)) {
+        assert!(Instant::now() < deadline, "the head never parked after the controller was killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let l = lines(&tel);
     let moving_idx = l.iter().rposition(|v| v["mode"] == "moving").expect("the head moved");
     assert!(l[moving_idx]["angles"]["yaw_deg"].as_f64().unwrap() > 5.0);
