@@ -6,6 +6,9 @@
 //! the thresholds are chosen without a held-out file. Hits are memoised and
 //! shared between triples. Usage:
 //!   cargo run -p attune-dialogue --example risk_sweep -- MODEL_DIR DEV.jsonl FAILED.json "0.62,0.60,0.10,1;..." [FILE.jsonl ...]
+//! (DEV.jsonl and FAILED.json may be `-` to skip ESConv.) With
+//! `RISK_SWEEP_DROP=a.jsonl:b.jsonl` the statements of those files are taken
+//! out of the exemplars first: the layer as it was before they were added.
 
 use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
 use attune_dialogue::embed::Embedder;
@@ -30,7 +33,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let usage = "usage: risk_sweep MODEL_DIR DEV.jsonl FAILED.json \"s,w,m,d;...\" [FILE.jsonl ...]";
     let (Some(model), Some(dev), Some(failed), Some(triples)) = (args.first(), args.get(1), args.get(2), args.get(3)) else { return Err(usage.into()) };
     let cfg = CrisisConfig::default();
-    let base = SemanticRisk::new(Arc::new(Embedder::load(std::path::Path::new(model))?), cfg.semantic_thresholds())?.with_memo();
+    let mut base = SemanticRisk::new(Arc::new(Embedder::load(std::path::Path::new(model))?), cfg.semantic_thresholds())?.with_memo();
+    // RISK_SWEEP_DROP=a.jsonl:b.jsonl removes those files' statements from
+    // the exemplars, to score a layer as it was before they were added.
+    if let Ok(drop) = std::env::var("RISK_SWEEP_DROP") {
+        let mut texts = std::collections::HashSet::new();
+        for f in drop.split(':').filter(|f| !f.is_empty()) {
+            for items in by_author(&std::fs::read_to_string(f).map_err(|e| format!("RISK_SWEEP_DROP {f}: {e}"))?)?.into_values() {
+                texts.extend(items.into_iter().map(|i| i.text));
+            }
+        }
+        let before = base.exemplar_count();
+        base = base.without(|t| texts.contains(t));
+        eprintln!("RISK_SWEEP_DROP: {} of {before} exemplars left", base.exemplar_count());
+    }
     let turns = if dev == "-" { Vec::new() } else { esconv_seeker_turns(&std::fs::read_to_string(dev)?, Some(&std::fs::read_to_string(failed)?))? };
     let mut files = Vec::new();
     for f in &args[4..] {

@@ -49,8 +49,30 @@ pub const DEV_JSONL: &str = include_str!("../eval/risk-heldout.jsonl");
 /// exemplars. Measured by leaving one author out at a time (README).
 pub const AUTHORS_JSONL: &str = include_str!("../eval/risk-train5.jsonl");
 
+/// Veiled acts told calmly, without a word of despair (means bought, saved
+/// or in hand, doses looked up, farewells, a plan, a date, calm after a
+/// decision), each beside an everyday errand with the same objects: the
+/// sixth writer's tuning half (author "f"; its other half,
+/// `risk-acts6-heldout.jsonl`, is never read here) and the whole of two
+/// further writers (authors "g", adults in plain sentences, and "h", young
+/// people texting). A third new writer's statements
+/// (`risk-acts7-heldout.jsonl`) are never read here.
+///
+/// Design: such acts mostly scored under 0.55 from every exemplar of the
+/// earlier writers, who wrote acts beside despair. Their acts are positives;
+/// their errands are not negatives (see `TUNE_NEGATIVES`).
+pub const ACTS6_JSONL: &str = include_str!("../eval/risk-acts6-tune.jsonl");
+/// See [`ACTS6_JSONL`].
+pub const ACTS7_JSONL: &str = include_str!("../eval/risk-acts7.jsonl");
+
 /// Every labelled file whose statements are exemplars, with its name.
-pub const EXEMPLAR_FILES: &[(&str, &str)] = &[("risk-tune.jsonl", TUNE_JSONL), ("risk-heldout.jsonl", DEV_JSONL), ("risk-train5.jsonl", AUTHORS_JSONL)];
+pub const EXEMPLAR_FILES: &[(&str, &str)] = &[
+    ("risk-tune.jsonl", TUNE_JSONL),
+    ("risk-heldout.jsonl", DEV_JSONL),
+    ("risk-train5.jsonl", AUTHORS_JSONL),
+    ("risk-acts6-tune.jsonl", ACTS6_JSONL),
+    ("risk-acts7.jsonl", ACTS7_JSONL),
+];
 
 /// Control categories of the labelled files used as hard negatives.
 const TUNE_NEGATIVES: &[&str] = &[
@@ -66,6 +88,12 @@ const TUNE_NEGATIVES: &[&str] = &[
     "sleep",
     "grief",
 ];
+// Design: the acts files' everyday errands ("benign_act") are not negatives.
+// With them, the new writers' acts raised nothing on other writers (strict
+// recall with each writer left out: 0.315 -> 0.305 on the two new writers,
+// 0.654 -> 0.638 on the five authors); without them, 0.375 and 0.695, for
+// errand specificity 0.880 -> 0.850 and the same ESConv false alarms
+// (README, history step 11). An errand that close to an act masks it.
 
 /// Tuning statements longer than this are not exemplars.
 const MAX_EXEMPLAR_WORDS: usize = 40;
@@ -73,8 +101,19 @@ const MAX_EXEMPLAR_WORDS: usize = 40;
 /// The labelled files' single-turn statements as (category or negative, text).
 fn tune_exemplars() -> Vec<(Option<Category>, String)> {
     let mut out = Vec::new();
-    for (_, file) in EXEMPLAR_FILES {
-        out.extend(file_exemplars(file));
+    for (name, file) in EXEMPLAR_FILES {
+        let mut ex = file_exemplars(file);
+        // Design: the acts writers' calm-after-a-decision statements are
+        // not exemplars. They hang the decision on an everyday anchor ("I
+        // even enjoyed my tea tonight, knowing it's all decided"), and as
+        // exemplars they gave "I made some tea." the crisis protocol (found
+        // by the hard-negative test and the bus test's participant script);
+        // the category does not wait for despair beside it, so such a match
+        // is graded on its own. The earlier writers' calm statements stay.
+        if name.starts_with("risk-acts") {
+            ex.retain(|(c, _)| *c != Some(Category::CalmAfterDecision));
+        }
+        out.extend(ex);
     }
     out
 }
@@ -271,6 +310,11 @@ impl SemanticRisk {
     /// The shared embedder.
     pub fn embedder(&self) -> &Arc<Embedder> {
         &self.embedder
+    }
+
+    /// How many exemplars (positives and hard negatives) it compares against.
+    pub fn exemplar_count(&self) -> usize {
+        self.exemplars.len()
     }
 
     /// The thresholds in use.
@@ -486,11 +530,16 @@ mod tests {
 
     #[test]
     fn no_held_out_statement_is_an_exemplar() {
-        let held: Vec<String> = [include_str!("../eval/risk-heldout4.jsonl"), include_str!("../eval/risk-heldout5.jsonl")]
+        let held: Vec<String> = [
+            include_str!("../eval/risk-heldout4.jsonl"),
+            include_str!("../eval/risk-heldout5.jsonl"),
+            include_str!("../eval/risk-acts6-heldout.jsonl"),
+            include_str!("../eval/risk-acts7-heldout.jsonl"),
+        ]
             .iter()
             .flat_map(|f| f.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_lowercase()))
             .collect();
-        assert!(held.len() >= 700);
+        assert!(held.len() >= 1000);
         for (_, text) in tune_exemplars() {
             assert!(!held.contains(&text.to_lowercase()), "held-out statement used as an exemplar: {text}");
         }

@@ -220,6 +220,22 @@ fn the_sixth_writers_held_out_acts_stay_above_their_floors() {
     assert_floors("risk-acts6-heldout.jsonl", 150, FLOOR_ACTS6);
 }
 
+#[test]
+fn the_held_out_acts_of_writer_i_stay_above_their_floors() {
+    assert_floors("risk-acts7-heldout.jsonl", 200, FLOOR_ACTS7);
+}
+
+// Writer "i" (saw neither the code nor any file) wrote 200
+// one-sentence statements as spoken to a voice robot: veiled acts with no
+// words of despair and everyday errands with the same objects, beside the
+// writers "g" and "h" whose 400 statements are exemplars
+// (`risk-acts7.jsonl`). Never read; scored with the layer as it was (0.270
+// strict, 0.330 check-in or more, specificity 0.860) and after "f", "g" and
+// "h"'s acts became exemplars (history step 11): 0.370 / 0.490 / 0.790 with
+// their calm-after-a-decision statements, 0.360 / 0.480 / 0.800 without
+// (final). It has no low or idiom/grief items. Floors just below.
+const FLOOR_ACTS7: Floors = Floors { high: 0.35, low: 0.0, spec: 0.78, idiom_grief: 0.0 };
+
 // The sixth writer (saw neither the code nor any earlier file) wrote 300
 // one-sentence statements: veiled acts with no words of despair (means,
 // stockpiles, research, farewells, plans, dates) and everyday errands with
@@ -229,8 +245,10 @@ fn the_sixth_writers_held_out_acts_stay_above_their_floors() {
 // decisive tier off and 0.286 with it on, check-in or more 0.416,
 // specificity 0.959 both ways. It has no low or idiom/grief items. Floors
 // just below: these acts are mostly missed, and the floor only keeps that
-// from getting worse.
-const FLOOR_ACTS6: Floors = Floors { high: 0.27, low: 0.0, spec: 0.94, idiom_grief: 0.0 };
+// from getting worse. After the tuning half and two more writers' acts
+// became exemplars (history step 11): 0.312 strict, 0.455 check-in or more,
+// specificity 0.904 (the errands pay for it).
+const FLOOR_ACTS6: Floors = Floors { high: 0.30, low: 0.0, spec: 0.88, idiom_grief: 0.0 };
 
 // The fifth file (`risk-heldout5.jsonl`, 351 statements by a writer who saw
 // neither the code nor any earlier file, written beside the five authors of
@@ -241,8 +259,9 @@ const FLOOR_ACTS6: Floors = Floors { high: 0.27, low: 0.0, spec: 0.94, idiom_gri
 // 0.735 and 0.674 / 0.763 / 0.950 with intermediate settings).
 // Nobody has read its items. Floors just below.
 // With the decisive tier on (history step 10): 0.659 strict, the rest
-// unchanged.
-const FLOOR_HELDOUT5: Floors = Floors { high: 0.64, low: 0.66, spec: 0.93, idiom_grief: 0.97 };
+// unchanged. With the acts writers' acts as exemplars (step 11): 0.689
+// strict, the rest unchanged.
+const FLOOR_HELDOUT5: Floors = Floors { high: 0.67, low: 0.66, spec: 0.93, idiom_grief: 0.97 };
 
 // The fourth file (`risk-heldout4.jsonl`, 411 statements by a writer who saw
 // neither the code nor any earlier file) was scored once, after round 3:
