@@ -12,6 +12,9 @@
 #   scripts/build-pi.sh --timings       also write cargo's build timing report (target/cargo-timings)
 #   scripts/build-pi.sh --attune-only   cross-build `attune` alone (no attune-llm, so no llama.cpp:
 #                                       the emulated check's build; --deb needs both)
+#   scripts/build-pi.sh --quick         dev profile with Rust dependencies at opt-level 1 and
+#                                       attune-dialogue unoptimised: quicker to build, slower to
+#                                       run (CI's emulated check; not for a Pi in a study)
 #
 # Outputs: target/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
 # target/pi/attune-head-pico.{elf,uf2}, target/pi/attune_<v>_<arch>.deb.
@@ -34,6 +37,7 @@ MODE=build
 INSTALL=auto
 PROFILE=dev
 DEB=0
+QUICK=0
 TIMINGS=()
 BINS=(attune attune-llm)
 for a in "$@"; do
@@ -44,7 +48,8 @@ for a in "$@"; do
         --release) PROFILE=release ;;
         --timings) TIMINGS=(--timings) ;;
         --attune-only) BINS=(attune) ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "build-pi: unknown argument $a (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -148,8 +153,20 @@ PROFILE_DIR=debug
 # in candle-core and gemm, which stay optimised. Compiling it unoptimised
 # for the Pi takes minutes off the cross build (README has the figures).
 PROFILE_ARGS=(--config 'profile.dev.package.candle-transformers.opt-level=0')
+# Design (--quick): the emulated check only has to show that the aarch64
+# build runs and behaves like the host's; optimisation changes no result
+# (no fast-math anywhere), so its Rust dependencies build at opt-level 1 and
+# attune-dialogue (opt-level 2 in the workspace profile, for the host's
+# crisis-layer tests) unoptimised. whisper.cpp's CMake build type does not
+# change with it (RelWithDebInfo from opt-level 1 up).
+if [ "$QUICK" = 1 ]; then
+    PROFILE_ARGS+=(--config 'profile.dev.package."*".opt-level=1' --config 'profile.dev.package.attune-dialogue.opt-level=0')
+fi
 HOST_ARGS=()
-if [ "$PROFILE" = release ]; then PROFILE_DIR=release; PROFILE_ARGS=(--release); HOST_ARGS=(--release); fi
+if [ "$PROFILE" = release ]; then
+    [ "$QUICK" = 1 ] && { echo "build-pi: --quick and --release do not go together" >&2; exit 2; }
+    PROFILE_DIR=release; PROFILE_ARGS=(--release); HOST_ARGS=(--release)
+fi
 CROSS_DIR="${ATTUNE_PI_TARGET_DIR:-target}"
 OUT="$CROSS_DIR/$TARGET/$PROFILE_DIR"
 

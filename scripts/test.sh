@@ -20,6 +20,11 @@ done
 # the test run does, so the suite reuses these artefacts instead of
 # rebuilding shared crates with other features. The end-to-end tests run the
 # built `attune` and `attune-llm` binaries.
+# Design: CI builds from a fresh clone, where incremental compilation only
+# costs (it writes query caches nobody reads again and splits each workspace
+# crate into more codegen units). Off unless the caller set it; the cross
+# build in checks.d inherits it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 echo "test: building all binaries and tests"
 cargo build --workspace --all-targets --locked
 # Design: the crisis layer embeds its ~1,700 exemplar sentences once and
