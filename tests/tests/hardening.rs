@@ -426,13 +426,12 @@ fn an_infinite_angle_is_reported_as_not_finite() {
 
 // ---- 3. Head acknowledgements ----------------------------------------------------
 
-/// A simulator process; killed on drop.
-struct Sim(Child);
+/// A simulator process; killed on drop, its link removed.
+struct Sim(Child, std::path::PathBuf);
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        attune_tests::kill_sim(&mut self.0, &self.1);
     }
 }
 
@@ -447,6 +446,7 @@ fn head_move_reports_success_only_when_the_head_holds_the_new_target() {
             .stderr(Stdio::null())
             .spawn()
             .expect("simulator"),
+        link.clone(),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !link.exists() {

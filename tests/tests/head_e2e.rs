@@ -14,12 +14,12 @@ fn attune() -> PathBuf {
 /// A simulator process; killed on drop.
 struct Sim {
     child: Child,
+    link: PathBuf,
 }
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        attune_tests::kill_sim(&mut self.child, &self.link);
     }
 }
 
@@ -37,7 +37,7 @@ fn start_sim(bin: &Path, link: &Path, extra: &[&str]) -> Sim {
         assert!(Instant::now() < deadline, "simulator did not create {}", link.display());
         std::thread::sleep(Duration::from_millis(20));
     }
-    Sim { child }
+    Sim { child, link: link.to_path_buf() }
 }
 
 fn head(bin: &Path, args: &[&str]) -> Output {

@@ -14,11 +14,10 @@ fn attune() -> PathBuf {
     attune_tests::attune_bin()
 }
 
-struct Sim(Child);
+struct Sim(Child, std::path::PathBuf);
 impl Drop for Sim {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        attune_tests::kill_sim(&mut self.0, &self.1);
     }
 }
 
@@ -35,7 +34,7 @@ fn start_sim(bin: &Path, link: &Path) -> Sim {
         assert!(Instant::now() < deadline, "no link");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Sim(c)
+    Sim(c, link.to_path_buf())
 }
 
 fn wait_for(rx: &Receiver<Telemetry>, secs: u64, what: &str, f: impl Fn(&Telemetry) -> bool) -> Telemetry {

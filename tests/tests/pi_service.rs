@@ -134,7 +134,7 @@ fn the_service_waits_for_the_sound_card_and_the_head_link_saying_so_then_starts(
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let _ = sim.kill();
+            attune_tests::kill_sim(&mut sim, &link);
             panic!("the helper did not start once everything was there");
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -258,8 +258,7 @@ fn a_serial_head_that_vanishes_mid_session_is_logged_and_the_conversation_goes_o
         .arg(dir.path().join("s.db"))
         .output()
         .unwrap();
-    let _ = sim.kill();
-    let _ = sim.wait();
+    attune_tests::kill_sim(&mut sim, &link);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(jsonl(&dir.path().join("t.jsonl")).len(), 2, "a turn was lost: {stderr}");
