@@ -157,8 +157,9 @@ PROFILE_ARGS=(--config 'profile.dev.package.candle-transformers.opt-level=0')
 # build runs and behaves like the host's; optimisation changes no result
 # (no fast-math anywhere), so its Rust dependencies build at opt-level 1 and
 # attune-dialogue (opt-level 2 in the workspace profile, for the host's
-# crisis-layer tests) unoptimised. whisper.cpp's CMake build type does not
-# change with it (RelWithDebInfo from opt-level 1 up).
+# crisis-layer tests) unoptimised. whisper.cpp stays optimised either way:
+# whisper-rs-sys sets its CMake build type itself (RelWithDebInfo in dev
+# builds).
 if [ "$QUICK" = 1 ]; then
     PROFILE_ARGS+=(--config 'profile.dev.package."*".opt-level=1' --config 'profile.dev.package.attune-dialogue.opt-level=0')
 fi
