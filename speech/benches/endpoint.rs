@@ -3,8 +3,10 @@
 //! Fixed endpointing (the turn ends after `[speech.vad] end_silence_ms` =
 //! 700 ms of silence) side by side with adaptive endpointing (whisper hears
 //! the turn so far at 300 ms of silence; a complete thought ends the turn
-//! there, an unfinished one waits 1,200 ms), in one run, through the real
-//! voice loop in file mode with whisper tiny.en and earshot:
+//! there, an unfinished one waits 1,200 ms) in two forms — trusting every
+//! full stop whisper closes a reading with (`sure_end_p = 0`, as first
+//! shipped) and the default (`sure_end_p` 0.6) — in one run, through the
+//! real voice loop in file mode with whisper tiny.en and earshot:
 //!
 //! - the speech-recognition set's clips (`scripts/make-asr-set.sh`, clean
 //!   and 10 dB SNR; each clip is one turn, four sentences hold a 450/600 ms
@@ -245,44 +247,53 @@ fn main() {
     let scratch = tempfile_dir();
     let mut fixed_cfg = base.clone();
     fixed_cfg.endpointing.mode = EndpointMode::Fixed;
+    // Adaptive as first shipped: every `.`/`?`/`!` whisper closes a reading
+    // with is taken as a finished thought.
+    let mut trusting_cfg = base.clone();
+    trusting_cfg.endpointing.mode = EndpointMode::Adaptive;
+    trusting_cfg.endpointing.sure_end_p = 0.0;
     let mut adaptive_cfg = base.clone();
     adaptive_cfg.endpointing.mode = EndpointMode::Adaptive;
     let e = &adaptive_cfg.endpointing;
     println!(
-        "\n{} clips through the voice loop (whisper tiny.en, {} threads): fixed {} ms vs adaptive {}/{}/{} ms",
+        "\n{} clips through the voice loop (whisper tiny.en, {} threads): fixed {} ms vs adaptive {}/{}/{} ms trusting every close vs adaptive with sure_end_p {}",
         clips.len(),
         base.stt.thread_count(),
         base.vad.end_silence_ms,
         e.short_silence_ms,
         base.vad.end_silence_ms,
-        e.long_silence_ms
+        e.long_silence_ms,
+        e.sure_end_p
     );
-    let mut rows: Vec<(Outcome, Outcome)> = Vec::new();
+    let modes = ["fixed", "trusting", "adaptive"];
+    let mut rows: Vec<[Outcome; 3]> = Vec::new();
     for c in &clips {
-        let f = run(&fixed_cfg, &stt, &tts, &c.samples, &scratch.0);
-        let a = run(&adaptive_cfg, &stt, &tts, &c.samples, &scratch.0);
-        println!(
-            "  {:<14} {:<18} pauses {}  fixed: {} turn(s) heard {:>5} ms  adaptive: {} turn(s) heard {:>5} ms probes {}/{}  {:?} → fixed {:?} / adaptive {:?}",
-            c.name,
-            c.kind,
-            c.pauses,
-            f.turns,
-            f.heard_ms.map(|x| x.to_string()).unwrap_or("-".into()),
-            a.turns,
-            a.heard_ms.map(|x| x.to_string()).unwrap_or("-".into()),
-            a.probes_used,
-            a.probes,
-            c.text,
-            f.text,
-            a.text
-        );
-        rows.push((f, a));
+        let r = [
+            run(&fixed_cfg, &stt, &tts, &c.samples, &scratch.0),
+            run(&trusting_cfg, &stt, &tts, &c.samples, &scratch.0),
+            run(&adaptive_cfg, &stt, &tts, &c.samples, &scratch.0),
+        ];
+        let mut line = format!("  {:<14} {:<18} pauses {} ", c.name, c.kind, c.pauses);
+        for (m, o) in modes.iter().zip(r.iter()) {
+            line.push_str(&format!(
+                " {m}: {} turn(s) heard {:>5} ms",
+                o.turns,
+                o.heard_ms.map(|x| x.to_string()).unwrap_or("-".into())
+            ));
+        }
+        line.push_str(&format!("  {:?} →", c.text));
+        for (m, o) in modes.iter().zip(r.iter()) {
+            line.push_str(&format!(" {m} {:?}", o.text));
+        }
+        println!("{line}");
+        rows.push(r);
     }
 
     println!("\nturn latency = end of speech → transcript at the engine (ms); endpoint = end of speech → end of turn (ms)");
+    println!("each mode: cut-off, turn latency p50/p95, endpoint p50/p95");
     println!(
-        "{:<20} | {:^44} | {:^44} | {:>9}",
-        "clips", "fixed 700 ms: cut-off, latency p50/p95, endpoint p50/p95", "adaptive: cut-off, latency p50/p95, endpoint p50/p95", "probes"
+        "{:<20} | {:^44} | {:^44} | {:^44} | {:>9}",
+        "clips", "fixed 700 ms", "adaptive, every close trusted", "adaptive, sure closes only (default)", "probes"
     );
     let groups: Vec<(String, Box<dyn Fn(&Clip) -> bool>)> = vec![
         ("asr set (clean+10dB)".into(), Box::new(|c: &Clip| c.group == "wer")),
@@ -297,21 +308,23 @@ fn main() {
         all_groups.push((format!("  held-out {k}"), Box::new(move |c: &Clip| c.group == "held-out" && c.kind == k)));
     }
     for (name, pick) in &all_groups {
-        let sel: Vec<&(Outcome, Outcome)> = clips.iter().zip(rows.iter()).filter(|(c, _)| pick(c)).map(|(_, r)| r).collect();
+        let sel: Vec<&[Outcome; 3]> = clips.iter().zip(rows.iter()).filter(|(c, _)| pick(c)).map(|(_, r)| r).collect();
         if sel.is_empty() {
             continue;
         }
-        let mut f = stats(sel.iter().map(|r| &r.0));
-        let mut a = stats(sel.iter().map(|r| &r.1));
+        let mut st: Vec<Stats> = (0..3).map(|i| stats(sel.iter().map(|r| &r[i]))).collect();
+        let lost: Vec<usize> = st.iter().map(|s| s.lost).collect();
+        let (used, taken) = (st[2].probes_used, st[2].probes);
         println!(
-            "{:<20} | {} | {} | {:>4}/{:<4}{}",
+            "{:<20} | {} | {} | {} | {:>4}/{:<4}{}",
             name,
-            cell(&mut f),
-            cell(&mut a),
-            a.probes_used,
-            a.probes,
-            if f.lost + a.lost > 0 { format!("  (no turn: fixed {}, adaptive {})", f.lost, a.lost) } else { String::new() }
+            cell(&mut st[0]),
+            cell(&mut st[1]),
+            cell(&mut st[2]),
+            used,
+            taken,
+            if lost.iter().any(|&l| l > 0) { format!("  (no turn: {lost:?})") } else { String::new() }
         );
     }
-    println!("probes = adaptive's transcriptions at a short silence used as the turn's transcript / taken (the rest is the extra whisper work)");
+    println!("probes = the default adaptive mode's transcriptions at a short silence used as the turn's transcript / taken (the rest is the extra whisper work)");
 }

@@ -31,6 +31,12 @@ pub struct Transcript {
     pub text: String,
     /// Encoder window used (1500 = the full 30 s).
     pub audio_ctx: usize,
+    /// whisper's probability for the text's last token when that token is a
+    /// sentence end (`.`, `?`, `!`); None when the text ends otherwise.
+    /// Adaptive endpointing weighs a full stop by it: whisper closes almost
+    /// any clip that ends in silence with one, but less surely after words
+    /// the speaker was going on from.
+    pub end_p: Option<f32>,
 }
 
 /// A loaded whisper model and its decoding state.
@@ -154,12 +160,37 @@ impl WhisperStt {
         }
         r.map_err(|e| SpeechError::Stt(format!("whisper failed: {e}")))?;
         let mut text = String::new();
+        // Sentence ends among the text tokens (special tokens such as
+        // end-of-text have ids from `token_eot` up), each with the raw text
+        // up to it and its probability. The one whose text, cleaned, is the
+        // transcript's is the transcript's own end: `clean_text` drops tags
+        // and a decoding loop's repeats, so it need not be the last token.
+        let eot = self._ctx.token_eot();
+        let mut ends: Vec<(String, f32)> = Vec::new();
+        let mut raw = String::new();
         for seg in self.state.as_iter() {
             if let Ok(s) = seg.to_str_lossy() {
                 text.push_str(&s);
             }
+            for i in 0..seg.n_tokens() {
+                let Some(tok) = seg.get_token(i) else { continue };
+                if tok.token_id() >= eot {
+                    continue;
+                }
+                let Ok(t) = tok.to_str_lossy() else { continue };
+                raw.push_str(&t);
+                if t.trim_end().ends_with(['.', '?', '!']) {
+                    ends.push((raw.clone(), tok.token_probability()));
+                }
+            }
         }
-        Ok(Transcript { text: clean_text(&text), audio_ctx })
+        let text = clean_text(&text);
+        let end_p = if text.ends_with(['.', '?', '!']) {
+            ends.iter().find(|(upto, _)| clean_text(upto) == text).or(ends.last()).map(|(_, p)| *p)
+        } else {
+            None
+        };
+        Ok(Transcript { text, audio_ctx, end_p })
     }
 }
 

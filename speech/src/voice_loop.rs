@@ -12,7 +12,7 @@
 
 use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
 use crate::echo::{EchoPath, Room};
-use crate::endpoint::{completeness, Completeness};
+use crate::endpoint::{completeness_sure, Completeness};
 use crate::stt::{SttJob, SttResult, SttWorker};
 use crate::tts::{TtsJob, TtsWorker};
 use crate::turn::{TurnEvent, TurnParams, TurnTaker};
@@ -512,7 +512,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                     // A probe's words: tell the turn taker (ignored if stale).
                     if let Some(p) = probe.as_mut().filter(|p| p.job_id == r.id) {
                         let c = match &r.result {
-                            Ok(t) => completeness(&t.text),
+                            Ok(t) => completeness_sure(&t.text, t.end_p, self.cfg.endpointing.sure_end_p),
                             Err(_) => Completeness::Unknown,
                         };
                         let end_ms = p.end_ms;

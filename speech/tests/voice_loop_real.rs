@@ -15,7 +15,7 @@ use attune_speech::voice_loop::{FrameSource, PlaybackSink};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use attune_speech::echo::{sox_room_ir, EchoMode, Room};
-use attune_speech::endpoint::EndpointMode;
+use attune_speech::endpoint::{completeness, completeness_sure, Completeness, EndpointMode};
 
 fn model() -> std::path::PathBuf {
     let p = default_models_dir().join("ggml-tiny.en.bin");
@@ -489,6 +489,34 @@ fn a_trailing_conjunction_is_not_cut_off_at_the_short_wait() {
     // The control: silence alone (the fixed 700 ms) cuts the same turn in two.
     let fixed = run_endpointing(input, EndpointMode::Fixed);
     assert_eq!(fixed.turns.len(), 2, "{:?}", asr_texts(&fixed));
+}
+
+#[test]
+fn whisper_closes_a_fragment_with_a_full_stop_it_is_unsure_of_and_the_turn_is_not_cut_there() {
+    // What a probe 300 ms into the pause reads: whisper closes the fragment
+    // as if it were a sentence, but gives the close a low probability, so
+    // the words say neither and the turn waits the usual 700 ms.
+    let mut probe = silence(300);
+    probe.extend(say_trimmed("I keep going over"));
+    probe.extend(silence(300));
+    let mut stt = WhisperStt::load(&model(), &SttConfig::default()).unwrap();
+    let t = stt.transcribe(&probe).unwrap();
+    assert_eq!(completeness(&t.text), Completeness::Complete, "{:?}", t.text);
+    let p = t.end_p.expect("a closing token's probability");
+    let sure = SpeechConfig::default().endpointing.sure_end_p;
+    assert!(p < sure, "close p {p} for {:?}", t.text);
+    assert_eq!(completeness_sure(&t.text, t.end_p, sure), Completeness::Unknown);
+    // A finished sentence is closed surely.
+    let mut done = silence(300);
+    done.extend(say_trimmed("I had a really hard day at work."));
+    done.extend(silence(300));
+    let t = stt.transcribe(&done).unwrap();
+    assert_eq!(completeness_sure(&t.text, t.end_p, sure), Completeness::Complete, "{:?} p {:?}", t.text, t.end_p);
+    // Through the loop: a 550 ms pause after the fragment (past the short
+    // wait, inside the usual one) keeps the turn whole.
+    let r = run_endpointing(two_parts("I keep going over", 550, "every little mistake I made."), EndpointMode::Adaptive);
+    assert_eq!(r.turns.len(), 1, "cut off mid-thought: {:?}", asr_texts(&r));
+    assert!(r.turns[0].asr_text.to_lowercase().contains("mistake"), "{:?}", r.turns[0].asr_text);
 }
 
 #[test]
