@@ -59,3 +59,62 @@ pub fn kill_sim(child: &mut std::process::Child, link: &std::path::Path) {
         let _ = std::fs::remove_file(link);
     }
 }
+
+/// A head simulator (`attune head sim --link LINK`) run as its own process
+/// on a real pseudo-terminal. Dropping it, or [`SimProcess::kill`], kills it
+/// through [`kill_sim`], so its link never outlives it.
+pub struct SimProcess {
+    child: std::process::Child,
+    link: PathBuf,
+}
+
+impl SimProcess {
+    /// Starts the simulator (`extra` are more `attune head sim` flags) and
+    /// waits up to 10 s for its link to lead to a pseudo-terminal.
+    pub fn start(link: &std::path::Path, extra: &[&str]) -> SimProcess {
+        let sim = SimProcess::spawn(link, extra);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !link.exists() {
+            assert!(std::time::Instant::now() < deadline, "the head simulator did not create {}", link.display());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sim
+    }
+
+    /// Starts the simulator without waiting for its link (a test of what
+    /// waits for the head).
+    pub fn spawn(link: &std::path::Path, extra: &[&str]) -> SimProcess {
+        let child = std::process::Command::new(attune_bin())
+            .args(["head", "sim", "--link"])
+            .arg(link)
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawning the head simulator (attune head sim)");
+        SimProcess { child, link: link.to_path_buf() }
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it and removes its link (a pulled cable). Idempotent.
+    pub fn kill(&mut self) {
+        kill_sim(&mut self.child, &self.link);
+    }
+
+    /// Asks it to stop (SIGTERM, as a service manager does) and waits; a
+    /// simulator stopped this way removes its own link.
+    pub fn terminate(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

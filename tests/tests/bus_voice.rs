@@ -160,18 +160,7 @@ fn a_robot_sessions_head_link_killed_mid_session_reaches_staff_as_a_valid_head_f
     staff.wait_ready();
     // The head: the simulator as its own process on a pseudo-terminal.
     let link = dir.path().join("head");
-    let mut sim = Command::new(attune_bin())
-        .args(["head", "sim", "--link"])
-        .arg(&link)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    while std::fs::symlink_metadata(&link).is_err() {
-        assert!(std::time::Instant::now() < end, "simulator link never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut sim = attune_tests::SimProcess::start(&link, &[]);
     // One line, then silence: the session runs (in real time) for about 20 s.
     let mut input = vec![0i16; 16 * 800];
     input.extend(say_wav(dir.path(), "u1.wav", "I have been feeling tired all week."));
@@ -198,12 +187,12 @@ fn a_robot_sessions_head_link_killed_mid_session_reaches_staff_as_a_valid_head_f
     // The head is up: its telemetry reaches staff.
     if let Err(v) = staff.wait_for(Duration::from_secs(60), |v| v.iter().any(|s| s.payload["kind"] == "head_telemetry")) {
         let _ = attune.kill();
-        attune_tests::kill_sim(&mut sim, &link);
+        sim.kill();
         panic!("no head telemetry on the bus: {} messages\n{}", v.len(), stderr());
     }
     assert!(staff.snapshot().iter().all(|s| s.payload["kind"] != "head_fault"), "a head fault before the link failed");
     // The head's link fails: the simulator is killed.
-    attune_tests::kill_sim(&mut sim, &link);
+    sim.kill();
     let seen = staff.wait_for(Duration::from_secs(30), |v| v.iter().any(|s| s.payload["kind"] == "head_fault"));
     let status = attune.wait().unwrap();
     let seen = seen.unwrap_or_else(|v| panic!("no head_fault on the bus: {:?}\n{}", v.iter().map(|s| &s.payload["kind"]).collect::<Vec<_>>(), stderr()));

@@ -426,33 +426,11 @@ fn an_infinite_angle_is_reported_as_not_finite() {
 
 // ---- 3. Head acknowledgements ----------------------------------------------------
 
-/// A simulator process; killed on drop, its link removed.
-struct Sim(Child, std::path::PathBuf);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        attune_tests::kill_sim(&mut self.0, &self.1);
-    }
-}
-
 #[test]
 fn head_move_reports_success_only_when_the_head_holds_the_new_target() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
-    let sim = Sim(
-        Command::new(attune_bin())
-            .args(["head", "sim", "--link", &link.display().to_string(), "--drop", "0.05", "--seed", "7"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("simulator"),
-        link.clone(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !link.exists() {
-        assert!(Instant::now() < deadline, "no simulator link");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let sim = attune_tests::SimProcess::start(&link, &["--drop", "0.05", "--seed", "7"]);
     let port = link.display().to_string();
     for yaw in [10, 20, 30, 15, 25] {
         let o = attune(&["head", "move", "--port", &port, "--yaw", &yaw.to_string(), "--ms", "300"]);

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn attune() -> PathBuf {
@@ -11,34 +11,8 @@ fn attune() -> PathBuf {
     attune_tests::attune_bin()
 }
 
-/// A simulator process; killed on drop.
-struct Sim {
-    child: Child,
-    link: PathBuf,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        attune_tests::kill_sim(&mut self.child, &self.link);
-    }
-}
-
-fn start_sim(bin: &Path, link: &Path, extra: &[&str]) -> Sim {
-    let child = Command::new(bin)
-        .args(["head", "sim", "--link"])
-        .arg(link)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawning the simulator");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !link.exists() {
-        assert!(Instant::now() < deadline, "simulator did not create {}", link.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Sim { child, link: link.to_path_buf() }
-}
+/// A simulator process; killed on drop, its link removed.
+type Sim = attune_tests::SimProcess;
 
 fn head(bin: &Path, args: &[&str]) -> Output {
     Command::new(bin).arg("head").args(args).output().expect("running attune head")
@@ -64,7 +38,7 @@ fn ping_move_and_gesture_work_against_the_simulator_over_a_pty() {
     let bin = attune();
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
-    let _sim = start_sim(&bin, &link, &[]);
+    let _sim = Sim::start(&link, &[]);
     let port = link.to_str().unwrap();
 
     let ping = json_line(&head(&bin, &["ping", "--port", port]));
@@ -92,7 +66,7 @@ fn the_head_parks_within_a_second_of_the_watchdog_after_the_controller_is_killed
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
     let tel = dir.path().join("tel.jsonl");
-    let _sim = start_sim(&bin, &link, &["--telemetry", tel.to_str().unwrap()]);
+    let _sim = Sim::start(&link, &["--telemetry", tel.to_str().unwrap()]);
     // A long move that keeps heartbeating; kill it mid-way. (Eight seconds,
     // so that a loaded machine cannot let it finish, and park cleanly,
     // before the kill.)
@@ -144,7 +118,7 @@ fn monitor_reconnects_after_the_simulator_restarts() {
     let bin = attune();
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
-    let sim = start_sim(&bin, &link, &[]);
+    let sim = Sim::start(&link, &[]);
     let mon = Command::new(&bin)
         .args(["head", "monitor", "--port", link.to_str().unwrap(), "--seconds", "4"])
         .stdout(Stdio::piped())
@@ -154,7 +128,7 @@ fn monitor_reconnects_after_the_simulator_restarts() {
     std::thread::sleep(Duration::from_millis(1200));
     drop(sim);
     std::thread::sleep(Duration::from_millis(400));
-    let _sim2 = start_sim(&bin, &link, &[]);
+    let _sim2 = Sim::start(&link, &[]);
     let out = mon.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ts: Vec<u64> = String::from_utf8_lossy(&out.stdout)
@@ -173,10 +147,7 @@ fn commands_get_through_corrupted_and_dropped_bytes_and_every_bad_frame_is_count
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
     let tel = dir.path().join("tel.jsonl");
-    let _sim = start_sim(
-        &bin,
-        &link,
-        &["--telemetry", tel.to_str().unwrap(), "--corrupt", "0.01", "--drop", "0.005", "--seed", "7"],
+    let _sim = Sim::start(&link, &["--telemetry", tel.to_str().unwrap(), "--corrupt", "0.01", "--drop", "0.005", "--seed", "7"],
     );
     let port = link.to_str().unwrap();
     // Garbage straight into the link first: the head must resync.
@@ -199,7 +170,7 @@ fn the_link_comes_back_after_the_simulated_cable_pull() {
     let bin = attune();
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
-    let _sim = start_sim(&bin, &link, &["--disconnect-after-ms", "1200", "--disconnect-for-ms", "600"]);
+    let _sim = Sim::start(&link, &["--disconnect-after-ms", "1200", "--disconnect-for-ms", "600"]);
     let out = head(&bin, &["monitor", "--port", link.to_str().unwrap(), "--seconds", "3.5"]);
     assert!(out.status.success());
     let ts: Vec<u64> = String::from_utf8_lossy(&out.stdout)
@@ -218,7 +189,7 @@ fn a_stalled_link_delays_the_handshake_but_retries_get_through() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
     // The simulator ignores its link for the first 700 ms of every 5 s.
-    let _sim = start_sim(&bin, &link, &["--stall-every-ms", "5000", "--stall-ms", "700"]);
+    let _sim = Sim::start(&link, &["--stall-every-ms", "5000", "--stall-ms", "700"]);
     let ping = json_line(&head(&bin, &["ping", "--port", link.to_str().unwrap()]));
     let rtt = ping["rtt_ms"].as_f64().unwrap();
     assert!(rtt >= 200.0, "the stall did not delay the reply (rtt {rtt} ms)");

@@ -4,38 +4,10 @@
 
 use attune_hardware::protocol::{Mode, PoseTarget, Telemetry};
 use attune_hardware::{from_config, head_channel, HeadConfig};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-fn attune() -> PathBuf {
-    // Built by `scripts/test.sh` (cargo build --workspace --all-targets) before the suite.
-    attune_tests::attune_bin()
-}
-
-struct Sim(Child, std::path::PathBuf);
-impl Drop for Sim {
-    fn drop(&mut self) {
-        attune_tests::kill_sim(&mut self.0, &self.1);
-    }
-}
-
-fn start_sim(bin: &Path, link: &Path) -> Sim {
-    let c = Command::new(bin)
-        .args(["head", "sim", "--link"])
-        .arg(link)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !link.exists() {
-        assert!(Instant::now() < deadline, "no link");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Sim(c, link.to_path_buf())
-}
+type Sim = attune_tests::SimProcess;
 
 fn wait_for(rx: &Receiver<Telemetry>, secs: u64, what: &str, f: impl Fn(&Telemetry) -> bool) -> Telemetry {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -53,10 +25,9 @@ fn wait_for(rx: &Receiver<Telemetry>, secs: u64, what: &str, f: impl Fn(&Telemet
 
 #[test]
 fn the_serial_backend_moves_the_head_and_reconnects_after_the_simulator_restarts() {
-    let bin = attune();
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("head");
-    let sim = start_sim(&bin, &link);
+    let sim = Sim::start(&link, &[]);
     let cfg = HeadConfig {
         backend: "serial".into(),
         port: link.to_str().unwrap().into(),
@@ -78,7 +49,7 @@ fn the_serial_backend_moves_the_head_and_reconnects_after_the_simulator_restarts
 
     drop(sim);
     std::thread::sleep(Duration::from_millis(300));
-    let _sim2 = start_sim(&bin, &link);
+    let _sim2 = Sim::start(&link, &[]);
     // A restarted head's clock starts again from zero (samples from before
     // the restart may still sit in the subscription queue).
     let before = t2.t_ms;

@@ -126,7 +126,7 @@ fn the_service_waits_for_the_sound_card_and_the_head_link_saying_so_then_starts(
     assert!(child.try_wait().unwrap().is_none(), "started without a head link");
 
     // The head comes up (the simulator on a real pseudo-terminal): it starts.
-    let mut sim = Command::new(attune_bin()).args(["head", "sim", "--link"]).arg(&link).stderr(Stdio::null()).spawn().unwrap();
+    let mut sim = attune_tests::SimProcess::spawn(&link, &[]);
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -134,13 +134,12 @@ fn the_service_waits_for_the_sound_card_and_the_head_link_saying_so_then_starts(
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            attune_tests::kill_sim(&mut sim, &link);
+            sim.kill();
             panic!("the helper did not start once everything was there");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = Command::new("kill").args(["-TERM", &sim.id().to_string()]).status();
-    let _ = sim.wait();
+    sim.terminate();
     let mut rest = String::new();
     while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
         rest.push_str(&l);

@@ -8,8 +8,7 @@
 use attune_tests::attune_bin;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn say(dir: &Path, name: &str, text: &str) -> Vec<i16> {
     let p = dir.join(name);
@@ -223,18 +222,7 @@ fn a_serial_head_that_vanishes_mid_session_is_logged_and_the_conversation_goes_o
     let link = dir.path().join("head");
     // The cable is pulled 4 s after attune's first byte, for 3 s (the first
     // turn's reply time).
-    let mut sim = Command::new(attune_bin())
-        .args(["head", "sim", "--disconnect-after-ms", "4000", "--disconnect-for-ms", "3000", "--link"])
-        .arg(&link)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::symlink_metadata(&link).is_err() {
-        assert!(Instant::now() < deadline, "simulator link never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut sim = attune_tests::SimProcess::start(&link, &["--disconnect-after-ms", "4000", "--disconnect-for-ms", "3000"]);
     let trace_p = dir.path().join("trace.jsonl");
     // The crisis layer's embedding model (seconds to load on a busy 2-core
     // machine, and not what this test is about) is switched off.
@@ -258,7 +246,7 @@ fn a_serial_head_that_vanishes_mid_session_is_logged_and_the_conversation_goes_o
         .arg(dir.path().join("s.db"))
         .output()
         .unwrap();
-    attune_tests::kill_sim(&mut sim, &link);
+    sim.kill();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(jsonl(&dir.path().join("t.jsonl")).len(), 2, "a turn was lost: {stderr}");
