@@ -31,8 +31,10 @@ pub struct Transcript {
     pub text: String,
     /// Encoder window used (1500 = the full 30 s).
     pub audio_ctx: usize,
-    /// whisper's probability for the text's last token when that token is a
-    /// sentence end (`.`, `?`, `!`); None when the text ends otherwise.
+    /// whisper's probability for the token that closes this text when the
+    /// text ends a sentence (`.`, `?`, `!`): the sentence-end token whose raw
+    /// text up to it, cleaned, is `text` (after a decoding loop that is not
+    /// the last token decoded); None when the text ends otherwise.
     /// Adaptive endpointing weighs a full stop by it: whisper closes almost
     /// any clip that ends in silence with one, but less surely after words
     /// the speaker was going on from.
@@ -41,8 +43,9 @@ pub struct Transcript {
 
 /// A loaded whisper model and its decoding state.
 pub struct WhisperStt {
-    /// Keeps the model alive; `state` borrows its weights internally.
-    _ctx: WhisperContext,
+    /// The model: keeps its weights alive for `state`, and names the special
+    /// tokens (`token_eot`) when the transcript's closing token is looked up.
+    ctx: WhisperContext,
     /// Decoding state reused across utterances.
     state: WhisperState,
     /// Language code.
@@ -106,7 +109,7 @@ impl WhisperStt {
             .map_err(|e| err(format!("whisper.cpp could not load it (truncated or corrupt?): {e}")))?;
         let state = ctx.create_state().map_err(|e| err(format!("cannot create decoding state: {e}")))?;
         Ok(WhisperStt {
-            _ctx: ctx,
+            ctx,
             state,
             language: cfg.language.clone(),
             threads: cfg.thread_count(),
@@ -165,7 +168,7 @@ impl WhisperStt {
         // up to it and its probability. The one whose text, cleaned, is the
         // transcript's is the transcript's own end: `clean_text` drops tags
         // and a decoding loop's repeats, so it need not be the last token.
-        let eot = self._ctx.token_eot();
+        let eot = self.ctx.token_eot();
         let mut ends: Vec<(String, f32)> = Vec::new();
         let mut raw = String::new();
         for seg in self.state.as_iter() {
