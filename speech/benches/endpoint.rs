@@ -5,8 +5,9 @@
 //! the turn so far at 300 ms of silence; a complete thought ends the turn
 //! there, an unfinished one waits 1,200 ms) in two forms — trusting every
 //! full stop whisper closes a reading with (`sure_end_p = 0`, as first
-//! shipped) and the default (`sure_end_p` 0.6) — in one run, through the
-//! real voice loop in file mode with whisper tiny.en and earshot:
+//! shipped) and the default (`sure_end_p` 0.6) — and the default with the
+//! pitch before the pause (`prosody = true`), in one run, through the real
+//! voice loop in file mode with whisper tiny.en and earshot:
 //!
 //! - the speech-recognition set's clips (`scripts/make-asr-set.sh`, clean
 //!   and 10 dB SNR; each clip is one turn, four sentences hold a 450/600 ms
@@ -25,12 +26,21 @@
 //! both splits come first; the rules were checked on `tune` only.
 //!
 //! Set `ATTUNE_ASR_SET=DIR` to use an existing set; otherwise it is made in a
-//! temporary directory.
+//! temporary directory. `ATTUNE_ENDPOINT_STIMULI=continuation` speaks a part
+//! the participant goes on from with a trailing comma (the synthesiser's
+//! continuation intonation) instead of as an utterance of its own;
+//! `ATTUNE_ENDPOINT_VOICE=piper` speaks the pause patterns with Piper instead
+//! of three espeak-ng voices. Before the loop runs, the end pitch
+//! (`attune_speech::prosody`) at every stop of the pause patterns is printed,
+//! where the speaker goes on and where they have finished;
+//! `-- --pitch-only` stops there.
 
 use attune_speech::asr_eval::{load_set, Listener};
 use attune_speech::audio::{ms_to_samples, read_wav_16k_mono};
 use attune_speech::endpoint::{parse_set, score_text, EndpointItem, EndpointMode, HELDOUT_SET, TUNE_SET};
 use attune_speech::file_io::{WavSink, WavSource};
+use attune_speech::piper::PiperTts;
+use attune_speech::prosody::{end_pitch, EndPitch};
 use attune_speech::stt::{default_models_dir, SttWorker};
 use attune_speech::tts::{EspeakTts, Tts, TtsWorker};
 use attune_speech::voice_loop::{Pacing, TurnRecord, VoiceLoop};
@@ -51,6 +61,9 @@ struct Clip {
     text: String,
     /// 16 kHz audio.
     samples: Vec<f32>,
+    /// The voice at each stop (pattern clips): (the participant goes on
+    /// after it, its end pitch).
+    stops: Vec<(bool, Option<EndPitch>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -92,28 +105,69 @@ fn silence(ms: u64) -> Vec<f32> {
     vec![0.0; ms_to_samples(ms)]
 }
 
-fn pattern_clips(items: &[EndpointItem], group: &'static str) -> Vec<Clip> {
+thread_local! {
+    /// How long each `end_pitch` call took (µs), for the cost line.
+    static PITCH_US: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How the parts of a paused turn are spoken (`ATTUNE_ENDPOINT_STIMULI`).
+#[derive(Clone, Copy, PartialEq)]
+enum Stimuli {
+    /// Each part as an utterance of its own (falling, finished intonation
+    /// before every pause), as the bench was first measured.
+    Parts,
+    /// A part the participant goes on from, if it does not end a sentence,
+    /// is spoken with a trailing comma: the synthesiser's continuation
+    /// intonation (espeak-ng: level or rising) before the pause.
+    Continuation,
+}
+
+fn stimuli() -> Stimuli {
+    match std::env::var("ATTUNE_ENDPOINT_STIMULI").as_deref() {
+        Ok("continuation") => Stimuli::Continuation,
+        Ok("parts") | Err(_) => Stimuli::Parts,
+        Ok(other) => panic!("ATTUNE_ENDPOINT_STIMULI={other}: use parts or continuation"),
+    }
+}
+
+fn pattern_clips(items: &[EndpointItem], group: &'static str, style: Stimuli, piper: bool) -> Vec<Clip> {
     let voices = ["en-us", "en-gb", "en-us+f3"];
+    let mut piper_tts = piper.then(|| PiperTts::new(&TtsConfig::default(), &default_models_dir()).expect("Piper voice (scripts/fetch-piper.sh)"));
     items
         .iter()
         .enumerate()
         .map(|(i, it)| {
             let cfg = TtsConfig { voice: voices[i % voices.len()].into(), rate_wpm: 160, ..TtsConfig::default() };
-            let mut tts = EspeakTts::new(&cfg).expect("espeak-ng");
+            let mut espeak = EspeakTts::new(&cfg).expect("espeak-ng");
+            let tts: &mut dyn Tts = match piper_tts.as_mut() {
+                Some(p) => p,
+                None => &mut espeak,
+            };
             let segs = it.segments().expect("set parses");
             let mut samples = silence(500);
+            let mut stops = Vec::new();
             for s in &segs {
-                let mut said = tts.synthesize(&s.text).expect("espeak-ng speaks");
+                let goes_on = s.pause_ms > 0;
+                let spoken = if style == Stimuli::Continuation && goes_on && !s.text.ends_with(['.', '?', '!', ',']) {
+                    format!("{},", s.text)
+                } else {
+                    s.text.clone()
+                };
+                let mut said = tts.synthesize(&spoken).expect("the voice speaks");
                 // Without espeak-ng's trailing silence (~360 ms), so the
                 // pause inserted is the pause heard.
                 let last = said.iter().rposition(|x| x.abs() > 0.01).unwrap_or(0);
                 said.truncate((last + ms_to_samples(20)).min(said.len()));
                 samples.extend(said);
+                let t0 = std::time::Instant::now();
+                let pitch = end_pitch(&samples);
+                PITCH_US.with(|v| v.borrow_mut().push(t0.elapsed().as_micros() as u64));
+                stops.push((goes_on, pitch));
                 samples.extend(silence(s.pause_ms));
             }
             samples.extend(silence(3_000));
             let text = segs.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-            Clip { name: it.id.clone(), group, kind: it.kind.clone(), pauses: segs.len() - 1, text, samples }
+            Clip { name: it.id.clone(), group, kind: it.kind.clone(), pauses: segs.len() - 1, text, samples, stops }
         })
         .collect()
 }
@@ -144,6 +198,7 @@ fn wer_clips() -> Vec<Clip> {
                 pauses: usize::from(c.pause_ms > 0),
                 text: c.text.clone(),
                 samples,
+                stops: Vec::new(),
             }
         })
         .collect()
@@ -214,6 +269,43 @@ fn cell(s: &mut Stats) -> String {
     )
 }
 
+fn args_has(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag)
+}
+
+/// The voice at each stop of the pause patterns: where the speaker goes on
+/// and where they have finished, per split.
+fn print_stop_pitch(clips: &[Clip]) {
+    println!("\nend pitch at each stop (slope st/s, end vs median st): goes on | finished");
+    for g in ["tune", "held-out"] {
+        for goes_on in [true, false] {
+            let mut v: Vec<String> = Vec::new();
+            let mut none = 0;
+            for c in clips.iter().filter(|c| c.group == g) {
+                for (on, p) in &c.stops {
+                    if *on != goes_on {
+                        continue;
+                    }
+                    match p {
+                        Some(p) => v.push(format!("{}:{:+.0}/{:+.1}", c.name, p.slope_st_per_s, p.end_vs_median_st)),
+                        None => none += 1,
+                    }
+                }
+            }
+            println!("  {g:<8} {:<8} ({} unread) {}", if goes_on { "goes on" } else { "finished" }, none, v.join(" "));
+        }
+    }
+    let mut us = PITCH_US.with(|v| v.borrow().clone());
+    println!(
+        "end_pitch cost ({} profile, up to {} ms of audio before each stop): p50 {} µs, max {} µs over {} stops",
+        if cfg!(debug_assertions) { "unoptimised" } else { "optimised" },
+        attune_speech::prosody::TAIL_MS,
+        pct(&mut us, 0.5),
+        us.iter().max().copied().unwrap_or(0),
+        us.len()
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -232,13 +324,26 @@ fn main() {
 
     let model = default_models_dir().join("ggml-tiny.en.bin");
     let mut clips = wer_clips();
-    clips.extend(pattern_clips(&tune, "tune"));
-    clips.extend(pattern_clips(&held, "held-out"));
+    let style = stimuli();
+    // `ATTUNE_ENDPOINT_VOICE=piper` speaks the pause patterns with Piper
+    // (a voice whose intonation was learned from a person, not written as rules).
+    let piper = std::env::var("ATTUNE_ENDPOINT_VOICE").is_ok_and(|v| v == "piper");
+    clips.extend(pattern_clips(&tune, "tune", style, piper));
+    clips.extend(pattern_clips(&held, "held-out", style, piper));
+    println!(
+        "pause patterns spoken by {}, {}",
+        if piper { "Piper" } else { "espeak-ng" },
+        if style == Stimuli::Continuation { "a part the speaker goes on from with continuation intonation (a trailing comma)" } else { "each part as an utterance of its own" }
+    );
+    print_stop_pitch(&clips);
+    if args_has("--pitch-only") {
+        return;
+    }
     // `-- --only GROUP` (wer, tune or held-out) runs one group's clips, for a
     // machine too slow to run all 82 in one sitting.
     let args: Vec<String> = std::env::args().collect();
     if let Some(g) = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)) {
-        clips.retain(|c| &c.group == g);
+        clips.retain(|c| c.group == g);
         assert!(!clips.is_empty(), "--only {g}: no clips (groups: wer, tune, held-out)");
     }
     let base = SpeechConfig::default();
@@ -254,9 +359,12 @@ fn main() {
     trusting_cfg.endpointing.sure_end_p = 0.0;
     let mut adaptive_cfg = base.clone();
     adaptive_cfg.endpointing.mode = EndpointMode::Adaptive;
+    // The default plus the voice before the pause (`prosody = true`).
+    let mut prosody_cfg = adaptive_cfg.clone();
+    prosody_cfg.endpointing.prosody = true;
     let e = &adaptive_cfg.endpointing;
     println!(
-        "\n{} clips through the voice loop (whisper tiny.en, {} threads): fixed {} ms vs adaptive {}/{}/{} ms trusting every close vs adaptive with sure_end_p {}",
+        "\n{} clips through the voice loop (whisper tiny.en, {} threads): fixed {} ms vs adaptive {}/{}/{} ms trusting every close vs adaptive with sure_end_p {} vs the same with prosody",
         clips.len(),
         base.stt.thread_count(),
         base.vad.end_silence_ms,
@@ -265,13 +373,14 @@ fn main() {
         e.long_silence_ms,
         e.sure_end_p
     );
-    let modes = ["fixed", "trusting", "adaptive"];
-    let mut rows: Vec<[Outcome; 3]> = Vec::new();
+    let modes = ["fixed", "trusting", "adaptive", "prosody"];
+    let mut rows: Vec<[Outcome; 4]> = Vec::new();
     for c in &clips {
         let r = [
             run(&fixed_cfg, &stt, &tts, &c.samples, &scratch.0),
             run(&trusting_cfg, &stt, &tts, &c.samples, &scratch.0),
             run(&adaptive_cfg, &stt, &tts, &c.samples, &scratch.0),
+            run(&prosody_cfg, &stt, &tts, &c.samples, &scratch.0),
         ];
         let mut line = format!("  {:<14} {:<18} pauses {} ", c.name, c.kind, c.pauses);
         for (m, o) in modes.iter().zip(r.iter()) {
@@ -292,8 +401,8 @@ fn main() {
     println!("\nturn latency = end of speech → transcript at the engine (ms); endpoint = end of speech → end of turn (ms)");
     println!("each mode: cut-off, turn latency p50/p95, endpoint p50/p95");
     println!(
-        "{:<20} | {:^44} | {:^44} | {:^44} | {:>9}",
-        "clips", "fixed 700 ms", "adaptive, every close trusted", "adaptive, sure closes only (default)", "probes"
+        "{:<20} | {:^44} | {:^44} | {:^44} | {:^44} | {:>9}",
+        "clips", "fixed 700 ms", "adaptive, every close trusted", "adaptive, sure closes only (default)", "default + prosody", "probes"
     );
     let groups: Vec<(String, Box<dyn Fn(&Clip) -> bool>)> = vec![
         ("asr set (clean+10dB)".into(), Box::new(|c: &Clip| c.group == "wer")),
@@ -308,19 +417,20 @@ fn main() {
         all_groups.push((format!("  held-out {k}"), Box::new(move |c: &Clip| c.group == "held-out" && c.kind == k)));
     }
     for (name, pick) in &all_groups {
-        let sel: Vec<&[Outcome; 3]> = clips.iter().zip(rows.iter()).filter(|(c, _)| pick(c)).map(|(_, r)| r).collect();
+        let sel: Vec<&[Outcome; 4]> = clips.iter().zip(rows.iter()).filter(|(c, _)| pick(c)).map(|(_, r)| r).collect();
         if sel.is_empty() {
             continue;
         }
-        let mut st: Vec<Stats> = (0..3).map(|i| stats(sel.iter().map(|r| &r[i]))).collect();
+        let mut st: Vec<Stats> = (0..4).map(|i| stats(sel.iter().map(|r| &r[i]))).collect();
         let lost: Vec<usize> = st.iter().map(|s| s.lost).collect();
         let (used, taken) = (st[2].probes_used, st[2].probes);
         println!(
-            "{:<20} | {} | {} | {} | {:>4}/{:<4}{}",
+            "{:<20} | {} | {} | {} | {} | {:>4}/{:<4}{}",
             name,
             cell(&mut st[0]),
             cell(&mut st[1]),
             cell(&mut st[2]),
+            cell(&mut st[3]),
             used,
             taken,
             if lost.iter().any(|&l| l > 0) { format!("  (no turn: {lost:?})") } else { String::new() }

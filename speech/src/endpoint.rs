@@ -111,6 +111,39 @@ pub fn completeness_sure(text: &str, end_p: Option<f32>, sure_p: f32) -> Complet
     }
 }
 
+/// Slope of the final pitch (semitones per second) from which a pause is
+/// heard as the speaker holding the turn. Chosen on the endpointing set's
+/// tune split, spoken with continuation intonation by espeak-ng: every
+/// stop where the speaker went on after a comma-intoned part rose by 6-32
+/// st/s or was unreadable, except after "thinking about" and "the worst
+/// part is that" (-3 to -6); no finished statement rose by more than +4
+/// (questions did, +19 and +22: they end with `?` and are judged by it).
+pub const HOLD_SLOPE_ST_PER_S: f32 = 5.0;
+/// Lowest end of the final pitch against the speaker's recent median
+/// (semitones) that still counts as holding: a rise out of a deep fall is
+/// still the bottom of the range (tune split: finished statements ended
+/// -0.1 to -7.5 st, holds -1.4 to +3.4, one at -4.0).
+pub const HOLD_LEVEL_ST: f32 = -2.5;
+
+/// Whether the voice before a pause says the speaker is going on: a rise of
+/// at least [`HOLD_SLOPE_ST_PER_S`] ending no lower than [`HOLD_LEVEL_ST`]
+/// under their recent median.
+pub fn prosody_holds(p: &crate::prosody::EndPitch) -> bool {
+    p.slope_st_per_s >= HOLD_SLOPE_ST_PER_S && p.end_vs_median_st >= HOLD_LEVEL_ST
+}
+
+/// Adds the voice to a judgement of the words: words that say neither
+/// (`Unknown`), before a pause the voice holds ([`prosody_holds`]), are an
+/// unfinished thought. It never shortens a wait and never overrides the
+/// words: a complete thought (a sure close, a question mark) or a trailing
+/// "and" stays as it was, and an unreadable pitch (`None`) changes nothing.
+pub fn with_prosody(c: Completeness, pitch: Option<&crate::prosody::EndPitch>) -> Completeness {
+    match (c, pitch) {
+        (Completeness::Unknown, Some(p)) if prosody_holds(p) => Completeness::Incomplete,
+        (c, _) => c,
+    }
+}
+
 /// `[speech.endpointing] mode`: how the end of a participant's turn is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -141,6 +174,12 @@ pub struct EndpointingConfig {
     /// probability; a less sure close says neither (the usual wait). 0 trusts
     /// every close.
     pub sure_end_p: f32,
+    /// Adaptive: also hear where the voice was heading before the pause
+    /// ([`crate::prosody`]): words that say neither, spoken with a rising
+    /// pitch that stays in the speaker's range, wait `long_silence_ms`
+    /// (see [`with_prosody`]). Off by default (README "Answering sooner":
+    /// it separates espeak-ng's rule-written intonation, not Piper's).
+    pub prosody: bool,
 }
 
 impl Default for EndpointingConfig {
@@ -154,7 +193,7 @@ impl Default for EndpointingConfig {
         // tune split (whisper's probability for the close: finished
         // statements 0.48-0.67, questions 0.76-0.91, fragments the speaker
         // went on from 0.25-0.74, most under 0.6).
-        Self { mode: EndpointMode::Adaptive, short_silence_ms: 300, long_silence_ms: 1_200, sure_end_p: 0.6 }
+        Self { mode: EndpointMode::Adaptive, short_silence_ms: 300, long_silence_ms: 1_200, sure_end_p: 0.6, prosody: false }
     }
 }
 
@@ -335,6 +374,23 @@ mod tests {
         assert_eq!(completeness_sure("It makes me feel", None, 0.6), Completeness::Unknown);
         // No probability known (a close that is not whisper's): as before.
         assert_eq!(completeness_sure("Can you help me?", None, 0.6), Completeness::Complete);
+    }
+
+    #[test]
+    fn a_rising_voice_makes_words_that_say_neither_wait_and_changes_nothing_else() {
+        use crate::prosody::EndPitch;
+        let rise = EndPitch { slope_st_per_s: 12.0, end_vs_median_st: -0.5, final_frames: 20, median_hz: 120.0 };
+        let fall = EndPitch { slope_st_per_s: -15.0, end_vs_median_st: -4.0, ..rise };
+        let low_rise = EndPitch { slope_st_per_s: 12.0, end_vs_median_st: -5.0, ..rise };
+        assert_eq!(with_prosody(Completeness::Unknown, Some(&rise)), Completeness::Incomplete);
+        assert_eq!(with_prosody(Completeness::Unknown, Some(&fall)), Completeness::Unknown);
+        assert_eq!(with_prosody(Completeness::Unknown, Some(&low_rise)), Completeness::Unknown);
+        assert_eq!(with_prosody(Completeness::Unknown, None), Completeness::Unknown);
+        // The words decide where they can: a question or a sure close still
+        // ends the turn soon, a trailing "and" still waits.
+        assert_eq!(with_prosody(Completeness::Complete, Some(&rise)), Completeness::Complete);
+        assert_eq!(with_prosody(Completeness::Incomplete, Some(&fall)), Completeness::Incomplete);
+        assert!(!EndpointingConfig::default().prosody, "off until it separates a voice learned from a person");
     }
 
     #[test]

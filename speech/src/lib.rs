@@ -23,6 +23,8 @@
 //! - [`echo`] — AEC3 echo cancellation against the played samples, a simulated room, ERLE.
 //! - [`wer`] — word error rate.
 //! - [`endpoint`] — does a partial transcript sound finished (adaptive end of turn).
+//! - [`prosody`] — YIN pitch and where the voice is heading before a pause
+//!   (an opt-in cue for adaptive endpointing).
 //! - [`asr_eval`] — the evaluation set (file vs voice loop), used by `attune eval asr`.
 
 pub mod asr_eval;
@@ -32,6 +34,7 @@ pub mod echo;
 pub mod endpoint;
 pub mod file_io;
 pub mod piper;
+pub mod prosody;
 pub mod stt;
 pub mod tts;
 pub mod tts_engine;

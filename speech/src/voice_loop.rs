@@ -12,7 +12,7 @@
 
 use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
 use crate::echo::{EchoPath, Room};
-use crate::endpoint::{completeness_sure, Completeness};
+use crate::endpoint::{completeness_sure, with_prosody, Completeness};
 use crate::stt::{SttJob, SttResult, SttWorker};
 use crate::tts::{TtsJob, TtsWorker};
 use crate::turn::{TurnEvent, TurnParams, TurnTaker};
@@ -297,6 +297,9 @@ struct Probe {
     result: Option<SttResult>,
     /// Set when the probe goes stale: whisper stops reading it.
     cancel: Arc<AtomicBool>,
+    /// Where the voice was heading before the pause (`[speech.endpointing]
+    /// prosody` only).
+    pitch: Option<crate::prosody::EndPitch>,
 }
 
 /// Probe job ids start here (utterance ids count from 1).
@@ -470,12 +473,13 @@ impl<'a, R> VoiceLoop<'a, R> {
                     // Adaptive endpointing: hear the turn so far (see `Probe`).
                     let free = probe.as_ref().is_none_or(|p| p.result.is_some());
                     let samples = utterance_samples(&utt_buf, utt_buf_start_ms, end_ms);
+                    let pitch = if self.cfg.endpointing.prosody && free { crate::prosody::end_pitch(&samples) } else { None };
                     let job_id = next_probe_id;
                     let cancel = Arc::new(AtomicBool::new(false));
                     if free && self.stt.submit(SttJob { id: job_id, samples, cancel: Some(cancel.clone()) }).is_ok() {
                         next_probe_id += 1;
                         summary.probes += 1;
-                        probe = Some(Probe { job_id, start_ms, end_ms, result: None, cancel });
+                        probe = Some(Probe { job_id, start_ms, end_ms, result: None, cancel, pitch });
                     } else {
                         turn.on_words(end_ms, Completeness::Unknown);
                     }
@@ -512,7 +516,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                     // A probe's words: tell the turn taker (ignored if stale).
                     if let Some(p) = probe.as_mut().filter(|p| p.job_id == r.id) {
                         let c = match &r.result {
-                            Ok(t) => completeness_sure(&t.text, t.end_p, self.cfg.endpointing.sure_end_p),
+                            Ok(t) => with_prosody(completeness_sure(&t.text, t.end_p, self.cfg.endpointing.sure_end_p), p.pitch.as_ref()),
                             Err(_) => Completeness::Unknown,
                         };
                         let end_ms = p.end_ms;

@@ -520,6 +520,31 @@ fn whisper_closes_a_fragment_with_a_full_stop_it_is_unsure_of_and_the_turn_is_no
 }
 
 #[test]
+fn with_prosody_on_a_rising_voice_before_a_long_pause_keeps_the_turn_and_off_it_is_cut() {
+    use attune_speech::endpoint::prosody_holds;
+    use attune_speech::prosody::end_pitch;
+    // "It makes me feel," as espeak-ng speaks a part with more to come:
+    // the pitch rises at the comma. The words say neither, so without the
+    // voice the turn waits the usual 700 ms, and a 900 ms pause is cut.
+    let first = "It makes me feel,";
+    let pitch = end_pitch(&say_trimmed(first)).expect("a voiced end");
+    assert!(prosody_holds(&pitch), "{pitch:?}");
+    // The same words as a finished sentence fall: no hold.
+    let fall = end_pitch(&say_trimmed("It makes me feel small.")).expect("a voiced end");
+    assert!(!prosody_holds(&fall), "{fall:?}");
+    let input = two_parts(first, 900, "so small and stupid.");
+    let mut cfg = endpoint_cfg(EndpointMode::Adaptive);
+    assert!(!cfg.endpointing.prosody, "off by default");
+    let off = run_in_room(Box::new(WavSource::from_samples(input.clone())), &["I see."], Arc::new(AtomicU64::new(u64::MAX)), cfg.clone(), None);
+    assert_eq!(off.turns.len(), 2, "the control: without the voice the pause ends the turn: {:?}", asr_texts(&off));
+    cfg.endpointing.prosody = true;
+    let on = run_in_room(Box::new(WavSource::from_samples(input)), &["I see."], Arc::new(AtomicU64::new(u64::MAX)), cfg, None);
+    assert_eq!(on.turns.len(), 1, "cut off mid-thought: {:?}", asr_texts(&on));
+    let heard = on.turns[0].asr_text.to_lowercase();
+    assert!(heard.contains("feel") && heard.contains("stupid"), "{heard:?}");
+}
+
+#[test]
 fn a_long_pause_mid_thought_beyond_the_hard_maximum_still_ends_the_turn() {
     let input = two_parts("I wanted to call my sister and", 5_000, "I could not do it.");
     let r = run_endpointing(input, EndpointMode::Adaptive);
