@@ -13,7 +13,7 @@
 #   scripts/build-pi.sh --attune-only   cross-build `attune` alone (no attune-llm, so no llama.cpp:
 #                                       the emulated check's build; --deb needs both)
 #   scripts/build-pi.sh --quick         dev profile with Rust dependencies at opt-level 1 and
-#                                       attune-dialogue unoptimised: quicker to build, slower to
+#                                       attune-dialogue and attune-speech unoptimised: quicker to build, slower to
 #                                       run (CI's emulated check; not for a Pi in a study)
 #
 # Outputs: target/aarch64-unknown-linux-gnu/<profile>/{attune,attune-llm},
@@ -156,12 +156,12 @@ PROFILE_ARGS=(--config 'profile.dev.package.candle-transformers.opt-level=0')
 # Design (--quick): the emulated check only has to show that the aarch64
 # build runs and behaves like the host's; optimisation changes no result
 # (no fast-math anywhere), so its Rust dependencies build at opt-level 1 and
-# attune-dialogue (opt-level 2 in the workspace profile, for the host's
-# crisis-layer tests) unoptimised. whisper.cpp stays optimised either way:
+# attune-dialogue and attune-speech (opt-level 2 in the workspace profile,
+# for the host's crisis-layer and voice-loop tests) unoptimised. whisper.cpp stays optimised either way:
 # whisper-rs-sys sets its CMake build type itself (RelWithDebInfo in dev
 # builds).
 if [ "$QUICK" = 1 ]; then
-    PROFILE_ARGS+=(--config 'profile.dev.package."*".opt-level=1' --config 'profile.dev.package.attune-dialogue.opt-level=0')
+    PROFILE_ARGS+=(--config 'profile.dev.package."*".opt-level=1' --config 'profile.dev.package.attune-dialogue.opt-level=0' --config 'profile.dev.package.attune-speech.opt-level=0')
 fi
 HOST_ARGS=()
 if [ "$PROFILE" = release ]; then

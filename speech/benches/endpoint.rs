@@ -298,7 +298,7 @@ fn print_stop_pitch(clips: &[Clip]) {
     let mut us = PITCH_US.with(|v| v.borrow().clone());
     println!(
         "end_pitch cost ({} profile, up to {} ms of audio before each stop): p50 {} µs, max {} µs over {} stops",
-        if cfg!(debug_assertions) { "unoptimised" } else { "optimised" },
+        if cfg!(debug_assertions) { "dev" } else { "release" },
         attune_speech::prosody::TAIL_MS,
         pct(&mut us, 0.5),
         us.iter().max().copied().unwrap_or(0),
