@@ -228,7 +228,6 @@ fn text_hash(t: &str) -> u64 {
 }
 
 fn bench_voice(voice: &str, robot: &[Vec<f32>], participant: &[f32], rooms: &[(u32, f32, u32, &str)], only_room: Option<usize>, only_mode: Option<&str>) {
-    let (robot, participant) = (robot.to_vec(), participant.to_vec());
     println!("\necho bench: robot voice {voice}, 4 replies ({:.1} s of robot speech), rooms made with sox", robot.iter().map(|r| r.len()).sum::<usize>() as f64 / 16_000.0);
     println!("{:<36} {:<5} {:>11} {:>11} {:>13} {:>14} {:>16}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in", "barge-in reply 1");
     let shown = |o: &Outcome| o.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());

@@ -62,8 +62,8 @@ struct Clip {
     /// 16 kHz audio.
     samples: Vec<f32>,
     /// The voice at each stop (pattern clips): (the participant goes on
-    /// after it, its end pitch).
-    stops: Vec<(bool, Option<EndPitch>)>,
+    /// after it, its end pitch, how long reading it took in µs).
+    stops: Vec<(bool, Option<EndPitch>, u64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,11 +103,6 @@ fn run(cfg: &SpeechConfig, stt: &SttWorker, tts: &TtsWorker, samples: &[f32], sc
 
 fn silence(ms: u64) -> Vec<f32> {
     vec![0.0; ms_to_samples(ms)]
-}
-
-thread_local! {
-    /// How long each `end_pitch` call took (µs), for the cost line.
-    static PITCH_US: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// How the parts of a paused turn are spoken (`ATTUNE_ENDPOINT_STIMULI`).
@@ -161,8 +156,7 @@ fn pattern_clips(items: &[EndpointItem], group: &'static str, style: Stimuli, pi
                 samples.extend(said);
                 let t0 = std::time::Instant::now();
                 let pitch = end_pitch(&samples);
-                PITCH_US.with(|v| v.borrow_mut().push(t0.elapsed().as_micros() as u64));
-                stops.push((goes_on, pitch));
+                stops.push((goes_on, pitch, t0.elapsed().as_micros() as u64));
                 samples.extend(silence(s.pause_ms));
             }
             samples.extend(silence(3_000));
@@ -269,10 +263,6 @@ fn cell(s: &mut Stats) -> String {
     )
 }
 
-fn args_has(flag: &str) -> bool {
-    std::env::args().any(|a| a == flag)
-}
-
 /// The voice at each stop of the pause patterns: where the speaker goes on
 /// and where they have finished, per split.
 fn print_stop_pitch(clips: &[Clip]) {
@@ -282,7 +272,7 @@ fn print_stop_pitch(clips: &[Clip]) {
             let mut v: Vec<String> = Vec::new();
             let mut none = 0;
             for c in clips.iter().filter(|c| c.group == g) {
-                for (on, p) in &c.stops {
+                for (on, p, _) in &c.stops {
                     if *on != goes_on {
                         continue;
                     }
@@ -295,7 +285,7 @@ fn print_stop_pitch(clips: &[Clip]) {
             println!("  {g:<8} {:<8} ({} unread) {}", if goes_on { "goes on" } else { "finished" }, none, v.join(" "));
         }
     }
-    let mut us = PITCH_US.with(|v| v.borrow().clone());
+    let mut us: Vec<u64> = clips.iter().flat_map(|c| c.stops.iter().map(|s| s.2)).collect();
     println!(
         "end_pitch cost ({} profile, up to {} ms of audio before each stop): p50 {} µs, max {} µs over {} stops",
         if cfg!(debug_assertions) { "dev" } else { "release" },
@@ -336,7 +326,7 @@ fn main() {
         if style == Stimuli::Continuation { "a part the speaker goes on from with continuation intonation (a trailing comma)" } else { "each part as an utterance of its own" }
     );
     print_stop_pitch(&clips);
-    if args_has("--pitch-only") {
+    if std::env::args().any(|a| a == "--pitch-only") {
         return;
     }
     // `-- --only GROUP` (wer, tune or held-out) runs one group's clips, for a

@@ -16,8 +16,8 @@
 //! fundamental frequency estimator for speech and music", JASA 111(4)):
 //! the cumulative-mean-normalised difference function, its first dip under
 //! an absolute threshold, refined by parabolic interpolation. The audio is
-//! halved to 8 kHz first (a 60-400 Hz voice needs no more), which keeps the
-//! cost at a few milliseconds per pause even in an unoptimised build.
+//! halved to 8 kHz first (a 60-400 Hz voice needs no more): one reading of
+//! 2 s before a pause costs ~2.5 ms optimised (the endpoint bench prints it).
 //!
 //! Pure functions of the samples: no state, no I/O.
 
@@ -40,6 +40,12 @@ pub const TAIL_MS: u64 = 2_000;
 pub const FINAL_MS: u64 = 300;
 /// Fewest voiced frames (10 ms each) in the final stretch for a reading.
 const MIN_FINAL_FRAMES: usize = 8;
+
+/// Samples one YIN frame needs at `rate`: the integration window plus the
+/// longest period looked for, plus one.
+fn frame_len(rate: u32) -> usize {
+    WINDOW + (rate as f32 / F0_MIN).ceil() as usize + 1
+}
 
 /// The voice at the end of a stretch of speech.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,29 +77,26 @@ pub fn halve(x: &[f32]) -> Vec<f32> {
 /// plus the longest period looked for); `None` where it is not voiced.
 pub fn yin(frame: &[f32], rate: u32) -> Option<f32> {
     let tau_min = (rate as f32 / F0_MAX).floor() as usize;
-    let tau_max = (rate as f32 / F0_MIN).ceil() as usize;
-    if frame.len() < WINDOW + tau_max + 1 {
+    let tau_max = frame_len(rate) - WINDOW - 1;
+    if frame.len() < frame_len(rate) {
         return None;
     }
     let energy: f32 = frame[..WINDOW].iter().map(|v| v * v).sum::<f32>() / WINDOW as f32;
     if energy.is_nan() || energy <= 1e-7 {
         return None;
     }
-    // Difference function d(tau) and its cumulative-mean-normalised form.
-    let mut d = vec![0.0f32; tau_max + 1];
-    for (tau, dt) in d.iter_mut().enumerate().skip(1) {
-        let mut s = 0.0;
+    // The difference function d(tau), turned in place into its
+    // cumulative-mean-normalised form (index 0 is never read).
+    let mut norm = vec![0.0f32; tau_max + 1];
+    let mut running = 0.0;
+    for (tau, n) in norm.iter_mut().enumerate().skip(1) {
+        let mut d = 0.0;
         for j in 0..WINDOW {
             let e = frame[j] - frame[j + tau];
-            s += e * e;
+            d += e * e;
         }
-        *dt = s;
-    }
-    let mut norm = vec![1.0f32; tau_max + 1];
-    let mut running = 0.0;
-    for tau in 1..=tau_max {
-        running += d[tau];
-        norm[tau] = if running > 0.0 { d[tau] * tau as f32 / running } else { 1.0 };
+        running += d;
+        *n = if running > 0.0 { d * tau as f32 / running } else { 1.0 };
     }
     let mut tau = tau_min.max(2);
     while tau < tau_max {
@@ -114,20 +117,18 @@ pub fn yin(frame: &[f32], rate: u32) -> Option<f32> {
     None
 }
 
-/// Pitch every 10 ms over 8 kHz audio: (frame start in samples, Hz or None).
+/// Pitch every 10 ms over 8 kHz audio (Hz, or None where not voiced).
 pub fn track(x8k: &[f32]) -> Vec<Option<f32>> {
-    let need = WINDOW + (RATE as f32 / F0_MIN).ceil() as usize + 1;
-    // Frames quieter than this fraction of the loudest are not voiced
-    // (breath, the tail of a consonant, room noise).
-    let rms_of = |f: &[f32]| (f[..WINDOW].iter().map(|v| v * v).sum::<f32>() / WINDOW as f32).sqrt();
-    let mut frames = Vec::new();
-    let mut start = 0;
-    while start + need <= x8k.len() {
-        frames.push(start);
-        start += HOP;
-    }
-    let loudest = frames.iter().map(|&s| rms_of(&x8k[s..])).fold(0.0f32, f32::max);
-    frames.iter().map(|&s| if rms_of(&x8k[s..]) < 0.1 * loudest { None } else { yin(&x8k[s..s + need], RATE) }).collect()
+    let need = frame_len(RATE);
+    // (frame start, RMS of its window). Frames quieter than a tenth of the
+    // loudest are not voiced (breath, the tail of a consonant, room noise).
+    let frames: Vec<(usize, f32)> = (0..)
+        .map(|k| k * HOP)
+        .take_while(|&s| s + need <= x8k.len())
+        .map(|s| (s, crate::audio::rms(&x8k[s..s + WINDOW])))
+        .collect();
+    let loudest = frames.iter().map(|f| f.1).fold(0.0f32, f32::max);
+    frames.iter().map(|&(s, rms)| if rms < 0.1 * loudest { None } else { yin(&x8k[s..s + need], RATE) }).collect()
 }
 
 fn semitones(hz: f32) -> f32 {
@@ -201,8 +202,7 @@ mod tests {
     fn yin_reads_a_steady_tone_within_one_percent() {
         for f in [80.0, 120.0, 210.0, 330.0] {
             let x = halve(&glide(f, f, 200));
-            let need = WINDOW + (RATE as f32 / F0_MIN).ceil() as usize + 1;
-            let got = yin(&x[..need], RATE).expect("voiced");
+            let got = yin(&x[..frame_len(RATE)], RATE).expect("voiced");
             assert!((got - f).abs() / f < 0.01, "{f} Hz read as {got}");
         }
     }
