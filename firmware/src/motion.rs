@@ -10,8 +10,12 @@ pub struct Axis {
     pub pos_deg: f32,
     /// Commanded velocity this tick.
     pub vel_deg_s: f32,
+    /// When `pos_deg` and `vel_deg_s` were computed (the last step).
+    state_ms: u32,
     /// Where the current reference started.
     start_deg: f32,
+    /// The joint's velocity when the current reference started.
+    start_vel_deg_s: f32,
     /// Where the current reference ends (always within limits).
     pub goal_deg: f32,
     /// When the current reference started.
@@ -24,6 +28,24 @@ pub struct Axis {
 fn min_jerk(s: f32) -> f32 {
     let s3 = s * s * s;
     s3 * (10.0 + s * (-15.0 + 6.0 * s))
+}
+
+/// A joint state older than this is not the reference's start time.
+const STALE_STATE_MS: u32 = 100;
+
+/// The quintic that carries a starting velocity into a minimum-jerk move:
+/// s − 6s³ + 8s⁴ − 3s⁵ has slope 1 at s = 0 and is zero, flat and without
+/// curvature at s = 1 (and without curvature at s = 0), so a reference
+/// `start + (goal − start)·min_jerk(s) + v₀·T·carry(s)` leaves the current
+/// position at the current velocity and still arrives at rest on the goal.
+///
+/// Design: a host streaming poses at 50 Hz retargets every tick. Restarted
+/// from rest each time, the reference covered only min_jerk(20 ms / T) of
+/// the distance per tick (under 2 % for a 9° look-away), so the head crept
+/// at a few degrees a second behind a stream that asked for a hundred.
+fn carry(s: f32) -> f32 {
+    let s2 = s * s;
+    s * (1.0 + s2 * (-6.0 + s * (8.0 - 3.0 * s)))
 }
 
 fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
@@ -76,7 +98,7 @@ impl Axis {
     /// An axis at rest at `pos_deg` (clamped to the limits).
     pub fn at_rest(pos_deg: f32, p: &JointParams, now_ms: u32) -> Self {
         let pos = clampf(pos_deg, p.min_deg, p.max_deg);
-        Axis { pos_deg: pos, vel_deg_s: 0.0, start_deg: pos, goal_deg: pos, t0_ms: now_ms, dur_ms: 0 }
+        Axis { pos_deg: pos, vel_deg_s: 0.0, state_ms: now_ms, start_deg: pos, start_vel_deg_s: 0.0, goal_deg: pos, t0_ms: now_ms, dur_ms: 0 }
     }
 
     /// Starts a move to `goal_deg` (already clamped by the caller) lasting at
@@ -85,8 +107,17 @@ impl Axis {
         let goal = clampf(goal_deg, p.min_deg, p.max_deg);
         let t_min_ms = libm::ceilf(min_duration_s(goal - self.pos_deg, p) * 1000.0) as u32;
         self.start_deg = self.pos_deg;
+        self.start_vel_deg_s = self.vel_deg_s;
         self.goal_deg = goal;
-        self.t0_ms = now_ms;
+        // Design: the reference starts where and when the joint's state was
+        // computed (the last step), not at the frame's arrival. A frame that
+        // came 18 ms after a step otherwise restarted the reference 18 ms
+        // late, and the next step (2 ms later) saw it barely begun: under a
+        // 50 Hz stream the joint moved during only the slice of each tick
+        // between a frame and the next step. A state older than a few ticks
+        // (no steps, as in a fresh core) starts the reference now.
+        let since = now_ms.wrapping_sub(self.state_ms);
+        self.t0_ms = if since <= STALE_STATE_MS { self.state_ms } else { now_ms };
         self.dur_ms = duration_ms.max(t_min_ms);
         self.dur_ms
     }
@@ -95,6 +126,7 @@ impl Axis {
     /// and the limiter brakes.
     pub fn hold(&mut self, now_ms: u32) {
         self.start_deg = self.pos_deg;
+        self.start_vel_deg_s = 0.0;
         self.goal_deg = self.pos_deg;
         self.t0_ms = now_ms;
         self.dur_ms = 0;
@@ -112,7 +144,8 @@ impl Axis {
             return self.goal_deg;
         }
         let s = el as f32 / self.dur_ms as f32;
-        self.start_deg + (self.goal_deg - self.start_deg) * min_jerk(s)
+        let carried = self.start_vel_deg_s * self.dur_ms as f32 / 1000.0 * carry(s);
+        self.start_deg + (self.goal_deg - self.start_deg) * min_jerk(s) + carried
     }
 
     /// Advances by `dt_s` to `now_ms`.
@@ -155,6 +188,7 @@ impl Axis {
         }
         self.pos_deg = pos;
         self.vel_deg_s = v;
+        self.state_ms = now_ms;
     }
 }
 
@@ -179,6 +213,70 @@ mod tests {
             }
         }
         assert_eq!(a.pos_deg, 30.0);
+        assert!(a.settled(t));
+    }
+
+    #[test]
+    fn a_pose_stream_at_50_hz_is_followed_closely_not_restarted_from_rest_each_frame() {
+        // A host's planner streams a look-away: 9° at 60 °/s, one target a
+        // tick with the tick as duration, then holds it. Its frames arrive
+        // at any phase of the head's own 50 Hz tick.
+        for phase in [0, 9, 18] {
+            stream(phase);
+        }
+    }
+
+    fn stream(phase: u32) {
+        let p = HeadParams::DEFAULT.joints[0];
+        let mut a = Axis::at_rest(0.0, &p, 0);
+        let mut worst_lag = 0.0f32;
+        let mut t = 0;
+        let mut v_max = 0.0f32;
+        while t < 1000 {
+            let target = (t as f32 / 1000.0 * 60.0).min(9.0);
+            a.retarget(target, 20, &p, t + phase);
+            t += 20;
+            let prev = a.vel_deg_s;
+            a.step(t, 0.02, &p);
+            assert!(a.vel_deg_s.abs() <= p.max_vel_deg_s && (a.vel_deg_s - prev).abs() <= p.max_acc_deg_s2 * 0.02 * 1.0001);
+            v_max = v_max.max(a.vel_deg_s.abs());
+            worst_lag = worst_lag.max(target - a.pos_deg);
+            if t == 300 {
+                // 150 ms after the stream reached 9°, the joint is there.
+                assert!((a.pos_deg - 9.0).abs() < 0.3, "phase {phase}: at {t} ms the joint is at {}", a.pos_deg);
+            }
+        }
+        // Each frame still asks to arrive at rest, so the joint trails the
+        // ramp (by about 4.5° here); restarted from rest it trailed by 7.5°
+        // and was still under 2° at 300 ms.
+        assert!(worst_lag < 5.0, "phase {phase}: lagged the stream by {worst_lag}°");
+        assert!(v_max < 120.0, "overshot the stream's speed: {v_max} °/s");
+        assert!((a.pos_deg - 9.0).abs() < 0.01 && a.vel_deg_s == 0.0, "settled at {} ({} °/s)", a.pos_deg, a.vel_deg_s);
+    }
+
+    #[test]
+    fn retargeting_mid_move_keeps_the_velocity_and_still_arrives_at_rest() {
+        let p = HeadParams::DEFAULT.joints[0];
+        let mut a = Axis::at_rest(0.0, &p, 0);
+        a.retarget(30.0, 400, &p, 0);
+        let mut t = 0;
+        while t < 200 {
+            t += 20;
+            a.step(t, 0.02, &p);
+        }
+        let v = a.vel_deg_s;
+        assert!(v > 50.0, "moving at {v}");
+        a.retarget(40.0, 300, &p, t);
+        t += 20;
+        a.step(t, 0.02, &p);
+        // No stop-and-restart: one tick later the joint still moves about as fast.
+        assert!(a.vel_deg_s > 0.8 * v, "{} after {v}", a.vel_deg_s);
+        while t < 2000 {
+            t += 20;
+            a.step(t, 0.02, &p);
+            assert!(a.pos_deg <= 40.0 + 1e-3, "overshot to {}", a.pos_deg);
+        }
+        assert_eq!(a.pos_deg, 40.0);
         assert!(a.settled(t));
     }
 

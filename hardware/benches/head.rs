@@ -4,7 +4,10 @@
 //!    decoder) vs bare postcard vs serde_json of the same messages;
 //! 2. command-to-PWM latency over a real pty to the simulator, p50/p99, vs
 //!    the bare handshake round trip on the same pty;
-//! 3. 50 Hz loop period jitter p99, idle vs with every core busy.
+//! 3. a look-away streamed at 50 Hz as the behaviour planner sends it: time
+//!    until the head's commanded angle is within 10 % of it, vs the stream
+//!    itself and vs the same angle sent as one move from rest;
+//! 4. 50 Hz loop period jitter p99, idle vs with every core busy.
 
 use attune_hardware::backends::SimHead;
 use attune_hardware::firmware::HeadParams;
@@ -169,8 +172,83 @@ fn pty_latency() {
         }
         Err(e) => println!("pty latency: failed: {e}"),
     }
+    match look_away(&link_path) {
+        Ok((mut streamed, mut single)) => {
+            println!("a 9° look-away, ramped at 60 °/s in 50 Hz frames of 20 ms each (the planner's way), {} runs (NaN: not within 3 s)", streamed.len());
+            println!("  {:<40} p50 {:>7.1} ms  p99 {:>7.1} ms", "stream start -> head angle within 0.9°", pct(&mut streamed, 0.5), pct(&mut streamed, 0.99));
+            println!("  {:<40} {:>11.1} ms", "reference: the stream itself", LOOK_AWAY_DEG * 0.9 / LOOK_AWAY_DEG_S * 1000.0);
+            println!("  {:<40} p50 {:>7.1} ms  p99 {:>7.1} ms", "reference: one SetPose 9°, duration 0", pct(&mut single, 0.5), pct(&mut single, 0.99));
+        }
+        Err(e) => println!("look-away: failed: {e}"),
+    }
     stop.store(true, Ordering::SeqCst);
     let _ = th.join();
+}
+
+const LOOK_AWAY_DEG: f32 = 9.0;
+const LOOK_AWAY_DEG_S: f32 = 60.0;
+
+/// Milliseconds from the first frame until the head's commanded yaw is
+/// within 10 % of the look-away: streamed, and as one move from rest.
+fn look_away(link_path: &std::path::Path) -> Result<(Vec<f64>, Vec<f64>), attune_hardware::link::LinkError> {
+    let mut link = HeadLink::open(link_path.to_str().unwrap_or_default(), 115_200)?;
+    link.command(HostMsg::Subscribe { every_ticks: 1 })?;
+    let pose = |yaw: f32| HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(yaw), ..PoseTarget::default() }, duration_ms: 20 };
+    // Only a tick that already acts on this run's targets counts (telemetry
+    // sent before the command may still be queued on the link).
+    let reached = |t: &Telemetry, sign: f32| t.targets.yaw_deg * sign > 0.0 && t.angles.yaw_deg * sign >= LOOK_AWAY_DEG * 0.9;
+    // Back at the centre and at rest before each run.
+    let centre = |link: &mut HeadLink| -> Result<(), attune_hardware::link::LinkError> {
+        link.command(HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(0.0), ..PoseTarget::default() }, duration_ms: 0 })?;
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if let Some(t) = link.next_telemetry(Duration::from_millis(50))? {
+                if t.targets.yaw_deg == 0.0 && t.angles.yaw_deg == 0.0 && t.mode != Mode::Moving {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    };
+    let (mut streamed, mut single) = (Vec::new(), Vec::new());
+    for i in 0..12 {
+        let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+        centre(&mut link)?;
+        // An odd wait spreads the first frame over the head's tick phase.
+        std::thread::sleep(Duration::from_millis(7 * i as u64));
+        let t0 = Instant::now();
+        let mut done = None;
+        let mut k = 0u32;
+        while done.is_none() && t0.elapsed() < Duration::from_secs(3) {
+            // One frame every 20 ms on the host's own clock, as the planner.
+            let due = Duration::from_millis(20 * k as u64);
+            if t0.elapsed() >= due {
+                let yaw = (LOOK_AWAY_DEG_S * 0.02 * (k + 1) as f32).min(LOOK_AWAY_DEG);
+                link.command(pose(sign * yaw))?;
+                k += 1;
+            }
+            if let Some(t) = link.next_telemetry(Duration::from_millis(2))? {
+                if reached(&t, sign) {
+                    done = Some(t0.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        streamed.push(done.unwrap_or(f64::NAN));
+        centre(&mut link)?;
+        std::thread::sleep(Duration::from_millis(7 * i as u64));
+        let t0 = Instant::now();
+        link.command(HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(sign * LOOK_AWAY_DEG), ..PoseTarget::default() }, duration_ms: 0 })?;
+        let mut done = None;
+        while done.is_none() && t0.elapsed() < Duration::from_secs(3) {
+            if let Some(t) = link.next_telemetry(Duration::from_millis(50))? {
+                if reached(&t, sign) {
+                    done = Some(t0.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        single.push(done.unwrap_or(f64::NAN));
+    }
+    Ok((streamed, single))
 }
 
 fn loop_jitter(busy: bool) -> (f64, f64, f64) {

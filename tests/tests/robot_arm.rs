@@ -171,11 +171,20 @@ fn a_robot_session_on_the_simulator_listens_takes_the_turn_speaks_and_parks() {
     assert!(commanded > 1.0, "the planner's turn_ack barely moved the yaw target ({commanded})");
     // The firmware took the look-away as its target (its own velocity and
     // acceleration limits ramp towards it), and the simulated servo horn
-    // really turned: with a fast reply the robot starts speaking, and looks
-    // back, within half a second, so the horn need not reach the target.
+    // really turned. With a fast reply the robot starts speaking, and looks
+    // back, about 350 ms after the end of turn; a head that follows the
+    // 50 Hz stream is at the target about 200 ms after the planner, so it
+    // gets at least halfway. (The firmware restarted each streamed frame
+    // from rest, late by the frame's phase in its tick, and crawled at a
+    // few degrees a second: 0.6° of a 9° look-away in one CI run.)
     let target_yaw = tel.iter().map(|t| t["targets"]["yaw_deg"].as_f64().unwrap().abs()).fold(0.0, f64::max);
     assert!(target_yaw > 0.5 * commanded, "the head's target never followed the look-away (max |target yaw| {target_yaw}, commanded {commanded})");
-    assert!(max_yaw > 1.0, "the simulated head never looked away (max |yaw| {max_yaw}, commanded {commanded}, head target {target_yaw})");
+    let look_ms: Vec<u64> = stops
+        .iter()
+        .map(|s| events.iter().find(|(t, e, _)| *t >= *s && e == "agent_sentence").map_or(0, |(t, _, _)| t - s))
+        .collect();
+    eprintln!("max |yaw| {max_yaw}, commanded {commanded}, head target {target_yaw}, end of turn to first sentence {look_ms:?} ms");
+    assert!(max_yaw > 0.5 * commanded, "the simulated head did not follow the look-away (max |yaw| {max_yaw}, commanded {commanded}, head target {target_yaw}, end of turn to first sentence {look_ms:?} ms)");
     let pitch: Vec<f64> = tel.iter().map(|t| t["servo"]["pitch_deg"].as_f64().unwrap()).collect();
     let (lo, hi) = pitch.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     assert!(hi - lo > 5.0, "pitch range {lo}..{hi}");
