@@ -270,6 +270,15 @@ pub struct EchoPath {
     learned_note: Option<String>,
     /// The participant is in a turn that began before the robot spoke.
     floor: bool,
+    /// The echo level the learning window measured on the raw microphone
+    /// (dB of what is played).
+    learned_db: f64,
+    /// Frames of robot audio after the learning window during which the raw
+    /// microphone may open the gate too (AEC3 still converging).
+    young_left: u32,
+    /// The gate is open on the raw microphone's word: the raw frame, not
+    /// AEC3's output, goes on to the VAD.
+    pass_raw: bool,
 }
 
 /// Gate hangover after a near-end frame that follows another (~256 ms,
@@ -310,6 +319,9 @@ const LEARN_GAP_DB: f64 = 20.0;
 /// earshot calls voice next to a participant, and a real room's echo (the
 /// bench: -10 to 0 dB direct path) is far above it.
 const NO_ECHO_DB: f64 = -40.0;
+/// Frames of robot audio (~2 s) after the learning window during which a
+/// raw microphone frame clear of the learned echo level opens the gate.
+const YOUNG_FRAMES: u32 = 125;
 /// Lowest the estimate goes: a frame of digital silence has no level, and
 /// an estimate far below any real noise floor would take long to recover.
 const RESIDUAL_FLOOR_DB: f64 = -80.0;
@@ -349,6 +361,9 @@ impl EchoPath {
             echo_found: None,
             learned_note: None,
             floor: false,
+            learned_db: RESIDUAL_START_DB,
+            young_left: 0,
+            pass_raw: false,
         };
         (path, why)
     }
@@ -441,8 +456,10 @@ impl EchoPath {
                     self.learn_db.push(raw_db);
                     self.learn_left -= 1;
                     if self.learn_left == 0 {
-                        let level = echo_level_db(&mut self.learn_db);
+                        let level = echo_level_db(&self.learn_db);
                         self.residual_db = (level + LEARN_HEADROOM_DB).min(RESIDUAL_START_DB);
+                        self.learned_db = level;
+                        self.young_left = YOUNG_FRAMES;
                         let found = level > NO_ECHO_DB;
                         self.echo_found = Some(found);
                         self.learned_note = Some(if found {
@@ -474,15 +491,36 @@ impl EchoPath {
                     // "voice" and the robot interrupted itself (the echo
                     // bench: 1 reply in 4 in two of its four rooms). A
                     // participant's words stand clear frame after frame.
-                    (self.near_end, self.hold_left) = gate_step(self.hold_left, clear);
+                    // Design: while AEC3 is young its suppressor mutes a
+                    // participant talking over the robot (double talk it
+                    // cannot yet tell from echo): over the session's first
+                    // reply the echo bench heard them 1.4-3.4 s late or not
+                    // at all. For YOUNG_FRAMES after the window, a raw
+                    // microphone frame standing clear of the echo level the
+                    // window measured (plus its headroom) also counts, and
+                    // then the raw frame goes on to the VAD: the participant
+                    // with some echo under them, instead of AEC3's silence.
+                    let raw_db = (10.0 * (raw_energy.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
+                    let raw_clear = self.young_left > 0 && raw_db > self.learned_db + LEARN_HEADROOM_DB + NEAR_END_MARGIN_DB;
+                    self.young_left = self.young_left.saturating_sub(1);
+                    if clear {
+                        self.pass_raw = false;
+                    } else if raw_clear {
+                        self.pass_raw = true;
+                    }
+                    (self.near_end, self.hold_left) = gate_step(self.hold_left, clear || raw_clear);
+                    if !self.near_end {
+                        self.pass_raw = false;
+                    }
                     self.residual_db += if ratio_db > self.residual_db { RESIDUAL_UP_DB } else { -RESIDUAL_DOWN_DB };
                     self.residual_db = self.residual_db.max(RESIDUAL_FLOOR_DB);
                 }
             } else {
                 self.near_end = true;
                 self.hold_left = 0;
+                self.pass_raw = false;
             }
-            if self.echo_found != Some(false) {
+            if self.echo_found != Some(false) && !(self.pass_raw && self.near_end) {
                 mic.copy_from_slice(&self.clean);
             }
         }
@@ -543,9 +581,9 @@ fn gate_step(hold_left: u32, clear: bool) -> (bool, u32) {
     (hold > 0, hold.saturating_sub(1))
 }
 
-/// The learning window's echo level: its loudest frame within
-/// [`LEARN_SPREAD_DB`] of the median frame (`xs`: dB per frame, sorted in
-/// place).
+/// The learning window's echo level (`window`: dB per frame, in time
+/// order): its loudest frame within [`LEARN_SPREAD_DB`] of the median frame,
+/// over the frames before a participant started talking (if they did).
 ///
 /// Design: first, a window split in two by a gap of [`LEARN_GAP_DB`] with at
 /// least a fifth of its frames below the gap is read as "no echo, then a
@@ -554,16 +592,62 @@ fn gate_step(hold_left: u32, clear: bool) -> (bool, u32) {
 /// 6 dB), so frames at the floor beside frames tens of dB louder mean that
 /// nothing comes back and someone started talking. The lower part's level
 /// is taken, however much of the window they talked through.
-fn echo_level_db(xs: &mut [f64]) -> f64 {
+///
+/// Then a participant who starts talking over the robot inside the window
+/// ([`near_end_onset`]) is cut off it: only the frames before them are
+/// measured. Without that, one who talked through more than half of it put
+/// the median on their own voice; the gate learned them as the room's echo
+/// and stayed shut to them (the echo bench's barge-in 200 ms into reply 1:
+/// missed in every room).
+fn echo_level_db(window: &[f64]) -> f64 {
+    let mut xs = window.to_vec();
     xs.sort_by(|a, b| a.total_cmp(b));
-    let Some(median) = xs.get(xs.len() / 2).copied() else { return RESIDUAL_FLOOR_DB };
     let gap = xs.windows(2).enumerate().map(|(i, w)| (w[1] - w[0], i)).max_by(|a, b| a.0.total_cmp(&b.0));
     if let Some((g, i)) = gap {
         if g >= LEARN_GAP_DB && (i + 1) * 5 >= xs.len() {
             return xs[i];
         }
     }
+    match near_end_onset(window) {
+        Some(k) => spread_level_db(&window[..k]),
+        None => spread_level_db(window),
+    }
+}
+
+/// The loudest of `frames` (dB) within [`LEARN_SPREAD_DB`] of their median.
+fn spread_level_db(frames: &[f64]) -> f64 {
+    let mut xs = frames.to_vec();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let Some(median) = xs.get(xs.len() / 2).copied() else { return RESIDUAL_FLOOR_DB };
     xs.iter().copied().filter(|x| *x <= median + LEARN_SPREAD_DB).fold(median, f64::max)
+}
+
+/// Fewest frames (~96 ms) before a participant's onset that the learning
+/// window can measure the echo on: more than the bench rooms' direct-path
+/// delays (20-80 ms), so the echo has arrived in them.
+const LEARN_MIN_PREFIX: usize = 6;
+/// Fewest frames above the echo that make an onset.
+const LEARN_MIN_LOUD: usize = 3;
+
+/// Where a participant started talking over the robot in the learning
+/// window (`window`: dB per frame, time order), if they did: the first frame
+/// `k` (at least [`LEARN_MIN_PREFIX`] in) from which at least half of the
+/// frames, and at least [`LEARN_MIN_LOUD`], stand [`LEARN_SPREAD_DB`] above
+/// the echo level of the frames before `k`.
+///
+/// Design: the microphone/reference ratio of an echo follows the room, so
+/// it stays level through the window, or dips where the robot pauses (the
+/// envelope outlasts its voice); a voice added on top only raises frames,
+/// and keeps raising them once it has started. The constants are the
+/// window's own (spread) and the rooms' delays; none was fitted to the
+/// bench's outcomes.
+fn near_end_onset(window: &[f64]) -> Option<usize> {
+    let n = window.len();
+    (LEARN_MIN_PREFIX..n.saturating_sub(LEARN_MIN_LOUD - 1)).find(|&k| {
+        let echo = spread_level_db(&window[..k]);
+        let loud = window[k..].iter().filter(|x| **x > echo + LEARN_SPREAD_DB).count();
+        loud >= LEARN_MIN_LOUD && loud * 2 >= n - k
+    })
 }
 
 /// A room impulse response at 16 kHz made with sox: a direct path after
@@ -876,6 +960,18 @@ mod tests {
         let (_, alone) = gate_over(room(), &far, &[], 0);
         let (_, with) = gate_over(room(), &far, &near, near_from);
         assert!((with[learn] - alone[learn]).abs() < 2.5, "learned {:.1} dB with the participant, {:.1} dB without", with[learn], alone[learn]);
+        // The same room, and they start after 8 frames, talking through
+        // two thirds of the window, 10 dB above the echo (a participant
+        // near the microphone; the echo bench's are 10-20 dB above): the
+        // median frame is theirs, and still the level comes from the frames
+        // before them. (At 4 dB, as above, no onset stands out; then the
+        // median is theirs and the level 3-4 dB high.)
+        let loud = chirpy(16_000 * 2, 5);
+        // Eight frames read the echo a little low (its loudest frames come
+        // later in the window): -9.9 dB against -7.2 dB from all 25.
+        let (_, with) = gate_over(room(), &far, &loud, 8 * FRAME);
+        let d = with[learn] - alone[learn];
+        assert!(d < 2.5 && d > -4.0, "learned {:.1} dB with the participant from frame 8, {:.1} dB without", with[learn], alone[learn]);
         // A -10 dB room, and the robot starts while the participant holds
         // the floor (their turn began before it): those frames are neither
         // measured nor ducked; the window measures the room after their turn.
@@ -902,6 +998,26 @@ mod tests {
         let (k, res) = learned.expect("the window ended");
         assert_eq!(k, held + learn - 1, "the window measured frames while the participant held the floor");
         assert!((res - alone[learn]).abs() < 2.5, "learned {res:.1} dB after the participant's turn, {:.1} dB with nobody talking", alone[learn]);
+    }
+
+    #[test]
+    fn over_the_first_reply_a_participant_talking_over_the_robot_is_heard_on_the_raw_microphone() {
+        // A -10 dB room; the participant starts 8 frames into the first
+        // reply, 10 dB above the echo, and talks for 2 s.
+        let far = chirpy(16_000 * 3, 11);
+        let loud = chirpy(16_000 * 2, 5);
+        let mut ir = vec![0.0f32; 1_000];
+        ir[480] = 0.3;
+        let room = || Some(Room::from_impulse_response(&ir).unwrap());
+        let learn = LEARN_FRAMES as usize;
+        let (deaf, _) = gate_over(room(), &far, &loud, 8 * FRAME);
+        // The 40 frames after the window: they reach the VAD.
+        let open = deaf[learn..learn + 40].iter().filter(|d| !**d).count();
+        assert!(open >= 30, "only {open} of 40 frames of the participant passed the gate");
+        // Without them, the echo alone stays out over the same frames.
+        let (deaf, _) = gate_over(room(), &far, &[], 0);
+        let open = deaf[learn..learn + 40].iter().filter(|d| !**d).count();
+        assert!(open <= 2, "{open} of 40 echo-only frames passed the gate");
     }
 
     #[test]
