@@ -62,6 +62,11 @@ pub enum Event {
         /// Loudness per [`ENVELOPE_FRAME_MS`], 0..1 (peak-normalised RMS).
         #[serde(default)]
         envelope: Vec<f32>,
+        /// The rest of the sentence before, whose first clause played as its
+        /// own audio (the voice synthesised it first to speak sooner): the
+        /// head goes on moving with the voice and starts nothing new.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        continued: bool,
     },
     /// The robot finished its reply (or had nothing to say).
     AgentFinished,

@@ -392,7 +392,18 @@ impl Planner {
                     self.drop_nods();
                 }
             }
-            Event::AgentSentence { text, strategy, duration_ms, envelope } => {
+            Event::AgentSentence { duration_ms, envelope, continued: true, .. } => {
+                // The rest of a sentence already begun: the head follows the
+                // new audio's loudness and nods at its phrase boundaries;
+                // no tilt or glance, which belong to a sentence's start.
+                self.set_mode(Mode::Speaking, now_ms);
+                let dur = (*duration_ms as u64).max(1);
+                self.speech = Some(Speech { start_ms: now_ms, dur_ms: dur, envelope: envelope.clone() });
+                if sw.speak_nod && !self.calm() {
+                    self.speak_nods(now_ms, &phrase_boundaries_ms(envelope, dur, ""));
+                }
+            }
+            Event::AgentSentence { text, strategy, duration_ms, envelope, continued: false } => {
                 let first = self.mode != Mode::Speaking;
                 self.set_mode(Mode::Speaking, now_ms);
                 self.drop_where(|t| t.behavior == Behavior::TurnAck || t.behavior == Behavior::SpeakNod);
@@ -411,15 +422,7 @@ impl Planner {
                     self.push(Behavior::Gaze, now_ms, d, [yaw, 1.0, 0.0, 0.0], Shape::Hold);
                 }
                 if sw.speak_nod && !calm {
-                    for at in phrase_boundaries_ms(envelope, dur, text) {
-                        let t = now_ms + at;
-                        if t < self.last_speak_nod_ms + 900 {
-                            continue;
-                        }
-                        self.last_speak_nod_ms = t;
-                        let depth = st.speak_nod_deg * self.rng.range(0.7, 1.1);
-                        self.push(Behavior::SpeakNod, t.saturating_sub(80), 320, [0.0, -depth, 0.0, 0.0], Shape::Bump);
-                    }
+                    self.speak_nods(now_ms, &phrase_boundaries_ms(envelope, dur, text));
                 }
             }
             Event::AgentFinished => {
@@ -592,6 +595,19 @@ impl Planner {
             d[i] = d[i].clamp(p.min_deg + LIMIT_MARGIN_DEG, p.max_deg - LIMIT_MARGIN_DEG);
         }
         d
+    }
+
+    /// Emphasis nods at `boundaries` (ms after `now_ms`), at most one per 900 ms.
+    fn speak_nods(&mut self, now_ms: u64, boundaries: &[u64]) {
+        for &at in boundaries {
+            let t = now_ms + at;
+            if t < self.last_speak_nod_ms + 900 {
+                continue;
+            }
+            self.last_speak_nod_ms = t;
+            let depth = self.style.speak_nod_deg * self.rng.range(0.7, 1.1);
+            self.push(Behavior::SpeakNod, t.saturating_sub(80), 320, [0.0, -depth, 0.0, 0.0], Shape::Bump);
+        }
     }
 
     /// What the command of this tick is labelled with: the most salient

@@ -31,7 +31,7 @@ fn sentence(text: &str, duration_ms: u32) -> Event {
     // Speech-like loudness: 600 ms phrases with 150 ms pauses.
     let n = (duration_ms / ENVELOPE_FRAME_MS) as usize;
     let envelope = (0..n).map(|i| if i % 15 >= 12 { 0.05 } else { 0.5 + 0.4 * ((i as f32) * 0.9).sin().abs() }).collect();
-    Event::AgentSentence { text: text.into(), strategy: "Restatement or Paraphrasing".into(), duration_ms, envelope }
+    Event::AgentSentence { text: text.into(), strategy: "Restatement or Paraphrasing".into(), duration_ms, envelope, continued: false }
 }
 
 const STARTED: Event = Event::ParticipantStarted { barge_in: false };
@@ -185,7 +185,7 @@ fn idle_motion_is_present_smooth_and_never_frozen() {
 #[test]
 fn the_head_moves_with_the_loudness_of_its_speech() {
     let loud = run(6, &[(500, sentence("Hello there, how are you today, my friend?", 3000))], 3500);
-    let quiet_env = Event::AgentSentence { text: "Hello there".into(), strategy: String::new(), duration_ms: 3000, envelope: vec![0.0; 60] };
+    let quiet_env = Event::AgentSentence { text: "Hello there".into(), strategy: String::new(), duration_ms: 3000, envelope: vec![0.0; 60], continued: false };
     let quiet = run(6, &[(500, quiet_env)], 3500);
     let mean_pitch = |c: &[(u64, HeadCommand)]| {
         let v: Vec<f32> = c.iter().filter(|(t, _)| (1000..3400).contains(t)).map(|(_, c)| c.pitch_deg).collect();
@@ -194,6 +194,35 @@ fn the_head_moves_with_the_loudness_of_its_speech() {
     assert!(mean_pitch(&loud) > mean_pitch(&quiet) + 0.5, "{} vs {}", mean_pitch(&loud), mean_pitch(&quiet));
     assert!(loud.iter().any(|(_, c)| c.behavior == Behavior::SpeakMotion));
     assert!(loud.iter().any(|(_, c)| c.behavior == Behavior::SpeakNod), "no emphasis nod at a phrase boundary");
+}
+
+#[test]
+fn the_rest_of_a_sentence_spoken_apart_moves_the_head_with_its_voice_and_starts_nothing_new() {
+    // A question whose first clause played as its own audio, then the rest.
+    let q = "Is that something you have felt before, or is it new for you?";
+    let head = sentence(q, 1200);
+    let rest = |env: f32, continued: bool| Event::AgentSentence {
+        text: q.into(),
+        strategy: String::new(),
+        duration_ms: 2000,
+        envelope: vec![env; 40],
+        continued,
+    };
+    let window = |c: &[(u64, HeadCommand)], f: fn(&HeadCommand) -> f32| -> Vec<f32> { c.iter().filter(|(t, _)| (2300..3600).contains(t)).map(|(_, c)| f(c)).collect() };
+    let mean = |v: Vec<f32>| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    let max_roll = |c: &[(u64, HeadCommand)]| window(c, |c| c.roll_deg.abs()).into_iter().fold(0.0f32, f32::max);
+    for seed in 0..5 {
+        let loud = run(seed, &[(500, head.clone()), (1700, rest(0.8, true))], 3800);
+        let quiet = run(seed, &[(500, head.clone()), (1700, rest(0.0, true))], 3800);
+        // The head follows the rest's loudness ...
+        let (l, q) = (mean(window(&loud, |c| c.pitch_deg)), mean(window(&quiet, |c| c.pitch_deg)));
+        assert!(l > q + 0.5, "seed {seed}: pitch {l} with a loud rest, {q} with a quiet one");
+        // ... and does not tilt for the question again, which a new
+        // sentence would.
+        assert!(max_roll(&loud) < 1.5, "seed {seed}: tilted {}° over the rest", max_roll(&loud));
+        let anew = run(seed, &[(500, head.clone()), (1700, rest(0.8, false))], 3800);
+        assert!(max_roll(&anew) > 2.0, "seed {seed}: a new question sentence tilted only {}°", max_roll(&anew));
+    }
 }
 
 #[test]
@@ -287,11 +316,12 @@ fn arb_event() -> impl Strategy<Value = Event> {
         Just(Event::ParticipantPaused),
         Just(Event::ParticipantStopped),
         (any::<bool>(), any::<bool>()).prop_map(|(f, c)| Event::AgentThinking { feelings: if f { vec!["sad".into()] } else { vec![] }, self_critical: c }),
-        (0u32..8000, prop::collection::vec(-0.5f32..1.5, 0..200), any::<bool>()).prop_map(|(d, env, q)| Event::AgentSentence {
+        (0u32..8000, prop::collection::vec(-0.5f32..1.5, 0..200), any::<bool>(), any::<bool>()).prop_map(|(d, env, q, c)| Event::AgentSentence {
             text: if q { "Is that so?".into() } else { "I see, and then, you said, it hurt.".into() },
             strategy: String::new(),
             duration_ms: d,
             envelope: env,
+            continued: c,
         }),
         Just(Event::AgentFinished),
         (0u8..4, any::<bool>()).prop_map(|(r, c)| Event::RiskChanged { risk: [Risk::None, Risk::Low, Risk::High, Risk::Imminent][r as usize], crisis_active: c }),

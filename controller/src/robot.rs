@@ -521,14 +521,20 @@ impl LoopMapper {
                 Event::ParticipantStarted { barge_in: true }
             }
             LoopEvent::Empty { .. } => Event::AgentFinished,
-            LoopEvent::PlaybackStart { id, seq, duration_ms, envelope, .. } => {
+            LoopEvent::PlaybackStart { id, seq, part, duration_ms, envelope, .. } => {
                 let (text, strategy) = self
                     .book
                     .lock()
                     .ok()
                     .and_then(|b| b.by_utt.get(id).and_then(|v| v.get(*seq as usize).cloned()))
                     .unwrap_or_default();
-                Event::AgentSentence { text, strategy, duration_ms: (*duration_ms).min(u32::MAX as u64) as u32, envelope: envelope.clone() }
+                Event::AgentSentence {
+                    text,
+                    strategy,
+                    duration_ms: (*duration_ms).min(u32::MAX as u64) as u32,
+                    envelope: envelope.clone(),
+                    continued: *part > 0,
+                }
             }
             // Backchannels over the robot's speech, playback ends (the turn
             // record says when a reply is done) and warnings do not move the head.

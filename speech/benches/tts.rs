@@ -4,6 +4,10 @@
 //!    by side in one run, for sentences of different lengths: the voice loop
 //!    streams per sentence, so a reply's first audio waits for exactly one
 //!    sentence's synthesis. With real-time factor (synthesis time / audio).
+//!    A reply's first sentence, clause first (what the voice loop does with
+//!    Piper): time to first audio for the first clause vs the whole
+//!    sentence, and whether the rest is ready before the first clause has
+//!    played (else a gap at the seam).
 //! 2. Start-up: Piper's model load and its first (cold) synthesis.
 //! 3. Round trip: each engine's audio through whisper tiny.en, WER against
 //!    the text (espeak-ng again the reference).
@@ -13,7 +17,7 @@
 use attune_speech::audio::SAMPLE_RATE;
 use attune_speech::piper::PiperTts;
 use attune_speech::stt::{default_models_dir, WhisperStt};
-use attune_speech::tts::{EspeakTts, Tts};
+use attune_speech::tts::{split_first_clause, EspeakTts, Tts};
 use attune_speech::wer::WordErrors;
 use attune_speech::{SttConfig, TtsConfig};
 use std::time::Instant;
@@ -81,6 +85,48 @@ fn main() {
             p / 1e3 / p_s,
             p / e
         );
+    }
+
+    // Reply openings with a clause first, as the engine's replies begin.
+    let openings = [
+        "It sounds like this week has been really heavy for you, and I am glad you told me.",
+        "Moving somewhere new can feel lonely at first, especially when everyone else seems settled.",
+        "I hear how much that grade meant to you, so it makes sense that you feel let down.",
+        "When you say nobody calls you back, that sounds like it really hurts.",
+        "That was a lot to carry on your own, and you did keep going.",
+        "Thank you for trusting me with something so personal; it matters that you said it.",
+    ];
+    println!("\n== A reply's first sentence, clause first (Piper), median of {RUNS} runs ==");
+    println!("{:<5} {:>9} {:>10} {:>8} {:>10} {:>9} {:>8}", "", "whole_ms", "clause_ms", "saved", "clause_s", "rest_ms", "gap_ms");
+    let (mut whole_all, mut clause_all) = (vec![], vec![]);
+    for (i, s) in openings.iter().enumerate() {
+        let Some((head, rest)) = split_first_clause(s) else {
+            println!("{:<5} not split: {s}", i + 1);
+            continue;
+        };
+        let (mut w_ms, mut h_ms, mut r_ms) = (vec![], vec![], vec![]);
+        let mut h_len = 0;
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            piper.synthesize(s).expect("piper");
+            w_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            h_len = piper.synthesize(head).expect("piper").len();
+            h_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            piper.synthesize(rest).expect("piper");
+            r_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let (w, h, r) = (median(w_ms), median(h_ms), median(r_ms));
+        let h_s = h_len as f64 / SAMPLE_RATE as f64;
+        // The rest is synthesised while the first clause plays.
+        let gap = (r - h_s * 1e3).max(0.0);
+        println!("{:<5} {w:>9.0} {h:>10.0} {:>7.0}% {h_s:>10.2} {r:>9.0} {gap:>8.0}", i + 1, 100.0 * (w - h) / w);
+        whole_all.push(w);
+        clause_all.push(h);
+    }
+    if !whole_all.is_empty() {
+        println!("median  whole {:.0} ms  clause first {:.0} ms  (reference: the whole first sentence, what the loop waited for before)", median(whole_all), median(clause_all));
     }
 
     let whisper = models.join("ggml-tiny.en.bin");

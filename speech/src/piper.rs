@@ -467,6 +467,10 @@ impl PiperTts {
 const PEAK: f32 = 0.89;
 
 impl Tts for PiperTts {
+    fn first_clause_apart(&self) -> bool {
+        true
+    }
+
     fn synthesize(&mut self, text: &str) -> Result<Vec<f32>, SpeechError> {
         let clauses = split_clauses(text);
         let mut audio = Vec::new();

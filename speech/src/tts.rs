@@ -14,6 +14,47 @@ use std::time::{Duration, Instant};
 pub trait Tts: Send {
     /// Synthesises one sentence.
     fn synthesize(&mut self, text: &str) -> Result<Vec<f32>, SpeechError>;
+
+    /// Whether a reply's first sentence should be synthesised clause first
+    /// ([`split_first_clause`]): worth it only for a voice whose synthesis
+    /// takes a noticeable part of the sentence's length (Piper), not for
+    /// espeak-ng (~40 ms a sentence).
+    fn first_clause_apart(&self) -> bool {
+        false
+    }
+}
+
+/// Fewest words of a first clause spoken on its own.
+const HEAD_MIN_WORDS: usize = 4;
+/// Fewest words after it.
+const TAIL_MIN_WORDS: usize = 3;
+
+/// Where a sentence may be spoken in two parts: after its first clause (at
+/// `,` `;` `:` followed by a space) of at least four words, when at least
+/// three words follow. Returns (first clause with its mark, the rest).
+///
+/// Design: a reply's first audio waits for the synthesis of its whole first
+/// sentence; with Piper on a Pi-class CPU that is a good part of the time
+/// from the participant's last word to the robot's first. Spoken clause
+/// first, the rest is synthesised while the first clause plays. A comma is
+/// where a speaker may pause anyway and Piper speaks the mark as a short
+/// pause with continuing intonation, so the seam is where the voice has one.
+/// Very short clauses ("Yes, ...", "Well, I ...") stay joined: the gain is
+/// small and a lone word sounds clipped.
+pub fn split_first_clause(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        if !matches!(c, ',' | ';' | ':') || !bytes.get(i + 1).is_some_and(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let (head, tail) = (&text[..=i], text[i + 1..].trim());
+        let words = |s: &str| s.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count();
+        if words(head) < HEAD_MIN_WORDS {
+            continue;
+        }
+        return (words(tail) >= TAIL_MIN_WORDS).then_some((head.trim(), tail));
+    }
+    None
 }
 
 /// espeak-ng run once per sentence.
@@ -155,6 +196,9 @@ pub struct TtsJob {
     pub seq: u32,
     /// The sentence.
     pub text: String,
+    /// The reply's first sentence: spoken clause first where the voice
+    /// wants it ([`Tts::first_clause_apart`]).
+    pub first: bool,
 }
 
 /// A synthesised sentence.
@@ -164,8 +208,14 @@ pub struct TtsAudio {
     pub utt: u64,
     /// The job's position.
     pub seq: u32,
-    /// Characters of the sentence (for "spoken up to" bookkeeping).
+    /// Characters of this part of the sentence (for "spoken up to"
+    /// bookkeeping).
     pub chars: usize,
+    /// Which part of the sentence (0, or 1 for the rest after a first
+    /// clause spoken on its own).
+    pub part: u32,
+    /// The sentence's last part.
+    pub last: bool,
     /// 16 kHz mono audio, or the error for this sentence alone.
     pub audio: Result<Vec<f32>, SpeechError>,
     /// Wall time the synthesis took.
@@ -195,18 +245,36 @@ impl TtsWorker {
         let thread = std::thread::Builder::new()
             .name("attune-tts".into())
             .spawn(move || {
-                while let Ok(job) = jrx.recv() {
+                'jobs: while let Ok(job) = jrx.recv() {
                     let t0 = Instant::now();
-                    let audio = tts.synthesize(&job.text);
-                    let out = TtsAudio {
-                        utt: job.utt,
-                        seq: job.seq,
-                        chars: job.text.chars().count(),
-                        audio,
-                        elapsed_ms: t0.elapsed().as_millis() as u64,
+                    let parts: Vec<&str> = match split_first_clause(&job.text) {
+                        Some((head, tail)) if job.first && tts.first_clause_apart() => vec![head, tail],
+                        _ => vec![job.text.as_str()],
                     };
-                    if atx.send(out).is_err() {
-                        break;
+                    let n = parts.len();
+                    // The parts' characters add up to the sentence's.
+                    let mut chars_left = job.text.chars().count();
+                    for (i, text) in parts.into_iter().enumerate() {
+                        let audio = tts.synthesize(text);
+                        // A part that fails ends the sentence: its error is
+                        // the sentence's last word.
+                        let last = i + 1 == n || audio.is_err();
+                        let out = TtsAudio {
+                            utt: job.utt,
+                            seq: job.seq,
+                            chars: if last { chars_left } else { text.chars().count().min(chars_left) },
+                            part: i as u32,
+                            last,
+                            audio,
+                            elapsed_ms: t0.elapsed().as_millis() as u64,
+                        };
+                        chars_left -= out.chars;
+                        if atx.send(out).is_err() {
+                            break 'jobs;
+                        }
+                        if last {
+                            break;
+                        }
                     }
                 }
             })
@@ -268,6 +336,26 @@ mod tests {
         let cfg = TtsConfig { program: "/nonexistent/espeak".into(), ..TtsConfig::default() };
         let e = EspeakTts::new(&cfg).unwrap_err().to_string();
         assert!(e.contains("/nonexistent/espeak"), "{e}");
+    }
+
+    #[test]
+    fn a_first_sentence_splits_after_a_first_clause_of_four_words_or_more() {
+        assert_eq!(
+            split_first_clause("It sounds like this week has been heavy, and I'm glad you told me."),
+            Some(("It sounds like this week has been heavy,", "and I'm glad you told me."))
+        );
+        // Too short a clause first: the next one that is long enough.
+        assert_eq!(
+            split_first_clause("Yes, that makes a lot of sense; thank you for saying so."),
+            Some(("Yes, that makes a lot of sense;", "thank you for saying so."))
+        );
+        // Too little after it, no clause mark, a mark with no space after it.
+        assert_eq!(split_first_clause("That sounds really hard for you, truly."), None);
+        assert_eq!(split_first_clause("I hear how lonely the move has made you feel."), None);
+        assert_eq!(split_first_clause("You walked 1,200 steps today and that counts for something."), None);
+        assert_eq!(split_first_clause(""), None);
+        // Punctuation alone is not a word; non-ASCII text is cut on a character boundary.
+        assert_eq!(split_first_clause("Ça va — très bien, vraiment, merci beaucoup à vous."), Some(("Ça va — très bien,", "vraiment, merci beaucoup à vous.")));
     }
 
     #[test]

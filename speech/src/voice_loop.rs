@@ -141,7 +141,9 @@ pub enum LoopEvent {
     EndOfTurn { at_ms: u64, start_ms: u64, end_ms: u64 },
     /// Sentence `seq` of reply `id` started playing at `at_ms`; `envelope`
     /// is its loudness per [`ENVELOPE_FRAME_MS`] (RMS, peak = 1).
-    PlaybackStart { at_ms: u64, id: u64, seq: u32, duration_ms: u64, envelope: Vec<f32> },
+    /// `part` > 0: the rest of a sentence whose first clause played as its
+    /// own audio ([`crate::tts::split_first_clause`]); the same sentence.
+    PlaybackStart { at_ms: u64, id: u64, seq: u32, part: u32, duration_ms: u64, envelope: Vec<f32> },
     /// Sentence `seq` of reply `id` finished playing at `at_ms`.
     PlaybackEnd { at_ms: u64, id: u64, seq: u32 },
     /// At start: what keeps the robot's voice out of the microphone; again
@@ -151,6 +153,10 @@ pub enum LoopEvent {
     /// abandoned at `at_ms` (the participant went on, so its words would not
     /// count) and whisper was told to stop it.
     ProbeAbandoned { at_ms: u64, end_ms: u64 },
+    /// Adaptive endpointing's reading of the turn up to `end_ms` came back
+    /// at `at_ms` saying `words` (with the voice's cue, if on); `taken`
+    /// when the turn was still in that silence and waits by it.
+    Words { at_ms: u64, end_ms: u64, words: crate::endpoint::Completeness, taken: bool },
 }
 
 /// Frame of the loudness envelope in [`LoopEvent::PlaybackStart`].
@@ -253,9 +259,13 @@ struct Segment {
     seq: u32,
     /// Loudness envelope, for observers (the head).
     envelope: Vec<f32>,
+    /// Part of the sentence (0, or 1 after a first clause spoken apart).
+    part: u32,
+    /// The sentence's last part.
+    last: bool,
     /// PlaybackStart was reported.
     started: bool,
-    /// Characters of the sentence.
+    /// Characters of the sentence (of this part).
     chars: usize,
     /// Offset of its first sample in everything pushed.
     start: u64,
@@ -521,7 +531,9 @@ impl<'a, R> VoiceLoop<'a, R> {
                         };
                         let end_ms = p.end_ms;
                         p.result = Some(r);
-                        if !turn.on_words(end_ms, c) {
+                        let taken = turn.on_words(end_ms, c);
+                        on_event(LoopEvent::Words { at_ms: now, end_ms, words: c, taken });
+                        if !taken {
                             probe = None;
                         }
                     }
@@ -568,7 +580,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                             continue;
                         }
                         p.first_sentence_at.get_or_insert_with(Instant::now);
-                        let job = TtsJob { utt: id, seq: p.sentences_in, text };
+                        let job = TtsJob { utt: id, seq: p.sentences_in, text, first: p.sentences_in == 0 };
                         match self.tts.submit(job) {
                             Ok(()) => p.sentences_in += 1,
                             Err(j) => on_event(LoopEvent::Warning { msg: format!("TTS queue full; sentence dropped: {}", j.text) }),
@@ -590,7 +602,9 @@ impl<'a, R> VoiceLoop<'a, R> {
             // --- TTS audio -------------------------------------------------------
             while let Some(a) = self.tts.try_audio() {
                 let Some(p) = pending.get_mut(&a.utt) else { continue };
-                p.audio_back += 1;
+                if a.last {
+                    p.audio_back += 1;
+                }
                 if p.interrupted {
                     continue;
                 }
@@ -603,7 +617,17 @@ impl<'a, R> VoiceLoop<'a, R> {
                         sink.push(&samples)?;
                         echo.pushed(&samples);
                         let envelope = loudness_envelope(&samples);
-                        playlist.push_back(Segment { id: a.utt, seq: a.seq, envelope, started: false, chars: a.chars, start: pushed_total, len: samples.len() as u64 });
+                        playlist.push_back(Segment {
+                            id: a.utt,
+                            seq: a.seq,
+                            part: a.part,
+                            last: a.last,
+                            envelope,
+                            started: false,
+                            chars: a.chars,
+                            start: pushed_total,
+                            len: samples.len() as u64,
+                        });
                         pushed_total += samples.len() as u64;
                     }
                     Ok(_) => {}
@@ -623,7 +647,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
                 seg.started = true;
                 let envelope = std::mem::take(&mut seg.envelope);
-                on_event(LoopEvent::PlaybackStart { at_ms: now, id: seg.id, seq: seg.seq, duration_ms: samples_to_ms(seg.len as usize), envelope });
+                on_event(LoopEvent::PlaybackStart { at_ms: now, id: seg.id, seq: seg.seq, part: seg.part, duration_ms: samples_to_ms(seg.len as usize), envelope });
             }
             while let Some(seg) = playlist.front() {
                 if seg.start + seg.len > played {
@@ -632,7 +656,9 @@ impl<'a, R> VoiceLoop<'a, R> {
                 if let Some(p) = pending.get_mut(&seg.id) {
                     p.spoken_chars += seg.chars;
                 }
-                on_event(LoopEvent::PlaybackEnd { at_ms: now, id: seg.id, seq: seg.seq });
+                if seg.last {
+                    on_event(LoopEvent::PlaybackEnd { at_ms: now, id: seg.id, seq: seg.seq });
+                }
                 playlist.pop_front();
             }
             // --- completed turns, in order ---------------------------------------

@@ -5,7 +5,7 @@
 use attune_speech::audio::{rms, SAMPLE_RATE};
 use attune_speech::piper::{PiperPaths, PiperTts};
 use attune_speech::stt::{default_models_dir, WhisperStt};
-use attune_speech::tts::Tts;
+use attune_speech::tts::{EspeakTts, Tts, TtsAudio, TtsJob, TtsWorker};
 use attune_speech::tts_engine::{open_tts, TtsEngine, TtsFallback};
 use attune_speech::wer::WordErrors;
 use attune_speech::{SpeechError, SttConfig, TtsConfig};
@@ -57,6 +57,49 @@ fn pipers_voice_through_whisper_gives_back_the_text() {
     // whisper tiny.en hears espeak-ng's en-us voice at a few per cent; a
     // natural voice should do no worse. One word in ten is the bound.
     assert!(total.percent() < 10.0, "round-trip WER {:.1} %", total.percent());
+}
+
+/// Audio of `n` finished sentences (their last parts) from `w`, in order.
+fn collect(w: &TtsWorker, n: usize) -> Vec<TtsAudio> {
+    let mut out = Vec::new();
+    let t0 = std::time::Instant::now();
+    while out.iter().filter(|a: &&TtsAudio| a.last).count() < n {
+        assert!(t0.elapsed().as_secs() < 120, "the TTS worker gave {} pieces in 2 min", out.len());
+        match w.try_audio() {
+            Some(a) => out.push(a),
+            None => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_replys_first_sentence_is_spoken_clause_first_and_the_parts_say_the_whole_sentence() {
+    let text = "It sounds like this week has been really heavy for you, and I am glad that you told me about it.";
+    let w = TtsWorker::start(Box::new(piper()));
+    // The same sentence as a reply's first and as a later one.
+    w.submit(TtsJob { utt: 1, seq: 0, text: text.into(), first: true }).unwrap();
+    w.submit(TtsJob { utt: 1, seq: 1, text: text.into(), first: false }).unwrap();
+    let got = collect(&w, 2);
+    let parts: Vec<(u32, u32, bool)> = got.iter().map(|a| (a.seq, a.part, a.last)).collect();
+    assert_eq!(parts, vec![(0, 0, false), (0, 1, true), (1, 0, true)]);
+    let audio = |a: &TtsAudio| a.audio.as_ref().unwrap().clone();
+    assert_eq!(got[0].chars + got[1].chars, text.chars().count(), "the parts' characters add up to the sentence's");
+    assert_eq!(got[2].chars, text.chars().count());
+    // The first clause is the shorter audio, so the reply can start sooner.
+    let (head, rest, whole) = (audio(&got[0]), audio(&got[1]), audio(&got[2]));
+    assert!(head.len() * 4 < whole.len() * 3 && rest.len() * 4 > whole.len(), "{} + {} samples vs {}", head.len(), rest.len(), whole.len());
+    // Played one after the other, whisper hears the whole sentence.
+    let mut stt = WhisperStt::load(&default_models_dir().join("ggml-tiny.en.bin"), &SttConfig::default()).unwrap();
+    let joined: Vec<f32> = head.iter().chain(rest.iter()).copied().collect();
+    let heard = stt.transcribe(&joined).unwrap().text;
+    let e = WordErrors::between(text, &heard);
+    assert!(e.percent() < 15.0, "{heard:?}: WER {:.1} %", e.percent());
+    // espeak-ng synthesises a sentence in tens of ms: it keeps it whole.
+    let w = TtsWorker::start(Box::new(EspeakTts::new(&TtsConfig::default()).unwrap()));
+    w.submit(TtsJob { utt: 2, seq: 0, text: text.into(), first: true }).unwrap();
+    let got = collect(&w, 1);
+    assert_eq!(got.iter().map(|a| (a.part, a.last)).collect::<Vec<_>>(), vec![(0, true)]);
 }
 
 #[test]

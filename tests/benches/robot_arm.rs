@@ -43,7 +43,7 @@ fn tick_cost() {
             1000 | 2000 | 3000 => p.on_event(&Event::ParticipantPaused, now),
             4000 => p.on_event(&Event::ParticipantStopped, now),
             5000 => p.on_event(
-                &Event::AgentSentence { text: "That sounds hard, and I am here.".into(), strategy: String::new(), duration_ms: 3000, envelope: vec![0.7; 60] },
+                &Event::AgentSentence { text: "That sounds hard, and I am here.".into(), strategy: String::new(), duration_ms: 3000, envelope: vec![0.7; 60], continued: false },
                 now,
             ),
             8000 => p.on_event(&Event::AgentFinished, now),

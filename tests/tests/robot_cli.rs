@@ -81,7 +81,7 @@ fn planner_trace(path: &Path) {
         (1800, Event::ParticipantPaused),
         (3500, Event::ParticipantStopped),
         (3900, Event::AgentThinking { feelings: vec!["sad".into()], self_critical: false }),
-        (4800, Event::AgentSentence { text: "That sounds hard.".into(), strategy: "Reflection of feelings".into(), duration_ms: 1500, envelope: vec![0.6; 30] }),
+        (4800, Event::AgentSentence { text: "That sounds hard.".into(), strategy: "Reflection of feelings".into(), duration_ms: 1500, envelope: vec![0.6; 30], continued: false }),
         (6400, Event::AgentFinished),
         (9000, Event::SessionEnded),
     ];
