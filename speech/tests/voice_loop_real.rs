@@ -532,12 +532,19 @@ fn with_prosody_on_a_rising_voice_before_a_long_pause_keeps_the_turn_and_off_it_
     // The same words as a finished sentence fall: no hold.
     let fall = end_pitch(&say_trimmed("It makes me feel small.")).expect("a voiced end");
     assert!(!prosody_holds(&fall), "{fall:?}");
-    let input = two_parts(first, 900, "so small and stupid.");
+    // The usual wait is set to 1,000 ms and the long one to 1,800 here (700
+    // and 1,200 by default), with a 1,400 ms pause between them: whisper
+    // then has 700 ms after the probe starts (at 300 ms of silence) to
+    // read it, not 400.
+    let input = two_parts(first, 1_400, "so small and stupid.");
     let mut cfg = endpoint_cfg(EndpointMode::Adaptive);
     assert!(!cfg.endpointing.prosody, "off by default");
+    cfg.vad.end_silence_ms = 1_000;
+    cfg.endpointing.long_silence_ms = 1_800;
+    cfg.validate().unwrap();
     // Design: until the probe of the pause is read the turn waits the long
     // silence whatever the voice says, so a run only tells anything when
-    // whisper read it before the usual 700 ms had passed; on a loaded
+    // whisper read it before the usual wait had passed; on a loaded
     // machine it may not (the loop keeps real time while whisper works).
     // Such a run is repeated, up to five times, and never counted (on an
     // idle machine the first is in time; under the 2-core CI's load one
@@ -545,14 +552,14 @@ fn with_prosody_on_a_rising_voice_before_a_long_pause_keeps_the_turn_and_off_it_
     let in_time = |r: &Run| {
         // The first reading is the pause's.
         let first = r.events.iter().find(|e| matches!(e, LoopEvent::Words { .. }));
-        matches!(first, Some(LoopEvent::Words { at_ms, end_ms, taken: true, .. }) if at_ms - end_ms < 700)
+        matches!(first, Some(LoopEvent::Words { at_ms, end_ms, taken: true, .. }) if at_ms - end_ms < 1_000)
     };
     let run = |cfg: &SpeechConfig| {
         (0..5)
             .map(|_| run_in_room(Box::new(WavSource::from_samples(input.clone())), &["I see."], Arc::new(AtomicU64::new(u64::MAX)), cfg.clone(), None))
             .inspect(|r| eprintln!("probe readings: {:?}", r.events.iter().filter(|e| matches!(e, LoopEvent::Words { .. })).collect::<Vec<_>>()))
             .find(in_time)
-            .expect("whisper never read the pause's probe within 700 ms in five runs: the machine is too loaded to tell")
+            .expect("whisper never read the pause's probe within the usual wait in five runs: the machine is too loaded to tell")
     };
     let off = run(&cfg);
     assert_eq!(off.turns.len(), 2, "the control: without the voice the pause ends the turn: {:?}", asr_texts(&off));
