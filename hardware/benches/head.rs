@@ -193,13 +193,13 @@ const LOOK_AWAY_DEG_S: f32 = 60.0;
 fn look_away(link_path: &std::path::Path) -> Result<(Vec<f64>, Vec<f64>), attune_hardware::link::LinkError> {
     let mut link = HeadLink::open(link_path.to_str().unwrap_or_default(), 115_200)?;
     link.command(HostMsg::Subscribe { every_ticks: 1 })?;
-    let pose = |yaw: f32| HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(yaw), ..PoseTarget::default() }, duration_ms: 20 };
+    let pose = |yaw: f32, duration_ms: u16| HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(yaw), ..PoseTarget::default() }, duration_ms };
     // Only a tick that already acts on this run's targets counts (telemetry
     // sent before the command may still be queued on the link).
     let reached = |t: &Telemetry, sign: f32| t.targets.yaw_deg * sign > 0.0 && t.angles.yaw_deg * sign >= LOOK_AWAY_DEG * 0.9;
     // Back at the centre and at rest before each run.
     let centre = |link: &mut HeadLink| -> Result<(), attune_hardware::link::LinkError> {
-        link.command(HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(0.0), ..PoseTarget::default() }, duration_ms: 0 })?;
+        link.command(pose(0.0, 0))?;
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(3) {
             if let Some(t) = link.next_telemetry(Duration::from_millis(50))? {
@@ -224,7 +224,7 @@ fn look_away(link_path: &std::path::Path) -> Result<(Vec<f64>, Vec<f64>), attune
             let due = Duration::from_millis(20 * k as u64);
             if t0.elapsed() >= due {
                 let yaw = (LOOK_AWAY_DEG_S * 0.02 * (k + 1) as f32).min(LOOK_AWAY_DEG);
-                link.command(pose(sign * yaw))?;
+                link.command(pose(sign * yaw, 20))?;
                 k += 1;
             }
             if let Some(t) = link.next_telemetry(Duration::from_millis(2))? {
@@ -237,7 +237,7 @@ fn look_away(link_path: &std::path::Path) -> Result<(Vec<f64>, Vec<f64>), attune
         centre(&mut link)?;
         std::thread::sleep(Duration::from_millis(7 * i as u64));
         let t0 = Instant::now();
-        link.command(HostMsg::SetPose { target: PoseTarget { yaw_deg: Some(sign * LOOK_AWAY_DEG), ..PoseTarget::default() }, duration_ms: 0 })?;
+        link.command(pose(sign * LOOK_AWAY_DEG, 0))?;
         let mut done = None;
         while done.is_none() && t0.elapsed() < Duration::from_secs(3) {
             if let Some(t) = link.next_telemetry(Duration::from_millis(50))? {

@@ -417,7 +417,10 @@ impl EchoPath {
             self.ref_slot = (self.ref_slot + 1) % ENV_FRAMES;
             let env = self.ref_energy.iter().cloned().fold(0.0f64, f64::max);
             if env > ACTIVE_REF_ENERGY {
-                let ratio_db = (10.0 * (energy(&self.clean).max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
+                // Output and raw microphone energy against what was played (dB).
+                let db_of_played = |e: f64| (10.0 * (e.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
+                let ratio_db = db_of_played(energy(&self.clean));
+                let raw_db = db_of_played(raw_energy);
                 if self.learn_left > 0 && self.floor {
                     // Design: the robot started while the participant was
                     // still talking (a reply to a turn that ended too soon,
@@ -442,7 +445,6 @@ impl EchoPath {
                     // is not; what the microphone carries is the echo before
                     // any cancellation, a level the residual can only fall
                     // from (at the tracker's usual pace).
-                    let raw_db = (10.0 * (raw_energy.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
                     //
                     // The level taken is the loudest frame *near the
                     // window's median* (within LEARN_SPREAD_DB), not the
@@ -452,7 +454,9 @@ impl EchoPath {
                     // gate would learn their voice as the room's and stay
                     // shut to them (or call a silent room an echoing one).
                     // Near-end speech in under half the window leaves the
-                    // median where the echo is, and its frames stand out.
+                    // median where the echo is, and its frames stand out;
+                    // through more of it, [`near_end_onset`] cuts the window
+                    // where they started.
                     self.learn_db.push(raw_db);
                     self.learn_left -= 1;
                     if self.learn_left == 0 {
@@ -500,7 +504,6 @@ impl EchoPath {
                     // window measured (plus its headroom) also counts, and
                     // then the raw frame goes on to the VAD: the participant
                     // with some echo under them, instead of AEC3's silence.
-                    let raw_db = (10.0 * (raw_energy.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
                     let raw_clear = self.young_left > 0 && raw_db > self.learned_db + LEARN_HEADROOM_DB + NEAR_END_MARGIN_DB;
                     self.young_left = self.young_left.saturating_sub(1);
                     if clear {
