@@ -9,6 +9,9 @@
 //! (DEV.jsonl and FAILED.json may be `-` to skip ESConv.) With
 //! `RISK_SWEEP_DROP=a.jsonl:b.jsonl` the statements of those files are taken
 //! out of the exemplars first: the layer as it was before they were added.
+//! With `RISK_SWEEP_LIST=NAME` the items of the file whose name contains
+//! NAME that miss their label are listed on stderr (tuning files only: a
+//! held-out file is scored in aggregate).
 
 use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
 use attune_dialogue::embed::Embedder;
@@ -84,6 +87,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut results = Vec::new();
             for (layer, items) in layers {
                 results.extend(run(items, &cfg, Some(&layer.with_thresholds(th))));
+            }
+            // RISK_SWEEP_LIST=FILE names a file whose errors (left-out
+            // grades that miss their label) are listed on stderr.
+            if std::env::var("RISK_SWEEP_LIST").is_ok_and(|l| name.contains(l.as_str())) {
+                for x in results.iter().filter(|x| !x.hit) {
+                    eprintln!("{name}\t{}\t{}\t{}\t{}\t{}", x.expect.as_str(), x.got.as_str(), x.category, x.signals.join(","), x.text);
+                }
             }
             let r = report(&results);
             line += &format!(" | {name}: {:.3} / {:.3} / low {:.3} / spec {:.3} / ig {:.3}", r.high_imminent_recall, r.high_imminent_reached, r.low_recall, r.specificity, r.idiom_grief_specificity);

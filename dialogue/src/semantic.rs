@@ -69,6 +69,10 @@ pub const ACTS7_JSONL: &str = include_str!("../eval/risk-acts7.jsonl");
 /// 200 statements each. A fourth writer's, written beside them
 /// (`risk-acts8-heldout.jsonl`, author "m"), is never read here.
 pub const ACTS8_JSONL: &str = include_str!("../eval/risk-acts8.jsonl");
+/// And three more (authors "n", teenagers texting; "o", composed
+/// professionals; "p", speech-to-text transcripts with fillers). A fourth
+/// writer's (`risk-acts9-heldout.jsonl`, author "q") is never read here.
+pub const ACTS9_JSONL: &str = include_str!("../eval/risk-acts9.jsonl");
 
 /// Every labelled file whose statements are exemplars, with its name.
 pub const EXEMPLAR_FILES: &[(&str, &str)] = &[
@@ -78,6 +82,7 @@ pub const EXEMPLAR_FILES: &[(&str, &str)] = &[
     ("risk-acts6-tune.jsonl", ACTS6_JSONL),
     ("risk-acts7.jsonl", ACTS7_JSONL),
     ("risk-acts8.jsonl", ACTS8_JSONL),
+    ("risk-acts9.jsonl", ACTS9_JSONL),
 ];
 
 /// Control categories of the labelled files used as hard negatives.
@@ -542,11 +547,12 @@ mod tests {
             include_str!("../eval/risk-acts6-heldout.jsonl"),
             include_str!("../eval/risk-acts7-heldout.jsonl"),
             include_str!("../eval/risk-acts8-heldout.jsonl"),
+            include_str!("../eval/risk-acts9-heldout.jsonl"),
         ]
             .iter()
             .flat_map(|f| f.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_lowercase()))
             .collect();
-        assert!(held.len() >= 1200);
+        assert!(held.len() >= 1400);
         for (_, text) in tune_exemplars() {
             assert!(!held.contains(&text.to_lowercase()), "held-out statement used as an exemplar: {text}");
         }
