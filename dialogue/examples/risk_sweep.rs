@@ -9,7 +9,8 @@
 //! (DEV.jsonl and FAILED.json may be `-` to skip ESConv.) With
 //! `RISK_SWEEP_DROP=a.jsonl:b.jsonl` the statements of those files are taken
 //! out of the exemplars first: the layer as it was before they were added.
-//! With `RISK_SWEEP_LIST=NAME` the items of the file whose name contains
+//! Each file's line ends with how many of its `none` items got the
+//! protocol. With `RISK_SWEEP_LIST=NAME` the items of the file whose name contains
 //! NAME that miss their label are listed on stderr (tuning files only: a
 //! held-out file is scored in aggregate).
 
@@ -96,7 +97,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             let r = report(&results);
-            line += &format!(" | {name}: {:.3} / {:.3} / low {:.3} / spec {:.3} / ig {:.3}", r.high_imminent_recall, r.high_imminent_reached, r.low_recall, r.specificity, r.idiom_grief_specificity);
+            let none = results.iter().filter(|x| x.expect == Risk::None).count();
+            let protocol = results.iter().filter(|x| x.expect == Risk::None && x.got >= Risk::High).count();
+            line += &format!(" | {name}: {:.3} / {:.3} / low {:.3} / spec {:.3} / ig {:.3} / none->protocol {protocol}/{none}", r.high_imminent_recall, r.high_imminent_reached, r.low_recall, r.specificity, r.idiom_grief_specificity);
         }
         println!("{line}");
     }
