@@ -223,6 +223,9 @@ pub struct SessionPage {
     pub elsewhere: bool,
     /// Paused by staff (a live chat of this server).
     pub paused: bool,
+    /// The controls act as if paused (Resume live, Pause off): the desk's
+    /// state, or the pause staff just sent (see `staff::controls_held`).
+    pub held: bool,
     /// The session has ended.
     pub ended: bool,
     /// What the last command did (shown as text).
@@ -304,6 +307,7 @@ mod tests {
             controls: true,
             elsewhere: false,
             paused: false,
+            held: false,
             ended: false,
             notice: Some(evil.into()),
             max_say: 1000,

@@ -560,6 +560,22 @@ async fn session_command(State(app): State<Arc<App>>, headers: HeaderMap, Path(i
     }
 }
 
+/// Whether the session page's controls act as if the chat were paused
+/// (Resume enabled, Pause disabled).
+///
+/// Design: a command is applied by the session runner between turns, after
+/// the redirect that shows the page; a page rendered from the desk's state
+/// alone then offered a disabled Resume right after "Pause sent", until a
+/// reload (found by the browser test under load: its Resume click did
+/// nothing). The page just sent a command follows what staff asked for.
+pub(crate) fn controls_held(sent: Option<&str>, paused: bool) -> bool {
+    match sent {
+        Some("pause") => true,
+        Some("resume") => false,
+        _ => paused,
+    }
+}
+
 fn sent_notice(kind: &str) -> Option<String> {
     Some(
         match kind {
@@ -613,6 +629,7 @@ async fn session_page(
         controls: live.is_some() && s.role == Role::Staff,
         elsewhere: live.is_none() && open,
         paused: st.paused,
+        held: controls_held(q.get("sent").map(String::as_str), st.paused),
         ended: live.as_ref().is_none_or(|l| l.ended()) || st.stopped,
         notice: q.get("sent").and_then(|k| sent_notice(k)),
         max_say: crate::bus::message::MAX_SAY_CHARS,
@@ -714,6 +731,47 @@ async fn export_file(State(app): State<Arc<App>>, headers: HeaderMap, Path((name
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The session page as the redirect after a command shows it.
+    fn session_page_html(sent: Option<&str>, paused: bool) -> String {
+        use askama::Template;
+        pages::SessionPage {
+            id: 7,
+            participant: "P1".into(),
+            day: 1,
+            arm: "chatbot".into(),
+            turns: vec![],
+            csrf: "c".into(),
+            controls: true,
+            elsewhere: false,
+            paused,
+            held: controls_held(sent, paused),
+            ended: false,
+            notice: sent.and_then(sent_notice),
+            max_say: 100,
+            timeline: false,
+        }
+        .render()
+        .unwrap()
+    }
+
+    fn button_enabled(html: &str, id: &str) -> bool {
+        let tag = html.split(&format!("id=\"{id}\"")).nth(1).and_then(|t| t.split('>').next()).unwrap_or_else(|| panic!("no button {id}"));
+        !tag.contains("disabled")
+    }
+
+    #[test]
+    fn right_after_pause_sent_resume_is_live_even_before_the_runner_applies_it() {
+        // The runner applies a command between turns, after the redirect.
+        let sent = session_page_html(Some("pause"), false);
+        assert!(button_enabled(&sent, "resume") && !button_enabled(&sent, "pause"), "a pause just sent: Resume live, Pause off");
+        let resumed = session_page_html(Some("resume"), true);
+        assert!(button_enabled(&resumed, "pause") && !button_enabled(&resumed, "resume"), "a resume just sent: Pause live");
+        // Otherwise the desk's state decides.
+        assert!(button_enabled(&session_page_html(None, true), "resume"));
+        assert!(!button_enabled(&session_page_html(None, false), "resume"));
+        assert!(button_enabled(&session_page_html(Some("say"), false), "pause"));
+    }
 
     #[test]
     fn researchers_get_no_transcript_tables_unless_allowed() {
