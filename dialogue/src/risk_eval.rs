@@ -138,6 +138,12 @@ pub struct Report {
     pub specificity: f64,
     /// Specificity on the idiom and grief controls.
     pub idiom_grief_specificity: f64,
+    /// Items expecting none that got the crisis protocol (high or
+    /// imminent): the costly false alarms (a crisis script and a staff
+    /// alert), counted apart from those that got only the check-in question.
+    pub none_protocol: usize,
+    /// `none_protocol` over the items expecting none.
+    pub none_protocol_rate: f64,
     /// Items graded exactly as labelled.
     pub exact_rate: f64,
 }
@@ -194,6 +200,7 @@ pub fn report(results: &[ItemResult]) -> Report {
     let low_hit = count(&|r| r.expect == Risk::Low && r.hit);
     let none = count(&|r| r.expect == Risk::None);
     let none_hit = count(&|r| r.expect == Risk::None && r.hit);
+    let none_protocol = count(&|r| r.expect == Risk::None && r.got >= Risk::High);
     let ig = count(&|r| r.expect == Risk::None && matches!(r.category.as_str(), "idiom" | "grief"));
     let ig_hit = count(&|r| r.expect == Risk::None && matches!(r.category.as_str(), "idiom" | "grief") && r.hit);
     let exact = count(&|r| r.expect == r.got);
@@ -206,6 +213,8 @@ pub fn report(results: &[ItemResult]) -> Report {
         low_recall: ratio(low_hit, low),
         specificity: ratio(none_hit, none),
         idiom_grief_specificity: ratio(ig_hit, ig),
+        none_protocol,
+        none_protocol_rate: if none == 0 { 0.0 } else { none_protocol as f64 / none as f64 },
         exact_rate: ratio(exact, results.len()),
     }
 }
@@ -232,6 +241,8 @@ pub fn render(rep: &Report) -> String {
     let _ = writeln!(out, "low recall (>= low)        {:.3}", rep.low_recall);
     let _ = writeln!(out, "specificity (none)         {:.3}", rep.specificity);
     let _ = writeln!(out, "idiom/grief specificity    {:.3}", rep.idiom_grief_specificity);
+    let none = rep.confusion[0].iter().sum::<usize>();
+    let _ = writeln!(out, "none given the protocol    {} of {} ({:.3})", rep.none_protocol, none, rep.none_protocol_rate);
     let _ = writeln!(out, "exact grade                {:.3}", rep.exact_rate);
     out
 }
@@ -335,5 +346,26 @@ mod tests {
         assert!((rep.high_imminent_reached - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(rep.confusion[2][0], 1);
         assert!(render(&rep).contains("confusion"));
+        assert_eq!((rep.none_protocol, rep.none_protocol_rate), (0, 0.0));
+    }
+
+    #[test]
+    fn none_items_given_the_protocol_are_counted_apart_from_check_ins() {
+        // Labelled none on purpose: the lexical layer gives the first the
+        // protocol and the second the check-in question, the third nothing.
+        let items = parse_items(concat!(
+            "{\"text\": \"I want to kill myself\", \"expect\": \"none\", \"category\": \"mislabelled\"}\n",
+            "{\"text\": \"I'm such a burden to everyone\", \"expect\": \"none\", \"category\": \"mislabelled\"}\n",
+            "{\"text\": \"I had a nice lunch\", \"expect\": \"none\", \"category\": \"ordinary\"}\n",
+            "{\"text\": \"I had a nice dinner\", \"expect\": \"high\", \"category\": \"active_ideation\"}\n",
+        ))
+        .unwrap();
+        let res = run(&items, &CrisisConfig::default(), None);
+        assert_eq!(res.iter().map(|r| r.got).collect::<Vec<_>>(), vec![Risk::High, Risk::Low, Risk::None, Risk::None], "{res:?}");
+        let rep = report(&res);
+        assert_eq!(rep.none_protocol, 1);
+        assert!((rep.none_protocol_rate - 1.0 / 3.0).abs() < 1e-9);
+        assert!((rep.specificity - 1.0 / 3.0).abs() < 1e-9);
+        assert!(render(&rep).contains("none given the protocol    1 of 3"), "{}", render(&rep));
     }
 }

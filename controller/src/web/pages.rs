@@ -223,9 +223,10 @@ pub struct SessionPage {
     pub elsewhere: bool,
     /// Paused by staff (a live chat of this server).
     pub paused: bool,
-    /// The controls act as if paused (Resume live, Pause off): the desk's
-    /// state, or the pause staff just sent (see `staff::controls_held`).
-    pub held: bool,
+    /// Which buttons are live, `(pause, resume)`: off only when the desk's
+    /// state and the command just sent both make one pointless (see
+    /// `staff::controls_live`).
+    pub live: (bool, bool),
     /// The session has ended.
     pub ended: bool,
     /// What the last command did (shown as text).
@@ -307,7 +308,7 @@ mod tests {
             controls: true,
             elsewhere: false,
             paused: false,
-            held: false,
+            live: (true, false),
             ended: false,
             notice: Some(evil.into()),
             max_say: 1000,

@@ -560,20 +560,21 @@ async fn session_command(State(app): State<Arc<App>>, headers: HeaderMap, Path(i
     }
 }
 
-/// Whether the session page's controls act as if the chat were paused
-/// (Resume enabled, Pause disabled).
+/// Which of the session page's Pause and Resume buttons are live, as
+/// `(pause, resume)`.
 ///
 /// Design: a command is applied by the session runner between turns, after
 /// the redirect that shows the page; a page rendered from the desk's state
 /// alone then offered a disabled Resume right after "Pause sent", until a
 /// reload (found by the browser test under load: its Resume click did
-/// nothing). The page just sent a command follows what staff asked for.
-pub(crate) fn controls_held(sent: Option<&str>, paused: bool) -> bool {
-    match sent {
-        Some("pause") => true,
-        Some("resume") => false,
-        _ => paused,
-    }
+/// nothing). A page that followed only what was sent went stale the other
+/// way: reloading "?sent=pause" after a resume over the bus kept Pause off
+/// while the state line said "Running.". So a button is off only when the
+/// desk's state *and* the command just sent both make it pointless.
+pub(crate) fn controls_live(sent: Option<&str>, paused: bool) -> (bool, bool) {
+    let pause = !paused || sent == Some("resume");
+    let resume = paused || sent == Some("pause");
+    (pause, resume)
 }
 
 fn sent_notice(kind: &str) -> Option<String> {
@@ -629,7 +630,7 @@ async fn session_page(
         controls: live.is_some() && s.role == Role::Staff,
         elsewhere: live.is_none() && open,
         paused: st.paused,
-        held: controls_held(q.get("sent").map(String::as_str), st.paused),
+        live: controls_live(q.get("sent").map(String::as_str), st.paused),
         ended: live.as_ref().is_none_or(|l| l.ended()) || st.stopped,
         notice: q.get("sent").and_then(|k| sent_notice(k)),
         max_say: crate::bus::message::MAX_SAY_CHARS,
@@ -745,7 +746,7 @@ mod tests {
             controls: true,
             elsewhere: false,
             paused,
-            held: controls_held(sent, paused),
+            live: controls_live(sent, paused),
             ended: false,
             notice: sent.and_then(sent_notice),
             max_say: 100,
@@ -764,13 +765,31 @@ mod tests {
     fn right_after_pause_sent_resume_is_live_even_before_the_runner_applies_it() {
         // The runner applies a command between turns, after the redirect.
         let sent = session_page_html(Some("pause"), false);
-        assert!(button_enabled(&sent, "resume") && !button_enabled(&sent, "pause"), "a pause just sent: Resume live, Pause off");
+        assert!(button_enabled(&sent, "resume"), "a pause just sent, not yet applied: Resume live");
         let resumed = session_page_html(Some("resume"), true);
-        assert!(button_enabled(&resumed, "pause") && !button_enabled(&resumed, "resume"), "a resume just sent: Pause live");
+        assert!(button_enabled(&resumed, "pause"), "a resume just sent, not yet applied: Pause live");
         // Otherwise the desk's state decides.
         assert!(button_enabled(&session_page_html(None, true), "resume"));
+        assert!(!button_enabled(&session_page_html(None, true), "pause"));
         assert!(!button_enabled(&session_page_html(None, false), "resume"));
+        assert!(button_enabled(&session_page_html(None, false), "pause"));
         assert!(button_enabled(&session_page_html(Some("say"), false), "pause"));
+    }
+
+    #[test]
+    fn a_reloaded_command_page_never_disables_what_the_state_needs() {
+        // "?sent=pause" reloaded after a resume over the bus: running, so
+        // Pause must be live (the old rule kept it off).
+        let stale = session_page_html(Some("pause"), false);
+        assert!(button_enabled(&stale, "pause"), "running: Pause live whatever was sent");
+        // "?sent=resume" reloaded after a pause over the bus.
+        let stale = session_page_html(Some("resume"), true);
+        assert!(button_enabled(&stale, "resume"), "paused: Resume live whatever was sent");
+        // Applied: the pointless button is off.
+        let applied = session_page_html(Some("pause"), true);
+        assert!(button_enabled(&applied, "resume") && !button_enabled(&applied, "pause"));
+        let applied = session_page_html(Some("resume"), false);
+        assert!(button_enabled(&applied, "pause") && !button_enabled(&applied, "resume"));
     }
 
     #[test]
