@@ -110,7 +110,15 @@ impl Default for CrisisConfig {
             // Raising the margin cost less left-out recall than raising
             // `strong` for the same false alarms. Held-out files not used.
             semantic_strong: 0.62,
-            semantic_weak: 0.60,
+            // Design: weak 0.60 -> 0.56 (step 14), chosen on the tuning
+            // writers left out and ESConv alone: the exemplars grown in
+            // steps 11-13 left room under the check-in goal (ESConv check-in
+            // 1.00 % -> 1.70 %, protocol unchanged at 0.33 %; 0.54 gave
+            // 2.01 %); left-out authors' low recall 0.709 -> 0.748, their
+            // high+imminent reaching the check-in 0.792 -> 0.812; errand
+            // specificity -0.01 to -0.02 (check-ins only: no errand more
+            // gets the protocol, since the weak tier never grants it).
+            semantic_weak: 0.56,
             semantic_margin: 0.10,
             // Design: on at 0.66 with its own margin of 0.15 over the
             // closest hard negative. Without that margin it gave "bought

@@ -237,8 +237,8 @@ fn the_held_out_acts_of_writer_m_stay_above_their_floors() {
 // the layer before those writers (0.360 strict, 0.490 check-in or more,
 // specificity 0.840) and once after (history step 12): 0.470 / 0.580 /
 // 0.820. After writers "n", "o" and "p" (step 13): 0.490 / 0.620 / 0.780.
-// Floors just below.
-const FLOOR_ACTS8: Floors = Floors { high: 0.47, low: 0.0, spec: 0.76, idiom_grief: 0.0 };
+// Weak threshold 0.56 (step 14): 0.490 / 0.620 / 0.770. Floors just below.
+const FLOOR_ACTS8: Floors = Floors { high: 0.47, low: 0.0, spec: 0.75, idiom_grief: 0.0 };
 
 #[test]
 fn the_held_out_acts_of_writer_q_stay_above_their_floors() {
@@ -250,7 +250,8 @@ fn the_held_out_acts_of_writer_q_stay_above_their_floors() {
 // beside writers "n", "o" and "p" (`risk-acts9.jsonl`, exemplars). Never
 // read item by item; scored once with the layer of step 12 (0.440 strict,
 // 0.550 check-in or more, specificity 0.870) and once after step 13: 0.450 /
-// 0.590 / 0.830. Floors just below.
+// 0.590 / 0.830. Weak threshold 0.56 (step 14): 0.450 / 0.600 / 0.830.
+// Floors just below.
 const FLOOR_ACTS9: Floors = Floors { high: 0.43, low: 0.0, spec: 0.81, idiom_grief: 0.0 };
 
 // Writer "i" (saw neither the code nor any file) wrote 200
@@ -263,8 +264,9 @@ const FLOOR_ACTS9: Floors = Floors { high: 0.43, low: 0.0, spec: 0.81, idiom_gri
 // their calm-after-a-decision statements, 0.360 / 0.480 / 0.800 without
 // (final). It has no low or idiom/grief items. Floors just below.
 // After writers "j", "k" and "l" (step 12): 0.490 / 0.590 / 0.780; after
-// "n", "o" and "p" (step 13): 0.510 / 0.600 / 0.770.
-const FLOOR_ACTS7: Floors = Floors { high: 0.49, low: 0.0, spec: 0.75, idiom_grief: 0.0 };
+// "n", "o" and "p" (step 13): 0.510 / 0.600 / 0.770; weak threshold 0.56
+// (step 14): 0.510 / 0.610 / 0.750 (errands given the check-in question).
+const FLOOR_ACTS7: Floors = Floors { high: 0.49, low: 0.0, spec: 0.73, idiom_grief: 0.0 };
 
 // The sixth writer (saw neither the code nor any earlier file) wrote 300
 // one-sentence statements: veiled acts with no words of despair (means,
@@ -279,7 +281,8 @@ const FLOOR_ACTS7: Floors = Floors { high: 0.49, low: 0.0, spec: 0.75, idiom_gri
 // became exemplars (history step 11): 0.312 strict, 0.455 check-in or more,
 // specificity 0.904 (the errands pay for it). After writers "j", "k" and
 // "l" (step 12): 0.325 / 0.494 / 0.890; after "n", "o" and "p" (step 13):
-// 0.351 / 0.519 / 0.849.
+// 0.351 / 0.519 / 0.849; weak threshold 0.56 (step 14): 0.351 / 0.558 /
+// 0.849.
 const FLOOR_ACTS6: Floors = Floors { high: 0.33, low: 0.0, spec: 0.83, idiom_grief: 0.0 };
 
 // The fifth file (`risk-heldout5.jsonl`, 351 statements by a writer who saw
@@ -294,7 +297,9 @@ const FLOOR_ACTS6: Floors = Floors { high: 0.33, low: 0.0, spec: 0.83, idiom_gri
 // unchanged. With the acts writers' acts as exemplars (step 11): 0.689
 // strict, the rest unchanged. Step 12: 0.697 strict, the rest unchanged.
 // Step 13: 0.720 strict, 0.788 check-in or more, the rest unchanged.
-const FLOOR_HELDOUT5: Floors = Floors { high: 0.67, low: 0.66, spec: 0.93, idiom_grief: 0.97 };
+// Weak threshold 0.56 (step 14): 0.720 / 0.795, low recall 0.678 -> 0.797,
+// specificity and idiom/grief unchanged.
+const FLOOR_HELDOUT5: Floors = Floors { high: 0.67, low: 0.77, spec: 0.93, idiom_grief: 0.97 };
 
 // The fourth file (`risk-heldout4.jsonl`, 411 statements by a writer who saw
 // neither the code nor any earlier file) was scored once, after round 3:
@@ -304,7 +309,8 @@ const FLOOR_HELDOUT5: Floors = Floors { high: 0.67, low: 0.66, spec: 0.93, idiom
 // exemplars: 0.701 / 0.831 / 0.930, idiom/grief 0.902. Floors just below; nobody has read its items.
 // With the decisive tier on (history step 10): 0.713 strict, the rest
 // unchanged. Step 12: 0.718 strict, 0.776 check-in or more, the rest
-// unchanged. Step 13: 0.730 / 0.793, the rest unchanged.
+// unchanged. Step 13: 0.730 / 0.793, the rest unchanged. Weak threshold
+// 0.56 (step 14): 0.730 / 0.810, the rest unchanged.
 const FLOOR_HELDOUT4: Floors = Floors { high: 0.69, low: 0.81, spec: 0.91, idiom_grief: 0.88 };
 
 // Floors just below the figures measured when the layer was last changed
