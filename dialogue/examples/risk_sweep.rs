@@ -67,12 +67,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for t in triples.split(';') {
         let v: Vec<f32> = t.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>()?;
-        let (strong, weak, margin, decisive, decisive_margin) = match v[..] {
-            [s, w, m, d] => (s, w, m, d, m),
-            [s, w, m, d, dm] => (s, w, m, d, dm),
-            _ => return Err(format!("bad tuple {t:?}: strong,weak,margin,decisive[,decisive_margin]").into()),
+        let defaults = cfg.semantic_thresholds();
+        let (strong, weak, margin, decisive, decisive_margin, act_check_in) = match v[..] {
+            [s, w, m, d] => (s, w, m, d, m, defaults.act_check_in),
+            [s, w, m, d, dm] => (s, w, m, d, dm, defaults.act_check_in),
+            [s, w, m, d, dm, ac] => (s, w, m, d, dm, ac),
+            _ => return Err(format!("bad tuple {t:?}: strong,weak,margin,decisive[,decisive_margin[,act_check_in]]").into()),
         };
-        let th = Thresholds { strong, weak, margin, decisive, decisive_margin };
+        let th = Thresholds { strong, weak, margin, decisive, decisive_margin, act_check_in };
         let sem = base.with_thresholds(th);
         let (mut p, mut c) = (0usize, 0usize);
         for turn in &turns {
@@ -83,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let n = turns.len().max(1) as f64;
-        let mut line = format!("s={strong} w={weak} m={margin} d={decisive} dm={decisive_margin}: esconv protocol {:.2}% check-in {:.2}%", p as f64 / n * 100.0, c as f64 / n * 100.0);
+        let mut line = format!("s={strong} w={weak} m={margin} d={decisive} dm={decisive_margin} ac={act_check_in}: esconv protocol {:.2}% check-in {:.2}%", p as f64 / n * 100.0, c as f64 / n * 100.0);
         for (name, layers) in &files {
             let mut results = Vec::new();
             for (layer, items) in layers {

@@ -206,6 +206,9 @@ mod tests {
         let mut dm = base();
         dm.crisis.semantic_decisive_margin += 0.01;
         assert_ne!(fingerprint(&dm), fingerprint(&on));
+        let mut ac = base();
+        ac.crisis.semantic_act_check_in -= 0.01;
+        assert_ne!(fingerprint(&ac), fingerprint(&on));
         // The model's location is not part of it.
         let mut d = base();
         d.crisis.semantic_model_dir = Some("/elsewhere".into());

@@ -190,6 +190,10 @@ pub struct Thresholds {
     /// ("bought rope for the camping trip this weekend": 0.82 to a rope
     /// statement, 0.71 to a tow rope for the snow) and stays undecided.
     pub decisive_margin: f32,
+    /// Cosine at which a match to an act that is ordinary on its own (a
+    /// plan, means, preparation), with no despair beside it and short of
+    /// decisive, earns the direct check-in question.
+    pub act_check_in: f32,
 }
 
 /// One curated sentence and its vector.
@@ -397,7 +401,7 @@ impl SemanticRisk {
         } else {
             open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).collect()
         };
-        let mut raises: Vec<(Category, Risk, &'static str)> = Vec::new();
+        let mut raises: Vec<(Category, Risk, &'static str, f32)> = Vec::new();
         for s in picked {
             match self.score(s) {
                 Ok(hit) => {
@@ -411,7 +415,7 @@ impl SemanticRisk {
                             && hit.cosine - hit.negative_cosine >= self.thresholds.decisive_margin
                             && crate::text::split_sentences(&hit.exemplar).len() <= 1;
                         let tier = if tier == "semantic_strong" && decisive { "semantic_decisive" } else { tier };
-                        raises.push((hit.category, grade, tier));
+                        raises.push((hit.category, grade, tier, hit.cosine));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "semantic risk layer: embedding failed; lexical grade stands"),
@@ -420,19 +424,20 @@ impl SemanticRisk {
         let despair = despair_before
             || a.context_cue
             || !a.categories.is_empty()
-            || raises.iter().any(|(c, _, _)| !is_contextual(*c));
-        for (c, grade, tier) in raises {
+            || raises.iter().any(|(c, _, _, _)| !is_contextual(*c));
+        for (c, grade, tier, cosine) in raises {
             if is_contextual(c) && !despair && tier != "semantic_decisive" {
                 if !a.ambiguous.contains(&c) {
                     a.ambiguous.push(c);
                 }
-                // Design: a strong match to an act with no despair beside it
-                // still earns the direct check-in question — asking costs a
-                // moment, missing a plan or means costs far more. Being at a
+                // Design: a match to an act with no despair beside it at
+                // `act_check_in` or better (a strong one always) still earns
+                // the direct check-in question — asking costs a moment,
+                // missing a plan or means costs far more. Being at a
                 // height or holding a means right now (a strong match) gets
                 // the protocol: there is no time to wait for the answer.
-                if tier == "semantic_strong" {
-                    let g = if c == Category::MeansAtHand { Risk::High } else { Risk::Low };
+                if tier == "semantic_strong" || cosine >= self.thresholds.act_check_in {
+                    let g = if c == Category::MeansAtHand && tier == "semantic_strong" { Risk::High } else { Risk::Low };
                     a.risk = a.risk.max(g);
                     let sig = format!("{tier}_no_context:{}", c.as_str());
                     if !a.semantic_signals.contains(&sig) {
