@@ -232,6 +232,23 @@ fn the_sixth_held_out_set_stays_above_its_floors() {
 const FLOOR_HELDOUT6: Floors = Floors { high: 0.64, low: 0.70, spec: 0.91, idiom_grief: 0.92 };
 
 #[test]
+fn the_seventh_held_out_set_stays_above_its_floors() {
+    assert_floors("risk-heldout7.jsonl", 500, FLOOR_HELDOUT7);
+}
+
+// The seventh general file (`risk-heldout7.jsonl`, 540 statements by three
+// more writers given the same brief: "u" older adults at home, "v" workers
+// typing on the move, "w" parents and carers). Written as exemplars, but
+// the brief's one-to-three-sentence statements gave only 57 one-sentence
+// exemplars, which changed nothing measurable (each writer left out: 0.658
+// strict either way), so it was kept out of the exemplars and held out
+// instead. Scored at first sight by the layer of step 14, whose thresholds
+// were chosen before it was written: 0.658 strict, 0.779 check-in or more,
+// low recall 0.787, specificity 0.922, idiom/grief 0.974, 9 of 192 controls
+// given the protocol. Nobody has read its items. Floors just below.
+const FLOOR_HELDOUT7: Floors = Floors { high: 0.64, low: 0.76, spec: 0.90, idiom_grief: 0.95 };
+
+#[test]
 fn the_sixth_writers_held_out_acts_stay_above_their_floors() {
     assert_floors("risk-acts6-heldout.jsonl", 150, FLOOR_ACTS6);
 }
