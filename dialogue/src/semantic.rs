@@ -73,6 +73,13 @@ pub const ACTS8_JSONL: &str = include_str!("../eval/risk-acts8.jsonl");
 /// professionals; "p", speech-to-text transcripts with fillers). A fourth
 /// writer's (`risk-acts9-heldout.jsonl`, author "q") is never read here.
 pub const ACTS9_JSONL: &str = include_str!("../eval/risk-acts9.jsonl");
+/// 540 one-sentence statements across every category and control by three
+/// more writers of the general design (authors "x", students talking to a
+/// robot on their desk; "y", adults of many trades writing carefully; "z",
+/// hurried flat texting from several English-speaking places). The
+/// general held-out files (`risk-heldout6.jsonl`, `risk-heldout7.jsonl`)
+/// are never read here.
+pub const GENERAL14_JSONL: &str = include_str!("../eval/risk-train14.jsonl");
 
 /// Every labelled file whose statements are exemplars, with its name.
 pub const EXEMPLAR_FILES: &[(&str, &str)] = &[
@@ -83,6 +90,7 @@ pub const EXEMPLAR_FILES: &[(&str, &str)] = &[
     ("risk-acts7.jsonl", ACTS7_JSONL),
     ("risk-acts8.jsonl", ACTS8_JSONL),
     ("risk-acts9.jsonl", ACTS9_JSONL),
+    ("risk-train14.jsonl", GENERAL14_JSONL),
 ];
 
 /// Control categories of the labelled files used as hard negatives.
