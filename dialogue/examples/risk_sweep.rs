@@ -99,8 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             let r = report(&results);
-            let none = r.confusion[0].iter().sum::<usize>();
-            line += &format!(" | {name}: {:.3} / {:.3} / low {:.3} / spec {:.3} / ig {:.3} / none->protocol {}/{none}", r.high_imminent_recall, r.high_imminent_reached, r.low_recall, r.specificity, r.idiom_grief_specificity, r.none_protocol);
+            line += &format!(" | {name}: {:.3} / {:.3} / low {:.3} / spec {:.3} / ig {:.3} / none->protocol {}/{}", r.high_imminent_recall, r.high_imminent_reached, r.low_recall, r.specificity, r.idiom_grief_specificity, r.none_protocol, r.none_items());
         }
         println!("{line}");
     }

@@ -88,6 +88,14 @@ impl CrisisConfig {
         if self.semantic_weak > self.semantic_strong {
             return Err(format!("field `crisis.semantic_weak`: must not exceed crisis.semantic_strong ({})", self.semantic_strong));
         }
+        // Matches under the weak threshold are never considered, so an act
+        // check-in below it would silently act as the weak threshold.
+        if self.semantic_act_check_in < self.semantic_weak {
+            return Err(format!(
+                "field `crisis.semantic_act_check_in`: must not be below crisis.semantic_weak ({}); matches under the weak threshold are never considered (1 = only a strong match asks)",
+                self.semantic_weak
+            ));
+        }
         Ok(())
     }
 
@@ -988,6 +996,11 @@ mod tests {
         }
         let c = CrisisConfig { semantic_weak: 0.7, semantic_strong: 0.65, ..CrisisConfig::default() };
         assert!(c.validate_semantic().unwrap_err().contains("crisis.semantic_weak"));
+        let c = CrisisConfig { semantic_act_check_in: 0.5, semantic_weak: 0.57, ..CrisisConfig::default() };
+        assert!(c.validate_semantic().unwrap_err().contains("`crisis.semantic_act_check_in`"));
+        // Above the strong tier it is off (only a strong match asks): allowed.
+        let c = CrisisConfig { semantic_act_check_in: 1.0, ..CrisisConfig::default() };
+        assert_eq!(c.validate_semantic(), Ok(()));
     }
 
     fn risk(text: &str) -> Risk {

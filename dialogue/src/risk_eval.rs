@@ -148,6 +148,14 @@ pub struct Report {
     pub exact_rate: f64,
 }
 
+impl Report {
+    /// Items expecting none (the first row of the confusion table): the
+    /// denominator of `specificity` and `none_protocol_rate`.
+    pub fn none_items(&self) -> usize {
+        self.confusion[0].iter().sum()
+    }
+}
+
 fn idx(r: Risk) -> usize {
     match r {
         Risk::None => 0,
@@ -241,8 +249,7 @@ pub fn render(rep: &Report) -> String {
     let _ = writeln!(out, "low recall (>= low)        {:.3}", rep.low_recall);
     let _ = writeln!(out, "specificity (none)         {:.3}", rep.specificity);
     let _ = writeln!(out, "idiom/grief specificity    {:.3}", rep.idiom_grief_specificity);
-    let none = rep.confusion[0].iter().sum::<usize>();
-    let _ = writeln!(out, "none given the protocol    {} of {} ({:.3})", rep.none_protocol, none, rep.none_protocol_rate);
+    let _ = writeln!(out, "none given the protocol    {} of {} ({:.3})", rep.none_protocol, rep.none_items(), rep.none_protocol_rate);
     let _ = writeln!(out, "exact grade                {:.3}", rep.exact_rate);
     out
 }

@@ -73,7 +73,7 @@ pub const ACTS8_JSONL: &str = include_str!("../eval/risk-acts8.jsonl");
 /// professionals; "p", speech-to-text transcripts with fillers). A fourth
 /// writer's (`risk-acts9-heldout.jsonl`, author "q") is never read here.
 pub const ACTS9_JSONL: &str = include_str!("../eval/risk-acts9.jsonl");
-/// 540 one-sentence statements across every category and control by three
+/// 539 one-sentence statements across every category and control by three
 /// more writers of the general design (authors "x", students talking to a
 /// robot on their desk; "y", adults of many trades writing carefully; "z",
 /// hurried flat texting from several English-speaking places). The

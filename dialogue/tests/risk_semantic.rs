@@ -424,6 +424,42 @@ fn a_near_paraphrase_of_a_stated_act_earns_its_grade_without_despair_beside_it()
     assert!(camping.risk >= Risk::High, "without its own margin the tier no longer reaches the camping rope: {:?}", camping.signals);
 }
 
+#[test]
+fn a_calm_act_short_of_decisive_gets_the_check_in_question_from_act_check_in() {
+    // A match to an act ordinary on its own (a plan, means, preparation),
+    // with no despair beside it, earns the direct check-in question from
+    // `act_check_in`; before step 14 only a strong match did. Compared on
+    // the sixth acts writer's held-out file with the tier off (1.0: only a
+    // strong match asks), item by item.
+    let layer = semantic();
+    let defaults = layer.thresholds();
+    assert!(defaults.act_check_in < defaults.strong, "the act check-in sits below the strong tier by default");
+    let off = &layer.with_thresholds(Thresholds { act_check_in: 1.0, ..defaults });
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/risk-acts6-heldout.jsonl");
+    let items = parse_items(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let cfg = CrisisConfig::default();
+    let with = run(&items, &cfg, Some(layer));
+    let without = run(&items, &cfg, Some(off));
+    let (mut asked, mut lowered, mut protocol_changed) = (0, 0, 0);
+    for (w, o) in with.iter().zip(&without) {
+        if w.got < o.got {
+            lowered += 1;
+        }
+        if w.got == Risk::Low && o.got == Risk::None {
+            asked += 1;
+        }
+        if (w.got >= Risk::High) != (o.got >= Risk::High) {
+            protocol_changed += 1;
+        }
+    }
+    assert_eq!(lowered, 0, "the act check-in lowered a grade");
+    assert_eq!(protocol_changed, 0, "the act check-in may ask, never grant the protocol");
+    let (rw, ro) = (report(&with), report(&without));
+    // Measured when written: 4 items asked, 0.610 reaching the check-in
+    // against 0.571.
+    assert!(asked >= 3 && rw.high_imminent_reached > ro.high_imminent_reached, "the act check-in asked on only {asked} items; high+imminent reaching the check-in {:.3} with it, {:.3} without", rw.high_imminent_reached, ro.high_imminent_reached);
+}
+
 /// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
 /// risk, labelled by hand: they are not false alarms. Ids only; the data is
 /// never copied into the repository.
