@@ -231,7 +231,9 @@ fn the_sixth_held_out_set_stays_above_its_floors() {
 // 0.722 / 0.937 / 0.947, 8 of 191. Floors just below.
 // After step 15 (writers x/y/z as exemplars, weak 0.57), its second
 // scoring: 0.706 / 0.782 / 0.741 / 0.932 / 0.947, 8 of 191.
-const FLOOR_HELDOUT6: Floors = Floors { high: 0.68, low: 0.72, spec: 0.91, idiom_grief: 0.92 };
+// Step 16 (writers aa/bb/cc as exemplars, weak 0.58): 0.731 / 0.811 /
+// 0.750 / 0.932 / 0.947, 8 of 191.
+const FLOOR_HELDOUT6: Floors = Floors { high: 0.71, low: 0.73, spec: 0.91, idiom_grief: 0.92 };
 
 #[test]
 fn the_seventh_held_out_set_stays_above_its_floors() {
@@ -249,7 +251,24 @@ fn the_seventh_held_out_set_stays_above_its_floors() {
 // low recall 0.787, specificity 0.922, idiom/grief 0.974, 9 of 192 controls
 // given the protocol. Nobody has read its items. Floors just below.
 // After step 15: 0.671 / 0.804 / 0.796 / 0.932 / 0.974, 9 of 192.
-const FLOOR_HELDOUT7: Floors = Floors { high: 0.65, low: 0.77, spec: 0.91, idiom_grief: 0.95 };
+// Step 16: 0.675 / 0.812 / 0.815 / 0.922 / 0.974, 8 of 192.
+const FLOOR_HELDOUT7: Floors = Floors { high: 0.65, low: 0.79, spec: 0.90, idiom_grief: 0.95 };
+
+#[test]
+fn the_eighth_held_out_set_stays_above_its_floors() {
+    assert_floors("risk-heldout8.jsonl", 500, FLOOR_HELDOUT8);
+}
+
+// The eighth general file (`risk-heldout8.jsonl`, 540 statements by three
+// writers given the brief of the sixth and seventh files: "dd" exhausted
+// shift workers, nurses, carers and parents; "ee" first-year students in a
+// dorm; "ff" terse people in rural areas and manual trades), written beside
+// step 16's exemplar writers aa/bb/cc. Nobody has read its items. Scored at
+// first sight by step 15's layer: 0.600 strict, 0.738 check-in or more, low
+// recall 0.769, specificity 0.911, idiom/grief 0.923, 10 of 192 controls
+// given the protocol; after step 16, in the same sitting: 0.617 / 0.746 /
+// 0.759 / 0.911 / 0.923, 10 of 192. Floors just below.
+const FLOOR_HELDOUT8: Floors = Floors { high: 0.60, low: 0.74, spec: 0.89, idiom_grief: 0.90 };
 
 #[test]
 fn the_sixth_writers_held_out_acts_stay_above_their_floors() {
@@ -275,8 +294,8 @@ fn the_held_out_acts_of_writer_m_stay_above_their_floors() {
 // 0.820. After writers "n", "o" and "p" (step 13): 0.490 / 0.620 / 0.780.
 // Weak threshold 0.56 (step 14): 0.490 / 0.620 / 0.770; with the act
 // check-in at 0.60: 0.490 / 0.650 / 0.750. Floors just below.
-// Step 15: 0.540 / 0.670 / 0.730.
-const FLOOR_ACTS8: Floors = Floors { high: 0.52, low: 0.0, spec: 0.71, idiom_grief: 0.0 };
+// Step 15: 0.540 / 0.670 / 0.730. Step 16: 0.560 / 0.690 / 0.730.
+const FLOOR_ACTS8: Floors = Floors { high: 0.54, low: 0.0, spec: 0.71, idiom_grief: 0.0 };
 
 #[test]
 fn the_held_out_acts_of_writer_q_stay_above_their_floors() {
@@ -290,8 +309,8 @@ fn the_held_out_acts_of_writer_q_stay_above_their_floors() {
 // 0.550 check-in or more, specificity 0.870) and once after step 13: 0.450 /
 // 0.590 / 0.830. Weak threshold 0.56 (step 14): 0.450 / 0.600 / 0.830;
 // with the act check-in at 0.60: 0.450 / 0.620 / 0.800. Floors just below.
-// Step 15: 0.480 / 0.660 / 0.790.
-const FLOOR_ACTS9: Floors = Floors { high: 0.46, low: 0.0, spec: 0.77, idiom_grief: 0.0 };
+// Step 15: 0.480 / 0.660 / 0.790. Step 16: 0.520 / 0.670 / 0.780.
+const FLOOR_ACTS9: Floors = Floors { high: 0.50, low: 0.0, spec: 0.76, idiom_grief: 0.0 };
 
 // Writer "i" (saw neither the code nor any file) wrote 200
 // one-sentence statements as spoken to a voice robot: veiled acts with no
@@ -307,8 +326,9 @@ const FLOOR_ACTS9: Floors = Floors { high: 0.46, low: 0.0, spec: 0.77, idiom_gri
 // (step 14): 0.510 / 0.610 / 0.750 (errands given the check-in question);
 // with the act check-in at 0.60: 0.510 / 0.620 / 0.680 (7 more errands
 // asked, for one more act).
-// Step 15: 0.560 / 0.640 / 0.670.
-const FLOOR_ACTS7: Floors = Floors { high: 0.54, low: 0.0, spec: 0.65, idiom_grief: 0.0 };
+// Step 15: 0.560 / 0.640 / 0.670. Step 16: 0.550 / 0.630 / 0.670 (one
+// act fewer given the protocol, one errand more).
+const FLOOR_ACTS7: Floors = Floors { high: 0.53, low: 0.0, spec: 0.65, idiom_grief: 0.0 };
 
 // The sixth writer (saw neither the code nor any earlier file) wrote 300
 // one-sentence statements: veiled acts with no words of despair (means,
@@ -325,8 +345,8 @@ const FLOOR_ACTS7: Floors = Floors { high: 0.54, low: 0.0, spec: 0.65, idiom_gri
 // "l" (step 12): 0.325 / 0.494 / 0.890; after "n", "o" and "p" (step 13):
 // 0.351 / 0.519 / 0.849; weak threshold 0.56 (step 14): 0.351 / 0.558 /
 // 0.849; with the act check-in at 0.60: 0.351 / 0.597 / 0.822.
-// Step 15: 0.390 / 0.610 / 0.822.
-const FLOOR_ACTS6: Floors = Floors { high: 0.37, low: 0.0, spec: 0.80, idiom_grief: 0.0 };
+// Step 15: 0.390 / 0.610 / 0.822. Step 16: 0.429 / 0.610 / 0.822.
+const FLOOR_ACTS6: Floors = Floors { high: 0.41, low: 0.0, spec: 0.80, idiom_grief: 0.0 };
 
 // The fifth file (`risk-heldout5.jsonl`, 351 statements by a writer who saw
 // neither the code nor any earlier file, written beside the five authors of
@@ -345,6 +365,7 @@ const FLOOR_ACTS6: Floors = Floors { high: 0.37, low: 0.0, spec: 0.80, idiom_gri
 // Step 15: 0.735 / 0.811, low 0.797 -> 0.763, specificity 0.950,
 // idiom/grief 1.000 -> 0.960 (the first controls of this file the layer
 // raised: the cost of x/y/z's exemplars).
+// Step 16: 0.735 / 0.833, the rest unchanged.
 const FLOOR_HELDOUT5: Floors = Floors { high: 0.71, low: 0.74, spec: 0.93, idiom_grief: 0.94 };
 
 // The fourth file (`risk-heldout4.jsonl`, 411 statements by a writer who saw
@@ -358,7 +379,8 @@ const FLOOR_HELDOUT5: Floors = Floors { high: 0.71, low: 0.74, spec: 0.93, idiom
 // unchanged. Step 13: 0.730 / 0.793, the rest unchanged. Weak threshold
 // 0.56 (step 14): 0.730 / 0.810, the rest unchanged.
 // Step 15: 0.753 / 0.833, low 0.862, the rest unchanged.
-const FLOOR_HELDOUT4: Floors = Floors { high: 0.73, low: 0.84, spec: 0.91, idiom_grief: 0.88 };
+// Step 16: 0.764 / 0.833, specificity 0.930 -> 0.919.
+const FLOOR_HELDOUT4: Floors = Floors { high: 0.74, low: 0.84, spec: 0.90, idiom_grief: 0.88 };
 
 // Floors just below the figures measured when the layer was last changed
 // (README). Measured: tuning (1065 statements: the first two held-out files
