@@ -13,8 +13,9 @@
 //! - false barge-ins: replies the robot's own echo interrupted, out of four;
 //! - real barge-ins: a participant (another espeak-ng voice) talking over
 //!   reply 3, detected or not, and how long after they started;
-//! - the same over reply 1, 200 ms in: inside the first reply's learning
-//!   window, where the gate measures the room.
+//! - the same over reply 1, 200 ms, 800 ms and 1.6 s in (separate runs):
+//!   the first inside the first reply's learning window, where the gate
+//!   measures the room, the others after it.
 //!
 //! Rooms 1-4 are the ones the gate's constants were chosen on; rooms 5-8
 //! ("held-out") were fixed before they were first run and are only measured.
@@ -45,8 +46,9 @@ const REPLIES: [&str; 4] = [
 const GAP_MS: u64 = 2_000;
 /// The participant starts this long into reply 3 (index 2).
 const BARGE_AT_MS: u64 = 2_500;
-/// … or this long into reply 1, inside the first reply's learning window.
-const EARLY_BARGE_AT_MS: u64 = 200;
+/// … or, in separate runs, this long into reply 1: 200 ms is inside the
+/// first reply's learning window, the later ones after it.
+const EARLY_BARGE_AT_MS: [u64; 3] = [200, 800, 1_600];
 
 static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -229,8 +231,16 @@ fn text_hash(t: &str) -> u64 {
 
 fn bench_voice(voice: &str, robot: &[Vec<f32>], participant: &[f32], rooms: &[(u32, f32, u32, &str)], only_room: Option<usize>, only_mode: Option<&str>) {
     println!("\necho bench: robot voice {voice}, 4 replies ({:.1} s of robot speech), rooms made with sox", robot.iter().map(|r| r.len()).sum::<usize>() as f64 / 16_000.0);
-    println!("{:<36} {:<5} {:>11} {:>11} {:>13} {:>14} {:>16}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in", "barge-in reply 1");
-    let shown = |o: &Outcome| o.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());
+    println!("{:<36} {:<5} {:>11} {:>11} {:>13} {:>14} {:>22}", "room", "mode", "ERLE 1st dB", "ERLE 2-4 dB", "false barge", "real barge-in", "reply 1 @200/800/1600");
+    // Over reply 1, one run per start time: ms after the participant
+    // started, "-" where missed.
+    let early = |mode: EchoMode, ir: Option<&[f32]>| -> String {
+        EARLY_BARGE_AT_MS
+            .iter()
+            .map(|&at| run(mode, ir, robot, participant, Some((0, at))).barge_ms.map_or_else(|| "-".to_string(), |ms| ms.to_string()))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     // No room at all (headphones): the echo stage must cost the participant
     // nothing (`aec` against `off`, room 0 in `--room`).
     if only_room.is_none_or(|r| r == 0) {
@@ -240,9 +250,8 @@ fn bench_voice(voice: &str, robot: &[Vec<f32>], participant: &[f32], rooms: &[(u
             }
             let quiet = run(mode, None, &robot, &participant, None);
             let talk = run(mode, None, &robot, &participant, Some((2, BARGE_AT_MS)));
-            let early = run(mode, None, &robot, &participant, Some((0, EARLY_BARGE_AT_MS)));
             let real = talk.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());
-            println!("{:<36} {:<5} {:>11} {:>11} {:>13} {:>14} {:>16}", "no room (headphones)", mode.as_str(), "-", "-", format!("{}/4", quiet.false_barge_ins), real, shown(&early));
+            println!("{:<36} {:<5} {:>11} {:>11} {:>13} {:>14} {:>22}", "no room (headphones)", mode.as_str(), "-", "-", format!("{}/4", quiet.false_barge_ins), real, early(mode, None));
         }
     }
     for (k, &(delay, gain, rev, name)) in rooms.iter().enumerate() {
@@ -263,12 +272,11 @@ fn bench_voice(voice: &str, robot: &[Vec<f32>], participant: &[f32], rooms: &[(u
             let (e1, e2) = erle(mode, &ir, &robot);
             let quiet = run(mode, Some(&ir), &robot, &participant, None);
             let talk = run(mode, Some(&ir), &robot, &participant, Some((2, BARGE_AT_MS)));
-            let early = run(mode, Some(&ir), &robot, &participant, Some((0, EARLY_BARGE_AT_MS)));
             let real = match talk.barge_ms {
                 Some(ms) => format!("after {ms} ms"),
                 None => "missed".into(),
             };
-            println!("{:<36} {:<5} {:>11.1} {:>11.1} {:>13} {:>14} {:>16}", name, mode.as_str(), e1, e2, format!("{}/4", quiet.false_barge_ins), real, shown(&early));
+            println!("{:<36} {:<5} {:>11.1} {:>11.1} {:>13} {:>14} {:>22}", name, mode.as_str(), e1, e2, format!("{}/4", quiet.false_barge_ins), real, early(mode, Some(&ir)));
         }
     }
 }
