@@ -10,7 +10,7 @@
 
 use attune_dialogue::crisis::{assess, CrisisConfig, Risk};
 use attune_dialogue::embed::Embedder;
-use attune_dialogue::risk_eval::{esconv_seeker_turns, is_hit, report, run, ItemResult, RiskItem};
+use attune_dialogue::risk_eval::{esconv_seeker_turns, is_hit, items_by_author, report, run, ItemResult, RiskItem};
 use attune_dialogue::semantic::{SemanticRisk, EXEMPLAR_FILES};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -86,7 +86,7 @@ impl Probe {
 }
 
 struct Emb {
-    e: Embedder,
+    e: Arc<Embedder>,
     memo: HashMap<String, Vec<f32>>,
 }
 
@@ -128,20 +128,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (model, dev, failed) = (&args[0], &args[1], &args[2]);
     let cfg = CrisisConfig::default();
-    let embedder = Embedder::load(std::path::Path::new(model))?;
     let base = SemanticRisk::new(Arc::new(Embedder::load(std::path::Path::new(model))?), cfg.semantic_thresholds())?;
-    let mut emb = Emb { e: embedder, memo: HashMap::new() };
+    let mut emb = Emb { e: base.embedder().clone(), memo: HashMap::new() };
     // Training statements: every single-turn labelled statement of the
-    // exemplar files, by author ("" for none).
+    // exemplar files, by author ("" for none); each author's group is the
+    // kind of file they wrote for ("acts" or "general").
     let mut items: Vec<(String, RiskItem)> = Vec::new();
-    for (_, text) in EXEMPLAR_FILES {
-        for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-            let v: serde_json::Value = serde_json::from_str(line)?;
-            let author = v.get("author").and_then(|a| a.as_str()).unwrap_or_default().to_string();
-            let it: RiskItem = serde_json::from_value(v)?;
-            if it.context.is_empty() {
-                items.push((author, it));
-            }
+    let mut group_of: HashMap<String, &str> = HashMap::new();
+    for (name, text) in EXEMPLAR_FILES {
+        let group = if name.starts_with("risk-acts") { "acts" } else { "general" };
+        for (author, its) in items_by_author(text)? {
+            group_of.insert(author.clone(), group);
+            items.extend(its.into_iter().filter(|it| it.context.is_empty()).map(|it| (author.clone(), it)));
         }
     }
     eprintln!("{} training statements; embedding", items.len());
@@ -170,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let layer = base.without(|t| texts.contains(t));
         let its: Vec<RiskItem> = idx.iter().map(|&i| items[i].1.clone()).collect();
         let res: Vec<ItemResult> = run(&its, &cfg, Some(&layer));
-        let group = if au.len() == 2 || ["x", "y", "z", "a", "b", "c", "d", "e"].contains(&au.as_str()) { "general" } else { "acts" };
+        let group = group_of[au];
         for (it, r) in its.iter().zip(res) {
             let (ph, pr) = probe_turn(&p, &mut emb, &it.text);
             rows.push((group.to_string(), r.got, ph, pr, it.expect, it.category.clone()));

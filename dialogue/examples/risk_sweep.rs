@@ -16,21 +16,9 @@
 
 use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
 use attune_dialogue::embed::Embedder;
-use attune_dialogue::risk_eval::{esconv_seeker_turns, report, run, RiskItem};
+use attune_dialogue::risk_eval::{esconv_seeker_turns, items_by_author as by_author, report, run, RiskItem};
 use attune_dialogue::semantic::{SemanticRisk, Thresholds};
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// A file's items grouped by author ("" when it names none).
-fn by_author(text: &str) -> Result<BTreeMap<String, Vec<RiskItem>>, Box<dyn std::error::Error>> {
-    let mut out: BTreeMap<String, Vec<RiskItem>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let author = v.get("author").and_then(|a| a.as_str()).unwrap_or_default().to_string();
-        out.entry(author).or_default().push(serde_json::from_value(v)?);
-    }
-    Ok(out)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -60,6 +60,27 @@ pub fn parse_items(text: &str) -> Result<Vec<RiskItem>, ItemError> {
     Ok(out)
 }
 
+/// Parses JSONL text as [`parse_items`] does, grouping the items by their
+/// optional `author` field ("" for items that name none). The tuning tools
+/// score a file leaving each author out of the exemplars in turn.
+pub fn items_by_author(text: &str) -> Result<BTreeMap<String, Vec<RiskItem>>, ItemError> {
+    let mut out: BTreeMap<String, Vec<RiskItem>> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let bad = |e: serde_json::Error| ItemError { line: i + 1, reason: e.to_string() };
+        let v: serde_json::Value = serde_json::from_str(t).map_err(bad)?;
+        let author = v.get("author").and_then(|a| a.as_str()).unwrap_or_default().to_string();
+        out.entry(author).or_default().push(serde_json::from_value(v).map_err(bad)?);
+    }
+    if out.is_empty() {
+        return Err(ItemError { line: 0, reason: "no items in the file".into() });
+    }
+    Ok(out)
+}
+
 /// The crisis layer's grade of one item.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemResult {
@@ -322,6 +343,26 @@ mod tests {
     #[test]
     fn an_empty_file_is_an_error() {
         assert!(parse_items("\n# only a comment\n").is_err());
+        assert!(items_by_author("\n# only a comment\n").is_err());
+    }
+
+    #[test]
+    fn items_group_by_author_in_file_order_with_unnamed_ones_under_empty() {
+        let groups = items_by_author(concat!(
+            "{\"text\": \"one\", \"expect\": \"none\", \"author\": \"b\"}\n",
+            "# a comment\n",
+            "{\"text\": \"two\", \"expect\": \"low\"}\n",
+            "{\"text\": \"three\", \"expect\": \"high\", \"author\": \"b\"}\n",
+            "{\"text\": \"four\", \"expect\": \"none\", \"author\": \"a\"}\n",
+        ))
+        .unwrap();
+        let texts = |a: &str| groups[a].iter().map(|i| i.text.as_str()).collect::<Vec<_>>();
+        assert_eq!(groups.keys().collect::<Vec<_>>(), ["", "a", "b"]);
+        assert_eq!(texts("b"), ["one", "three"]);
+        assert_eq!(texts(""), ["two"]);
+        assert_eq!(groups["b"][1].expect, Risk::High);
+        let err = items_by_author("{\"text\": \"x\", \"expect\": \"none\", \"author\": \"a\"}\n\n{\"text\": 3, \"expect\": \"none\"}\n").unwrap_err();
+        assert_eq!(err.line, 3);
     }
 
     #[test]

@@ -350,6 +350,12 @@ impl SemanticRisk {
         self.exemplars.len()
     }
 
+    /// Exemplar `i`'s text and vector (in the order they are embedded and
+    /// cached), or `None` past the end.
+    pub fn exemplar(&self, i: usize) -> Option<(&str, &[f32])> {
+        self.exemplars.get(i).map(|e| (e.text.as_str(), e.vector.as_slice()))
+    }
+
     /// The thresholds in use.
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds

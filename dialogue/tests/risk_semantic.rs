@@ -525,18 +525,34 @@ fn false_alarms_on_esconv_seeker_turns_stay_within_the_goals() {
 }
 
 #[test]
-fn exemplar_vectors_read_back_from_the_cache_score_exactly_as_freshly_embedded_ones() {
-    let tmp = tempfile::tempdir().unwrap();
-    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
-        std::fs::copy(model_dir().join(f), tmp.path().join(f)).unwrap_or_else(|e| panic!("copying {f}: {e}"));
-    }
+fn exemplar_vectors_read_back_from_the_cache_are_bit_for_bit_fresh_embeddings() {
+    // Design: the model directory's own cache (filled by the first load,
+    // which in the suite is `attune fingerprint`'s warm-up), not a copy of
+    // the model in a fresh directory: that meant embedding all ~3,400
+    // exemplars a second time (77 s of CI). A sample spread over every
+    // exemplar file is embedded afresh and compared bit for bit instead.
     let thresholds = CrisisConfig::default().semantic_thresholds();
-    let fresh = SemanticRisk::new(Arc::new(Embedder::load(tmp.path()).unwrap()), thresholds).unwrap();
-    let cached: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("exemplar-vectors-")).collect();
-    assert_eq!(cached.len(), 1, "one cache file is written beside the model");
-    let again = SemanticRisk::new(Arc::new(Embedder::load(tmp.path()).unwrap()), thresholds).unwrap();
+    let first = SemanticRisk::new(Arc::new(Embedder::load(&model_dir()).unwrap()), thresholds).unwrap();
+    let cached: Vec<_> = std::fs::read_dir(model_dir()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("exemplar-vectors-")).collect();
+    assert!(!cached.is_empty(), "a cache file is written beside the model");
+    // The cache fits now, so this load reads it.
+    let again = SemanticRisk::new(Arc::new(Embedder::load(&model_dir()).unwrap()), thresholds).unwrap();
+    let n = again.exemplar_count();
+    assert_eq!(n, first.exemplar_count());
+    let embedder = again.embedder().clone();
+    let step = (n / 40).max(1);
+    let mut checked = 0;
+    for i in (0..n).step_by(step).chain([n - 1]) {
+        let (text, vector) = again.exemplar(i).unwrap();
+        assert_eq!(first.exemplar(i).unwrap().0, text, "exemplar {i} in the same order");
+        let fresh = embedder.embed(text).unwrap();
+        assert!(fresh.iter().map(|x| x.to_bits()).eq(vector.iter().map(|x| x.to_bits())), "exemplar {i} ({text:?}) read back from the cache differs from its fresh embedding");
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} exemplars compared");
+    assert!(again.exemplar(n).is_none());
     for s in ["i looked up how many pills it would take", "i gave my guitar to my brother, i wont need it", "thanks, see you tomorrow"] {
-        assert_eq!(fresh.score(s).unwrap(), again.score(s).unwrap(), "{s}");
+        assert_eq!(first.score(s).unwrap(), again.score(s).unwrap(), "{s}");
     }
     // (A cache that does not fit is recomputed, not trusted: unit-tested in
     // semantic.rs, where it costs no second embedding of every exemplar.)

@@ -24,7 +24,9 @@
 //! voice and two builds should be compared on the same audio). `--room N`
 //! (0 = none, 1-8) and `--mode off|aec|duck` pick one; `--trace` prints, for
 //! the runs without a participant, every frame the gate let through as
-//! voice while the robot played, and every turn event.
+//! voice while the robot played, and every turn event; for the runs with a
+//! participant over reply 1, what the gate saw and decided on each frame of
+//! their first two seconds.
 
 use attune_speech::audio::{ms_to_samples, read_wav_16k_mono, write_wav_16k_mono, FRAME, FRAME_MS};
 use attune_speech::echo::{erle_db, sox_room_ir, EchoMode, EchoPath, Room};
@@ -100,7 +102,21 @@ fn run(mode: EchoMode, ir: Option<&[f32]>, robot: &[Vec<f32>], participant: &[f3
                 last_audible = Some(now);
             }
             let audible = last_audible.is_some_and(|t| now <= t + tail);
-            let voiced = vad.frame(&frame).0 && !echo.deaf(audible);
+            let heard = vad.frame(&frame).0;
+            let voiced = heard && !echo.deaf(audible);
+            if TRACE.load(std::sync::atomic::Ordering::Relaxed) && talk && r == 0 && at + 200 >= barge_at && at <= barge_at + 2_000 {
+                let g = echo.last_frame();
+                println!(
+                    "    trace reply 0, participant from {barge_at} ms, at {at} ms: raw {:.1} out {:.1} residual {:.1} learned {:.1} dB{}{}{}{} vad {} -> {}",
+                    g.raw_db, g.out_db, g.residual_db, g.learned_db,
+                    if g.learning { " learning" } else { "" },
+                    if g.clear { " clear" } else { "" },
+                    if g.raw_clear { " raw-clear" } else { "" },
+                    if g.near_end { " open" } else { " shut" },
+                    if heard { "voice" } else { "-" },
+                    if voiced { "VOICED" } else { "-" },
+                );
+            }
             if TRACE.load(std::sync::atomic::Ordering::Relaxed) && talk_at.is_none() && voiced && playing {
                 println!("    trace reply {r} at {at} ms: voiced through the gate (residual {:.1} dB)", echo.residual_db());
             }
@@ -224,6 +240,12 @@ fn main() {
     }
 }
 
+/// The real barge-in column: how long after the participant started it was
+/// detected, or "missed".
+fn heard_after(barge_ms: Option<u64>) -> String {
+    barge_ms.map_or_else(|| "missed".to_string(), |ms| format!("after {ms} ms"))
+}
+
 /// FNV-1a of a reply's text (names its kept synthesis).
 fn text_hash(t: &str) -> u64 {
     t.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
@@ -250,7 +272,7 @@ fn bench_voice(voice: &str, robot: &[Vec<f32>], participant: &[f32], rooms: &[(u
             }
             let quiet = run(mode, None, &robot, &participant, None);
             let talk = run(mode, None, &robot, &participant, Some((2, BARGE_AT_MS)));
-            let real = talk.barge_ms.map(|ms| format!("after {ms} ms")).unwrap_or_else(|| "missed".into());
+            let real = heard_after(talk.barge_ms);
             println!("{:<36} {:<5} {:>11} {:>11} {:>13} {:>14} {:>22}", "no room (headphones)", mode.as_str(), "-", "-", format!("{}/4", quiet.false_barge_ins), real, early(mode, None));
         }
     }
@@ -272,10 +294,7 @@ fn bench_voice(voice: &str, robot: &[Vec<f32>], participant: &[f32], rooms: &[(u
             let (e1, e2) = erle(mode, &ir, &robot);
             let quiet = run(mode, Some(&ir), &robot, &participant, None);
             let talk = run(mode, Some(&ir), &robot, &participant, Some((2, BARGE_AT_MS)));
-            let real = match talk.barge_ms {
-                Some(ms) => format!("after {ms} ms"),
-                None => "missed".into(),
-            };
+            let real = heard_after(talk.barge_ms);
             println!("{:<36} {:<5} {:>11.1} {:>11.1} {:>13} {:>14} {:>22}", name, mode.as_str(), e1, e2, format!("{}/4", quiet.false_barge_ins), real, early(mode, Some(&ir)));
         }
     }

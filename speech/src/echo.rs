@@ -279,6 +279,32 @@ pub struct EchoPath {
     /// The gate is open on the raw microphone's word: the raw frame, not
     /// AEC3's output, goes on to the VAD.
     pass_raw: bool,
+    /// What the gate saw and decided on the last frame (for traces).
+    last: GateFrame,
+}
+
+/// What the residual-echo gate saw and decided on one frame (`aec` mode, for
+/// the echo bench's traces). Levels are dB of the reference envelope.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GateFrame {
+    /// Robot audio was around (the reference envelope above -60 dBFS).
+    pub robot: bool,
+    /// The frame was part of the first reply's learning window.
+    pub learning: bool,
+    /// Raw microphone level.
+    pub raw_db: f64,
+    /// AEC3 output level.
+    pub out_db: f64,
+    /// The residual estimate the output was compared with.
+    pub residual_db: f64,
+    /// The echo level the learning window measured.
+    pub learned_db: f64,
+    /// The output stood clear of the residual.
+    pub clear: bool,
+    /// The raw microphone stood clear of the learned level (young AEC3).
+    pub raw_clear: bool,
+    /// The gate let the frame through.
+    pub near_end: bool,
 }
 
 /// Gate hangover after a near-end frame that follows another (~256 ms,
@@ -364,6 +390,7 @@ impl EchoPath {
             learned_db: RESIDUAL_START_DB,
             young_left: 0,
             pass_raw: false,
+            last: GateFrame::default(),
         };
         (path, why)
     }
@@ -421,6 +448,7 @@ impl EchoPath {
                 let db_of_played = |e: f64| (10.0 * (e.max(1e-12) / env).log10()).max(RESIDUAL_FLOOR_DB);
                 let ratio_db = db_of_played(energy(&self.clean));
                 let raw_db = db_of_played(raw_energy);
+                self.last = GateFrame { robot: true, learning: self.learn_left > 0, raw_db, out_db: ratio_db, residual_db: self.residual_db, learned_db: self.learned_db, ..GateFrame::default() };
                 if self.learn_left > 0 && self.floor {
                     // Design: the robot started while the participant was
                     // still talking (a reply to a turn that ended too soon,
@@ -512,6 +540,7 @@ impl EchoPath {
                         self.pass_raw = true;
                     }
                     (self.near_end, self.hold_left) = gate_step(self.hold_left, clear || raw_clear);
+                    (self.last.clear, self.last.raw_clear) = (clear, raw_clear);
                     if !self.near_end {
                         self.pass_raw = false;
                     }
@@ -522,11 +551,19 @@ impl EchoPath {
                 self.near_end = true;
                 self.hold_left = 0;
                 self.pass_raw = false;
+                self.last = GateFrame { near_end: true, ..GateFrame::default() };
             }
+            self.last.near_end = self.near_end;
             if self.echo_found != Some(false) && !(self.pass_raw && self.near_end) {
                 mic.copy_from_slice(&self.clean);
             }
         }
+    }
+
+    /// What the gate saw and decided on the last frame (`aec` mode; the
+    /// default before the first frame and in the other modes).
+    pub fn last_frame(&self) -> GateFrame {
+        self.last
     }
 
     /// Once, when the first reply's learning window has ended: what it found,
