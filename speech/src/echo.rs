@@ -532,7 +532,15 @@ impl EchoPath {
                     // window measured (plus its headroom) also counts, and
                     // then the raw frame goes on to the VAD: the participant
                     // with some echo under them, instead of AEC3's silence.
-                    let raw_clear = self.young_left > 0 && raw_db > self.learned_db + LEARN_HEADROOM_DB + NEAR_END_MARGIN_DB;
+                    // The margin over the learned level is NEAR_END_MARGIN_DB
+                    // alone, without LEARN_HEADROOM_DB: the learned level is
+                    // already the loudest echo frame near the window's
+                    // median, and with both (9 dB) a participant whose voice
+                    // came in 6-8 dB above it was not heard at all (the echo
+                    // bench, espeak-ng, 800 ms into reply 1: missed in 7 of
+                    // 8 rooms; the `--trace` of room 2 showed AEC3's output
+                    // 10-25 dB under the raw microphone through their words).
+                    let raw_clear = self.young_left > 0 && raw_db > self.learned_db + NEAR_END_MARGIN_DB;
                     self.young_left = self.young_left.saturating_sub(1);
                     if clear {
                         self.pass_raw = false;
