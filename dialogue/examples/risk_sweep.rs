@@ -16,7 +16,7 @@
 
 use attune_dialogue::crisis::{CrisisConfig, CrisisTracker, Risk};
 use attune_dialogue::embed::Embedder;
-use attune_dialogue::risk_eval::{esconv_seeker_turns, items_by_author as by_author, report, run, RiskItem};
+use attune_dialogue::risk_eval::{esconv_seeker_turns, items_by_author, report, run, RiskItem};
 use attune_dialogue::semantic::{SemanticRisk, Thresholds};
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(drop) = std::env::var("RISK_SWEEP_DROP") {
         let mut texts = std::collections::HashSet::new();
         for f in drop.split(':').filter(|f| !f.is_empty()) {
-            for items in by_author(&std::fs::read_to_string(f).map_err(|e| format!("RISK_SWEEP_DROP {f}: {e}"))?)?.into_values() {
+            for items in items_by_author(&std::fs::read_to_string(f).map_err(|e| format!("RISK_SWEEP_DROP {f}: {e}"))?)?.into_values() {
                 texts.extend(items.into_iter().map(|i| i.text));
             }
         }
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let turns = if dev == "-" { Vec::new() } else { esconv_seeker_turns(&std::fs::read_to_string(dev)?, Some(&std::fs::read_to_string(failed)?))? };
     let mut files = Vec::new();
     for f in &args[4..] {
-        let groups = by_author(&std::fs::read_to_string(f)?)?;
+        let groups = items_by_author(&std::fs::read_to_string(f)?)?;
         let layers: Vec<(SemanticRisk, Vec<RiskItem>)> = groups
             .into_iter()
             .map(|(author, items)| {

@@ -46,12 +46,8 @@ pub struct ItemError {
 /// Parses JSONL text (blank lines and lines starting with `#` are skipped).
 pub fn parse_items(text: &str) -> Result<Vec<RiskItem>, ItemError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let item: RiskItem = serde_json::from_str(t).map_err(|e| ItemError { line: i + 1, reason: e.to_string() })?;
+    for (line, t) in item_lines(text) {
+        let item: RiskItem = serde_json::from_str(t).map_err(|e| ItemError { line, reason: e.to_string() })?;
         out.push(item);
     }
     if out.is_empty() {
@@ -60,17 +56,19 @@ pub fn parse_items(text: &str) -> Result<Vec<RiskItem>, ItemError> {
     Ok(out)
 }
 
+/// The lines of a labelled file that hold items, trimmed, with their
+/// 1-based numbers: blank lines and lines starting with `#` are skipped.
+fn item_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, t)| !t.is_empty() && !t.starts_with('#'))
+}
+
 /// Parses JSONL text as [`parse_items`] does, grouping the items by their
 /// optional `author` field ("" for items that name none). The tuning tools
 /// score a file leaving each author out of the exemplars in turn.
 pub fn items_by_author(text: &str) -> Result<BTreeMap<String, Vec<RiskItem>>, ItemError> {
     let mut out: BTreeMap<String, Vec<RiskItem>> = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let bad = |e: serde_json::Error| ItemError { line: i + 1, reason: e.to_string() };
+    for (line, t) in item_lines(text) {
+        let bad = |e: serde_json::Error| ItemError { line, reason: e.to_string() };
         let v: serde_json::Value = serde_json::from_str(t).map_err(bad)?;
         let author = v.get("author").and_then(|a| a.as_str()).unwrap_or_default().to_string();
         out.entry(author).or_default().push(serde_json::from_value(v).map_err(bad)?);

@@ -106,16 +106,19 @@ fn run(mode: EchoMode, ir: Option<&[f32]>, robot: &[Vec<f32>], participant: &[f3
             let voiced = heard && !echo.deaf(audible);
             if TRACE.load(std::sync::atomic::Ordering::Relaxed) && talk && r == 0 && at + 200 >= barge_at && at <= barge_at + 2_000 {
                 let g = echo.last_frame();
-                println!(
-                    "    trace reply 0, participant from {barge_at} ms, at {at} ms: raw {:.1} out {:.1} residual {:.1} learned {:.1} dB{}{}{}{} vad {} -> {}",
-                    g.raw_db, g.out_db, g.residual_db, g.learned_db,
-                    if g.learning { " learning" } else { "" },
-                    if g.clear { " clear" } else { "" },
-                    if g.raw_clear { " raw-clear" } else { "" },
-                    if g.near_end { " open" } else { " shut" },
-                    if heard { "voice" } else { "-" },
-                    if voiced { "VOICED" } else { "-" },
-                );
+                let gate = if g.robot {
+                    format!(
+                        "raw {:.1} out {:.1} residual {:.1} learned {:.1} dB{}{}{}{}",
+                        g.raw_db, g.out_db, g.residual_db, g.learned_db,
+                        if g.learning { " learning" } else { "" },
+                        if g.clear { " clear" } else { "" },
+                        if g.raw_clear { " raw-clear" } else { "" },
+                        if g.near_end { " open" } else { " shut" },
+                    )
+                } else {
+                    "no robot audio, open".to_string()
+                };
+                println!("    trace reply 0, participant from {barge_at} ms, at {at} ms: {gate} vad {} -> {}", if heard { "voice" } else { "-" }, if voiced { "VOICED" } else { "-" });
             }
             if TRACE.load(std::sync::atomic::Ordering::Relaxed) && talk_at.is_none() && voiced && playing {
                 println!("    trace reply {r} at {at} ms: voiced through the gate (residual {:.1} dB)", echo.residual_db());

@@ -559,7 +559,7 @@ impl EchoPath {
                 self.near_end = true;
                 self.hold_left = 0;
                 self.pass_raw = false;
-                self.last = GateFrame { near_end: true, ..GateFrame::default() };
+                self.last = GateFrame::default();
             }
             self.last.near_end = self.near_end;
             if self.echo_found != Some(false) && !(self.pass_raw && self.near_end) {

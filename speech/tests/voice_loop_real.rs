@@ -244,7 +244,7 @@ fn talking_over_a_long_reply_stops_it_within_200_ms_and_becomes_the_next_turn() 
     let interruption = say("Wait, stop please, I need to tell you something else first.");
     let (r, robot_start) = run_reactive(first, vec![(2_500, interruption)], &reply);
     let cut_at = robot_start + 2_500;
-    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    let barge = barge_ins(&r);
     let info: Vec<_> = r.turns.iter().map(|t| (&t.asr_text, t.speech_end_ms, t.turn_latency_ms, t.asr_ms, t.spoken_chars)).collect();
     assert_eq!(barge.len(), 1, "{:?} {info:?}", r.events);
     let at = barge[0];
@@ -326,6 +326,11 @@ fn asr_texts(r: &Run) -> Vec<String> {
     r.turns.iter().map(|t| t.asr_text.clone()).collect()
 }
 
+/// When each barge-in of the run was decided (stream ms).
+fn barge_ins(r: &Run) -> Vec<u64> {
+    r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect()
+}
+
 #[test]
 fn the_robots_own_voice_through_a_room_is_cancelled_and_never_barges_in() {
     let mut first = silence(300);
@@ -360,18 +365,24 @@ fn without_echo_protection_the_same_room_makes_the_robot_interrupt_itself() {
     assert!(r.turns[0].interrupted);
 }
 
+/// The participant says a sentence, then talks over the robot's first reply
+/// in the test room, `at_ms` into it: the run, and when they started.
+fn talk_over_first_reply(at_ms: u64, mode: EchoMode) -> (Run, u64) {
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    let interruption = say("Wait, stop please, I need to tell you something else first.");
+    let (r, robot_start) = run_reactive_in_room(first, vec![(at_ms, interruption)], mode);
+    (r, robot_start + at_ms)
+}
+
 fn interruption_ms() -> u64 {
     say("Wait, stop please, I need to tell you something else first.").len() as u64 * 1000 / SAMPLE_RATE as u64
 }
 
 #[test]
 fn a_participant_talking_over_the_echo_still_barges_in_with_aec() {
-    let mut first = silence(300);
-    first.extend(say("I want to talk about my week."));
-    let interruption = say("Wait, stop please, I need to tell you something else first.");
-    let (r, robot_start) = run_reactive_in_room(first, vec![(3_000, interruption)], EchoMode::Aec);
-    let cut_at = robot_start + 3_000;
-    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    let (r, cut_at) = talk_over_first_reply(3_000, EchoMode::Aec);
+    let barge = barge_ins(&r);
     assert_eq!(barge.len(), 1, "{:?} {:?}", r.events, asr_texts(&r));
     // Over the echo the gate opens on the participant's louder syllables, so
     // the barge-in comes later than without echo (bench: 0.7-2.5 s); it
@@ -392,12 +403,8 @@ fn a_participant_who_starts_just_after_the_learning_window_is_heard_promptly() {
     // the raw microphone against the learned echo level can open the gate.
     // Asking 9 dB over that level there (headroom counted twice) heard them
     // 1.6 s late or not at all (echo bench, espeak-ng: 7 of 8 rooms missed).
-    let mut first = silence(300);
-    first.extend(say("I want to talk about my week."));
-    let interruption = say("Wait, stop please, I need to tell you something else first.");
-    let (r, robot_start) = run_reactive_in_room(first, vec![(800, interruption)], EchoMode::Aec);
-    let cut_at = robot_start + 800;
-    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    let (r, cut_at) = talk_over_first_reply(800, EchoMode::Aec);
+    let barge = barge_ins(&r);
     assert_eq!(barge.len(), 1, "{:?} {:?}", r.events, asr_texts(&r));
     // barge_in_ms is 700: within ~0.5 s more of their start.
     assert!(barge[0] >= cut_at && barge[0] < cut_at + 1_200, "barge-in at {}, participant from {cut_at}", barge[0]);
@@ -415,7 +422,7 @@ fn barge_in_delay_without_echo(mode: EchoMode) -> u64 {
     let r = run_in_room(Box::new(src), &LONG_REPLY, start.clone(), echo_cfg(mode), None);
     let robot_start = start.load(Ordering::SeqCst);
     assert_ne!(robot_start, u64::MAX, "the robot never spoke ({mode:?})");
-    let barge: Vec<_> = r.events.iter().filter_map(|e| match e { LoopEvent::BargeIn { at_ms, .. } => Some(*at_ms), _ => None }).collect();
+    let barge = barge_ins(&r);
     assert_eq!(barge.len(), 1, "{mode:?}: {:?} {:?}", r.events, asr_texts(&r));
     assert!(barge[0] >= robot_start + 2_500, "{mode:?}: barge-in at {} before the participant spoke at {}", barge[0], robot_start + 2_500);
     assert!(r.turns.len() == 2 && r.turns[1].asr_text.to_lowercase().contains("something else"), "{mode:?}: {:?}", asr_texts(&r));
@@ -436,10 +443,7 @@ fn with_aec_and_no_echo_a_barge_in_comes_no_later_than_with_echo_protection_off(
 
 #[test]
 fn duck_mode_keeps_the_echo_out_but_cannot_be_interrupted() {
-    let mut first = silence(300);
-    first.extend(say("I want to talk about my week."));
-    let interruption = say("Wait, stop please, I need to tell you something else first.");
-    let (r, _) = run_reactive_in_room(first, vec![(3_000, interruption)], EchoMode::Duck);
+    let (r, _) = talk_over_first_reply(3_000, EchoMode::Duck);
     assert!(!r.events.iter().any(|e| matches!(e, LoopEvent::BargeIn { .. })), "{:?}", r.events);
     assert_eq!(r.turns.len(), 1, "{:?}", asr_texts(&r));
     assert!(!r.turns[0].interrupted);
