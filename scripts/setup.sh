@@ -28,9 +28,17 @@ PKGS=(build-essential pkg-config cmake clang libclang-dev espeak-ng sox
 # scripts/build-pi.sh itself, not here: the suite's Pi check
 # (scripts/checks.d/30-pi-emulated.sh) runs it, and so does a by-hand
 # scripts/pi-check.sh, each installing what is missing before it builds.
+# Design: asked per architecture, not with `dpkg -s NAME`: once the Pi
+# check's build-pi.sh has added libasound2-dev:arm64 beside the host's,
+# `dpkg -s libasound2-dev` fails as ambiguous, and every run then called
+# apt-get to install a package that was there.
+NATIVE_ARCH="$(dpkg --print-architecture)"
+installed() {
+    dpkg-query -W -f='${Architecture} ${Status}\n' "$1" 2>/dev/null | grep -Eqx "($NATIVE_ARCH|all) install ok installed"
+}
 missing=()
 for p in "${PKGS[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    installed "$p" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing system packages: ${missing[*]}"
