@@ -48,7 +48,13 @@ if [ "${ATTUNE_PI_PREBUILD:-1}" = 1 ] && [ -e "$ROOT/scripts/checks.d/30-pi-emul
     command -v chrt >/dev/null 2>&1 && chrt --idle 0 true 2>/dev/null && LOWEST=(chrt --idle 0 nice -n 19)
     echo "test: starting the Pi cross build in the background (${LOWEST[*]}; log $ATTUNE_PI_PREBUILD_STATE/log)"
     # Its own process group (setsid), so a failing run stops all of it.
-    setsid "${LOWEST[@]}" bash -c 'date +%s > "$1/started"; "$2/scripts/build-pi.sh" --attune-only --quick > "$1/log" 2>&1; rc=$?; date +%s > "$1/finished"; echo "$rc" > "$1/rc"' \
+    # Design: a new session is also a new scheduler autogroup where the
+    # kernel has them (/proc/sys/kernel/sched_autogroup_enabled), and
+    # autogroups share the CPU as equals whatever their tasks' nice or
+    # policy: the first try, without the next line, gave the cross build half
+    # of the machine and the host build took minutes longer. So its
+    # autogroup gets nice 19 as well.
+    setsid "${LOWEST[@]}" bash -c '{ echo 19 > /proc/self/autogroup; } 2>/dev/null; date +%s > "$1/started"; "$2/scripts/build-pi.sh" --attune-only --quick > "$1/log" 2>&1; rc=$?; date +%s > "$1/finished"; echo "$rc" > "$1/rc"' \
         pi-prebuild "$ATTUNE_PI_PREBUILD_STATE" "$ROOT" &
     PI_PREBUILD_PID=$!
     trap '[ -n "$PI_PREBUILD_PID" ] && kill -- -"$PI_PREBUILD_PID" 2>/dev/null; true' EXIT
