@@ -108,11 +108,10 @@ fn run(mode: EchoMode, ir: Option<&[f32]>, robot: &[Vec<f32>], participant: &[f3
                 let g = echo.last_frame();
                 let gate = if g.robot {
                     format!(
-                        "raw {:.1} out {:.1} residual {:.1} learned {:.1} dB{}{}{}{}",
+                        "raw {:.1} out {:.1} residual {:.1} learned {:.1} dB{}{}{}",
                         g.raw_db, g.out_db, g.residual_db, g.learned_db,
                         if g.learning { " learning" } else { "" },
                         if g.clear { " clear" } else { "" },
-                        if g.raw_clear { " raw-clear" } else { "" },
                         if g.near_end { " open" } else { " shut" },
                     )
                 } else {
@@ -199,7 +198,7 @@ fn main() {
     // were added later, their settings fixed before they were first run, and
     // nothing has been tuned on them.
     let rooms: [(u32, f32, u32, &str); 8] = [
-        (20, -10.0, 20, "20 ms, -10 dB, dry"),
+        (20, -10.0, 20, "20 ms, -10 dB, reverb 20"),
         (40, -6.0, 50, "40 ms, -6 dB, reverb 50"),
         (80, -6.0, 80, "80 ms, -6 dB, reverb 80"),
         (40, 0.0, 50, "40 ms, 0 dB, reverb 50 (loud)"),
