@@ -592,10 +592,11 @@ impl EchoPath {
     /// is audible (or in its tail); in `Aec` mode when the cancelled frame
     /// is no louder than the echo AEC3 leaves behind.
     ///
-    /// Design: AEC3 alone leaves residual echo that earshot still calls
-    /// voice (measured in the echo bench: 3-11 dB ERLE on espeak-ng speech
-    /// through reverberant rooms), enough for the robot to barge in on
-    /// itself. So while the robot is audible, a frame reaches the VAD only if
+    /// Design: AEC3 alone leaves residual echo that earshot may still call
+    /// voice (designed when the echo bench's rooms were wrong and it
+    /// cancelled 3-11 dB; on the corrected rooms 20-66 dB, but a loud room
+    /// or a real speaker's distortion leaves more), enough for the robot to
+    /// barge in on itself. So while the robot is audible, a frame reaches the VAD only if
     /// its energy stands [`NEAR_END_MARGIN_DB`] above the residual level the
     /// canceller leaves (a running 90th percentile of output over played
     /// energy): a participant talking over the robot does, the echo does not.
