@@ -14,7 +14,7 @@ use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
 use crate::echo::{EchoPath, Room};
 use crate::endpoint::{completeness_sure, with_prosody, Completeness};
 use crate::stt::{SttJob, SttResult, SttWorker};
-use crate::tts::{TtsJob, TtsWorker};
+use crate::tts::{TtsAudio, TtsJob, TtsWorker};
 use crate::turn::{TurnEvent, TurnParams, TurnTaker};
 use crate::vad::Vad;
 use crate::{SpeechConfig, SpeechError};
@@ -82,6 +82,21 @@ pub trait Responder<R> {
     fn answer_expected(&self) -> bool {
         false
     }
+    /// Whether the reply `report` records must be spoken even after the
+    /// participant went on talking before it was heard (the crisis protocol
+    /// and the check-in question). Other replies are withdrawn then.
+    fn must_be_heard(&self, _report: &R) -> bool {
+        false
+    }
+    /// The participant went on talking before the reply to `id` was heard
+    /// (past its first `spoken_chars` characters), and their next words are
+    /// about to be submitted: the reply will not be spoken unless
+    /// [`must_be_heard`](Self::must_be_heard) says so. Called before that
+    /// next utterance is submitted, so an engine that keeps a history can
+    /// drop the unheard reply from it first.
+    fn superseded(&mut self, id: u64, spoken_chars: usize) {
+        self.interrupted(id, spoken_chars);
+    }
 }
 
 /// How stream time relates to real time.
@@ -113,6 +128,10 @@ pub struct TurnRecord<R> {
     pub turn_latency_ms: Option<u64>,
     /// The participant interrupted the reply.
     pub interrupted: bool,
+    /// The participant went on talking before the reply was heard, so it
+    /// was withdrawn (not spoken past `spoken_chars`); their next turn is
+    /// answered instead. `interrupted` is set too.
+    pub withdrawn: bool,
     /// Characters of the reply actually heard.
     pub spoken_chars: usize,
     /// Stream time the participant's speech started and ended.
@@ -130,6 +149,10 @@ pub enum LoopEvent {
     Pause { at_ms: u64 },
     /// The participant talked over the robot: playback was stopped at `at_ms`.
     BargeIn { at_ms: u64, id: u64, spoken_chars: usize },
+    /// The participant went on talking before the reply to `id` was heard
+    /// (past `spoken_chars`); it will not be spoken, their next words are
+    /// answered instead.
+    Withdrawn { at_ms: u64, id: u64, spoken_chars: usize },
     /// A short overlap that did not interrupt.
     Backchannel { start_ms: u64, end_ms: u64 },
     /// An utterance was heard as nothing (noise, silence) and skipped.
@@ -195,6 +218,11 @@ pub struct LoopSummary {
     /// … of which were abandoned while whisper still had them (the
     /// participant went on): whisper stopped reading and was free again.
     pub probes_abandoned: usize,
+    /// Replies withdrawn because the participant went on before hearing them.
+    pub withdrawn: usize,
+    /// Replies that were held back while the participant spoke and then
+    /// spoken anyway (the turn was noise, or the reply must be heard).
+    pub held_then_spoken: usize,
 }
 
 /// A transcribed utterance waiting for, or being, answered.
@@ -229,6 +257,19 @@ struct Pending<R> {
     interrupted: bool,
     /// Characters heard so far.
     spoken_chars: usize,
+    /// Audio back from TTS and not yet in the sink: held while the
+    /// participant holds the floor or while this reply may be superseded.
+    held: VecDeque<TtsAudio>,
+    /// Audio was held back at least once.
+    was_held: bool,
+    /// The participant's turn `n`, which ended while this reply was not yet
+    /// (fully) heard, may replace it: its transcript decides (words: the
+    /// reply is withdrawn unless it must be heard; nothing: it plays).
+    superseded_by: Option<u64>,
+    /// The replacing turn had words; waiting for the report to decide.
+    replaced: bool,
+    /// Withdrawn (see [`TurnRecord::withdrawn`]).
+    withdrawn: bool,
 }
 
 impl<R> Pending<R> {
@@ -244,6 +285,7 @@ impl<R> Pending<R> {
             tts_first_audio_ms: self.tts_first_ms,
             turn_latency_ms: self.first_audio_ms.map(|t| t.saturating_sub(self.speech_end_ms)),
             interrupted,
+            withdrawn: self.withdrawn,
             spoken_chars: self.spoken_chars,
             speech_start_ms: self.speech_start_ms,
             speech_end_ms: self.speech_end_ms,
@@ -540,8 +582,29 @@ impl<'a, R> VoiceLoop<'a, R> {
                     continue;
                 };
                 let id = info.utt_id;
+                let has_words = matches!(&r.result, Ok(t) if t.text.chars().any(|c| c.is_alphanumeric()));
+                // Design: a reply the participant went on talking before
+                // hearing is replaced by their next words only if those are
+                // words (a cough or a door whisper hears as nothing must not
+                // silence the robot). The engine is told before the new
+                // utterance reaches it, so its history drops the unheard
+                // reply first.
+                for (&pid, p) in pending.iter_mut().filter(|(_, p)| p.superseded_by == Some(id)) {
+                    p.superseded_by = None;
+                    let keep = !has_words || p.report.as_ref().is_some_and(|rep| self.responder.must_be_heard(rep));
+                    if keep {
+                        continue;
+                    }
+                    self.responder.superseded(pid, p.spoken_chars);
+                    if p.report.is_some() {
+                        withdraw(pid, p, now, &mut summary, on_event);
+                    } else {
+                        // Decided when the engine's report says whether it must be heard.
+                        p.replaced = true;
+                    }
+                }
                 match r.result {
-                    Ok(t) if t.text.chars().any(|c| c.is_alphanumeric()) => {
+                    Ok(t) if has_words => {
                         let utt = Utterance { id, text: t.text.clone() };
                         match self.responder.submit(utt) {
                             Ok(()) => {
@@ -562,6 +625,11 @@ impl<'a, R> VoiceLoop<'a, R> {
                                     failed: false,
                                     interrupted: false,
                                     spoken_chars: 0,
+                                    held: VecDeque::new(),
+                                    was_held: false,
+                                    superseded_by: None,
+                                    replaced: false,
+                                    withdrawn: false,
                                 });
                             }
                             Err(e) => on_event(LoopEvent::Warning { msg: format!("utterance {id} not answered: {e}") }),
@@ -588,6 +656,12 @@ impl<'a, R> VoiceLoop<'a, R> {
                     }
                     ReplyEvent::Done { id, report } => {
                         if let Some(p) = pending.get_mut(&id) {
+                            if p.replaced {
+                                p.replaced = false;
+                                if !self.responder.must_be_heard(&report) {
+                                    withdraw(id, p, now, &mut summary, on_event);
+                                }
+                            }
                             p.report = Some(report);
                         }
                     }
@@ -608,30 +682,58 @@ impl<'a, R> VoiceLoop<'a, R> {
                 if p.interrupted {
                     continue;
                 }
-                match a.audio {
-                    Ok(samples) if !samples.is_empty() => {
-                        if p.first_audio_ms.is_none() {
-                            p.tts_first_ms = Some(a.elapsed_ms);
-                            p.first_audio_ms = Some(now + samples_to_ms(sink.pending()));
-                        }
-                        sink.push(&samples)?;
-                        echo.pushed(&samples);
-                        let envelope = loudness_envelope(&samples);
-                        playlist.push_back(Segment {
-                            id: a.utt,
-                            seq: a.seq,
-                            part: a.part,
-                            last: a.last,
-                            envelope,
-                            started: false,
-                            chars: a.chars,
-                            start: pushed_total,
-                            len: samples.len() as u64,
-                        });
-                        pushed_total += samples.len() as u64;
-                    }
+                match &a.audio {
+                    Ok(samples) if !samples.is_empty() => p.held.push_back(a),
                     Ok(_) => {}
                     Err(e) => on_event(LoopEvent::Warning { msg: format!("sentence not spoken: {e}") }),
+                }
+            }
+            // Design: the robot never starts talking while the participant
+            // holds the floor (speaking, or in the silence before their turn
+            // is judged over): audio that comes back then is held. When their
+            // turn ends, a reply they had not (fully) heard may be superseded
+            // by it (see the STT results above); when it was noise, or the
+            // reply must be heard, the held audio plays. Replies play in
+            // utterance order: a later one waits for an earlier one to finish.
+            let floor = !input_done && turn.participant_has_floor();
+            for id in order.iter() {
+                let Some(p) = pending.get_mut(id) else { continue };
+                if p.interrupted {
+                    p.held.clear();
+                    continue;
+                }
+                if floor || p.superseded_by.is_some() || p.replaced {
+                    p.was_held |= !p.held.is_empty();
+                    break;
+                }
+                if p.was_held && !p.held.is_empty() {
+                    p.was_held = false;
+                    summary.held_then_spoken += 1;
+                }
+                while let Some(a) = p.held.pop_front() {
+                    let Ok(samples) = a.audio else { continue };
+                    if p.first_audio_ms.is_none() {
+                        p.tts_first_ms = Some(a.elapsed_ms);
+                        p.first_audio_ms = Some(now + samples_to_ms(sink.pending()));
+                    }
+                    sink.push(&samples)?;
+                    echo.pushed(&samples);
+                    let envelope = loudness_envelope(&samples);
+                    playlist.push_back(Segment {
+                        id: a.utt,
+                        seq: a.seq,
+                        part: a.part,
+                        last: a.last,
+                        envelope,
+                        started: false,
+                        chars: a.chars,
+                        start: pushed_total,
+                        len: samples.len() as u64,
+                    });
+                    pushed_total += samples.len() as u64;
+                }
+                if !((p.report.is_some() || p.failed) && p.audio_back >= p.sentences_in) {
+                    break;
                 }
             }
             // --- playback progress ----------------------------------------------
@@ -669,7 +771,11 @@ impl<'a, R> VoiceLoop<'a, R> {
                         p.failed
                             || (p.report.is_some()
                                 && (p.interrupted
-                                    || (p.audio_back >= p.sentences_in && !playlist.iter().any(|s| s.id == id))))
+                                    || (p.audio_back >= p.sentences_in
+                                        && p.held.is_empty()
+                                        && p.superseded_by.is_none()
+                                        && !p.replaced
+                                        && !playlist.iter().any(|s| s.id == id))))
                     }
                 };
                 if !complete {
@@ -689,7 +795,7 @@ impl<'a, R> VoiceLoop<'a, R> {
         // their transcript line; a reply cut by the stop counts as interrupted.
         while let Some(id) = order.pop_front() {
             if let Some(p) = pending.remove(&id) {
-                let cut = p.audio_back < p.sentences_in || playlist.iter().any(|s| s.id == id);
+                let cut = p.audio_back < p.sentences_in || !p.held.is_empty() || playlist.iter().any(|s| s.id == id);
                 let interrupted = p.interrupted || cut;
                 if let Some(rec) = p.into_record(interrupted) {
                     summary.turns += 1;
@@ -790,6 +896,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                         ready.push_back(r);
                     }
                     utt_buf.clear();
+                    supersede(id, pending, playlist);
                     return;
                 }
                 let samples = utterance_samples(utt_buf, utt_buf_start_ms, end_ms);
@@ -797,12 +904,36 @@ impl<'a, R> VoiceLoop<'a, R> {
                 match self.stt.submit(SttJob { id, samples, cancel: None }) {
                     Ok(()) => {
                         in_stt.insert(id, info);
+                        supersede(id, pending, playlist);
                     }
                     Err(_) => on_event(LoopEvent::Warning { msg: format!("STT busy; utterance {id} dropped") }),
                 }
             }
         }
     }
+}
+
+/// The participant's turn `by` ended: every earlier reply not yet (fully)
+/// heard and not playing now may be replaced by it (decided by its words).
+fn supersede<R>(by: u64, pending: &mut HashMap<u64, Pending<R>>, playlist: &VecDeque<Segment>) {
+    for (id, p) in pending.iter_mut() {
+        let heard_whole = p.report.is_some() && p.audio_back >= p.sentences_in && p.held.is_empty();
+        if p.interrupted || p.failed || heard_whole || p.superseded_by.is_some() || p.replaced || playlist.iter().any(|s| s.id == *id) {
+            continue;
+        }
+        p.superseded_by = Some(by);
+    }
+}
+
+/// The reply `p` to utterance `id` will not be spoken (past what was heard).
+fn withdraw<R>(id: u64, p: &mut Pending<R>, now: u64, summary: &mut LoopSummary, on_event: &mut dyn FnMut(LoopEvent)) {
+    p.interrupted = true;
+    p.withdrawn = true;
+    p.held.clear();
+    p.superseded_by = None;
+    p.replaced = false;
+    summary.withdrawn += 1;
+    on_event(LoopEvent::Withdrawn { at_ms: now, id, spoken_chars: p.spoken_chars });
 }
 
 /// The utterance whisper hears: the buffer up to 150 ms after the last

@@ -33,34 +33,57 @@ fn silence(ms: u64) -> Vec<f32> {
     vec![0.0; ms_to_samples(ms)]
 }
 
-/// Replies to every utterance with fixed sentences, immediately.
+/// Replies to every utterance with fixed sentences, `delay` after it is
+/// submitted (zero: immediately; more: a slow LLM).
 struct Scripted {
     reply: Vec<String>,
-    out: VecDeque<ReplyEvent<String>>,
+    out: VecDeque<(std::time::Instant, ReplyEvent<String>)>,
     heard: Vec<String>,
     interrupted: Vec<(u64, usize)>,
+    superseded: Vec<(u64, usize)>,
+    delay: std::time::Duration,
+    /// Every reply must be heard (as the crisis protocol's).
+    must_hear: bool,
 }
 
 impl Scripted {
     fn new(reply: &[&str]) -> Self {
-        Scripted { reply: reply.iter().map(|s| s.to_string()).collect(), out: VecDeque::new(), heard: vec![], interrupted: vec![] }
+        Scripted {
+            reply: reply.iter().map(|s| s.to_string()).collect(),
+            out: VecDeque::new(),
+            heard: vec![],
+            interrupted: vec![],
+            superseded: vec![],
+            delay: std::time::Duration::ZERO,
+            must_hear: false,
+        }
     }
 }
 
 impl Responder<String> for Scripted {
     fn submit(&mut self, utt: Utterance) -> Result<(), attune_speech::SpeechError> {
+        let at = std::time::Instant::now() + self.delay;
         for s in &self.reply {
-            self.out.push_back(ReplyEvent::Sentence { id: utt.id, text: s.clone() });
+            self.out.push_back((at, ReplyEvent::Sentence { id: utt.id, text: s.clone() }));
         }
-        self.out.push_back(ReplyEvent::Done { id: utt.id, report: self.reply.join(" ") });
+        self.out.push_back((at, ReplyEvent::Done { id: utt.id, report: self.reply.join(" ") }));
         self.heard.push(utt.text);
         Ok(())
     }
     fn poll(&mut self) -> Option<ReplyEvent<String>> {
-        self.out.pop_front()
+        if self.out.front().is_some_and(|(at, _)| *at <= std::time::Instant::now()) {
+            return self.out.pop_front().map(|(_, e)| e);
+        }
+        None
     }
     fn interrupted(&mut self, id: u64, spoken_chars: usize) {
         self.interrupted.push((id, spoken_chars));
+    }
+    fn must_be_heard(&self, _report: &String) -> bool {
+        self.must_hear
+    }
+    fn superseded(&mut self, id: u64, spoken_chars: usize) {
+        self.superseded.push((id, spoken_chars));
     }
 }
 
@@ -142,6 +165,9 @@ struct Run {
     events: Vec<LoopEvent>,
     out: Vec<f32>,
     interrupted: Vec<(u64, usize)>,
+    superseded: Vec<(u64, usize)>,
+    /// What the responder was handed.
+    heard: Vec<String>,
 }
 
 fn run_loop(input: Vec<f32>, reply: &[&str]) -> Run {
@@ -161,10 +187,13 @@ fn run_with(source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<Atomi
     run_in_room(source, reply, robot_start, SpeechConfig::default(), None)
 }
 
-fn run_in_room(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>) -> Run {
+fn run_in_room(source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>) -> Run {
+    run_scripted(source, Scripted::new(reply), robot_start, cfg, room)
+}
+
+fn run_scripted(mut source: Box<dyn FrameSource>, mut responder: Scripted, robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>) -> Run {
     let stt = SttWorker::start(&model(), &cfg.stt).unwrap();
     let tts = TtsWorker::start(Box::new(EspeakTts::new(&cfg.tts).unwrap()));
-    let mut responder = Scripted::new(reply);
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("out.wav");
     let mut sink = Watch { inner: WavSink::create(&out_path).unwrap(), t_ms: 0, robot_start };
@@ -178,7 +207,7 @@ fn run_in_room(mut source: Box<dyn FrameSource>, reply: &[&str], robot_start: Ar
         summary = vl.run(source.as_mut(), &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| events.push(e)).unwrap();
     }
     let out = read_wav_16k_mono(&out_path).unwrap();
-    Run { summary, turns, events, out, interrupted: responder.interrupted }
+    Run { summary, turns, events, out, interrupted: responder.interrupted, superseded: responder.superseded, heard: responder.heard }
 }
 
 /// A reply long enough (> 15 s) that timing slack cannot let it end early.
@@ -698,3 +727,69 @@ fn a_probe_the_participant_talks_past_is_abandoned_and_the_turn_is_still_heard_w
     assert!(r.events.iter().any(|e| matches!(e, LoopEvent::ProbeAbandoned { .. })), "{:?}", r.events);
 }
 
+
+/// "My dog died on Friday." then, after a pause longer than the fixed wait
+/// (the turn ends there), more; the engine takes `delay_ms` per reply.
+fn went_on(delay_ms: u64, must_hear: bool) -> Run {
+    let input = two_parts("My dog died on Friday.", 1_000, "He was fourteen years old and he slept at the end of my bed every night.");
+    let mut responder = Scripted::new(&["That sounds like a real loss."]);
+    responder.delay = std::time::Duration::from_millis(delay_ms);
+    responder.must_hear = must_hear;
+    run_scripted(Box::new(WavSource::from_samples(input)), responder, Arc::new(AtomicU64::new(u64::MAX)), endpoint_cfg(EndpointMode::Fixed), None)
+}
+
+/// Stream time the robot is first audible in OUT.wav.
+fn first_robot_audio_ms(out: &[f32]) -> Option<u64> {
+    let n = ms_to_samples(16);
+    out.chunks(n).position(|c| rms(c) > 0.01).map(|i| i as u64 * 16)
+}
+
+#[test]
+fn a_reply_not_heard_before_the_participant_goes_on_is_withdrawn_and_their_next_words_answered() {
+    // A slow engine (1.5 s a reply): the first reply is not ready before
+    // the participant goes on, so it would be spoken after they finish,
+    // answering half of what they said; it is withdrawn instead.
+    let r = went_on(1_500, false);
+    assert_eq!(r.turns.len(), 2, "{:?}", asr_texts(&r));
+    let (first, second) = (&r.turns[0], &r.turns[1]);
+    assert!(first.asr_text.to_lowercase().contains("friday"), "{:?}", first.asr_text);
+    assert!(second.asr_text.to_lowercase().contains("years old"), "{:?}", second.asr_text);
+    assert!(first.withdrawn && first.interrupted, "the first reply was not withdrawn: {first:?}");
+    assert_eq!((first.spoken_chars, first.turn_latency_ms), (0, None));
+    assert!(!second.withdrawn && !second.interrupted && second.turn_latency_ms.is_some(), "{second:?}");
+    assert_eq!(r.summary.withdrawn, 1, "{:?}", r.summary);
+    // The engine was told before the next words reached it, and was not
+    // told twice.
+    assert_eq!(r.superseded, vec![(1, 0)]);
+    assert!(r.interrupted.is_empty(), "{:?}", r.interrupted);
+    assert_eq!(r.heard.len(), 2, "{:?}", r.heard);
+    let w = r.events.iter().position(|e| matches!(e, LoopEvent::Withdrawn { id: 1, spoken_chars: 0, .. })).expect("a Withdrawn event");
+    assert!(!r.events[..w].iter().any(|e| matches!(e, LoopEvent::PlaybackStart { .. })), "the robot spoke before withdrawing");
+    // One reply in OUT.wav, after the participant finished.
+    let robot = first_robot_audio_ms(&r.out).expect("the second reply was spoken");
+    assert!(robot >= second.speech_end_ms, "robot audible at {robot} ms, participant spoke until {} ms", second.speech_end_ms);
+    assert_eq!(r.events.iter().filter(|e| matches!(e, LoopEvent::PlaybackStart { .. })).count(), 1);
+}
+
+#[test]
+fn a_reply_that_arrives_while_the_participant_speaks_is_held_and_one_that_must_be_heard_plays_after() {
+    // The engine answers 0.5 s after the first part's transcript: while the
+    // participant is speaking the second part. The reply must be heard (as
+    // the crisis protocol must), so it is kept: never over the participant,
+    // spoken once they finish, before the second reply.
+    let r = went_on(500, true);
+    assert_eq!(r.turns.len(), 2, "{:?}", asr_texts(&r));
+    let (first, second) = (&r.turns[0], &r.turns[1]);
+    assert!(!first.withdrawn && !first.interrupted, "{first:?}");
+    assert!(r.superseded.is_empty() && r.interrupted.is_empty(), "{:?} {:?}", r.superseded, r.interrupted);
+    assert_eq!(r.summary.withdrawn, 0);
+    let robot = first_robot_audio_ms(&r.out).expect("the robot spoke");
+    assert!(robot >= second.speech_end_ms, "robot audible at {robot} ms, over the participant (until {} ms)", second.speech_end_ms);
+    let starts: Vec<u64> = r.events.iter().filter_map(|e| match e {
+        LoopEvent::PlaybackStart { id, .. } => Some(*id),
+        _ => None,
+    }).collect();
+    assert_eq!(starts, vec![1, 2], "both replies, in order");
+    // The first reply's latency counts the wait: it came after the second part.
+    assert!(first.turn_latency_ms.unwrap() > second.speech_end_ms - first.speech_end_ms);
+}
