@@ -106,6 +106,9 @@ struct VoiceTurn {
     turn_latency_ms: Option<u64>,
     /// The participant cut the reply off.
     interrupted: bool,
+    /// The participant went on talking before hearing the reply, so it was
+    /// not spoken (past `spoken_chars`); `interrupted` is set too.
+    withdrawn: bool,
     /// Characters of the reply that were heard.
     spoken_chars: usize,
 }
@@ -138,6 +141,14 @@ impl Responder<TurnReport> for ChannelResponder {
     fn interrupted(&mut self, id: u64, spoken_chars: usize) {
         if self.cmd.try_send(EngineCmd::Interrupted { id, spoken: spoken_chars }).is_err() {
             tracing::warn!(id, "could not record an interruption: engine queue full");
+        }
+    }
+    fn must_be_heard(&self, report: &TurnReport) -> bool {
+        report.intent.must_be_heard()
+    }
+    fn superseded(&mut self, id: u64, spoken_chars: usize) {
+        if self.cmd.try_send(EngineCmd::Superseded { id, spoken: spoken_chars }).is_err() {
+            tracing::warn!(id, "could not record a withdrawn reply: engine queue full");
         }
     }
 }
@@ -317,12 +328,22 @@ impl Transport for VoiceTransport {
                         vl.room = room;
                         let mut write_err: Option<std::io::Error> = None;
                         let mut on_turn = |r: TurnRecord<TurnReport>| {
-                            if let Some(m) = &robot_turn_done {
+                            // A withdrawn reply was never spoken and the
+                            // participant's next turn is under way: the head
+                            // stays with them instead of going idle.
+                            if let Some(m) = robot_turn_done.as_ref().filter(|_| !r.withdrawn) {
                                 m.turn_done();
                             }
                             if live {
                                 eprintln!("you: {}", r.asr_text);
-                                eprintln!("attune: {}{}", r.report.reply, if r.interrupted { " [interrupted]" } else { "" });
+                                let mark = if r.withdrawn {
+                                    " [withdrawn: you went on]"
+                                } else if r.interrupted {
+                                    " [interrupted]"
+                                } else {
+                                    ""
+                                };
+                                eprintln!("attune: {}{mark}", r.report.reply);
                             }
                             let line = VoiceTurn {
                                 asr_text: r.asr_text,
@@ -331,6 +352,7 @@ impl Transport for VoiceTransport {
                                 tts_first_audio_ms: r.tts_first_audio_ms,
                                 turn_latency_ms: r.turn_latency_ms,
                                 interrupted: r.interrupted,
+                                withdrawn: r.withdrawn,
                                 spoken_chars: r.spoken_chars,
                                 chat: r.report,
                             };
@@ -354,6 +376,7 @@ impl Transport for VoiceTransport {
                                 LoopEvent::Echo { description, .. } if live => eprintln!("attune: echo: {description}"),
                                 LoopEvent::Echo { description, .. } => tracing::info!(%description, "echo"),
                                 LoopEvent::BargeIn { id, spoken_chars, .. } => tracing::info!(id, spoken_chars, "barge-in"),
+                                LoopEvent::Withdrawn { id, spoken_chars, .. } => tracing::info!(id, spoken_chars, "reply withdrawn: the participant went on"),
                                 other => tracing::debug!(?other, "voice loop"),
                             }
                         };

@@ -38,6 +38,11 @@ pub enum EngineCmd {
     Turn(Utterance),
     /// The reply to utterance `id` was cut after `spoken` characters.
     Interrupted { id: u64, spoken: usize },
+    /// The participant went on talking before hearing the reply to
+    /// utterance `id` (past `spoken` characters), and their next words come
+    /// next: unless the reply must be heard (crisis protocol, check-in),
+    /// it is recorded as withdrawn and leaves the history.
+    Superseded { id: u64, spoken: usize },
     /// Log a session event.
     Event { kind: String, payload: serde_json::Value },
 }
@@ -251,7 +256,8 @@ pub async fn serve(
     shutdown: CancellationToken,
     matching: Option<LatencyMatching>,
 ) -> ChatSession {
-    let mut turn_of: HashMap<u64, u64> = HashMap::new();
+    // Utterance id → (turn, the reply, whether it must be heard).
+    let mut turn_of: HashMap<u64, (u64, String, bool)> = HashMap::new();
     let mut stopped = false;
     loop {
         let cmd = tokio::select! {
@@ -285,7 +291,7 @@ pub async fn serve(
                 }
                 let ev = match result {
                     Ok(report) => {
-                        turn_of.insert(utt.id, report.turn);
+                        turn_of.insert(utt.id, (report.turn, report.reply.clone(), report.intent.must_be_heard()));
                         observers.send(&SessionEvent::Done { utt: utt.id, turn: report.turn });
                         ReplyEvent::Done { id: utt.id, report }
                     }
@@ -297,12 +303,24 @@ pub async fn serve(
                 let _ = replies.send(ev).await;
             }
             EngineCmd::Interrupted { id, spoken } => match turn_of.get(&id) {
-                Some(&turn) => {
-                    if let Err(e) = session.mark_interrupted(turn, spoken) {
+                Some((turn, reply, _)) => {
+                    if let Err(e) = session.mark_interrupted(*turn, reply, spoken, false) {
                         tracing::warn!("could not mark turn {turn} interrupted: {e:#}");
                     }
                 }
                 None => tracing::warn!(id, "interruption for an unknown utterance"),
+            },
+            // Design: the transport decides with the same rule
+            // (`Intent::must_be_heard`) whether it plays the reply, so the
+            // store and the history agree with what was heard.
+            EngineCmd::Superseded { id, spoken } => match turn_of.get(&id) {
+                Some((_, _, true)) => {}
+                Some((turn, reply, false)) => {
+                    if let Err(e) = session.mark_interrupted(*turn, reply, spoken, true) {
+                        tracing::warn!("could not mark turn {turn} withdrawn: {e:#}");
+                    }
+                }
+                None => tracing::warn!(id, "a withdrawn reply for an unknown utterance"),
             },
             EngineCmd::Event { kind, payload } => {
                 if let Err(e) = session.event(&kind, &payload) {
@@ -459,5 +477,80 @@ async fn forward(
             observers.send(&SessionEvent::Sentence { utt, turn, text: s.clone(), strategy: code_sentence(s) });
             let _ = replies.send(ReplyEvent::Sentence { id: utt, text: s.clone() }).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine_args::{EngineArgs, LlmChoice};
+
+    /// Sends `text` as utterance `id` and waits for its report.
+    async fn turn(cmd: &mpsc::Sender<EngineCmd>, replies: &mut mpsc::Receiver<ReplyEvent<TurnReport>>, id: u64, text: &str) -> TurnReport {
+        cmd.send(EngineCmd::Turn(Utterance { id, text: text.into() })).await.unwrap();
+        loop {
+            match replies.recv().await.expect("the engine answered") {
+                ReplyEvent::Done { id: d, report } if d == id => return report,
+                ReplyEvent::Failed { error, .. } => panic!("turn {id} failed: {error}"),
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_reply_leaves_the_history_and_the_store_says_so_unless_it_must_be_heard() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let args = EngineArgs {
+            llm: Some(LlmChoice::Reflect),
+            policy: None,
+            db: Some(db.clone()),
+            participant: Some("p01".into()),
+            day: None,
+            config: None,
+            ephemeral: false,
+        };
+        let session = ChatSession::open(&args, "voice").await.unwrap();
+        let (cmd, cmds) = mpsc::channel(8);
+        let (rtx, mut replies) = mpsc::channel(64);
+        let engine = serve(session, cmds, rtx, Observers::default(), CancellationToken::new(), None);
+        let drive = async {
+            let r1 = turn(&cmd, &mut replies, 1, "My dog died on Friday.").await;
+            cmd.send(EngineCmd::Superseded { id: 1, spoken: 0 }).await.unwrap();
+            let r2 = turn(&cmd, &mut replies, 2, "He was fourteen and slept at the end of my bed.").await;
+            let r3 = turn(&cmd, &mut replies, 3, "I keep expecting him at the door when I get home.").await;
+            cmd.send(EngineCmd::Interrupted { id: 3, spoken: 12 }).await.unwrap();
+            let r4 = turn(&cmd, &mut replies, 4, "I have a plan to kill myself tonight.").await;
+            cmd.send(EngineCmd::Superseded { id: 4, spoken: 0 }).await.unwrap();
+            drop(cmd);
+            [r1, r2, r3, r4]
+        };
+        let (session, [r1, r2, r3, r4]) = tokio::join!(engine, drive);
+        assert!(!r1.reply.is_empty() && !r3.reply.is_empty());
+        assert!(!r1.intent.must_be_heard() && r4.intent.must_be_heard(), "{:?} {:?}", r1.intent, r4.intent);
+        let h = session.history().to_vec();
+        assert_eq!(h.len(), 4, "{h:?}");
+        assert_eq!(h[0], ("My dog died on Friday.".to_string(), String::new()), "the unheard reply stays in the history");
+        assert_eq!(h[1].1, r2.reply);
+        assert_eq!(h[2].1, crate::session::heard_part(&r3.reply, 12));
+        assert!(h[2].1.len() < r3.reply.len(), "{:?}", h[2].1);
+        assert_eq!(h[3].1, r4.reply, "the crisis protocol was heard, so it stays");
+        session.close().await.unwrap();
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let row = |idx: i64| -> (String, i64) {
+            c.query_row("SELECT status, spoken_chars FROM turns WHERE idx = ?1", [idx], |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(-1)))).unwrap()
+        };
+        assert_eq!(row(1), ("interrupted".into(), 0));
+        assert_eq!(row(2).0, "complete");
+        assert_eq!(row(3), ("interrupted".into(), 12));
+        assert_eq!(row(4).0, "complete");
+        let kinds: Vec<(i64, String)> = c
+            .prepare("SELECT turn_idx, kind FROM events WHERE kind IN ('withdrawn', 'interrupted') ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(kinds, vec![(1, "withdrawn".to_string()), (3, "interrupted".to_string())]);
     }
 }

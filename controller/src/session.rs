@@ -324,6 +324,13 @@ impl ChatSession {
         self.turns
     }
 
+    /// The engine's history, oldest first: (what the participant said,
+    /// what they heard of the reply).
+    #[cfg(test)]
+    pub fn history(&self) -> &[(String, String)] {
+        &self.state.history
+    }
+
     /// Like [`turn`](Self::turn), also handing every engine event
     /// (`Analysed` first, then each sentence) to `observer` once it is
     /// committed to the store.
@@ -583,10 +590,25 @@ impl ChatSession {
         })
     }
 
-    /// Records that the reply of `turn` was interrupted after `spoken_chars` characters.
-    pub fn mark_interrupted(&self, turn: u64, spoken_chars: usize) -> anyhow::Result<()> {
+    /// Records that the reply `reply` of `turn` was interrupted after
+    /// `spoken_chars` characters (`withdrawn`: the participant went on
+    /// talking before hearing it, so it was not spoken past them).
+    ///
+    /// Design: the engine's history then holds what the participant heard
+    /// (the reply up to the last whole word heard, or nothing), so the next
+    /// prompt does not say the robot told them what they never heard. The
+    /// history entry is found by its reply text, nearest the turn's place;
+    /// if it is gone (trimmed by the history window) only the store changes.
+    pub fn mark_interrupted(&mut self, turn: u64, reply: &str, spoken_chars: usize, withdrawn: bool) -> anyhow::Result<()> {
         self.store.mark_interrupted(self.session_id, turn, spoken_chars)?;
-        self.store.event(Some(self.session_id), Some(turn), "interrupted", &serde_json::json!({"spoken_chars": spoken_chars}))?;
+        let kind = if withdrawn { "withdrawn" } else { "interrupted" };
+        self.store.event(Some(self.session_id), Some(turn), kind, &serde_json::json!({"spoken_chars": spoken_chars}))?;
+        let h = &mut self.state.history;
+        let back = self.turns.saturating_sub(turn) as usize;
+        let at = h.len().checked_sub(back + 1).filter(|&i| h[i].1 == reply).or_else(|| h.iter().rposition(|e| e.1 == reply));
+        if let Some(i) = at {
+            h[i].1 = heard_part(reply, spoken_chars);
+        }
         Ok(())
     }
 
@@ -641,5 +663,44 @@ impl ChatSession {
             l.shutdown().await;
         }
         Ok(())
+    }
+}
+
+/// The part of `reply` a participant heard after `spoken_chars` characters:
+/// up to the last word heard whole, with a dash where it was cut off;
+/// empty when nothing was heard.
+pub fn heard_part(reply: &str, spoken_chars: usize) -> String {
+    if spoken_chars >= reply.chars().count() {
+        return reply.to_string();
+    }
+    let cut: String = reply.chars().take(spoken_chars).collect();
+    // A word is heard whole only if the reply breaks right after it.
+    let next_is_break = reply.chars().nth(spoken_chars).is_none_or(char::is_whitespace);
+    let whole = if next_is_break { cut.as_str() } else { cut.rsplit_once(char::is_whitespace).map_or("", |(a, _)| a) };
+    let whole = whole.trim_end();
+    if whole.is_empty() {
+        String::new()
+    } else {
+        format!("{whole} —")
+    }
+}
+
+#[cfg(test)]
+mod heard_tests {
+    use super::heard_part;
+
+    #[test]
+    fn the_heard_part_of_a_reply_ends_at_the_last_whole_word() {
+        let r = "That sounds hard. What happened next?";
+        assert_eq!(heard_part(r, 0), "");
+        assert_eq!(heard_part(r, 3), "", "half a word is not a word heard");
+        assert_eq!(heard_part(r, 4), "That —");
+        assert_eq!(heard_part(r, 5), "That —");
+        assert_eq!(heard_part(r, 17), "That sounds hard. —");
+        assert_eq!(heard_part(r, 20), "That sounds hard. —");
+        assert_eq!(heard_part(r, r.len()), r);
+        assert_eq!(heard_part(r, 10_000), r);
+        // Characters, not bytes.
+        assert_eq!(heard_part("Café crème, s'il vous plaît.", 11), "Café crème, —");
     }
 }

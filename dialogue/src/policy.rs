@@ -37,6 +37,13 @@ pub enum Intent {
 }
 
 impl Intent {
+    /// A reply the participant must hear even when they went on talking
+    /// before it was spoken (the voice arm withdraws other replies then):
+    /// the crisis protocol, its follow-up and the check-in question.
+    pub fn must_be_heard(self) -> bool {
+        matches!(self, Intent::Crisis | Intent::CrisisFollowUp | Intent::CheckIn)
+    }
+
     /// Every intent, in a fixed order (for the fingerprint).
     pub const ALL: [Intent; 11] = [
         Intent::Crisis,
