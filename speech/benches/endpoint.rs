@@ -25,6 +25,16 @@
 //! endpointing delay alone. The lexical rules' scores on the written text of
 //! both splits come first; the rules were checked on `tune` only.
 //!
+//! Then **what a cut costs the participant**: the default mode again, with
+//! an engine that answers each utterance after `ATTUNE_ENDPOINT_ANSWER_MS`
+//! (1,000 by default, an LLM's time to its first sentence), once as attune
+//! runs (replies held while the participant holds the floor, and withdrawn
+//! when they went on before hearing them) and once with the loop as it was
+//! before (`VoiceLoop::yield_to_participant = false`: audio plays as it comes
+//! back): robot audio over the participant's voice, clips where a reply
+//! played before their last word, replies withdrawn, and the latency of the
+//! reply to their last turn (`-- --no-answers` skips this part).
+//!
 //! Set `ATTUNE_ASR_SET=DIR` to use an existing set; otherwise it is made in a
 //! temporary directory. `ATTUNE_ENDPOINT_STIMULI=continuation` speaks a part
 //! the participant goes on from with a trailing comma (the synthesiser's
@@ -43,7 +53,9 @@ use attune_speech::piper::PiperTts;
 use attune_speech::prosody::{end_pitch, EndPitch};
 use attune_speech::stt::{default_models_dir, SttWorker};
 use attune_speech::tts::{EspeakTts, Tts, TtsWorker};
-use attune_speech::voice_loop::{Pacing, TurnRecord, VoiceLoop};
+use attune_speech::voice_loop::{LoopEvent, Pacing, ReplyEvent, Responder, TurnRecord, Utterance, VoiceLoop};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 use attune_speech::{SpeechConfig, TtsConfig};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -98,6 +110,87 @@ fn run(cfg: &SpeechConfig, stt: &SttWorker, tts: &TtsWorker, samples: &[f32], sc
         probes: summary.probes,
         probes_used: summary.probes_used,
         text: turns.iter().map(|t| t.asr_text.as_str()).collect::<Vec<_>>().join(" | "),
+    }
+}
+
+/// An engine that answers every utterance with one sentence `delay` after
+/// it is submitted (an LLM's time to its first sentence).
+struct Answering {
+    out: VecDeque<(Instant, ReplyEvent<()>)>,
+    delay: Duration,
+}
+
+impl Responder<()> for Answering {
+    fn submit(&mut self, utt: Utterance) -> Result<(), attune_speech::SpeechError> {
+        let at = Instant::now() + self.delay;
+        self.out.push_back((at, ReplyEvent::Sentence { id: utt.id, text: "I hear you.".into() }));
+        self.out.push_back((at, ReplyEvent::Done { id: utt.id, report: () }));
+        Ok(())
+    }
+    fn poll(&mut self) -> Option<ReplyEvent<()>> {
+        if self.out.front().is_some_and(|(at, _)| *at <= Instant::now()) {
+            return self.out.pop_front().map(|(_, e)| e);
+        }
+        None
+    }
+    fn interrupted(&mut self, _id: u64, _spoken_chars: usize) {}
+}
+
+/// What the participant heard from a clip run with an answering engine.
+#[derive(Debug, Clone, Default)]
+struct Answered {
+    /// Turns the loop made.
+    turns: usize,
+    /// Replies that came back while the participant held the floor (or while
+    /// a later turn of theirs was being read) and were held: without the
+    /// hold each would have been spoken over them or to half a thought.
+    held: usize,
+    /// … of which withdrawn (their later words answered instead).
+    withdrawn: usize,
+    /// Replies that played.
+    spoken: usize,
+    /// Robot audio over the participant's voice (16 ms frames both above
+    /// -40 dBFS), ms.
+    over_ms: u64,
+    /// A reply that played before the participant's last word.
+    answered_early: bool,
+    /// End of the participant's last turn → the robot's first audio after it.
+    last_latency_ms: Option<u64>,
+}
+
+fn run_answering(cfg: &SpeechConfig, stt: &SttWorker, tts: &TtsWorker, samples: &[f32], scratch: &Path, delay: Duration, yielding: bool) -> Answered {
+    let mut engine = Answering { out: VecDeque::new(), delay };
+    let mut source = WavSource::from_samples(samples.to_vec());
+    let out_path = scratch.join("answered.wav");
+    let mut sink = WavSink::create(&out_path).expect("scratch wav");
+    let mut turns: Vec<TurnRecord<()>> = Vec::new();
+    let mut starts: Vec<u64> = Vec::new();
+    let summary = {
+        let mut vl = VoiceLoop::new(cfg, stt, tts, &mut engine, Pacing::Fast);
+        vl.drain_limit_ms = 600_000;
+        vl.yield_to_participant = yielding;
+        vl.run(&mut source, &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| {
+            if let LoopEvent::PlaybackStart { at_ms, .. } = e {
+                starts.push(at_ms);
+            }
+        })
+        .expect("voice loop")
+    };
+    let out = read_wav_16k_mono(&out_path).expect("answered wav");
+    let n = ms_to_samples(16);
+    let loud = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32 > 1e-4;
+    let voiced: Vec<bool> = samples.chunks(n).map(loud).collect();
+    let robot: Vec<bool> = out.chunks(n).map(loud).collect();
+    let over = voiced.iter().zip(robot.iter()).filter(|(a, b)| **a && **b).count() as u64 * 16;
+    let last_word_ms = voiced.iter().rposition(|v| *v).map_or(0, |i| i as u64 * 16);
+    Answered {
+        turns: turns.len(),
+        held: summary.withdrawn + summary.held_then_spoken,
+        withdrawn: summary.withdrawn,
+        spoken: starts.len(),
+        over_ms: over,
+        answered_early: starts.iter().any(|&t| t < last_word_ms),
+        last_latency_ms: turns.last().and_then(|t| starts.iter().find(|&&s| s >= t.speech_end_ms).map(|s| s - t.speech_end_ms)),
     }
 }
 
@@ -427,4 +520,57 @@ fn main() {
         );
     }
     println!("probes = the default adaptive mode's transcriptions at a short silence used as the turn's transcript / taken (the rest is the extra whisper work)");
+
+    // What a cut costs the participant: the default mode again, now with an
+    // engine that answers each utterance after a delay, as an LLM does.
+    // `-- --no-answers` skips this part.
+    if args.iter().any(|a| a == "--no-answers") {
+        return;
+    }
+    let delay = Duration::from_millis(std::env::var("ATTUNE_ENDPOINT_ANSWER_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000));
+    println!(
+        "\nthe default mode with an engine answering {} ms after each utterance: replies held (came back while the participant held the floor, or before their next turn was read; without the hold each would have been spoken over them or to half a thought), withdrawn, robot audio over their voice, clips where a reply played before their last word",
+        delay.as_millis()
+    );
+    let mut answered: Vec<[Answered; 2]> = Vec::new();
+    for c in &clips {
+        let pair = [true, false].map(|y| run_answering(&adaptive_cfg, &stt, &tts, &c.samples, &scratch.0, delay, y));
+        let mut line = format!("  {:<14} {:<18}", c.name, c.kind);
+        for (m, a) in ["held", "as before"].iter().zip(pair.iter()) {
+            line.push_str(&format!(
+                "  {m}: turns {} withdrawn {} spoken {} over {:>4} ms latency {:>5}{}",
+                a.turns,
+                a.withdrawn,
+                a.spoken,
+                a.over_ms,
+                a.last_latency_ms.map(|x| x.to_string()).unwrap_or("-".into()),
+                if a.answered_early { " EARLY" } else { "" }
+            ));
+        }
+        println!("{line}");
+        answered.push(pair);
+    }
+    println!("each: cut off (more than one turn), replies withdrawn, replies spoken, ms of robot audio over the participant's voice, clips answered before their last word, end of last turn → first robot audio after it p50/p95 ms");
+    println!("{:<26} | {:^58} | {:^58} | held", "clips", "replies held and withdrawn (attune)", "as before: audio plays as it comes back");
+    for (name, pick) in &all_groups {
+        let sel: Vec<&[Answered; 2]> = clips.iter().zip(answered.iter()).filter(|(c, _)| pick(c)).map(|(_, a)| a).collect();
+        if sel.is_empty() {
+            continue;
+        }
+        let cell = |i: usize| {
+            let mut lat: Vec<u64> = sel.iter().filter_map(|a| a[i].last_latency_ms).collect();
+            format!(
+                "{:>2}/{:<3} wd {:>2} spoken {:>3} over {:>5} early {:>2} {:>5}/{:>5}",
+                sel.iter().filter(|a| a[i].turns > 1).count(),
+                sel.len(),
+                sel.iter().map(|a| a[i].withdrawn).sum::<usize>(),
+                sel.iter().map(|a| a[i].spoken).sum::<usize>(),
+                sel.iter().map(|a| a[i].over_ms).sum::<u64>(),
+                sel.iter().filter(|a| a[i].answered_early).count(),
+                pct(&mut lat, 0.5),
+                pct(&mut lat.clone(), 0.95)
+            )
+        };
+        println!("{:<26} | {:<58} | {:<58} | {}", name, cell(0), cell(1), sel.iter().map(|a| a[0].held).sum::<usize>());
+    }
 }

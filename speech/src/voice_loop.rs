@@ -374,6 +374,11 @@ pub struct VoiceLoop<'a, R> {
     /// A simulated room that mixes the robot's played speech back into the
     /// input (file mode: the echo a speaker and microphone would make).
     pub room: Option<Room>,
+    /// Hold replies while the participant holds the floor and withdraw the
+    /// ones they went on before hearing (true, always in attune). False is
+    /// the loop as it was before, kept as the reference for the endpointing
+    /// bench and the tests: audio goes to the speaker as it comes back.
+    pub yield_to_participant: bool,
 }
 
 impl<'a, R> VoiceLoop<'a, R> {
@@ -385,7 +390,7 @@ impl<'a, R> VoiceLoop<'a, R> {
         responder: &'a mut dyn Responder<R>,
         pacing: Pacing,
     ) -> Self {
-        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None }
+        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None, yield_to_participant: true }
     }
 
     /// Runs until the source ends (and every reply is spoken) or `stop` is set.
@@ -695,7 +700,7 @@ impl<'a, R> VoiceLoop<'a, R> {
             // by it (see the STT results above); when it was noise, or the
             // reply must be heard, the held audio plays. Replies play in
             // utterance order: a later one waits for an earlier one to finish.
-            let floor = !input_done && turn.participant_has_floor();
+            let floor = self.yield_to_participant && !input_done && turn.participant_has_floor();
             for id in order.iter() {
                 let Some(p) = pending.get_mut(id) else { continue };
                 if p.interrupted {
@@ -896,7 +901,9 @@ impl<'a, R> VoiceLoop<'a, R> {
                         ready.push_back(r);
                     }
                     utt_buf.clear();
-                    supersede(id, pending, playlist);
+                    if self.yield_to_participant {
+                        supersede(id, pending, playlist);
+                    }
                     return;
                 }
                 let samples = utterance_samples(utt_buf, utt_buf_start_ms, end_ms);
@@ -904,7 +911,9 @@ impl<'a, R> VoiceLoop<'a, R> {
                 match self.stt.submit(SttJob { id, samples, cancel: None }) {
                     Ok(()) => {
                         in_stt.insert(id, info);
-                        supersede(id, pending, playlist);
+                        if self.yield_to_participant {
+                            supersede(id, pending, playlist);
+                        }
                     }
                     Err(_) => on_event(LoopEvent::Warning { msg: format!("STT busy; utterance {id} dropped") }),
                 }

@@ -191,7 +191,11 @@ fn run_in_room(source: Box<dyn FrameSource>, reply: &[&str], robot_start: Arc<At
     run_scripted(source, Scripted::new(reply), robot_start, cfg, room)
 }
 
-fn run_scripted(mut source: Box<dyn FrameSource>, mut responder: Scripted, robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>) -> Run {
+fn run_scripted(source: Box<dyn FrameSource>, responder: Scripted, robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>) -> Run {
+    run_scripted_yielding(source, responder, robot_start, cfg, room, true)
+}
+
+fn run_scripted_yielding(mut source: Box<dyn FrameSource>, mut responder: Scripted, robot_start: Arc<AtomicU64>, cfg: SpeechConfig, room: Option<Room>, yielding: bool) -> Run {
     let stt = SttWorker::start(&model(), &cfg.stt).unwrap();
     let tts = TtsWorker::start(Box::new(EspeakTts::new(&cfg.tts).unwrap()));
     let dir = tempfile::tempdir().unwrap();
@@ -204,6 +208,7 @@ fn run_scripted(mut source: Box<dyn FrameSource>, mut responder: Scripted, robot
         let mut vl = VoiceLoop::new(&cfg, &stt, &tts, &mut responder, Pacing::Fast);
         vl.drain_limit_ms = 60_000;
         vl.room = room;
+        vl.yield_to_participant = yielding;
         summary = vl.run(source.as_mut(), &mut sink, &AtomicBool::new(false), &mut |t| turns.push(t), &mut |e| events.push(e)).unwrap();
     }
     let out = read_wav_16k_mono(&out_path).unwrap();
@@ -730,12 +735,14 @@ fn a_probe_the_participant_talks_past_is_abandoned_and_the_turn_is_still_heard_w
 
 /// "My dog died on Friday." then, after a pause longer than the fixed wait
 /// (the turn ends there), more; the engine takes `delay_ms` per reply.
-fn went_on(delay_ms: u64, must_hear: bool) -> Run {
+/// `yielding = false`: the loop as it was before (the reference).
+fn went_on(delay_ms: u64, must_hear: bool, yielding: bool) -> Run {
     let input = two_parts("My dog died on Friday.", 1_000, "He was fourteen years old and he slept at the end of my bed every night.");
     let mut responder = Scripted::new(&["That sounds like a real loss."]);
     responder.delay = std::time::Duration::from_millis(delay_ms);
     responder.must_hear = must_hear;
-    run_scripted(Box::new(WavSource::from_samples(input)), responder, Arc::new(AtomicU64::new(u64::MAX)), endpoint_cfg(EndpointMode::Fixed), None)
+    let src = Box::new(WavSource::from_samples(input));
+    run_scripted_yielding(src, responder, Arc::new(AtomicU64::new(u64::MAX)), endpoint_cfg(EndpointMode::Fixed), None, yielding)
 }
 
 /// Stream time the robot is first audible in OUT.wav.
@@ -749,7 +756,7 @@ fn a_reply_not_heard_before_the_participant_goes_on_is_withdrawn_and_their_next_
     // A slow engine (1.5 s a reply): the first reply is not ready before
     // the participant goes on, so it would be spoken after they finish,
     // answering half of what they said; it is withdrawn instead.
-    let r = went_on(1_500, false);
+    let r = went_on(1_500, false, true);
     assert_eq!(r.turns.len(), 2, "{:?}", asr_texts(&r));
     let (first, second) = (&r.turns[0], &r.turns[1]);
     assert!(first.asr_text.to_lowercase().contains("friday"), "{:?}", first.asr_text);
@@ -769,6 +776,14 @@ fn a_reply_not_heard_before_the_participant_goes_on_is_withdrawn_and_their_next_
     let robot = first_robot_audio_ms(&r.out).expect("the second reply was spoken");
     assert!(robot >= second.speech_end_ms, "robot audible at {robot} ms, participant spoke until {} ms", second.speech_end_ms);
     assert_eq!(r.events.iter().filter(|e| matches!(e, LoopEvent::PlaybackStart { .. })).count(), 1);
+    // The reference, the same input through the loop as it was: the first
+    // reply plays over the participant's second part.
+    let before = went_on(1_500, false, false);
+    let first = &before.turns[0];
+    assert!(!first.withdrawn && first.spoken_chars > 0, "{first:?}");
+    let robot = first_robot_audio_ms(&before.out).expect("the robot spoke");
+    let second_end = before.turns.last().unwrap().speech_end_ms;
+    assert!(robot < second_end, "the reference did not talk over the participant: robot at {robot} ms, they spoke until {second_end} ms");
 }
 
 #[test]
@@ -777,7 +792,7 @@ fn a_reply_that_arrives_while_the_participant_speaks_is_held_and_one_that_must_b
     // participant is speaking the second part. The reply must be heard (as
     // the crisis protocol must), so it is kept: never over the participant,
     // spoken once they finish, before the second reply.
-    let r = went_on(500, true);
+    let r = went_on(500, true, true);
     assert_eq!(r.turns.len(), 2, "{:?}", asr_texts(&r));
     let (first, second) = (&r.turns[0], &r.turns[1]);
     assert!(!first.withdrawn && !first.interrupted, "{first:?}");
