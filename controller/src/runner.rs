@@ -256,8 +256,8 @@ pub async fn serve(
     shutdown: CancellationToken,
     matching: Option<LatencyMatching>,
 ) -> ChatSession {
-    // Utterance id → (turn, the reply, whether it must be heard).
-    let mut turn_of: HashMap<u64, (u64, String, bool)> = HashMap::new();
+    // Utterance id → (turn, the reply, its intent).
+    let mut turn_of: HashMap<u64, (u64, String, attune_dialogue::policy::Intent)> = HashMap::new();
     let mut stopped = false;
     loop {
         let cmd = tokio::select! {
@@ -291,7 +291,7 @@ pub async fn serve(
                 }
                 let ev = match result {
                     Ok(report) => {
-                        turn_of.insert(utt.id, (report.turn, report.reply.clone(), report.intent.must_be_heard()));
+                        turn_of.insert(utt.id, (report.turn, report.reply.clone(), report.intent));
                         observers.send(&SessionEvent::Done { utt: utt.id, turn: report.turn });
                         ReplyEvent::Done { id: utt.id, report }
                     }
@@ -313,9 +313,15 @@ pub async fn serve(
             // Design: the transport decides with the same rule
             // (`Intent::must_be_heard`) whether it plays the reply, so the
             // store and the history agree with what was heard.
+            // A check-in question kept for after the participant's next
+            // words: those words are not its answer.
             EngineCmd::Superseded { id, spoken } => match turn_of.get(&id) {
-                Some((_, _, true)) => {}
-                Some((turn, reply, false)) => {
+                Some((turn, _, intent)) if intent.must_be_heard() => {
+                    if *intent == attune_dialogue::policy::Intent::CheckIn && session.turns() == *turn {
+                        session.check_in_unheard();
+                    }
+                }
+                Some((turn, reply, _)) => {
                     if let Err(e) = session.mark_interrupted(*turn, reply, spoken, true) {
                         tracing::warn!("could not mark turn {turn} withdrawn: {e:#}");
                     }
@@ -484,6 +490,7 @@ async fn forward(
 mod tests {
     use super::*;
     use crate::engine_args::{EngineArgs, LlmChoice};
+    use attune_dialogue::policy::Intent;
 
     /// Sends `text` as utterance `id` and waits for its report.
     async fn turn(cmd: &mpsc::Sender<EngineCmd>, replies: &mut mpsc::Receiver<ReplyEvent<TurnReport>>, id: u64, text: &str) -> TurnReport {
@@ -497,20 +504,70 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_withdrawn_reply_leaves_the_history_and_the_store_says_so_unless_it_must_be_heard() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("s.db");
+    /// A reflect-engine voice session on a store in `dir`.
+    async fn open(dir: &std::path::Path) -> ChatSession {
         let args = EngineArgs {
             llm: Some(LlmChoice::Reflect),
             policy: None,
-            db: Some(db.clone()),
+            db: Some(dir.join("s.db")),
             participant: Some("p01".into()),
             day: None,
             config: None,
             ephemeral: false,
         };
-        let session = ChatSession::open(&args, "voice").await.unwrap();
+        ChatSession::open(&args, "voice").await.unwrap()
+    }
+
+    /// Runs `texts` as utterances 1, 2, …; after utterance `superseded_after`
+    /// the voice loop says the participant went on before hearing its reply.
+    async fn check_in_session(texts: &[&str], superseded_after: Option<u64>) -> Vec<TurnReport> {
+        let dir = tempfile::tempdir().unwrap();
+        let session = open(dir.path()).await;
+        let (cmd, cmds) = mpsc::channel(8);
+        let (rtx, mut replies) = mpsc::channel(64);
+        let engine = serve(session, cmds, rtx, Observers::default(), CancellationToken::new(), None);
+        let drive = async {
+            let mut out = Vec::new();
+            for (i, t) in texts.iter().enumerate() {
+                let id = i as u64 + 1;
+                out.push(turn(&cmd, &mut replies, id, t).await);
+                if superseded_after == Some(id) {
+                    cmd.send(EngineCmd::Superseded { id, spoken: 0 }).await.unwrap();
+                }
+            }
+            drop(cmd);
+            out
+        };
+        let (session, out) = tokio::join!(engine, drive);
+        session.close().await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn words_said_before_the_check_in_question_was_heard_are_not_its_answer() {
+        let texts = ["Sometimes I wish I could go to sleep and not wake up.", "And my exams start next week.", "yes"];
+        let r = check_in_session(&texts, Some(1)).await;
+        assert_eq!(r[0].intent, Intent::CheckIn, "{:?}", r[0].reply);
+        // The second part came before the question was heard: graded on its
+        // own, no reply of its own (the question plays after it), and the
+        // question stays open.
+        assert_eq!(r[1].intent, Intent::CheckIn, "{:?}", r[1].reply);
+        assert_eq!(r[1].reply, "");
+        assert_eq!(r[2].intent, Intent::Crisis, "the answer to the question was not read as one: {:?}", r[2].reply);
+        // Without the loop's word, the second part is read as the answer
+        // ("no"), the question closes, and the "yes" that follows it is not
+        // heard as an answer to it.
+        let r = check_in_session(&texts, None).await;
+        assert_eq!(r[0].intent, Intent::CheckIn);
+        assert_ne!(r[1].intent, Intent::CheckIn);
+        assert_ne!(r[2].intent, Intent::Crisis, "{:?}", r[2].reply);
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_reply_leaves_the_history_and_the_store_says_so_unless_it_must_be_heard() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let session = open(dir.path()).await;
         let (cmd, cmds) = mpsc::channel(8);
         let (rtx, mut replies) = mpsc::channel(64);
         let engine = serve(session, cmds, rtx, Observers::default(), CancellationToken::new(), None);

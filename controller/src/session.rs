@@ -324,6 +324,13 @@ impl ChatSession {
         self.turns
     }
 
+    /// The check-in question (the last reply) was still unheard when the
+    /// participant spoke again: their next words are not its answer (see
+    /// `SessionState::check_in_unheard`).
+    pub fn check_in_unheard(&mut self) {
+        self.state.check_in_unheard = true;
+    }
+
     /// The engine's history, oldest first: (what the participant said,
     /// what they heard of the reply).
     #[cfg(test)]

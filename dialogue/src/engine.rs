@@ -56,6 +56,10 @@ pub struct SessionState {
     /// The check-in question was followed up after an unclear answer
     /// ("maybe", "I don't know"); a second unclear answer counts as yes.
     pub check_in_followed_up: bool,
+    /// The check-in question was still unheard when the participant spoke
+    /// again (the voice arm holds a reply while they talk and plays it when
+    /// they finish): their next words are not its answer.
+    pub check_in_unheard: bool,
 }
 
 /// What the engine streams to its caller during a turn.
@@ -306,6 +310,15 @@ impl Engine {
 
         // 1. Crisis layer, always first, under every policy.
         let mut crisis = self.crisis_turn(st, &participant_text).await;
+        // Design: words spoken before the check-in question was heard are
+        // not its answer. They are graded on their own, and unless they
+        // need the protocol, the reply is empty (the question, played after
+        // them, is what the participant hears last) and the question stays
+        // open for the answer that follows it.
+        let check_in_unheard = std::mem::take(&mut st.check_in_unheard) && st.policy.asked_check_in;
+        if check_in_unheard {
+            st.policy.asked_check_in = false;
+        }
         if st.policy.asked_check_in && is_affirmative(&user) && !is_unclear_answer(&user) && !crisis.use_protocol_reply {
             // "Yes" to "are you having thoughts of ending your life?" is
             // explicit ideation, even though the words alone carry no cue.
@@ -343,6 +356,11 @@ impl Engine {
         // 3. Policy.
         let mut decision = decide(&analysis, &crisis, &mut st.policy);
         st.check_in_followed_up = false;
+        let awaiting_check_in = check_in_unheard && !matches!(decision.intent, Intent::Crisis | Intent::CrisisFollowUp);
+        if awaiting_check_in {
+            decision = Decision { intent: Intent::CheckIn, suggestions_allowed: false };
+            st.policy.asked_check_in = true;
+        }
         if unclear_check_in && !decision.intent.is_deterministic() {
             decision = Decision { intent: Intent::CheckIn, suggestions_allowed: false };
             st.policy.asked_check_in = true;
@@ -376,6 +394,7 @@ impl Engine {
 
         let deterministic = match decision.intent {
             Intent::Crisis => Some((protocol_reply(&self.cfg.crisis), ReplySource::Protocol)),
+            Intent::CheckIn if awaiting_check_in => Some((String::new(), ReplySource::Rule)),
             Intent::CheckIn if unclear_check_in => Some((prompts::CHECK_IN_FOLLOW_UP.to_string(), ReplySource::Rule)),
             Intent::CheckIn => Some((prompts::CHECK_IN.to_string(), ReplySource::Rule)),
             Intent::CrisisFollowUp => Some((crisis_follow_up(&self.cfg.crisis), ReplySource::Rule)),

@@ -91,12 +91,11 @@ pub trait Responder<R> {
     /// The participant went on talking before the reply to `id` was heard
     /// (past its first `spoken_chars` characters), and their next words are
     /// about to be submitted: the reply will not be spoken unless
-    /// [`must_be_heard`](Self::must_be_heard) says so. Called before that
-    /// next utterance is submitted, so an engine that keeps a history can
-    /// drop the unheard reply from it first.
-    fn superseded(&mut self, id: u64, spoken_chars: usize) {
-        self.interrupted(id, spoken_chars);
-    }
+    /// [`must_be_heard`](Self::must_be_heard) says so, in which case it is
+    /// spoken after those words. Called before that next utterance is
+    /// submitted, so an engine can drop the unheard reply from its history,
+    /// or know that the next words were said before a question was heard.
+    fn superseded(&mut self, _id: u64, _spoken_chars: usize) {}
 }
 
 /// How stream time relates to real time.
@@ -596,16 +595,15 @@ impl<'a, R> VoiceLoop<'a, R> {
                 // reply first.
                 for (&pid, p) in pending.iter_mut().filter(|(_, p)| p.superseded_by == Some(id)) {
                     p.superseded_by = None;
-                    let keep = !has_words || p.report.as_ref().is_some_and(|rep| self.responder.must_be_heard(rep));
-                    if keep {
+                    if !has_words {
                         continue;
                     }
                     self.responder.superseded(pid, p.spoken_chars);
-                    if p.report.is_some() {
-                        withdraw(pid, p, now, &mut summary, on_event);
-                    } else {
+                    match p.report.as_ref().map(|rep| self.responder.must_be_heard(rep)) {
+                        Some(true) => {}
+                        Some(false) => withdraw(pid, p, now, &mut summary, on_event),
                         // Decided when the engine's report says whether it must be heard.
-                        p.replaced = true;
+                        None => p.replaced = true,
                     }
                 }
                 match r.result {
