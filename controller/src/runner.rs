@@ -316,8 +316,11 @@ pub async fn serve(
             // A check-in question kept for after the participant's next
             // words: those words are not its answer.
             EngineCmd::Superseded { id, spoken } => match turn_of.get(&id) {
-                Some((turn, _, intent)) if intent.must_be_heard() => {
-                    if *intent == attune_dialogue::policy::Intent::CheckIn && session.turns() == *turn {
+                // Still unheard after more words (the participant went on
+                // twice) is still unheard: the loop plays replies in order,
+                // so no later question was heard either.
+                Some((_, _, intent)) if intent.must_be_heard() => {
+                    if *intent == attune_dialogue::policy::Intent::CheckIn {
                         session.check_in_unheard();
                     }
                 }
@@ -518,9 +521,10 @@ mod tests {
         ChatSession::open(&args, "voice").await.unwrap()
     }
 
-    /// Runs `texts` as utterances 1, 2, …; after utterance `superseded_after`
-    /// the voice loop says the participant went on before hearing its reply.
-    async fn check_in_session(texts: &[&str], superseded_after: Option<u64>) -> Vec<TurnReport> {
+    /// Runs `texts` as utterances 1, 2, …; after utterance `after` of each
+    /// `(after, id)` in `superseded` the voice loop says the participant
+    /// went on before hearing the reply to `id`.
+    async fn check_in_session(texts: &[&str], superseded: &[(u64, u64)]) -> Vec<TurnReport> {
         let dir = tempfile::tempdir().unwrap();
         let session = open(dir.path()).await;
         let (cmd, cmds) = mpsc::channel(8);
@@ -531,8 +535,8 @@ mod tests {
             for (i, t) in texts.iter().enumerate() {
                 let id = i as u64 + 1;
                 out.push(turn(&cmd, &mut replies, id, t).await);
-                if superseded_after == Some(id) {
-                    cmd.send(EngineCmd::Superseded { id, spoken: 0 }).await.unwrap();
+                for &(_, of) in superseded.iter().filter(|(after, _)| *after == id) {
+                    cmd.send(EngineCmd::Superseded { id: of, spoken: 0 }).await.unwrap();
                 }
             }
             drop(cmd);
@@ -546,7 +550,7 @@ mod tests {
     #[tokio::test]
     async fn words_said_before_the_check_in_question_was_heard_are_not_its_answer() {
         let texts = ["Sometimes I wish I could go to sleep and not wake up.", "And my exams start next week.", "yes"];
-        let r = check_in_session(&texts, Some(1)).await;
+        let r = check_in_session(&texts, &[(1, 1)]).await;
         assert_eq!(r[0].intent, Intent::CheckIn, "{:?}", r[0].reply);
         // The second part came before the question was heard: graded on its
         // own, no reply of its own (the question plays after it), and the
@@ -557,10 +561,17 @@ mod tests {
         // Without the loop's word, the second part is read as the answer
         // ("no"), the question closes, and the "yes" that follows it is not
         // heard as an answer to it.
-        let r = check_in_session(&texts, None).await;
+        let r = check_in_session(&texts, &[]).await;
         assert_eq!(r[0].intent, Intent::CheckIn);
         assert_ne!(r[1].intent, Intent::CheckIn);
         assert_ne!(r[2].intent, Intent::Crisis, "{:?}", r[2].reply);
+        // The participant goes on twice before the question plays: neither
+        // part is its answer.
+        let texts = ["Sometimes I wish I could go to sleep and not wake up.", "And my exams start next week.", "No idea how I will manage.", "yes"];
+        let r = check_in_session(&texts, &[(1, 1), (2, 1)]).await;
+        assert_eq!((r[1].intent, r[2].intent), (Intent::CheckIn, Intent::CheckIn), "{:?} {:?}", r[1].reply, r[2].reply);
+        assert_eq!((r[1].reply.as_str(), r[2].reply.as_str()), ("", ""));
+        assert_eq!(r[3].intent, Intent::Crisis, "{:?}", r[3].reply);
     }
 
     #[tokio::test]
