@@ -46,7 +46,7 @@
 //! `-- --pitch-only` stops there.
 
 use attune_speech::asr_eval::{load_set, Listener};
-use attune_speech::audio::{ms_to_samples, read_wav_16k_mono};
+use attune_speech::audio::{ms_to_samples, read_wav_16k_mono, rms};
 use attune_speech::endpoint::{parse_set, score_text, EndpointItem, EndpointMode, HELDOUT_SET, TUNE_SET};
 use attune_speech::file_io::{WavSink, WavSource};
 use attune_speech::piper::PiperTts;
@@ -178,7 +178,7 @@ fn run_answering(cfg: &SpeechConfig, stt: &SttWorker, tts: &TtsWorker, samples: 
     };
     let out = read_wav_16k_mono(&out_path).expect("answered wav");
     let n = ms_to_samples(16);
-    let loud = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32 > 1e-4;
+    let loud = |x: &[f32]| rms(x) > 0.01;
     let voiced: Vec<bool> = samples.chunks(n).map(loud).collect();
     let robot: Vec<bool> = out.chunks(n).map(loud).collect();
     let over = voiced.iter().zip(robot.iter()).filter(|(a, b)| **a && **b).count() as u64 * 16;

@@ -498,8 +498,10 @@ impl EchoPath {
                         self.learn_left -= 1;
                     }
                     if self.learn_left == 0 {
-                        let level = echo_level_db(&self.learn_db, &self.learn_out_db, self.learn_wait as usize);
-                        let left = residual_start_db(&self.learn_db, &self.learn_out_db, self.learn_wait as usize);
+                        let lead = (self.learn_wait as usize).min(self.learn_db.len());
+                        let echo = lead..lead + echo_frames(&self.learn_db, &self.learn_out_db, lead);
+                        let level = echo_level_db(&self.learn_db, echo.clone());
+                        let left = residual_start_db(&self.learn_out_db[echo]);
                         self.residual_db = (level.min(left) + LEARN_HEADROOM_DB).min(RESIDUAL_START_DB);
                         self.learned_db = level;
                         let found = level > NO_ECHO_DB;
@@ -643,11 +645,12 @@ fn gate_step(hold_left: u32, clear: bool) -> (bool, u32) {
 /// and stayed shut to them (the echo bench's barge-in 200 ms into reply 1:
 /// missed in every room).
 ///
-/// `lead` leading frames of `window` were at the floor before anything came
-/// back (at most [`LEARN_MAX_DELAY_FRAMES`]): the room's delay. They count
-/// for the gap rule only beyond what a delay explains (more frames at the
-/// floor than the longest delay), and the level is measured after them.
-fn echo_level_db(window: &[f64], out: &[f64], lead: usize) -> f64 {
+/// `echo` is the span of `window` with the echo alone ([`echo_frames`]):
+/// after the leading frames at the floor before anything came back (at most
+/// [`LEARN_MAX_DELAY_FRAMES`], the room's delay), before a participant. The
+/// leading frames count for the gap rule only beyond what a delay explains
+/// (more frames at the floor than the longest delay).
+fn echo_level_db(window: &[f64], echo: std::ops::Range<usize>) -> f64 {
     let mut xs = window.to_vec();
     xs.sort_by(|a, b| a.total_cmp(b));
     let gap = xs.windows(2).enumerate().map(|(i, w)| (w[1] - w[0], i)).max_by(|a, b| a.0.total_cmp(&b.0));
@@ -656,8 +659,7 @@ fn echo_level_db(window: &[f64], out: &[f64], lead: usize) -> f64 {
             return xs[i];
         }
     }
-    let lead = lead.min(window.len());
-    spread_level_db(&window[lead..lead + echo_frames(window, out, lead)])
+    spread_level_db(&window[echo])
 }
 
 /// How many frames after `lead` the learning window has the echo alone:
@@ -679,9 +681,10 @@ fn echo_frames(raw: &[f64], out: &[f64], lead: usize) -> usize {
 }
 
 /// What AEC3 leaves of the echo by the end of the learning window (dB of
-/// what is played): its output's level over the later half of the frames
-/// the window measured the echo on (after the delay, before a participant
-/// who started talking), read like the echo level.
+/// what is played): its output's level over the later half of `frames`,
+/// the output on the frames the window measured the echo on (after the
+/// delay, before a participant who started talking), read like the echo
+/// level.
 ///
 /// Design: the residual estimate used to start at the raw echo level, on
 /// the view that AEC3's output during the window is its suppressor muting
@@ -692,9 +695,7 @@ fn echo_frames(raw: &[f64], out: &[f64], lead: usize) -> usize {
 /// trace of room 2: their words through AEC3 at -19 to -6 dB, the estimate
 /// at -12 dB). Its later half is read, so that frames from before AEC3
 /// converged do not count.
-fn residual_start_db(raw: &[f64], out: &[f64], lead: usize) -> f64 {
-    let lead = lead.min(raw.len());
-    let frames = &out[lead..lead + echo_frames(raw, out, lead)];
+fn residual_start_db(frames: &[f64]) -> f64 {
     spread_level_db(&frames[frames.len() / 2..])
 }
 
@@ -817,6 +818,24 @@ mod tests {
         assert!(Room::from_impulse_response(&[0.0; 10]).is_err());
     }
 
+    /// `far` played into a room with impulse response `ir`: the microphone
+    /// (the echo alone) and AEC3's output, frame by frame.
+    fn echo_and_aec(ir: &[f32], far: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let mut room = Room::from_impulse_response(ir).unwrap();
+        let mut aec = EchoCanceller::new().unwrap();
+        let (mut mic_all, mut out_all) = (Vec::new(), Vec::new());
+        for c in far.chunks_exact(FRAME) {
+            let played: [f32; FRAME] = c.try_into().unwrap();
+            let mut mic = [0.0f32; FRAME];
+            room.add_echo(&played, &mut mic);
+            let mut out = [0.0f32; FRAME];
+            aec.process(&mic, &played, &mut out);
+            mic_all.extend_from_slice(&mic);
+            out_all.extend_from_slice(&out);
+        }
+        (mic_all, out_all)
+    }
+
     #[test]
     fn a_sox_room_has_nothing_before_its_delay_and_aec_cancels_it() {
         for (delay_ms, gain_db, rev) in [(40u32, -6.0f32, 50u32), (80, -6.0, 80)] {
@@ -833,19 +852,7 @@ mod tests {
             assert!((peak.1 - want).abs() < 0.02 * want, "{delay_ms} ms: direct path {} (want {want})", peak.1);
             // AEC3 follows such a room: after 3 s of noise-like speech the
             // echo is well down (it was 2-4 dB with the two-path rooms).
-            let far = chirpy(16_000 * 6, 2);
-            let mut room = Room::from_impulse_response(&ir).unwrap();
-            let mut aec = EchoCanceller::new().unwrap();
-            let (mut mic_all, mut out_all) = (Vec::new(), Vec::new());
-            for c in far.chunks_exact(FRAME) {
-                let played: [f32; FRAME] = c.try_into().unwrap();
-                let mut mic = [0.0f32; FRAME];
-                room.add_echo(&played, &mut mic);
-                let mut out = [0.0f32; FRAME];
-                aec.process(&mic, &played, &mut out);
-                mic_all.extend_from_slice(&mic);
-                out_all.extend_from_slice(&out);
-            }
+            let (mic_all, out_all) = echo_and_aec(&ir, &chirpy(16_000 * 6, 2));
             let from = 16_000 * 3;
             let erle = erle_db(&mic_all[from..], &out_all[from..]);
             eprintln!("{delay_ms} ms room: ERLE {erle:.1} dB");
@@ -859,19 +866,7 @@ mod tests {
         let mut ir = vec![0.0f32; 1_200];
         ir[640] = 0.4; // 40 ms
         ir[900] = 0.15;
-        let mut room = Room::from_impulse_response(&ir).unwrap();
-        let mut aec = EchoCanceller::new().unwrap();
-        let mut mic_all = Vec::new();
-        let mut out_all = Vec::new();
-        for c in far.chunks_exact(FRAME) {
-            let played: [f32; FRAME] = c.try_into().unwrap();
-            let mut mic = [0.0f32; FRAME];
-            room.add_echo(&played, &mut mic);
-            let mut out = [0.0f32; FRAME];
-            aec.process(&mic, &played, &mut out);
-            mic_all.extend_from_slice(&mic);
-            out_all.extend_from_slice(&out);
-        }
+        let (mic_all, out_all) = echo_and_aec(&ir, &far);
         // After 3 s of convergence.
         let from = 16_000 * 3;
         let erle = erle_db(&mic_all[from..], &out_all[from..]);

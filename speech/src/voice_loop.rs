@@ -261,17 +261,31 @@ struct Pending<R> {
     held: VecDeque<TtsAudio>,
     /// Audio was held back at least once.
     was_held: bool,
-    /// The participant's turn `n`, which ended while this reply was not yet
-    /// (fully) heard, may replace it: its transcript decides (words: the
-    /// reply is withdrawn unless it must be heard; nothing: it plays).
-    superseded_by: Option<u64>,
-    /// The replacing turn had words; waiting for the report to decide.
-    replaced: bool,
+    /// Whether a later turn of the participant's replaces this reply.
+    superseded: Superseded,
     /// Withdrawn (see [`TurnRecord::withdrawn`]).
     withdrawn: bool,
 }
 
+/// Whether a participant's later turn replaces a reply not yet (fully) heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Superseded {
+    /// No (or it was decided to play).
+    No,
+    /// Their turn `n` ended while the reply was unheard: its transcript
+    /// decides (words: the reply is withdrawn unless it must be heard;
+    /// nothing: it plays).
+    By(u64),
+    /// That turn had words; the engine's report decides whether it must be heard.
+    AwaitingReport,
+}
+
 impl<R> Pending<R> {
+    /// Every sentence of the reply is in the sink (or was dropped).
+    fn all_audio_out(&self) -> bool {
+        self.report.is_some() && self.audio_back >= self.sentences_in && self.held.is_empty()
+    }
+
     /// The transcript record, once the engine has reported.
     fn into_record(self, interrupted: bool) -> Option<TurnRecord<R>> {
         let report = self.report?;
@@ -593,8 +607,8 @@ impl<'a, R> VoiceLoop<'a, R> {
                 // silence the robot). The engine is told before the new
                 // utterance reaches it, so its history drops the unheard
                 // reply first.
-                for (&pid, p) in pending.iter_mut().filter(|(_, p)| p.superseded_by == Some(id)) {
-                    p.superseded_by = None;
+                for (&pid, p) in pending.iter_mut().filter(|(_, p)| p.superseded == Superseded::By(id)) {
+                    p.superseded = Superseded::No;
                     if !has_words {
                         continue;
                     }
@@ -603,7 +617,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                         Some(true) => {}
                         Some(false) => withdraw(pid, p, now, &mut summary, on_event),
                         // Decided when the engine's report says whether it must be heard.
-                        None => p.replaced = true,
+                        None => p.superseded = Superseded::AwaitingReport,
                     }
                 }
                 match r.result {
@@ -630,8 +644,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                                     spoken_chars: 0,
                                     held: VecDeque::new(),
                                     was_held: false,
-                                    superseded_by: None,
-                                    replaced: false,
+                                    superseded: Superseded::No,
                                     withdrawn: false,
                                 });
                             }
@@ -659,8 +672,8 @@ impl<'a, R> VoiceLoop<'a, R> {
                     }
                     ReplyEvent::Done { id, report } => {
                         if let Some(p) = pending.get_mut(&id) {
-                            if p.replaced {
-                                p.replaced = false;
+                            if p.superseded == Superseded::AwaitingReport {
+                                p.superseded = Superseded::No;
                                 if !self.responder.must_be_heard(&report) {
                                     withdraw(id, p, now, &mut summary, on_event);
                                 }
@@ -705,7 +718,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                     p.held.clear();
                     continue;
                 }
-                if floor || p.superseded_by.is_some() || p.replaced {
+                if floor || p.superseded != Superseded::No {
                     p.was_held |= !p.held.is_empty();
                     break;
                 }
@@ -774,10 +787,8 @@ impl<'a, R> VoiceLoop<'a, R> {
                         p.failed
                             || (p.report.is_some()
                                 && (p.interrupted
-                                    || (p.audio_back >= p.sentences_in
-                                        && p.held.is_empty()
-                                        && p.superseded_by.is_none()
-                                        && !p.replaced
+                                    || (p.all_audio_out()
+                                        && p.superseded == Superseded::No
                                         && !playlist.iter().any(|s| s.id == id))))
                     }
                 };
@@ -924,11 +935,10 @@ impl<'a, R> VoiceLoop<'a, R> {
 /// heard and not playing now may be replaced by it (decided by its words).
 fn supersede<R>(by: u64, pending: &mut HashMap<u64, Pending<R>>, playlist: &VecDeque<Segment>) {
     for (id, p) in pending.iter_mut() {
-        let heard_whole = p.report.is_some() && p.audio_back >= p.sentences_in && p.held.is_empty();
-        if p.interrupted || p.failed || heard_whole || p.superseded_by.is_some() || p.replaced || playlist.iter().any(|s| s.id == *id) {
+        if p.interrupted || p.failed || p.all_audio_out() || p.superseded != Superseded::No || playlist.iter().any(|s| s.id == *id) {
             continue;
         }
-        p.superseded_by = Some(by);
+        p.superseded = Superseded::By(by);
     }
 }
 
@@ -937,8 +947,7 @@ fn withdraw<R>(id: u64, p: &mut Pending<R>, now: u64, summary: &mut LoopSummary,
     p.interrupted = true;
     p.withdrawn = true;
     p.held.clear();
-    p.superseded_by = None;
-    p.replaced = false;
+    p.superseded = Superseded::No;
     summary.withdrawn += 1;
     on_event(LoopEvent::Withdrawn { at_ms: now, id, spoken_chars: p.spoken_chars });
 }
