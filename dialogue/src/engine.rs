@@ -561,6 +561,8 @@ impl Engine {
         let mut done = false;
         let mut pending: Vec<String> = Vec::new();
         let mut outcome = None;
+        // The unfinished tail of a stream that was cut without [DONE].
+        let mut cut_tail: Option<String> = None;
         let llm_start = Instant::now();
         while !done {
             match drx.recv().await {
@@ -577,13 +579,25 @@ impl Engine {
                     // shown as if finished ("I am a"); complete sentences
                     // before it were validated and stand.
                     let o = (&mut gen).await;
-                    let clean = matches!(o, Ok(Ok(_))) || (stop.is_cancelled() && !cancel.is_cancelled());
+                    // A stream that ended without [DONE] or a finish reason
+                    // was cut (the server died, a proxy or the network
+                    // dropped it): every server attune speaks to ends a
+                    // finished reply with [DONE].
+                    let eof = matches!(&o, Ok(Ok(c)) if c.finish_reason == "eof");
+                    let clean = (matches!(o, Ok(Ok(_))) && !eof) || (stop.is_cancelled() && !cancel.is_cancelled());
                     outcome = Some(o);
                     match splitter.finish() {
+                        Some(tail) if (clean || eof) && ends_a_sentence(&tail) => pending.push(tail),
+                        // A whole reply without end punctuation.
+                        Some(tail) if clean && d.sentences.is_empty() && pending.is_empty() => pending.push(tail),
                         // A tail without end punctuation after released
                         // sentences was cut by the token cap: drop it.
-                        Some(tail) if clean && ((d.sentences.is_empty() && pending.is_empty()) || ends_a_sentence(&tail)) => pending.push(tail),
-                        Some(_) => d.truncated = true,
+                        Some(tail) => {
+                            d.truncated = true;
+                            if eof {
+                                cut_tail = Some(tail);
+                            }
+                        }
                         None => {}
                     }
                     done = true;
@@ -636,6 +650,9 @@ impl Engine {
             Ok(Err(LlmError::Cancelled { .. })) if stop.is_cancelled() && !cancel.is_cancelled() => {}
             Ok(Err(e)) => d.error = Some(e),
             Err(join) => d.error = Some(LlmError::Stream { reason: format!("generation task failed: {join}"), partial: String::new() }),
+        }
+        if let Some(partial) = cut_tail {
+            d.error = Some(LlmError::Stream { reason: "the stream ended without [DONE] in the middle of a sentence".into(), partial });
         }
         if attuned && d.sentences.is_empty() && !d.flagged && d.error.is_none() {
             // The model produced nothing usable (only whitespace).

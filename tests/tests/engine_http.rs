@@ -265,3 +265,25 @@ async fn history_is_sent_with_later_turns() {
     let msgs = req["messages"].as_array().unwrap();
     assert!(msgs.iter().any(|m| m["content"] == DISCLOSURE), "{msgs:?}");
 }
+
+/// A connection that closes mid-sentence without [DONE] (a server that
+/// died, a proxy that dropped it) is a cut reply, not a finished one: its
+/// unfinished words are never shown, the fallback answers and the error is
+/// logged. A last sentence that did end before the cut stands.
+#[tokio::test]
+async fn a_stream_cut_without_done_mid_sentence_is_never_shown_as_if_finished() {
+    let server = SseServer::start(vec![Reply::Cut(attune_tests::sse_server::words("It sounds"))]).unwrap();
+    let e = engine(&server.base_url(), PolicyKind::Attuned);
+    let mut st = SessionState::default();
+    let r = turn(&e, &mut st, DISCLOSURE).await;
+    assert!(r.fallback, "{r:?}");
+    assert_eq!(r.source, ReplySource::Reflect);
+    assert!(!r.reply.starts_with("It sounds.") && r.reply != "It sounds", "{}", r.reply);
+    assert!(r.llm_error.as_deref().is_some_and(|e| e.starts_with("stream") && e.contains("[DONE]")), "{:?}", r.llm_error);
+
+    let server = SseServer::start(vec![Reply::Cut(attune_tests::sse_server::words("That sounds really lonely."))]).unwrap();
+    let e = engine(&server.base_url(), PolicyKind::Attuned);
+    let r = turn(&e, &mut SessionState::default(), DISCLOSURE).await;
+    assert_eq!(r.reply, "That sounds really lonely.", "{r:?}");
+    assert!(!r.fallback && r.llm_error.is_none(), "{r:?}");
+}
