@@ -258,14 +258,20 @@ pub async fn serve(
 ) -> ChatSession {
     // Utterance id → (turn, the reply, its intent).
     let mut turn_of: HashMap<u64, (u64, String, attune_dialogue::policy::Intent)> = HashMap::new();
+    // Commands that came while a turn ran, in order (at most `BACKLOG`).
+    let mut backlog: VecDeque<EngineCmd> = VecDeque::new();
     let mut stopped = false;
     loop {
-        let cmd = tokio::select! {
+        let cmd = if let Some(c) = backlog.pop_front() {
+            c
+        } else {
+            tokio::select! {
             c = cmds.recv() => match c { Some(c) => c, None => break },
             // A staff command while nobody speaks (stop, pause) applies at once.
             _ = session.staff_command_arrived(), if !stopped => {
                 stopped = staff_check(&mut session, &shutdown).await;
                 continue;
+            }
             }
         };
         match cmd {
@@ -279,7 +285,8 @@ pub async fn serve(
                     continue;
                 }
                 let turn = session.turns() + 1;
-                let (result, pacer) = paced_turn(&mut session, &utt, turn, matching, &replies, &observers, &shutdown).await;
+                let mut incoming = Incoming { cmds: &mut cmds, backlog: &mut backlog, closed: false };
+                let (result, pacer) = paced_turn(&mut session, &utt, turn, matching, &replies, &observers, &shutdown, &mut incoming).await;
                 if let Some(p) = &pacer {
                     if let Ok(r) = &result {
                         let mut rec = p.record();
@@ -341,10 +348,32 @@ pub async fn serve(
     session
 }
 
+/// The most commands kept aside while a turn runs; past it the transport's
+/// bounded queue fills, as it did before commands were read during turns.
+const BACKLOG: usize = 32;
+
+/// Commands arriving while a turn runs: read at once (so that a withdrawn
+/// reply stops being written), kept in order for after the turn.
+struct Incoming<'a> {
+    cmds: &'a mut mpsc::Receiver<EngineCmd>,
+    backlog: &'a mut VecDeque<EngineCmd>,
+    /// Every sender is gone; nothing more will come.
+    closed: bool,
+}
+
 /// Runs one turn, forwarding its events; with `matching` enabled, each
 /// sentence is held until its matched time (the engine goes on writing the
 /// next ones meanwhile: holding never stalls generation or the store).
 /// Returns the turn's result and its pacer (for the record).
+///
+/// Commands that arrive meanwhile wait in `incoming.backlog`, except that a
+/// [`EngineCmd::Superseded`] for this very utterance also stops the LLM
+/// writing its reply — once the turn's intent is known and is not one that
+/// must be heard (crisis protocol, follow-up, check-in: deterministic, and
+/// never withdrawn). The participant went on talking before hearing it, so
+/// nobody will: on a machine with two to four cores the rest of it would
+/// only delay the answer to what they said next.
+#[allow(clippy::too_many_arguments)]
 async fn paced_turn(
     session: &mut ChatSession,
     utt: &Utterance,
@@ -353,22 +382,47 @@ async fn paced_turn(
     replies: &mpsc::Sender<ReplyEvent<TurnReport>>,
     observers: &Observers,
     shutdown: &CancellationToken,
+    incoming: &mut Incoming<'_>,
 ) -> (anyhow::Result<TurnReport>, Option<TurnPacer>) {
     let t0 = tokio::time::Instant::now();
     let mut pacer = matching.filter(|m| m.enabled).map(TurnPacer::new);
     // Sentences waiting for their release time, in order.
     let mut held: VecDeque<Held> = VecDeque::new();
     let (etx, mut erx) = mpsc::channel::<EngineEvent>(16);
+    let stop = CancellationToken::new();
+    let mut intent: Option<attune_dialogue::policy::Intent> = None;
+    let mut superseded = false;
     let result = {
-        let fut = session.turn_observed(&utt.text, None, Some(&etx));
+        let fut = session.turn_observed(&utt.text, None, Some(&etx), &stop);
         tokio::pin!(fut);
         loop {
             // Design: a session being shut down (Ctrl-C, SIGTERM, staff
             // stop) shows what it holds at once: it is stored already.
             let due = held.front().map(|(at, _, _)| if shutdown.is_cancelled() { tokio::time::Instant::now() } else { *at });
+            let listening = !incoming.closed && incoming.backlog.len() < BACKLOG;
             tokio::select! {
                 r = &mut fut => break r,
-                Some(ev) = erx.recv() => hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await,
+                c = incoming.cmds.recv(), if listening => match c {
+                    Some(c) => {
+                        if matches!(c, EngineCmd::Superseded { id, .. } if id == utt.id) {
+                            superseded = true;
+                            if intent.is_some_and(|i| !i.must_be_heard()) {
+                                stop.cancel();
+                            }
+                        }
+                        incoming.backlog.push_back(c);
+                    }
+                    None => incoming.closed = true,
+                },
+                Some(ev) = erx.recv() => {
+                    if let EngineEvent::Analysed { decision, .. } = &ev {
+                        intent = Some(decision.intent);
+                        if superseded && !decision.intent.must_be_heard() {
+                            stop.cancel();
+                        }
+                    }
+                    hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await
+                }
                 _ = tokio::time::sleep_until(due.unwrap_or(t0)), if due.is_some() => {
                     if let Some((_, ev, i)) = held.pop_front() {
                         release(ev, i, t0, &mut pacer, utt.id, turn, replies, observers).await;

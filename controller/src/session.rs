@@ -316,7 +316,7 @@ impl ChatSession {
     /// The whole turn is committed before this returns.
     #[allow(dead_code)] // the runner uses turn_observed; kept as the simple entry point
     pub async fn turn(&mut self, text: &str, sentences: Option<&mpsc::Sender<String>>) -> anyhow::Result<TurnReport> {
-        self.turn_observed(text, sentences, None).await
+        self.turn_observed(text, sentences, None, &CancellationToken::new()).await
     }
 
     /// Turns taken so far (the next turn is `turns() + 1`).
@@ -340,12 +340,15 @@ impl ChatSession {
 
     /// Like [`turn`](Self::turn), also handing every engine event
     /// (`Analysed` first, then each sentence) to `observer` once it is
-    /// committed to the store.
+    /// committed to the store. Cancelling `stop` ends the LLM's writing: the
+    /// sentences released before stand and the turn is stored as usual
+    /// (with a `generation_stopped` event); nothing replaces the rest.
     pub async fn turn_observed(
         &mut self,
         text: &str,
         sentences: Option<&mpsc::Sender<String>>,
         observer: Option<&mpsc::Sender<EngineEvent>>,
+        stop: &CancellationToken,
     ) -> anyhow::Result<TurnReport> {
         self.turns += 1;
         let idx = self.turns;
@@ -353,7 +356,7 @@ impl ChatSession {
         let backend = self.cfg.llm.mode.as_str();
         let fingerprint = self.engine.fingerprint().to_string();
         let (etx, mut erx) = mpsc::channel::<EngineEvent>(8);
-        let cancel = CancellationToken::new();
+        let cancel = stop.child_token();
         // A staff line queued on the bus (wizard of oz) replaces this turn's
         // reply unless the crisis layer says otherwise; see bus::message::decide_say.
         if let Some(b) = self.bus.as_mut() {
@@ -537,6 +540,9 @@ impl ChatSession {
         )?;
         let sid = Some(self.session_id);
         let mut alert_delivered = None;
+        if r.stopped {
+            self.store.event(sid, Some(idx), "generation_stopped", &serde_json::json!({"sentences": r.sentences.len(), "llm_ms": r.llm_ms}))?;
+        }
         if r.input_truncated {
             self.store.event(sid, Some(idx), "input_truncated", &serde_json::json!({"max_chars": self.cfg.dialogue.max_input_chars}))?;
         }

@@ -135,6 +135,11 @@ pub struct TurnResult {
     pub fallback: bool,
     /// Generation stopped early (length cap or a flagged later sentence).
     pub truncated: bool,
+    /// The caller cancelled the turn while the LLM was writing (a staff line
+    /// replaces the reply, or the participant went on talking before
+    /// hearing it): the sentences released before stand, no fallback
+    /// replaces the rest, and the cancellation is not an LLM error.
+    pub stopped: bool,
     /// LLM failure, if any ("kind: message").
     pub llm_error: Option<String>,
     /// Turn start → first LLM token (or to the reply for deterministic paths).
@@ -386,6 +391,7 @@ impl Engine {
             source: ReplySource::Rule,
             fallback: false,
             truncated: false,
+            stopped: false,
             llm_error: None,
             first_token_ms: 0,
             total_ms: 0,
@@ -495,11 +501,23 @@ impl Engine {
             result.findings.extend(draft.findings.iter().cloned());
         }
 
+        result.truncated = draft.truncated;
+        // Design: a reply nobody will hear is not worth the machine's time:
+        // once the caller cancels, generation ends and nothing is written in
+        // its place (the fallback would be withdrawn or replaced as well).
+        if cancel.is_cancelled() {
+            result.stopped = true;
+            result.source = ReplySource::Llm;
+            result.sentences = draft.sentences;
+            if result.first_token_ms == 0 {
+                result.first_token_ms = start.elapsed().as_millis() as u64;
+            }
+            return;
+        }
         if let Some(e) = &draft.error {
             result.llm_error = Some(format!("{}: {e}", e.kind()));
             tracing::warn!(error = %e, "LLM failed during the turn");
         }
-        result.truncated = draft.truncated;
         if !draft.sentences.is_empty() {
             result.source = ReplySource::Llm;
             result.sentences = draft.sentences;

@@ -263,6 +263,9 @@ struct Pending<R> {
     was_held: bool,
     /// Whether a later turn of the participant's replaces this reply.
     superseded: Superseded,
+    /// Sentences that came while `superseded` awaited the engine's report:
+    /// synthesised only if it says the reply must be heard.
+    unsynthesised: Vec<String>,
     /// Withdrawn (see [`TurnRecord::withdrawn`]).
     withdrawn: bool,
 }
@@ -645,6 +648,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                                     held: VecDeque::new(),
                                     was_held: false,
                                     superseded: Superseded::No,
+                                    unsynthesised: Vec::new(),
                                     withdrawn: false,
                                 });
                             }
@@ -663,12 +667,15 @@ impl<'a, R> VoiceLoop<'a, R> {
                         if p.interrupted || text.trim().is_empty() {
                             continue;
                         }
-                        p.first_sentence_at.get_or_insert_with(Instant::now);
-                        let job = TtsJob { utt: id, seq: p.sentences_in, text, first: p.sentences_in == 0 };
-                        match self.tts.submit(job) {
-                            Ok(()) => p.sentences_in += 1,
-                            Err(j) => on_event(LoopEvent::Warning { msg: format!("TTS queue full; sentence dropped: {}", j.text) }),
+                        // Design: the participant went on before hearing
+                        // this reply; most likely it is withdrawn, and
+                        // synthesising it would only delay the answer to
+                        // what they said next.
+                        if p.superseded == Superseded::AwaitingReport {
+                            p.unsynthesised.push(text);
+                            continue;
                         }
+                        synthesise(self.tts, id, p, text, on_event);
                     }
                     ReplyEvent::Done { id, report } => {
                         if let Some(p) = pending.get_mut(&id) {
@@ -676,6 +683,10 @@ impl<'a, R> VoiceLoop<'a, R> {
                                 p.superseded = Superseded::No;
                                 if !self.responder.must_be_heard(&report) {
                                     withdraw(id, p, now, &mut summary, on_event);
+                                } else {
+                                    for text in std::mem::take(&mut p.unsynthesised) {
+                                        synthesise(self.tts, id, p, text, on_event);
+                                    }
                                 }
                             }
                             p.report = Some(report);
@@ -942,11 +953,22 @@ fn supersede<R>(by: u64, pending: &mut HashMap<u64, Pending<R>>, playlist: &VecD
     }
 }
 
+/// Hands one reply sentence of utterance `id` to TTS.
+fn synthesise<R>(tts: &TtsWorker, id: u64, p: &mut Pending<R>, text: String, on_event: &mut dyn FnMut(LoopEvent)) {
+    p.first_sentence_at.get_or_insert_with(Instant::now);
+    let job = TtsJob { utt: id, seq: p.sentences_in, text, first: p.sentences_in == 0 };
+    match tts.submit(job) {
+        Ok(()) => p.sentences_in += 1,
+        Err(j) => on_event(LoopEvent::Warning { msg: format!("TTS queue full; sentence dropped: {}", j.text) }),
+    }
+}
+
 /// The reply `p` to utterance `id` will not be spoken (past what was heard).
 fn withdraw<R>(id: u64, p: &mut Pending<R>, now: u64, summary: &mut LoopSummary, on_event: &mut dyn FnMut(LoopEvent)) {
     p.interrupted = true;
     p.withdrawn = true;
     p.held.clear();
+    p.unsynthesised.clear();
     p.superseded = Superseded::No;
     summary.withdrawn += 1;
     on_event(LoopEvent::Withdrawn { at_ms: now, id, spoken_chars: p.spoken_chars });

@@ -59,6 +59,9 @@ pub struct SseServer {
     pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
     /// Scripted replies; the last one repeats when the script runs out.
     script: Arc<Mutex<Vec<Reply>>>,
+    /// Requests (0-based, in arrival order) whose client closed the
+    /// connection while the server stalled (`Stall`, `StreamThenStall`).
+    pub hangups: Arc<Mutex<Vec<usize>>>,
 }
 
 impl SseServer {
@@ -68,17 +71,18 @@ impl SseServer {
         let port = listener.local_addr()?.port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script));
-        let (req2, script2) = (requests.clone(), script.clone());
+        let hangups = Arc::new(Mutex::new(Vec::new()));
+        let (req2, script2, hang2) = (requests.clone(), script.clone(), hangups.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (r, s) = (req2.clone(), script2.clone());
+                let (r, s, h) = (req2.clone(), script2.clone(), hang2.clone());
                 std::thread::spawn(move || {
-                    let _ = handle(conn, &r, &s);
+                    let _ = handle(conn, &r, &s, &h);
                 });
             }
         });
-        Ok(SseServer { port, requests, script })
+        Ok(SseServer { port, requests, script, hangups })
     }
 
     /// `http://127.0.0.1:PORT/v1`.
@@ -108,7 +112,24 @@ fn next_reply(script: &Mutex<Vec<Reply>>) -> Reply {
     }
 }
 
-fn handle(conn: TcpStream, requests: &Mutex<Vec<serde_json::Value>>, script: &Mutex<Vec<Reply>>) -> std::io::Result<()> {
+/// Holds the connection for `d`, watching for the client to close it;
+/// true when it did.
+fn stall(reader: &mut BufReader<TcpStream>, d: Duration) -> std::io::Result<bool> {
+    let end = std::time::Instant::now() + d;
+    reader.get_ref().set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut buf = [0u8; 256];
+    while std::time::Instant::now() < end {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
+fn handle(conn: TcpStream, requests: &Mutex<Vec<serde_json::Value>>, script: &Mutex<Vec<Reply>>, hangups: &Mutex<Vec<usize>>) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request_line = String::new();
@@ -138,11 +159,20 @@ fn handle(conn: TcpStream, requests: &Mutex<Vec<serde_json::Value>>, script: &Mu
         return Ok(());
     }
     let parsed = serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
-    requests.lock().unwrap_or_else(|e| e.into_inner()).push(parsed);
+    let index = {
+        let mut r = requests.lock().unwrap_or_else(|e| e.into_inner());
+        r.push(parsed);
+        r.len() - 1
+    };
+    let hung_up = |h: bool| {
+        if h {
+            hangups.lock().unwrap_or_else(|e| e.into_inner()).push(index);
+        }
+    };
     match next_reply(script) {
         Reply::Drop => Ok(()),
         Reply::Stall(d) => {
-            std::thread::sleep(d);
+            hung_up(stall(&mut reader, d)?);
             Ok(())
         }
         Reply::Status(code) => {
@@ -162,7 +192,7 @@ fn handle(conn: TcpStream, requests: &Mutex<Vec<serde_json::Value>>, script: &Mu
                 write!(out, "data: {chunk}\n\n")?;
                 out.flush()?;
             }
-            std::thread::sleep(d);
+            hung_up(stall(&mut reader, d)?);
             Ok(())
         }
     }

@@ -266,6 +266,70 @@ async fn history_is_sent_with_later_turns() {
     assert!(msgs.iter().any(|m| m["content"] == DISCLOSURE), "{msgs:?}");
 }
 
+/// A caller that cancels the turn while the LLM is writing (the participant
+/// went on before hearing the reply) ends the writing: the server sees the
+/// stream closed, the sentence released before stands, nothing is written in
+/// place of the rest, and the cancellation is not an LLM error. The same
+/// stall without the cancel ends in the fallback (the control).
+#[tokio::test]
+async fn a_turn_cancelled_while_the_llm_writes_keeps_what_was_released_and_writes_nothing_more() {
+    let stall = Duration::from_secs(20);
+    let script = || Reply::StreamThenStall(vec!["A double shift is a lot of hours. ".into(), "It".into(), " seems".into()], stall);
+    let server = SseServer::start(vec![script(), script()]).unwrap();
+    let with_deadline = |ms: u64| {
+        let mut cfg = EngineConfig::default();
+        cfg.llm.mode = LlmMode::Openai;
+        cfg.llm.base_url = server.base_url();
+        cfg.llm.first_token_timeout_ms = 5_000;
+        cfg.llm.total_timeout_ms = ms;
+        cfg.llm.retries = 0;
+        cfg.dialogue.policy = PolicyKind::Attuned;
+        cfg.model_id = "test".into();
+        let client = LlmClient::new(&cfg.llm, &server.base_url()).expect("client");
+        Engine::new(cfg, Some(client))
+    };
+    let deadline = Duration::from_secs(12);
+    let e = with_deadline(deadline.as_millis() as u64);
+    let (tx, mut rx) = mpsc::channel::<EngineEvent>(16);
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if matches!(ev, EngineEvent::Sentence(_)) {
+                    cancel.cancel();
+                }
+            }
+        })
+    };
+    let mut st = SessionState::default();
+    let t0 = std::time::Instant::now();
+    let r = e.turn(&mut st, "I worked a double shift again.", Some(&tx), &cancel).await;
+    drop(tx);
+    watcher.await.unwrap();
+    assert!(r.stopped, "{r:?}");
+    assert_eq!(r.sentences, vec!["A double shift is a lot of hours.".to_string()], "{r:?}");
+    assert_eq!(r.reply, "A double shift is a lot of hours.");
+    assert!(!r.fallback && r.llm_error.is_none(), "{r:?}");
+    assert_eq!(r.source, ReplySource::Llm);
+    // Not a speed goal: ended by the cancel, not by the 12 s deadline.
+    assert!(t0.elapsed() < deadline / 2, "the turn waited for the deadline: {:?}", t0.elapsed());
+    // The server notices the closed stream within its 50 ms polling.
+    for _ in 0..100 {
+        if !server.hangups.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*server.hangups.lock().unwrap(), vec![0]);
+
+    // Control: nobody cancels; a total deadline (1.5 s) ends the stream.
+    let mut st = SessionState::default();
+    let r = turn(&with_deadline(1_500), &mut st, "I worked a double shift again.").await;
+    assert!(!r.stopped, "{r:?}");
+    assert!(r.llm_error.is_some(), "{r:?}");
+}
+
 /// A connection that closes mid-sentence without [DONE] (a server that
 /// died, a proxy that dropped it) is a cut reply, not a finished one: its
 /// unfinished words are never shown, the fallback answers and the error is

@@ -4,9 +4,11 @@
 //! the SQLite store.
 
 use attune_tests::attune_bin;
+use attune_tests::sse_server::{Reply, SseServer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 fn say(dir: &Path, name: &str, text: &str) -> Vec<i16> {
     let p = dir.join(name);
@@ -40,10 +42,15 @@ fn write_stereo_44k(path: &Path, mono16k: &[i16]) {
 }
 
 fn run_voice(dir: &Path, input: &Path, extra: &[&str]) -> (Vec<Value>, String, i32, PathBuf) {
+    run_voice_llm(dir, input, &["--llm", "reflect"], extra)
+}
+
+fn run_voice_llm(dir: &Path, input: &Path, llm: &[&str], extra: &[&str]) -> (Vec<Value>, String, i32, PathBuf) {
     let out_wav = dir.join("out.wav");
     let transcript = dir.join("t.jsonl");
     let out = Command::new(attune_bin())
-        .args(["run", "--arm", "voice", "--fast", "--llm", "reflect", "--participant", "p7", "--day", "2"])
+        .args(["run", "--arm", "voice", "--fast", "--participant", "p7", "--day", "2"])
+        .args(llm)
         .arg("--audio-in")
         .arg(input)
         .arg("--audio-out")
@@ -152,6 +159,62 @@ fn talking_over_the_reply_interrupts_it_and_the_store_says_so() {
     assert!(turns[1]["asr_text"].as_str().unwrap().to_lowercase().contains("sleep"));
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE status = 'interrupted' AND idx = 1"), 1);
     assert_eq!(query_i64(&db, "SELECT spoken_chars FROM turns WHERE idx = 1"), spoken as i64);
+}
+
+/// The participant goes on after a pause the loop took for the end of their
+/// turn, while the LLM (a real HTTP server that stalls mid-reply) is still
+/// writing the reply to their first sentence. That reply is withdrawn, and
+/// its writing stops at once: the server sees the connection closed long
+/// before its stall ends, the store says so, and the answer to what they said
+/// next does not wait for it.
+#[test]
+fn a_reply_withdrawn_while_the_llm_writes_it_stops_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let stall = Duration::from_secs(60);
+    let server = SseServer::start(vec![
+        Reply::StreamThenStall(vec!["It".into(), " sounds".into()], stall),
+        Reply::text("That sounds like a lot to carry. What is weighing on you most?"),
+    ])
+    .unwrap();
+    let cfg = dir.path().join("llm.toml");
+    std::fs::write(
+        &cfg,
+        format!("[llm]\nbase_url = \"{}\"\nfirst_token_timeout_ms = 20000\ntotal_timeout_ms = 90000\nretries = 0\n", server.base_url()),
+    )
+    .unwrap();
+    let mut input = silence(300);
+    input.extend(say(dir.path(), "a.wav", "My dog died on Friday."));
+    // Longer than the longest end-of-turn wait (1,200 ms): the first
+    // sentence is a turn of its own, and its reply is being written.
+    input.extend(silence(2_000));
+    input.extend(say(dir.path(), "b.wav", "He was fourteen and I keep looking for him in the garden."));
+    input.extend(silence(16_000));
+    let in_wav = dir.path().join("in.wav");
+    write_stereo_44k(&in_wav, &input);
+    let started = std::time::Instant::now();
+    let cfg_arg = cfg.display().to_string();
+    let (turns, stderr, code, _) = run_voice_llm(dir.path(), &in_wav, &["--llm", "openai", "--config", &cfg_arg], &[]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(turns.len(), 2, "{turns:?}\n{stderr}");
+    assert!(turns[0]["asr_text"].as_str().unwrap().to_lowercase().contains("dog"), "{}", turns[0]);
+    assert_eq!(turns[0]["withdrawn"], true, "{}", turns[0]);
+    assert_eq!(turns[0]["reply"], "", "nothing of the stalled reply was released: {}", turns[0]);
+    assert_eq!(turns[0]["fallback"], false, "no fallback is written for a withdrawn reply: {}", turns[0]);
+    assert!(turns[0]["llm_error"].is_null(), "stopping is not an LLM failure: {}", turns[0]);
+    assert!(turns[1]["asr_text"].as_str().unwrap().to_lowercase().contains("garden"), "{}", turns[1]);
+    assert!(turns[1]["reply"].as_str().unwrap().contains("weighing"), "{}", turns[1]);
+    assert_eq!(turns[1]["withdrawn"], false);
+    // The first request's stream was closed by attune, not by the stall's end.
+    assert_eq!(*server.hangups.lock().unwrap(), vec![0], "{stderr}");
+    assert!(took < stall, "the run waited for the stalled reply ({took:?})");
+    let db = dir.path().join("s.db");
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM events WHERE kind = 'generation_stopped' AND turn_idx = 1"), 1);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM events WHERE kind = 'withdrawn' AND turn_idx = 1"), 1);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM events WHERE kind = 'generation_stopped'"), 1, "only the withdrawn reply stopped");
+    // Both turns are stored, with what the participant said.
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE participant_text LIKE '%dog%' AND idx = 1"), 1);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM turns WHERE participant_text LIKE '%garden%' AND idx = 2 AND status = 'complete'"), 1);
 }
 
 #[test]
