@@ -450,7 +450,14 @@ impl<'a, R> VoiceLoop<'a, R> {
         let duck_tail_ms = self.cfg.turn.mic_tail_ms as u64;
         let mut last_audible_ms: Option<u64> = None;
         let preroll = ms_to_samples(self.cfg.vad.preroll_ms as u64);
-        let mut recent: VecDeque<f32> = VecDeque::with_capacity(preroll + FRAME);
+        // The pre-roll as whisper hears it; kept long enough to reach back
+        // over a learning window of the echo stage (see `window_speech`).
+        let recent_cap = preroll + ms_to_samples(WINDOW_SPEECH_REACH_MS);
+        let mut recent: VecDeque<f32> = VecDeque::with_capacity(recent_cap + FRAME);
+        // Stream time where someone began talking inside the echo stage's
+        // learning window, while the VAD was deaf to them; their utterance
+        // starts there if the VAD hears them soon after.
+        let mut window_speech: Option<(u64, u64)> = None;
         let mut utt_buf: Vec<f32> = Vec::new();
         let mut utt_buf_start_ms = 0u64;
         let mut buffering = false;
@@ -523,8 +530,16 @@ impl<'a, R> VoiceLoop<'a, R> {
                 let playing = sink.pending() > 0;
                 echo.participant_has_floor(turn.participant_has_floor());
                 echo.process(&mut frame, pushed_total - sink.pending() as u64);
+                // Whisper hears the raw microphone where AEC3 is still
+                // learning (its young suppressor mutes words).
+                let asr_frame: [f32; FRAME] = if echo.asr_hears_raw() { *echo.raw_frame() } else { frame };
                 if let Some(description) = echo.take_learned() {
                     on_event(LoopEvent::Echo { active: echo.mode(), description });
+                }
+                if let Some(back) = echo.take_window_speech() {
+                    // (began at, valid until): the VAD needs a few frames.
+                    let began = now.saturating_sub(back as u64 * 16);
+                    window_speech = Some((began, now + WINDOW_SPEECH_GRACE_MS));
                 }
                 if playing {
                     last_audible_ms = Some(now);
@@ -536,11 +551,23 @@ impl<'a, R> VoiceLoop<'a, R> {
                 if let Some(TurnEvent::SpeechStart { .. }) = ev {
                     buffering = true;
                     utt_buf.clear();
-                    utt_buf.extend(recent.iter().copied());
-                    utt_buf_start_ms = now.saturating_sub(samples_to_ms(recent.len()));
+                    // Design: the usual pre-roll, or back to where someone
+                    // began talking inside the echo stage's learning window
+                    // (the VAD was deaf to them there; their first words
+                    // are in those frames).
+                    let from_ms = match window_speech.take() {
+                        Some((began, until)) if now <= until => began.saturating_sub(self.cfg.vad.preroll_ms as u64),
+                        _ => now.saturating_sub(self.cfg.vad.preroll_ms as u64),
+                    };
+                    let keep = ms_to_samples(now.saturating_sub(from_ms)).min(recent.len());
+                    utt_buf.extend(recent.iter().skip(recent.len() - keep).copied());
+                    utt_buf_start_ms = now.saturating_sub(samples_to_ms(keep));
+                }
+                if window_speech.is_some_and(|(_, until)| now > until) {
+                    window_speech = None;
                 }
                 if buffering {
-                    utt_buf.extend_from_slice(&frame);
+                    utt_buf.extend_from_slice(&asr_frame);
                 }
                 if let Some(TurnEvent::Probe { start_ms, end_ms, .. }) = ev {
                     // Adaptive endpointing: hear the turn so far (see `Probe`).
@@ -564,8 +591,8 @@ impl<'a, R> VoiceLoop<'a, R> {
                         echo.stopped();
                     }
                 }
-                recent.extend(frame.iter().copied());
-                while recent.len() > preroll {
+                recent.extend(asr_frame.iter().copied());
+                while recent.len() > recent_cap {
                     recent.pop_front();
                 }
             }
@@ -941,6 +968,14 @@ impl<'a, R> VoiceLoop<'a, R> {
         }
     }
 }
+
+/// How far back (beyond the pre-roll) an utterance may start: the echo
+/// stage's learning window at its longest (25 frames plus 8 of delay,
+/// ~528 ms) and a little more.
+const WINDOW_SPEECH_REACH_MS: u64 = 600;
+/// How soon after a learning window that heard someone the VAD must hear
+/// them for their utterance to start inside the window.
+const WINDOW_SPEECH_GRACE_MS: u64 = 400;
 
 /// The participant's turn `by` ended: every earlier reply not yet (fully)
 /// heard and not playing now may be replaced by it (decided by its words).
