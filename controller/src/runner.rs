@@ -396,6 +396,9 @@ async fn paced_turn(
         let fut = session.turn_observed(&utt.text, None, Some(&etx), &stop);
         tokio::pin!(fut);
         loop {
+            if superseded && intent.is_some_and(|i| !i.must_be_heard()) {
+                stop.cancel();
+            }
             // Design: a session being shut down (Ctrl-C, SIGTERM, staff
             // stop) shows what it holds at once: it is stored already.
             let due = held.front().map(|(at, _, _)| if shutdown.is_cancelled() { tokio::time::Instant::now() } else { *at });
@@ -404,12 +407,7 @@ async fn paced_turn(
                 r = &mut fut => break r,
                 c = incoming.cmds.recv(), if listening => match c {
                     Some(c) => {
-                        if matches!(c, EngineCmd::Superseded { id, .. } if id == utt.id) {
-                            superseded = true;
-                            if intent.is_some_and(|i| !i.must_be_heard()) {
-                                stop.cancel();
-                            }
-                        }
+                        superseded |= matches!(c, EngineCmd::Superseded { id, .. } if id == utt.id);
                         incoming.backlog.push_back(c);
                     }
                     None => incoming.closed = true,
@@ -417,9 +415,6 @@ async fn paced_turn(
                 Some(ev) = erx.recv() => {
                     if let EngineEvent::Analysed { decision, .. } = &ev {
                         intent = Some(decision.intent);
-                        if superseded && !decision.intent.must_be_heard() {
-                            stop.cancel();
-                        }
                     }
                     hold_or_forward(ev, t0, &mut pacer, &mut held, utt.id, turn, replies, observers).await
                 }

@@ -11,7 +11,7 @@
 //!   the response with sox) and added to the microphone input.
 //! - [`erle_db`] — echo-return-loss enhancement, for the bench.
 
-use crate::audio::FRAME;
+use crate::audio::{FRAME, FRAME_MS};
 use crate::SpeechError;
 use aec3::nodes::audio::AudioFormat;
 use aec3::pipelines::linear::{self, LinearPipeline};
@@ -552,7 +552,7 @@ impl EchoPath {
                             self.learn_wait = 0;
                             self.learned_note = Some(format!(
                                 "aec: what came back in the first {} ms of robot audio is not the robot's voice (echo peak {corr:.1}); someone is talking: the microphone passes untouched until the robot is silent, and its next words measure the room",
-                                n * 16
+                                n as u64 * FRAME_MS
                             ));
                         } else {
                             self.echo_found = Some(found);

@@ -538,7 +538,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
                 if let Some(back) = echo.take_window_speech() {
                     // (began at, valid until): the VAD needs a few frames.
-                    let began = now.saturating_sub(back as u64 * 16);
+                    let began = now.saturating_sub(back as u64 * FRAME_MS);
                     window_speech = Some((began, now + WINDOW_SPEECH_GRACE_MS));
                 }
                 if playing {
@@ -562,9 +562,6 @@ impl<'a, R> VoiceLoop<'a, R> {
                     let keep = ms_to_samples(now.saturating_sub(from_ms)).min(recent.len());
                     utt_buf.extend(recent.iter().skip(recent.len() - keep).copied());
                     utt_buf_start_ms = now.saturating_sub(samples_to_ms(keep));
-                }
-                if window_speech.is_some_and(|(_, until)| now > until) {
-                    window_speech = None;
                 }
                 if buffering {
                     utt_buf.extend_from_slice(&asr_frame);

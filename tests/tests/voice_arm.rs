@@ -41,6 +41,18 @@ fn write_stereo_44k(path: &Path, mono16k: &[i16]) {
     w.finalize().unwrap();
 }
 
+/// `dir/in.wav`: 300 ms of silence, `a`, `gap_ms` of silence, `b`, `tail_ms`.
+fn two_utterances(dir: &Path, a: &str, gap_ms: usize, b: &str, tail_ms: usize) -> PathBuf {
+    let mut input = silence(300);
+    input.extend(say(dir, "a.wav", a));
+    input.extend(silence(gap_ms));
+    input.extend(say(dir, "b.wav", b));
+    input.extend(silence(tail_ms));
+    let in_wav = dir.join("in.wav");
+    write_stereo_44k(&in_wav, &input);
+    in_wav
+}
+
 fn run_voice(dir: &Path, input: &Path, extra: &[&str]) -> (Vec<Value>, String, i32, PathBuf) {
     run_voice_llm(dir, input, &["--llm", "reflect"], extra)
 }
@@ -126,14 +138,14 @@ fn three_spoken_turns_give_three_transcript_lines_with_speech_fields_and_three_s
 #[test]
 fn talking_over_the_reply_interrupts_it_and_the_store_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let mut input = silence(300);
-    input.extend(say(dir.path(), "a.wav", "I have been feeling stressed about my exams and my family."));
     // reflect's reply lasts ~6 s and starts 1-3 s after the speech ends.
-    input.extend(silence(4_500));
-    input.extend(say(dir.path(), "b.wav", "Sorry to cut in, but actually the real problem is that I cannot sleep at night."));
-    input.extend(silence(9_000));
-    let in_wav = dir.path().join("in.wav");
-    write_stereo_44k(&in_wav, &input);
+    let in_wav = two_utterances(
+        dir.path(),
+        "I have been feeling stressed about my exams and my family.",
+        4_500,
+        "Sorry to cut in, but actually the real problem is that I cannot sleep at night.",
+        9_000,
+    );
     let (turns, stderr, code, _) = run_voice(dir.path(), &in_wav, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(turns.len(), 2, "{turns:?}");
@@ -182,15 +194,9 @@ fn a_reply_withdrawn_while_the_llm_writes_it_stops_being_written() {
         format!("[llm]\nbase_url = \"{}\"\nfirst_token_timeout_ms = 20000\ntotal_timeout_ms = 90000\nretries = 0\n", server.base_url()),
     )
     .unwrap();
-    let mut input = silence(300);
-    input.extend(say(dir.path(), "a.wav", "My dog died on Friday."));
-    // Longer than the longest end-of-turn wait (1,200 ms): the first
+    // A gap longer than the longest end-of-turn wait (1,200 ms): the first
     // sentence is a turn of its own, and its reply is being written.
-    input.extend(silence(2_000));
-    input.extend(say(dir.path(), "b.wav", "He was fourteen and I keep looking for him in the garden."));
-    input.extend(silence(16_000));
-    let in_wav = dir.path().join("in.wav");
-    write_stereo_44k(&in_wav, &input);
+    let in_wav = two_utterances(dir.path(), "My dog died on Friday.", 2_000, "He was fourteen and I keep looking for him in the garden.", 16_000);
     let started = std::time::Instant::now();
     let cfg_arg = cfg.display().to_string();
     let (turns, stderr, code, _) = run_voice_llm(dir.path(), &in_wav, &["--llm", "openai", "--config", &cfg_arg], &[]);
