@@ -693,6 +693,191 @@ static REFLECTING_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::re(r"^\W*(?:it sounds like|sounds like|it seems|you(?:'ve| have) been|you said|you mentioned|you're saying|so you|thanks? (?:you )?for telling|you told me)\b")
 });
 
+// ---------------------------------------------------------- grounding ---
+
+/// Discourse words that carry nothing at the start of a clause.
+const OPENERS: &[&str] = &["oh", "ah", "aw", "well", "okay", "ok", "mm", "hmm", "yes", "yeah", "so", "and", "but", "alright", "now", "also"];
+
+/// What a listener may say of itself or of the telling, wherever the talk
+/// is: acknowledgements, its honest robot frame and limits, asking leave,
+/// wondering, naming how hard (or good) something sounds, reflection
+/// openers, greetings and farewells. Matched at the start of a clause; the
+/// rest of the clause must still be grounded.
+static LISTENER_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(&format!(
+        r"^(?:{})\b",
+        [
+            r"(?:i'?m|i am) (?:so |really |very |truly |deeply )?sorry(?: to hear(?: that| this| about)?| (?:that|this) (?:happened|is happening)| that| about| you(?:'re| are)| for what)?",
+            r"(?:i'?m|i am) (?:right |always )?here(?: for you| with you| to listen| and listening| if you (?:want|need|would like|'d like) to talk)?",
+            r"(?:i'?m|i am) listening|i hear you|i see|i understand|i get (?:it|that)",
+            r"(?:thank you|thanks)(?: so much)?(?: for (?:telling|sharing|trusting|saying|talking|letting)(?: me)?(?: (?:that|this|about|with))?)?",
+            r"(?:i'?m|i am) (?:so |really |very )?glad (?:you|we) (?:told|shared|said|mentioned|reached out|talked|felt able to|came|could talk|can talk|are talking|got to)(?: me| to me| about)?",
+            r"i can (?:only )?imagine",
+            r"my (?:deepest |sincere |heartfelt )?(?:condolences|sympathies)",
+            r"(?:i'?m|i am) (?:just |only |actually )?(?:a |an )?(?:robot|machine|ai)",
+            r"i (?:don'?t|do not|can'?t|cannot) (?:have (?:a |any |the )?(?:feelings|emotions|thoughts|body|friends|family|pets?|life|home|favou?rite|ability|experiences?|memories|opinions|advice|information)|feel|sleep|eat|drink|remember|experience|get (?:lonely|tired|hungry|sad|bored))",
+            r"(?:i'?m|i am) not (?:sure|able|a person|human|here to judge|a (?:doctor|nurse|therapist|counsell?or))",
+            r"i can'?t (?:be|give|tell|say|answer|replace|pretend|play|know|take the place)",
+            r"(?:can|may|could) i ask(?: you)?(?: about)?|would you like (?:me )?to|do you want (?:me )?to|would it help to",
+            r"i (?:wonder|'m wondering|am wondering|'m curious|am curious|'d like to (?:know|hear|understand)|'d love to hear)(?: about| if| whether| what| how)?",
+            r"(?:that|it|this) (?:sounds|must be|must have been|must feel|seems|is|'s|was|can be|feels)(?: like)?(?: (?:really|so|very|quite|incredibly|a bit|pretty|such|a|an))* (?:hard|difficult|tough|painful|heavy|lot|exhausting|frustrating|stressful|upsetting|scary|lonely|overwhelming|rough|unfair|confusing|hurtful|draining|relief|good|great|lovely|wonderful|exciting|nice|big|huge|important|understandable|worrying|sad|awful|terrible|horrible|humiliating|isolating|disappointing|embarrassing|infuriating|worrying|unsettling|hard thing|lot to (?:carry|deal with|handle|take in))",
+            r"(?:that|it) makes (?:a lot of |so much |total )?sense",
+            r"(?:it )?sounds like|it seems like|it seems|you(?:'re| are) saying|you said|you mentioned|what i'?m hearing is|if i understand",
+            r"(?:hello|hi|hey|good (?:morning|evening|night|afternoon)|goodbye|bye|take care|goodnight|welcome back)(?: there| for now| then| again)?",
+        ]
+        .join("|")
+    ))
+});
+
+/// Gladness is a listener's frame only right after good news (this turn):
+/// "I'm glad to hear that" after "the examiner said I didn't check my
+/// mirrors" is the small model's habit, not a reaction.
+static GLAD_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(
+        r"^(?:(?:i'?m|i am) (?:so |really |very )?(?:glad|happy|pleased)(?: to hear(?: that| it| about)?| for you| that| about)?|(?:that|it|this)(?:'s| is| sounds)(?: (?:so|really|such))? (?:great|wonderful|lovely|good|exciting)(?: news)?|congratulations|congrats|well done|good for you|how exciting|what (?:great|good|lovely|wonderful) news)\b",
+    )
+});
+
+/// Good news in words [`USER_GOOD_NEWS_RE`] leaves out.
+static GOOD_NEWS_MORE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[r"exciting|amazing|love|loved|lovely|fun|nice|yay|lol|haha|got (?:a|the|in|into)|made my (?:day|night|week)|kindest|best"])
+});
+
+/// Words of a reply that a listener may use about anything: how hard it
+/// sounds, asking for more, the time words of a question.
+const LISTENING_WORDS: &[&str] = &[
+    "more", "hardest", "important", "part", "kind", "long", "since", "lately", "else", "wish", "hope", "handle", "cope",
+    "carry", "deal", "experience", "situation", "stuff", "moment", "feeling", "happened", "happening", "happen", "going",
+    "doing", "through", "right", "now", "mind", "thoughts", "tonight", "morning", "evening", "anything", "someone",
+    "sound", "sounds", "seems", "okay", "worth", "about", "together", "talk", "talking", "share", "sharing", "listen",
+    "loss", "condolences", "sympathy",
+];
+
+/// Words a listener's open question may use about anything the person
+/// tells ("what happened next?", "how did you react?"): a question may
+/// carry one word of its own besides these.
+const QUESTION_WORDS: &[&str] = &[
+    "start", "started", "next", "respond", "responded", "react", "reacted", "say", "says", "manage", "managing", "notice",
+    "noticed", "keeps", "keeping", "taking", "difference", "first", "last", "prepare", "preparing", "weighing", "changed",
+    "change", "led", "expect", "plan", "helps", "matters", "usually", "often", "recently", "since", "before", "after",
+    "life", "people", "person", "anyone", "support", "best", "worst", "feel", "like", "wish", "hope", "need", "needs",
+];
+
+/// First-person words: the robot speaking of itself.
+const FIRST_PERSON: &[&str] = &["i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "myself", "we", "we're", "we've", "we'll", "us", "our", "ours"];
+
+/// Clauses of a reply sentence: split at commas, semicolons, colons,
+/// dashes and brackets.
+fn clauses(sentence: &str) -> Vec<String> {
+    sentence
+        .split([',', ';', ':', '(', ')', '–', '—'])
+        .flat_map(|c| c.split(" - "))
+        .map(|c| c.trim().to_string())
+        .filter(|c| c.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
+/// A clause without its leading discourse words, lower case, no end
+/// punctuation.
+fn bare_clause(clause: &str) -> String {
+    let lower = clause.to_lowercase().replace('’', "'");
+    let mut rest = lower.trim().trim_end_matches(['.', '!', '?', '"', '\'']).trim();
+    loop {
+        let first = rest.split_whitespace().next().unwrap_or("");
+        let word = first.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+        if !first.is_empty() && OPENERS.contains(&word) {
+            rest = rest[first.len()..].trim_start();
+        } else {
+            return rest.to_string();
+        }
+    }
+}
+
+/// A reply sentence that is one of the participant's own sentences said
+/// back unturned, as if it were the robot's ("That'll be four years in
+/// March.", "Margaret always made it and I've never got the amounts
+/// right"): at least four words, nearly all of them in one participant
+/// sentence in the same order, and no "you" to make it a reflection.
+fn parroted(sentence: &str, said: &[&str]) -> Option<String> {
+    let r = tokens(sentence);
+    if r.len() < 4 || r.iter().any(|w| matches!(w.as_str(), "you" | "you're" | "your" | "you've" | "you'd" | "you'll" | "yourself")) {
+        return None;
+    }
+    for t in said {
+        for ps in text::split_sentences(t) {
+            let p = tokens(&ps);
+            // Longest common subsequence of words.
+            let mut dp = vec![vec![0usize; p.len() + 1]; r.len() + 1];
+            for i in 0..r.len() {
+                for j in 0..p.len() {
+                    dp[i + 1][j + 1] = if r[i] == p[j] { dp[i][j] + 1 } else { dp[i][j + 1].max(dp[i + 1][j]) };
+                }
+            }
+            if dp[r.len()][p.len()] * 5 >= r.len() * 4 {
+                return Some(sentence.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// A sentence that is not something a listener can honestly say: in
+/// "strict" grounding (the embedded small model), every clause of a reply
+/// is a listener's frame (above) followed only by words the participant
+/// used, emotion words (judged by `attributed_emotion`) or a listener's
+/// words, and the robot says nothing of itself outside its frames.
+///
+/// Design: a small model's drafts fail in ways no list can enumerate ("I
+/// have one of my own that is about 10 years old", "you're asking for a
+/// refund of something donated to your garden", "(on the phone)"), so this
+/// check admits a closed set instead of rejecting an open one. Its cost is
+/// that a capable model's general remarks ("moving somewhere new can be
+/// isolating") are rejected too, which is why it is only on by default for
+/// the embedded model (`[validator] grounding`). Measured on replies of
+/// the embedded model labelled by someone who did not see the checks
+/// (README, `coherence-replay-*.jsonl`).
+pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
+    let said_words: Vec<String> = said.iter().flat_map(|t| tokens(t)).filter(|w| w.chars().any(char::is_alphanumeric)).collect();
+    let grounded = |w: &str| {
+        said_words.iter().any(|u| related(w, u))
+            || SUPPORT_WORDS.contains(&w)
+            || LISTENING_WORDS.contains(&w)
+            || lexicon::EMOTION_FORMS.iter().any(|f| f.form == w)
+    };
+    let good_news = said.last().is_some_and(|t| USER_GOOD_NEWS_RE.is_match(t) || GOOD_NEWS_MORE_RE.is_match(t));
+    for sentence in text::split_sentences(reply) {
+        let question = sentence.trim_end().ends_with('?');
+        if let Some(ev) = parroted(&sentence, said) {
+            return Some(ev);
+        }
+        for clause in clauses(&sentence) {
+            let mut rest = bare_clause(&clause);
+            loop {
+                let m = LISTENER_FRAME_RE.find(&rest).or_else(|| if good_news { GLAD_FRAME_RE.find(&rest) } else { None });
+                match m {
+                    Some(m) if m.end() > 0 => rest = bare_clause(&rest[m.end()..]),
+                    _ => break,
+                }
+            }
+            if rest.contains("have time") || rest.contains("have the time") {
+                return Some(clause);
+            }
+            let toks = tokens(&rest);
+            if toks.iter().any(|w| FIRST_PERSON.contains(&w.as_str())) {
+                return Some(clause);
+            }
+            let own = toks.iter().filter(|w| w.chars().any(char::is_alphabetic) && !STOPWORDS.contains(&w.as_str()) && !grounded(w));
+            // An open question claims nothing: it may bring one word of its
+            // own ("what keeps you awake?").
+            let allowed = if question { 1 } else { 0 };
+            if own.filter(|w| !(question && QUESTION_WORDS.contains(&w.as_str()))).count() > allowed {
+                return Some(clause);
+            }
+        }
+    }
+    None
+}
+
 // ------------------------------------------------------------ helpers ---
 
 /// First match of `re` in a sentence of `reply` that is not negated.
@@ -715,6 +900,56 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_grounding_admits_a_listener_saying_back_what_was_said() {
+        let said = ["I failed my driving test again, the examiner said I didn't check my mirrors."];
+        for r in [
+            "It sounds like you failed your driving test again. What has that been like for you?",
+            "I'm so sorry to hear that. That sounds really hard.",
+            "Thank you for telling me. What did the examiner say?",
+            "I'm a robot, so I don't have feelings like you do. How are you feeling about the test?",
+            "Oh, that's a lot to carry. What happened next?",
+        ] {
+            assert_eq!(ungrounded_evidence(r, &said), None, "{r}");
+        }
+    }
+
+    #[test]
+    fn strict_grounding_stops_what_the_robot_makes_up_about_itself_or_them() {
+        let said = ["I bought a new plant for my windowsill, it's a little cactus."];
+        for (r, ev) in [
+            ("I have one of my own that is about 10 years old.", "I have one of my own that is about 10 years old."),
+            ("I'm sorry to hear that. How have you been? (on the phone)", "on the phone"),
+            ("You're asking for a refund of something that has been donated to your garden!", "You're asking for a refund of something that has been donated to your garden!"),
+            ("You're beautiful, dear friend.", "You're beautiful"),
+            ("I'm not sure what to say, but I'll try.", "I'm not sure what to say"),
+        ] {
+            assert_eq!(ungrounded_evidence(r, &said).as_deref(), Some(ev), "{r}");
+        }
+    }
+
+    #[test]
+    fn a_question_may_bring_one_word_of_its_own_and_no_word_about_the_robot() {
+        let said = ["I can't sleep."];
+        assert_eq!(ungrounded_evidence("What keeps you awake?", &said), None);
+        assert!(ungrounded_evidence("What's the most interesting thing you've noticed this month or quarter?", &said).is_some());
+        assert!(ungrounded_evidence("Can I tell you about my trip?", &said).is_some());
+        assert_eq!(ungrounded_evidence("Can I ask what keeps you awake?", &said), None);
+    }
+
+    #[test]
+    fn gladness_is_a_frame_only_after_good_news() {
+        assert_eq!(ungrounded_evidence("I'm so glad to hear that!", &["I passed my driving test!"]), None);
+        assert!(ungrounded_evidence("I'm so glad to hear that!", &["The examiner said I didn't check my mirrors."]).is_some());
+    }
+
+    #[test]
+    fn the_participants_own_sentence_said_back_unturned_is_parroting() {
+        let said = ["My wife died four years ago. That'll be four years in March."];
+        assert!(ungrounded_evidence("That'll be four years in March.", &said).is_some());
+        assert_eq!(ungrounded_evidence("So it will be four years in March for you.", &said), None);
+    }
 
     #[test]
     fn gladness_after_distress_is_a_valence_mismatch() {

@@ -701,7 +701,7 @@ impl Engine {
             // (README), so the lexical measure decides.
             topic_similarity: None,
         };
-        let findings = validate(&input, &self.cfg.validator);
+        let findings = validate(&input, &self.cfg.validator.resolved(self.cfg.llm.mode == crate::config::LlmMode::Local));
         if findings.is_empty() {
             Ok(())
         } else {

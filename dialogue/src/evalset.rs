@@ -30,6 +30,21 @@ pub struct Item {
     /// The robot's recent replies.
     #[serde(default)]
     pub recent_replies: Vec<String>,
+    /// Replay sets: the turn's id (set, script, turn).
+    #[serde(default)]
+    pub id: String,
+    /// Replay sets: where the engine's reply came from ("llm", "reflect",
+    /// "rule"); only LLM replies go through the validator.
+    #[serde(default)]
+    pub source: String,
+    /// Replay sets: every problem the labeller saw (`expect` holds those
+    /// that are validator flags; "ignores_question" and "other_bad" are
+    /// not), or `["good"]`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Replay sets: the labeller's reason.
+    #[serde(default)]
+    pub note: String,
 }
 
 /// Parses a JSONL set; errors name the line.
@@ -258,4 +273,124 @@ impl EsconvReport {
         s.push_str(&format!("false flags (all but human_claim on Self-disclosure): {} ({:.1}%)\n", self.false_flagged, pct(self.false_flagged)));
         s
     }
+}
+
+/// Every flag the full validator raises on a reply (attunement and
+/// coherence checks), with `cfg` as given (its grounding is not resolved).
+pub fn validator_flags(cfg: &ValidatorConfig, user: &str, reply: &str, earlier_user: &[String], recent_replies: &[String]) -> Vec<Flag> {
+    let analysis = analyze(user, &ReasonerContext::default());
+    let input = ValidationInput {
+        reply,
+        user_text: user,
+        analysis: &analysis,
+        earlier_user_texts: earlier_user,
+        suggestions_allowed: false,
+        secret_phrases: &[],
+        recent_replies,
+        topic_similarity: None,
+    };
+    validate(&input, cfg).into_iter().map(|f| f.flag).collect()
+}
+
+/// A replay set scored with the whole validator: of the LLM's replies the
+/// labeller judged bad, how many any flag stops; of those judged good, how
+/// many a flag stops needlessly.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayReport {
+    /// LLM replies judged bad / stopped by a flag.
+    pub bad: u32,
+    /// See `bad`.
+    pub bad_caught: u32,
+    /// LLM replies judged good / stopped by a flag.
+    pub good: u32,
+    /// See `good`.
+    pub good_flagged: u32,
+    /// Per label: (LLM replies with it stopped, LLM replies with it).
+    pub per_label: BTreeMap<String, (u32, u32)>,
+    /// Per flag raised: LLM replies.
+    pub flags_raised: BTreeMap<&'static str, u32>,
+    /// Misses and needless stops, for reading.
+    pub errors: Vec<String>,
+}
+
+/// Scores the LLM replies of a replay set (items with `source == "llm"`).
+pub fn score_replay(items: &[Item], cfg: &ValidatorConfig) -> ReplayReport {
+    let mut r = ReplayReport::default();
+    for it in items.iter().filter(|i| i.source == "llm") {
+        let got = validator_flags(cfg, &it.user, &it.reply, &it.earlier_user, &it.recent_replies);
+        for f in &got {
+            *r.flags_raised.entry(f.as_str()).or_default() += 1;
+        }
+        let good = it.labels.is_empty() || it.labels.iter().all(|l| l == "good");
+        let stopped = !got.is_empty();
+        if good {
+            r.good += 1;
+            if stopped {
+                r.good_flagged += 1;
+                r.errors.push(format!("needless {:?} ({}): {:?}", got.iter().map(|f| f.as_str()).collect::<Vec<_>>(), it.id, it.reply));
+            }
+        } else {
+            r.bad += 1;
+            if stopped {
+                r.bad_caught += 1;
+            } else {
+                r.errors.push(format!("missed {:?} ({}): {:?}", it.labels, it.id, it.reply));
+            }
+            for l in &it.labels {
+                let e = r.per_label.entry(l.clone()).or_default();
+                e.1 += 1;
+                if stopped {
+                    e.0 += 1;
+                }
+            }
+        }
+    }
+    r
+}
+
+impl ReplayReport {
+    /// A printable table.
+    pub fn table(&self, title: &str) -> String {
+        let mut s = format!(
+            "{title}\nLLM replies judged bad stopped by a flag: {}/{} = {:.2}; judged good stopped: {}/{} = {:.2}\n",
+            self.bad_caught,
+            self.bad,
+            f64::from(self.bad_caught) / f64::from(self.bad.max(1)),
+            self.good_flagged,
+            self.good,
+            f64::from(self.good_flagged) / f64::from(self.good.max(1))
+        );
+        s.push_str(&format!("  {:<24}{:>9}{:>7}\n", "label", "stopped", "of"));
+        for (l, (c, n)) in &self.per_label {
+            s.push_str(&format!("  {:<24}{:>9}{:>7}\n", l, c, n));
+        }
+        s.push_str("  flags raised: ");
+        s.push_str(&self.flags_raised.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+        s.push('\n');
+        s
+    }
+}
+
+/// Share of ESConv human supporter turns that strict grounding alone would
+/// stop: what the check costs a capable speaker. Returns (stopped, rows,
+/// examples).
+pub fn esconv_ungrounded(text: &str) -> Result<(u32, u32, Vec<String>), String> {
+    let (mut n, mut stopped, mut ex) = (0u32, 0u32, Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: EsconvRow = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        let Some((user, earlier)) = row.context.split_last() else { continue };
+        let mut said: Vec<&str> = earlier.iter().map(String::as_str).collect();
+        said.push(user);
+        n += 1;
+        if let Some(ev) = crate::coherence::ungrounded_evidence(&row.response, &said) {
+            stopped += 1;
+            if ex.len() < 8 {
+                ex.push(format!("{ev:?} in {:?}", row.response));
+            }
+        }
+    }
+    Ok((stopped, n, ex))
 }

@@ -46,6 +46,9 @@ pub enum Flag {
     RoleClaim,
     /// A medication, a dose or a medical instruction.
     Medical,
+    /// Strict grounding (the embedded small model): a clause that is neither
+    /// a listener's frame nor made of the participant's own words.
+    Ungrounded,
 }
 
 impl Flag {
@@ -86,6 +89,7 @@ impl Flag {
             Flag::Degenerate => "degenerate",
             Flag::RoleClaim => "role_claim",
             Flag::Medical => "medical",
+            Flag::Ungrounded => "ungrounded",
         }
     }
 }
@@ -98,11 +102,41 @@ pub struct ValidatorConfig {
     pub max_words: u32,
     /// Longest acceptable reply, in sentences.
     pub max_sentences: u32,
+    /// Whether every clause of a reply must be a listener's frame or the
+    /// participant's own words (`ungrounded`). `auto` (the default) is
+    /// strict with the embedded model (`llm.mode = "local"`) and off with
+    /// the others; the engine resolves it (see [`ValidatorConfig::resolved`]).
+    pub grounding: Grounding,
+}
+
+/// `[validator] grounding`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Grounding {
+    /// Strict with the embedded small model, off with any other.
+    #[default]
+    Auto,
+    /// Every clause is a listener's frame or the participant's words.
+    Strict,
+    /// The other checks only.
+    Off,
 }
 
 impl Default for ValidatorConfig {
     fn default() -> Self {
-        Self { max_words: 70, max_sentences: 4 }
+        Self { max_words: 70, max_sentences: 4, grounding: Grounding::Auto }
+    }
+}
+
+impl ValidatorConfig {
+    /// The configuration with `grounding = "auto"` decided for the model in
+    /// use: strict for the embedded model, off otherwise.
+    pub fn resolved(&self, embedded_model: bool) -> ValidatorConfig {
+        let mut c = self.clone();
+        if c.grounding == Grounding::Auto {
+            c.grounding = if embedded_model { Grounding::Strict } else { Grounding::Off };
+        }
+        c
     }
 }
 
@@ -215,6 +249,17 @@ pub fn validate(input: &ValidationInput<'_>, cfg: &ValidatorConfig) -> Vec<Findi
         );
     }
     coherence_findings(input, &mut push);
+    if cfg.grounding == Grounding::Strict {
+        let mut said: Vec<&str> = input.earlier_user_texts.iter().map(String::as_str).collect();
+        said.push(input.user_text);
+        if let Some(ev) = coherence::ungrounded_evidence(reply, &said) {
+            push(
+                Flag::Ungrounded,
+                &ev,
+                "Say only a short reflection of the person's own words, a plain acknowledgement (\"That sounds hard.\"), or an open question about what they said. Say nothing about yourself and nothing they did not mention.",
+            );
+        }
+    }
     out
 }
 

@@ -63,7 +63,7 @@ fn exercise(text: &str, tracker: &mut CrisisTracker, state: &mut ReflectState) {
         let input = ValidationInput { reply: text, user_text: text, analysis: &a, earlier_user_texts: &earlier, suggestions_allowed: offered, secret_phrases: &secrets, recent_replies: &[], topic_similarity: None };
         let _ = validate(&input, &ValidatorConfig::default());
         let input = ValidationInput { reply: &reply, user_text: text, analysis: &a, earlier_user_texts: &earlier, suggestions_allowed: offered, secret_phrases: &[], recent_replies: &[], topic_similarity: None };
-        let _ = validate(&input, &ValidatorConfig { max_words: 0, max_sentences: 0 });
+        let _ = validate(&input, &ValidatorConfig { max_words: 0, max_sentences: 0, grounding: attune_dialogue::validator::Grounding::Strict });
     }
     let _ = code_reply(text);
     let _ = primary_strategy(text);
