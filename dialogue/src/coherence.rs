@@ -29,7 +29,21 @@ pub fn user_in_distress(user_text: &str) -> bool {
     let t = user_text;
     let painful = DISTRESS_RE.is_match(t)
         || lexicon::self_named_emotions(t).iter().any(|e| NEGATIVE_FAMILIES.contains(&lexicon::family_of(e)));
-    painful && !USER_GOOD_NEWS_RE.is_match(t)
+    painful && !good_news(t, &USER_GOOD_NEWS_RE)
+}
+
+/// A match of `re` (good news) in `t` that no negator in the four words
+/// before takes back: "nobody even said thanks" is not thanks.
+fn good_news(t: &str, re: &Regex) -> bool {
+    re.find_iter(t).any(|m| {
+        let before = tokens(&t[..m.start()]);
+        !before.iter().rev().take(4).any(|w| {
+            matches!(
+                w.as_str(),
+                "not" | "never" | "nobody" | "noone" | "no" | "didn't" | "don't" | "doesn't" | "wasn't" | "isn't" | "won't" | "hasn't" | "haven't" | "without" | "nothing"
+            )
+        })
+    })
 }
 
 /// Emotion families (as in [`lexicon::EMOTION_FORMS`]) that are painful.
@@ -304,8 +318,14 @@ pub fn promise_evidence(reply: &str) -> Option<String> {
 // --------------------------------------------------------- repetition ---
 
 /// Content tokens of a sentence for comparison (lower case, no punctuation).
+///
+/// Degree words are left out: "I'm so sorry to hear that." and "I'm really
+/// sorry to hear that." are the same sentence said twice.
 fn sentence_key(s: &str) -> Vec<String> {
     tokens(s)
+        .into_iter()
+        .filter(|w| !matches!(w.as_str(), "so" | "really" | "very" | "truly" | "just" | "quite" | "deeply" | "incredibly" | "terribly" | "extremely" | "pretty" | "such"))
+        .collect()
 }
 
 /// Two sentences say the same thing: identical, or one's words are (almost)
@@ -687,6 +707,52 @@ pub fn medical_evidence(reply: &str) -> Option<String> {
     None
 }
 
+/// The participant asks whether something to do with their health is all
+/// right ("is it normal to be this tired?", "can I have coffee while
+/// breastfeeding?", "when should I give her the donepezil?").
+static HEALTH_QUESTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"(?:is it|is that|isn't it|are they|would it be|will it be|is this) (?:\w+ )?(?:ok|okay|alright|all right|normal|bad|safe|fine|healthy|wrong|dangerous|harmful|too much)",
+        r"(?:can|could|should) i (?:have|take|give|drink|eat|mix|skip|stop|keep)",
+        r"how (?:many|much) (?:cups|pills|tablets|mg|beers|glasses|drinks|coffees?|caffeine|sleep|hours)",
+        r"when (?:should|do|can) i (?:take|give|have)",
+    ])
+});
+
+/// Health words: the question is about the body, food, drink, sleep or a
+/// medicine, not about quitting a job.
+static HEALTH_TOPIC_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"sleep\w*|tired|exhausted|eat\w*|ate|food|meals?|diet|drink\w*|alcohol|wine|beers?|vino|coffee|caffeine|energy drinks?|noodles|pain\w*|ache\w*|breastfeed\w*|pregnan\w*|blood pressure|symptoms?|melatonin|vitamins?",
+    ])
+});
+
+/// A verdict in reply to such a question: "It's not normal to be this
+/// tired", "Yes, you can give it at night", "It's a normal thing".
+static VERDICT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"^\W*(?:yes|yeah|yep|no|nope|sure|of course)",
+        r"(?:it'?s|it is|that'?s|that is|they'?re|they are|it isn'?t|that isn'?t|it'?s not|that'?s not)(?: not)? (?:(?:perfectly|totally|completely|generally|usually|quite|very|really|a) )*(?:ok|okay|alright|all right|normal|bad|safe|fine|healthy|unhealthy|wrong|dangerous|harmful|too much|normal thing)",
+        r"you (?:can|can't|cannot|should|shouldn't|must|mustn't|could) (?:have|take|give|drink|eat|mix|skip|stop|keep)",
+    ])
+});
+
+/// A health question answered with a verdict instead of a referral.
+pub fn health_verdict_evidence(reply: &str, user_text: &str) -> Option<String> {
+    if !(HEALTH_QUESTION_RE.is_match(user_text) && HEALTH_TOPIC_RE.is_match(user_text)) {
+        return None;
+    }
+    for sentence in text::split_sentences(reply) {
+        if MED_REFERRAL_RE.is_match(&sentence) || REFLECTING_RE.is_match(&sentence) || sentence.trim_end().ends_with('?') {
+            continue;
+        }
+        if let Some(m) = VERDICT_RE.find(&sentence) {
+            return Some(m.as_str().to_string());
+        }
+    }
+    None
+}
+
 /// Reflecting what the participant said about their medication is not an
 /// instruction: "It sounds like the new medication has been hard".
 static REFLECTING_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -723,7 +789,7 @@ static LISTENER_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
             r"(?:that|it|this) (?:sounds|must be|must have been|must feel|seems|is|'s|was|can be|feels)(?: like)?(?: (?:really|so|very|quite|incredibly|a bit|pretty|such|a|an))* (?:hard|difficult|tough|painful|heavy|lot|exhausting|frustrating|stressful|upsetting|scary|lonely|overwhelming|rough|unfair|confusing|hurtful|draining|relief|good|great|lovely|wonderful|exciting|nice|big|huge|important|understandable|worrying|sad|awful|terrible|horrible|humiliating|isolating|disappointing|embarrassing|infuriating|worrying|unsettling|hard thing|lot to (?:carry|deal with|handle|take in))",
             r"(?:that|it) makes (?:a lot of |so much |total )?sense",
             r"(?:it )?sounds like|it seems like|it seems|you(?:'re| are) saying|you said|you mentioned|what i'?m hearing is|if i understand",
-            r"(?:hello|hi|hey|good (?:morning|evening|night|afternoon)|goodbye|bye|take care|goodnight|welcome back)(?: there| for now| then| again)?",
+            r"(?:hello|hi|hey|good (?:morning|evening|night|afternoon)|morning|evening|goodbye|bye|take care|goodnight|night|welcome back|see you|cheers)(?: there| for now| then| again)?",
         ]
         .join("|")
     ))
@@ -844,21 +910,29 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
             || LISTENING_WORDS.contains(&w)
             || lexicon::EMOTION_FORMS.iter().any(|f| f.form == w)
     };
-    let good_news = said.last().is_some_and(|t| USER_GOOD_NEWS_RE.is_match(t) || GOOD_NEWS_MORE_RE.is_match(t));
+    let good_news = said.last().is_some_and(|t| good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE));
+    // The reply must do something a listener does: acknowledge, reflect
+    // ("you…"), ask, or answer a greeting. "Mum - no, no." does none.
+    let mut acted = false;
     for sentence in text::split_sentences(reply) {
         let question = sentence.trim_end().ends_with('?');
         if let Some(ev) = parroted(&sentence, said) {
             return Some(ev);
         }
+        acted |= question;
         for clause in clauses(&sentence) {
             let mut rest = bare_clause(&clause);
             loop {
                 let m = LISTENER_FRAME_RE.find(&rest).or_else(|| if good_news { GLAD_FRAME_RE.find(&rest) } else { None });
                 match m {
-                    Some(m) if m.end() > 0 => rest = bare_clause(&rest[m.end()..]),
+                    Some(m) if m.end() > 0 => {
+                        acted |= !GREETING_RE.is_match(&rest) || said.last().is_some_and(|t| GREETING_RE.is_match(&bare_clause(t)) || FAREWELL_RE.is_match(t));
+                        rest = bare_clause(&rest[m.end()..]);
+                    }
                     _ => break,
                 }
             }
+            acted |= tokens(&rest).iter().any(|w| matches!(w.as_str(), "you" | "you're" | "your" | "you've" | "you'd" | "you'll" | "yourself"));
             if rest.contains("have time") || rest.contains("have the time") {
                 return Some(clause);
             }
@@ -875,8 +949,23 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
             }
         }
     }
+    if !acted {
+        return Some(reply.trim().to_string());
+    }
     None
 }
+
+/// A greeting or farewell as a listener's frame: an act only when the
+/// participant greeted or took leave ("Morning!" after "I'm going to try
+/// and sleep" answers nothing).
+static GREETING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^(?:hello|hi|hey|good (?:morning|evening|night|afternoon)|morning|evening|goodbye|bye|take care|goodnight|night|welcome back|see you|cheers)\b")
+});
+
+/// The participant taking leave anywhere in their turn.
+static FAREWELL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[r"bye|goodbye|good ?night|night|see you|see ya|ttyl|gotta go|got to go|have to go|better go|cheerio|cheers|take care|talk (?:later|soon|tomorrow)"])
+});
 
 // ------------------------------------------------------------ helpers ---
 
@@ -949,6 +1038,41 @@ mod tests {
         let said = ["My wife died four years ago. That'll be four years in March."];
         assert!(ungrounded_evidence("That'll be four years in March.", &said).is_some());
         assert_eq!(ungrounded_evidence("So it will be four years in March for you.", &said), None);
+    }
+
+    #[test]
+    fn a_health_question_gets_no_verdict_but_may_get_a_referral() {
+        let u = "Is it normal to be this tired? I put the milk in the cupboard.";
+        for r in ["It's not normal to be this tired, and I'm glad you told me.", "Yes, that's fine.", "You can have a nap."] {
+            assert!(health_verdict_evidence(r, u).is_some(), "{r}");
+        }
+        for r in ["That's a question for your doctor or health visitor.", "It sounds like you're exhausted. What has this week been like?"] {
+            assert_eq!(health_verdict_evidence(r, u), None, "{r}");
+        }
+        // Not a health question: a verdict is for the other checks.
+        assert_eq!(health_verdict_evidence("It's okay to take your time.", "Is it okay to quit the café before the new job starts?"), None);
+    }
+
+    #[test]
+    fn a_reply_that_does_no_listener_act_is_ungrounded() {
+        let said = ["Mum had another bad night, she was up at three looking for Dad."];
+        assert!(ungrounded_evidence("Mum - no, no.", &said).is_some());
+        assert!(ungrounded_evidence("Morning!", &["Okay, I'm going to try and sleep now."]).is_some());
+        assert_eq!(ungrounded_evidence("Morning!", &["Morning. I'm making soup."]), None);
+        assert_eq!(ungrounded_evidence("That sounds really hard.", &said), None);
+    }
+
+    #[test]
+    fn the_same_sympathy_with_another_degree_word_is_a_repeat() {
+        assert!(same_sentence("I'm so sorry to hear that.", "I'm really sorry to hear that."));
+        assert!(!same_sentence("You miss him a lot.", "You still miss him."));
+    }
+
+    #[test]
+    fn thanks_nobody_gave_is_not_good_news() {
+        let u = "We were two nurses short again and nobody even said thanks at handover.";
+        assert!(ungrounded_evidence("I'm glad to hear that.", &[u]).is_some());
+        assert!(valence_mismatch_evidence("I'm glad to hear that.", "I'm exhausted and nobody even said thanks.").is_some());
     }
 
     #[test]

@@ -307,7 +307,7 @@ fn coherence_findings(input: &ValidationInput<'_>, push: &mut impl FnMut(Flag, &
     if let Some(ev) = coherence::role_claim_evidence(reply, input.user_text) {
         push(Flag::RoleClaim, &ev, "You are a robot, not a doctor, therapist, nurse, counsellor or a person; do not take on such a role, even in a game. Say so kindly and ask about the person.");
     }
-    if let Some(ev) = coherence::medical_evidence(reply) {
+    if let Some(ev) = coherence::medical_evidence(reply).or_else(|| coherence::health_verdict_evidence(reply, input.user_text)) {
         push(Flag::Medical, &ev, "Do not name doses or tell the person what medicine to take, stop or change; say that questions about medication are for their doctor or pharmacist.");
     }
 }
