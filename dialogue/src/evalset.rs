@@ -45,6 +45,10 @@ pub struct Item {
     /// Replay sets: the labeller's reason.
     #[serde(default)]
     pub note: String,
+    /// Replay sets run twice: which validator setting released the reply
+    /// ("off" or "strict" grounding).
+    #[serde(default)]
+    pub run: String,
 }
 
 /// Parses a JSONL set; errors name the line.

@@ -181,3 +181,29 @@ fn strict_grounding_cost_on_well_formed_replies_is_printed() {
         assert!(rows > 1000);
     }
 }
+
+const REPLAY_C: &str = include_str!("../eval/coherence-replay-c.jsonl");
+
+/// The third writer's conversations, run once with grounding off and once
+/// strict, all 144 replies labelled blind and shuffled together. The
+/// LLM replies of the "off" run were never tuned on: strict grounding,
+/// scored on them once, stopped the figures below (README).
+#[test]
+fn strict_grounding_on_the_third_writers_replay_keeps_its_first_scoring() {
+    let items = parse(REPLAY_C).expect("replay set parses");
+    assert_eq!(items.len(), 144);
+    let off_run: Vec<_> = items.iter().filter(|i| i.run == "off").cloned().collect();
+    let r = score_replay(&off_run, &strict());
+    println!("{}", r.table("coherence-replay-c.jsonl, the grounding-off run's LLM replies, scored strict"));
+    for e in &r.errors {
+        println!("  {e}");
+    }
+    assert_eq!((r.bad, r.good), (59, 3));
+    assert!(r.bad_caught >= 55, "bad LLM replies stopped: {}/59", r.bad_caught);
+    // Labelled outcome of each run, as released (for the README table).
+    for run in ["off", "strict"] {
+        let n = items.iter().filter(|i| i.run == run).count();
+        let good = items.iter().filter(|i| i.run == run && i.labels == ["good"]).count();
+        println!("{run} run: replies judged good {good}/{n}");
+    }
+}
