@@ -85,7 +85,8 @@ pub fn analyze(text: &str, ctx: &ReasonerContext) -> Analysis {
 
     // A closing is a short turn, or a longer thank-you that ends in a farewell.
     let last_sentence = crate::text::split_sentences(trimmed).pop().unwrap_or_default();
-    let closing = CLOSING_RE.is_match(trimmed) && (words.len() <= 14 || (words.len() <= 30 && CLOSING_RE.is_match(&last_sentence)));
+    let leaving = |t: &str| CLOSING_RE.is_match(t) || LEAVING_AT_END_RE.is_match(t);
+    let closing = leaving(trimmed) && (words.len() <= 14 || (words.len() <= 30 && leaving(&last_sentence)));
     let user_act = if closing && emotions.is_empty() && !risk_cue {
         UserAct::Closing
     } else if risk_cue {
@@ -211,6 +212,10 @@ static CLOSING_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"see (?:you|ya)(?: later| soon| tomorrow| next time)?",
         r"talk (?:to you )?(?:later|soon|tomorrow)",
         r"(?:got|gotta|have|need) to go",
+        r"gotta go|must dash|laters",
+        r"(?:cheers|thanks|ta)(?: for (?:listening|the chat|talking|that|everything))?[.,!]* (?:good ?)?night",
+        r"cheers for (?:listening|the chat|talking|everything)",
+        r"night night|nighty night",
         r"i(?:'m| am) (?:leaving|off|done for (?:today|now|tonight)|heading out)",
         r"that'?s all(?: for (?:today|now))?",
         r"ttyl|cya|farewell|take care",
@@ -222,6 +227,11 @@ static CLOSING_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"thanks?(?: you)?(?: so much| a lot| again)? for (?:listening|talking|your help|the help|helping|your time|the chat|the talk|chatting|everything)",
     ])
 });
+
+/// "I'd better go up." at the end of a turn (not "I'd better go and see a
+/// doctor").
+static LEAVING_AT_END_RE: LazyLock<Regex> =
+    LazyLock::new(|| lexicon::re(r"\b(?:i'?d|i|we'?d) better (?:go|get going|be off|head off)(?: now| up| in| off| home| to bed| back)?\W*$"));
 
 static GREETING_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::any_of(&[
@@ -351,8 +361,11 @@ mod tests {
 
     #[test]
     fn goodbye_is_a_closing() {
-        for t in ["ok bye", "Thanks, I have to go now. See you tomorrow!", "good night"] {
+        for t in ["ok bye", "Thanks, I have to go now. See you tomorrow!", "good night", "hes stirring. gotta go, thanks", "Right, cheers. Night.", "anyway cheers. laters", "I can hear her moving about, I'd better go up."] {
             assert_eq!(a(t).user_act, UserAct::Closing, "{t}");
+        }
+        for t in ["I'd better go and see a doctor about my back.", "Last night was awful."] {
+            assert_ne!(a(t).user_act, UserAct::Closing, "{t}");
         }
     }
 
