@@ -737,9 +737,15 @@ static VERDICT_RE: LazyLock<Regex> = LazyLock::new(|| {
     ])
 });
 
+/// The participant asks about their health, food, drink, sleep or a
+/// medicine.
+pub fn is_health_question(user_text: &str) -> bool {
+    HEALTH_QUESTION_RE.is_match(user_text) && HEALTH_TOPIC_RE.is_match(user_text)
+}
+
 /// A health question answered with a verdict instead of a referral.
 pub fn health_verdict_evidence(reply: &str, user_text: &str) -> Option<String> {
-    if !(HEALTH_QUESTION_RE.is_match(user_text) && HEALTH_TOPIC_RE.is_match(user_text)) {
+    if !is_health_question(user_text) {
         return None;
     }
     for sentence in text::split_sentences(reply) {
@@ -793,6 +799,11 @@ static LISTENER_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
         ]
         .join("|")
     ))
+});
+
+/// A statement with a tag: "…, aren't you?", "…, isn't it?", "…, right?".
+static TAG_QUESTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r",\s*(?:(?:aren't|isn't|don't|doesn't|didn't|won't|wouldn't|can't|haven't|hasn't|weren't|wasn't|are|is|do|does|did|have|has) (?:you|it|they|we|he|she|that|there)|right|eh|yeah|no)\W*$")
 });
 
 /// Gladness is a listener's frame only right after good news (this turn):
@@ -915,7 +926,8 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     // ("you…"), ask, or answer a greeting. "Mum - no, no." does none.
     let mut acted = false;
     for sentence in text::split_sentences(reply) {
-        let question = sentence.trim_end().ends_with('?');
+        // A tag question ("You're brave, aren't you?") is a statement.
+        let question = sentence.trim_end().ends_with('?') && !TAG_QUESTION_RE.is_match(&sentence);
         if let Some(ev) = parroted(&sentence, said) {
             return Some(ev);
         }
@@ -1066,6 +1078,13 @@ mod tests {
     fn the_same_sympathy_with_another_degree_word_is_a_repeat() {
         assert!(same_sentence("I'm so sorry to hear that.", "I'm really sorry to hear that."));
         assert!(!same_sentence("You miss him a lot.", "You still miss him."));
+    }
+
+    #[test]
+    fn a_tag_question_is_a_statement_and_gets_no_question_allowance() {
+        let said = ["Is a glass of wine every evening too much, at my age?"];
+        assert!(ungrounded_evidence("You're brave, aren't you?", &said).is_some());
+        assert_eq!(ungrounded_evidence("What's your evening like?", &said), None);
     }
 
     #[test]

@@ -57,6 +57,11 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
     if risk > crate::crisis::Risk::None {
         return pick(RISK_REPLIES, n).to_string();
     }
+    // A question about their health, food, drink, sleep or a medicine gets
+    // a referral, never a verdict and never a question that ignores it.
+    if a.user_act != UserAct::Closing && crate::coherence::is_health_question(text) {
+        return pick(HEALTH_REPLIES, n).to_string();
+    }
     match a.user_act {
         UserAct::Empty => pick(EMPTY_REPLIES, n).to_string(),
         UserAct::Closing => pick(CLOSING_REPLIES, n).to_string(),
@@ -311,6 +316,12 @@ const CLOSING_REPLIES: &[&str] = &[
     "Thanks for sharing your time with me. Goodbye for now.",
 ];
 
+const HEALTH_REPLIES: &[&str] = &[
+    "That's a question for your doctor, nurse or pharmacist; I'm a robot and can't advise on health. How has it been for you?",
+    "I can't advise on health questions, so that one is best asked of your doctor or pharmacist. What's been on your mind about it?",
+    "That's one for your doctor or pharmacist, not for me. I'm happy to listen, though: how are you doing with it?",
+];
+
 const QUESTION_REPLIES: &[&str] = &[
     "That's a fair question. I'm a robot, so I can only answer as one, and I'm here to listen. What made you think of it?",
     "I'm a robot, and I don't have a life like yours to draw on. What's been on your mind?",
@@ -369,6 +380,17 @@ mod tests {
         assert!(crate::text::split_sentences(&r).len() <= 3, "too many sentences: {r:?}");
         assert!(r.ends_with('?') || a.user_act == UserAct::Closing, "no question: {r:?}");
         r
+    }
+
+    #[test]
+    fn a_health_question_gets_a_referral_that_passes_the_validator() {
+        for (i, t) in ["Can I have coffee while breastfeeding? How many cups is okay?", "is it bad i basically live on red bull and meal deals", "Should I take my blood pressure tablet with food or without?"].iter().enumerate() {
+            let r = check(t, false, i as u64);
+            assert!(r.contains("doctor"), "{t:?} -> {r:?}");
+        }
+        // Not about health: the usual reply.
+        let r = check("Is it okay to quit the café before the new job starts?", false, 0);
+        assert!(!r.contains("doctor"), "{r:?}");
     }
 
     #[test]
