@@ -921,7 +921,8 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
             || LISTENING_WORDS.contains(&w)
             || lexicon::EMOTION_FORMS.iter().any(|f| f.form == w)
     };
-    let good_news = said.last().is_some_and(|t| good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE));
+    let after_good_news = said.last().is_some_and(|t| good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE));
+    let they_greeted_or_left = said.last().is_some_and(|t| GREETING_RE.is_match(&bare_clause(t)) || FAREWELL_RE.is_match(t));
     // The reply must do something a listener does: acknowledge, reflect
     // ("you…"), ask, or answer a greeting. "Mum - no, no." does none.
     let mut acted = false;
@@ -935,10 +936,10 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
         for clause in clauses(&sentence) {
             let mut rest = bare_clause(&clause);
             loop {
-                let m = LISTENER_FRAME_RE.find(&rest).or_else(|| if good_news { GLAD_FRAME_RE.find(&rest) } else { None });
+                let m = LISTENER_FRAME_RE.find(&rest).or_else(|| if after_good_news { GLAD_FRAME_RE.find(&rest) } else { None });
                 match m {
                     Some(m) if m.end() > 0 => {
-                        acted |= !GREETING_RE.is_match(&rest) || said.last().is_some_and(|t| GREETING_RE.is_match(&bare_clause(t)) || FAREWELL_RE.is_match(t));
+                        acted |= !GREETING_RE.is_match(&rest) || they_greeted_or_left;
                         rest = bare_clause(&rest[m.end()..]);
                     }
                     _ => break,

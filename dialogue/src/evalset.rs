@@ -72,6 +72,17 @@ pub fn coherence_flags(user: &str, reply: &str, earlier_user: &[String], recent_
 /// the engine does when the semantic layer is loaded).
 pub fn coherence_flags_with(embedder: Option<&crate::embed::Embedder>, user: &str, reply: &str, earlier_user: &[String], recent_replies: &[String]) -> Vec<Flag> {
     let topic_similarity = embedder.and_then(|e| crate::coherence::topic_similarity(e, reply, &topic_texts(user, earlier_user)));
+    let mut flags: Vec<Flag> = flags_of(&ValidatorConfig::default(), topic_similarity, user, reply, earlier_user, recent_replies)
+        .into_iter()
+        .filter(|f| Flag::COHERENCE.contains(f))
+        .collect();
+    flags.dedup();
+    flags
+}
+
+/// The validator run on one labelled turn (the reasoner's reading of the
+/// participant's turn, no suggestions allowed, no secrets): every flag.
+fn flags_of(cfg: &ValidatorConfig, topic_similarity: Option<f32>, user: &str, reply: &str, earlier_user: &[String], recent_replies: &[String]) -> Vec<Flag> {
     let analysis = analyze(user, &ReasonerContext::default());
     let input = ValidationInput {
         reply,
@@ -83,9 +94,7 @@ pub fn coherence_flags_with(embedder: Option<&crate::embed::Embedder>, user: &st
         recent_replies,
         topic_similarity,
     };
-    let mut flags: Vec<Flag> = validate(&input, &ValidatorConfig::default()).into_iter().map(|f| f.flag).filter(|f| Flag::COHERENCE.contains(f)).collect();
-    flags.dedup();
-    flags
+    validate(&input, cfg).into_iter().map(|f| f.flag).collect()
 }
 
 /// Counts for one flag.
@@ -206,6 +215,17 @@ struct EsconvRow {
     strategy: String,
 }
 
+/// The rows of ESConv dev JSONL (blank lines skipped); errors name the line.
+fn esconv_rows(text: &str) -> Result<Vec<EsconvRow>, String> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.trim().is_empty() {
+            rows.push(serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?);
+        }
+    }
+    Ok(rows)
+}
+
 /// False flags on human supporter turns.
 #[derive(Debug, Default)]
 pub struct EsconvReport {
@@ -236,11 +256,7 @@ pub fn esconv(text: &str) -> Result<EsconvReport, String> {
 /// The same, with the embedder deciding `off_topic` when given.
 pub fn esconv_with(embedder: Option<&crate::embed::Embedder>, text: &str) -> Result<EsconvReport, String> {
     let mut r = EsconvReport::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: EsconvRow = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+    for row in esconv_rows(text)? {
         let Some((user, earlier)) = row.context.split_last() else { continue };
         let recent: Vec<String> = earlier.last().cloned().into_iter().collect();
         let flags = coherence_flags_with(embedder, user, &row.response, earlier, &recent);
@@ -282,18 +298,7 @@ impl EsconvReport {
 /// Every flag the full validator raises on a reply (attunement and
 /// coherence checks), with `cfg` as given (its grounding is not resolved).
 pub fn validator_flags(cfg: &ValidatorConfig, user: &str, reply: &str, earlier_user: &[String], recent_replies: &[String]) -> Vec<Flag> {
-    let analysis = analyze(user, &ReasonerContext::default());
-    let input = ValidationInput {
-        reply,
-        user_text: user,
-        analysis: &analysis,
-        earlier_user_texts: earlier_user,
-        suggestions_allowed: false,
-        secret_phrases: &[],
-        recent_replies,
-        topic_similarity: None,
-    };
-    validate(&input, cfg).into_iter().map(|f| f.flag).collect()
+    flags_of(cfg, None, user, reply, earlier_user, recent_replies)
 }
 
 /// A replay set scored with the whole validator: of the LLM's replies the
@@ -380,11 +385,7 @@ impl ReplayReport {
 /// examples).
 pub fn esconv_ungrounded(text: &str) -> Result<(u32, u32, Vec<String>), String> {
     let (mut n, mut stopped, mut ex) = (0u32, 0u32, Vec::new());
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: EsconvRow = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+    for row in esconv_rows(text)? {
         let Some((user, earlier)) = row.context.split_last() else { continue };
         let mut said: Vec<&str> = earlier.iter().map(String::as_str).collect();
         said.push(user);

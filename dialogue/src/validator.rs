@@ -248,18 +248,7 @@ pub fn validate(input: &ValidationInput<'_>, cfg: &ValidatorConfig) -> Vec<Findi
             "Keep kind boundaries: no promises to always be there, no exclusive attachment, encourage the person's human connections, no diagnoses or medication advice.",
         );
     }
-    coherence_findings(input, &mut push);
-    if cfg.grounding == Grounding::Strict {
-        let mut said: Vec<&str> = input.earlier_user_texts.iter().map(String::as_str).collect();
-        said.push(input.user_text);
-        if let Some(ev) = coherence::ungrounded_evidence(reply, &said) {
-            push(
-                Flag::Ungrounded,
-                &ev,
-                "Say only a short reflection of the person's own words, a plain acknowledgement (\"That sounds hard.\"), or an open question about what they said. Say nothing about yourself and nothing they did not mention.",
-            );
-        }
-    }
+    coherence_findings(input, cfg.grounding, &mut push);
     out
 }
 
@@ -275,7 +264,7 @@ pub fn topic_texts<'a>(user: &'a str, earlier_user: &'a [String]) -> Vec<&'a str
 }
 
 /// The coherence and honesty checks ([`crate::coherence`]).
-fn coherence_findings(input: &ValidationInput<'_>, push: &mut impl FnMut(Flag, &str, &str)) {
+fn coherence_findings(input: &ValidationInput<'_>, grounding: Grounding, push: &mut impl FnMut(Flag, &str, &str)) {
     let reply = input.reply.trim();
     let mut said: Vec<&str> = input.earlier_user_texts.iter().map(String::as_str).collect();
     said.push(input.user_text);
@@ -309,6 +298,15 @@ fn coherence_findings(input: &ValidationInput<'_>, push: &mut impl FnMut(Flag, &
     }
     if let Some(ev) = coherence::medical_evidence(reply).or_else(|| coherence::health_verdict_evidence(reply, input.user_text)) {
         push(Flag::Medical, &ev, "Do not name doses or tell the person what medicine to take, stop or change; say that questions about medication are for their doctor or pharmacist.");
+    }
+    if grounding == Grounding::Strict {
+        if let Some(ev) = coherence::ungrounded_evidence(reply, &said) {
+            push(
+                Flag::Ungrounded,
+                &ev,
+                "Say only a short reflection of the person's own words, a plain acknowledgement (\"That sounds hard.\"), or an open question about what they said. Say nothing about yourself and nothing they did not mention.",
+            );
+        }
     }
 }
 
