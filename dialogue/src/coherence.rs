@@ -126,6 +126,7 @@ static CONDOLENCE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"sorry (?:that )?(?:he|she|they|it)(?: passed| died|(?: is|'s| are|'re) gone|(?: is|'s| are|'re) no longer)",
         r"(?:he|she|they)(?:'s| is|'re| are) in a better place",
         r"losing (?:someone|a loved one|a (?:parent|friend|pet)) is (?:never easy|so hard|hard|painful)",
+        r"(?:have|having|you've|you) lost (?:someone|a loved one|him|her|them)",
         r"grief is (?:hard|painful|never easy|a process)",
         r"(?:your|the) grief",
     ])
@@ -915,11 +916,15 @@ fn parroted(sentence: &str, said: &[&str]) -> Option<String> {
 /// (README, `coherence-replay-*.jsonl`).
 pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     let said_words: Vec<String> = said.iter().flat_map(|t| tokens(t)).filter(|w| w.chars().any(char::is_alphanumeric)).collect();
-    let grounded = |w: &str| {
+    // An emotion word grounds a clause only when the clause is about the
+    // participant ("you're feeling lonely", judged by `attributed_emotion`):
+    // "I'm sorry for the confusion" after "It's raining" names a feeling
+    // nobody had.
+    let grounded = |w: &str, about_them: bool| {
         said_words.iter().any(|u| related(w, u))
             || SUPPORT_WORDS.contains(&w)
             || LISTENING_WORDS.contains(&w)
-            || lexicon::EMOTION_FORMS.iter().any(|f| f.form == w)
+            || (about_them && lexicon::EMOTION_FORMS.iter().any(|f| f.form == w))
     };
     let after_good_news = said.last().is_some_and(|t| good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE));
     let they_greeted_or_left = said.last().is_some_and(|t| GREETING_RE.is_match(&bare_clause(t)) || FAREWELL_RE.is_match(t));
@@ -935,29 +940,49 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
         acted |= question;
         for clause in clauses(&sentence) {
             let mut rest = bare_clause(&clause);
+            let mut unsure = false;
             loop {
                 let m = LISTENER_FRAME_RE.find(&rest).or_else(|| if after_good_news { GLAD_FRAME_RE.find(&rest) } else { None });
                 match m {
                     Some(m) if m.end() > 0 => {
-                        acted |= !GREETING_RE.is_match(&rest) || they_greeted_or_left;
-                        rest = bare_clause(&rest[m.end()..]);
+                        let frame = m.as_str();
+                        // "I'm not sure what you're talking about" does no
+                        // listener's act unless it asks.
+                        let doubt = UNSURE_FRAME_RE.is_match(frame);
+                        unsure |= doubt;
+                        // Sympathy answers no greeting or goodbye ("I'm
+                        // sorry." to "Right, cheers. Night.").
+                        let sympathy = SYMPATHY_FRAME_RE.is_match(frame);
+                        acted |= (!GREETING_RE.is_match(&rest) || they_greeted_or_left) && !doubt && !(sympathy && they_greeted_or_left);
+                        let after = bare_clause(&rest[m.end()..]);
+                        // The robot is a listener: it never says it cannot
+                        // listen ("I don't have the ability to listen").
+                        if NEGATING_FRAME_RE.is_match(frame) && LISTENER_ACT_RE.is_match(&after) {
+                            return Some(clause);
+                        }
+                        rest = after;
                     }
                     _ => break,
                 }
             }
-            acted |= tokens(&rest).iter().any(|w| matches!(w.as_str(), "you" | "you're" | "your" | "you've" | "you'd" | "you'll" | "yourself"));
+            let toks = tokens(&rest);
+            let about_them = toks.iter().any(|w| matches!(w.as_str(), "you" | "you're" | "your" | "you've" | "you'd" | "you'll" | "yourself"));
+            acted |= about_them && (question || !unsure);
             if rest.contains("have time") || rest.contains("have the time") {
                 return Some(clause);
             }
-            let toks = tokens(&rest);
             if toks.iter().any(|w| FIRST_PERSON.contains(&w.as_str())) {
                 return Some(clause);
             }
-            let own = toks.iter().filter(|w| w.chars().any(char::is_alphabetic) && !STOPWORDS.contains(&w.as_str()) && !grounded(w));
+            let content: Vec<&String> = toks.iter().filter(|w| w.chars().any(char::is_alphabetic) && !STOPWORDS.contains(&w.as_str())).collect();
+            let own: Vec<&&String> = content.iter().filter(|w| !grounded(w, about_them)).filter(|w| !(question && QUESTION_WORDS.contains(&w.as_str()))).collect();
             // An open question claims nothing: it may bring one word of its
-            // own ("what keeps you awake?").
-            let allowed = if question { 1 } else { 0 };
-            if own.filter(|w| !(question && QUESTION_WORDS.contains(&w.as_str()))).count() > allowed {
+            // own beside words of the telling or of asking ("what keeps you
+            // awake?"), but not be made of that word alone ("What's your
+            // point?", "What's your problem?").
+            let refers = toks.iter().any(|w| matches!(w.as_str(), "he" | "she" | "him" | "her" | "they" | "them" | "he's" | "she's" | "they're"));
+            let allowed = usize::from(question && (content.len() > own.len() || refers));
+            if own.len() > allowed {
                 return Some(clause);
             }
         }
@@ -967,6 +992,18 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     }
     None
 }
+
+/// A frame of sympathy: "I'm sorry…".
+static SYMPATHY_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::re(r"^(?:i'?m|i am) (?:so |really |very |truly |deeply )?sorry\b"));
+
+/// A frame of doubt: "I'm not sure…".
+static UNSURE_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::re(r"^(?:i'?m|i am) not sure"));
+
+/// A frame that says what the robot cannot do or does not have.
+static NEGATING_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::re(r"\b(?:don'?t|do not|can'?t|cannot|not able)\b"));
+
+/// What a listener does, said after a negating frame.
+static LISTENER_ACT_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::re(r"^(?:to )?(?:listen|hear|care|understand you)\b"));
 
 /// A greeting or farewell as a listener's frame: an act only when the
 /// participant greeted or took leave ("Morning!" after "I'm going to try
@@ -1073,6 +1110,42 @@ mod tests {
         assert!(ungrounded_evidence("Morning!", &["Okay, I'm going to try and sleep now."]).is_some());
         assert_eq!(ungrounded_evidence("Morning!", &["Morning. I'm making soup."]), None);
         assert_eq!(ungrounded_evidence("That sounds really hard.", &said), None);
+    }
+
+    #[test]
+    fn an_emotion_word_grounds_only_a_clause_about_the_participant() {
+        assert!(ungrounded_evidence("I'm sorry for the confusion.", &["Anyway. It's raining."]).is_some());
+        assert_eq!(ungrounded_evidence("It sounds like you're feeling lonely.", &["The flat's very quiet at weekends."]), None);
+    }
+
+    #[test]
+    fn a_question_of_one_word_of_its_own_asks_nothing_of_the_telling() {
+        let said = ["is it bad i basically live on red bull and meal deals"];
+        for r in ["What's your point?", "I'm a robot, and I don't have emotions. What's your problem?"] {
+            assert!(ungrounded_evidence(r, &said).is_some(), "{r}");
+        }
+        assert_eq!(ungrounded_evidence("What is she like in your memories?", &["I lost my mum two years ago."]), None);
+    }
+
+    #[test]
+    fn the_robot_never_says_it_cannot_listen_and_doubt_alone_is_no_act() {
+        let said = ["oh my mate got me a meal deal at lunch without me asking"];
+        assert!(ungrounded_evidence("I'm a robot, and I don't have the ability to listen.", &said).is_some());
+        assert!(ungrounded_evidence("I'm not sure what you're talking about.", &said).is_some());
+        assert_eq!(ungrounded_evidence("I'm not sure what you mean. What happened with your mate?", &said), None);
+    }
+
+    #[test]
+    fn sympathy_is_no_answer_to_a_goodbye() {
+        assert!(ungrounded_evidence("I'm sorry.", &["Right, cheers. Night."]).is_some());
+        assert_eq!(ungrounded_evidence("Goodnight, take care.", &["Right, cheers. Night."]), None);
+    }
+
+    #[test]
+    fn losing_someone_is_a_loss_the_participant_must_have_told() {
+        let said = ["I thought I'd be glad it's done, but mostly I just feel a bit lost."];
+        assert!(condolence_evidence("I can only imagine how difficult it must be to have lost someone like you.", &said).is_some());
+        assert_eq!(condolence_evidence("I can only imagine how hard it must be to have lost her.", &["My gran died in May."]), None);
     }
 
     #[test]

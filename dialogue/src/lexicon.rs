@@ -464,6 +464,8 @@ pub static MINIMISING_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"it will all work out",
         r"you'?ll be (?:fine|okay|ok|alright)",
         r"time heals",
+        r"(?:that'?s|that is|it'?s|it is) (?:just )?(?:the way it is|the way it goes|how it (?:is|goes)|life)\b",
+        r"it is what it is",
         r"(?:just )?smile",
         r"at least",
         r"it could be worse",
