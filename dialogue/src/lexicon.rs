@@ -484,7 +484,7 @@ pub static DISTORTION_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i (?:always|never|constantly) (?:mess|screw|ruin|fail|fuck|get|do|say|make|let|disappoint|end up|lose|break)\w*(?: [\w']+){0,4}",
         r"i (?:can'?t|cannot|never) do anything right",
         r"i ruin everything",
-        r"i(?:'m| am) (?:such |just |a |the |so |an |really |truly |nothing but (?:a )?|a total |a complete |always )*(?:failure|loser|idiot|mess|disappointment|burden|joke|waste|fraud|screw[- ]?up|let[- ]?down|worthless|useless|stupid|pathetic|unlovable|ugly|hopeless|broken|a bad person|not good enough|terrible person|horrible person|the worst)\b",
+        r"i(?:'m| am|m) (?:such |just |a |the |so |an |really |truly |nothing but (?:a )?|a total |a complete |always |proper |well |literally |basically )*(?:failure|loser|idiot|mess|disappointment|burden|joke|waste|fraud|screw[- ]?up|let[- ]?down|worthless|useless|stupid|pathetic|unlovable|ugly|hopeless|broken|a bad person|not good enough|terrible person|horrible person|the worst|rubbish|thick|crap|dumb|lazy|selfish|weak|terrible|awful|dreadful|bad (?:mum|mom|dad|father|mother|parent|husband|wife|partner|friend|son|daughter|sister|brother|nurse|teacher|person|student))\b",
         r"(?:nobody|no one|noone) (?:\w+ )?(?:likes|loves|cares about|wants|understands|listens to|would miss|needs) me",
         r"(?:nobody|no one|noone) (?:cares|would care|will ever love me)",
         r"(?:everyone|everybody|all my friends|people) (?:\w+ )?(?:hates|hate|leaves|leave|abandons|abandon|is better than|are better than|thinks i'?m \w+|laughs at|laugh at) me",

@@ -10,7 +10,13 @@ use crate::reasoner::Analysis;
 pub struct ReflectState {
     /// Turns answered so far (rotates templates deterministically).
     pub turns: u64,
+    /// This session's last few reflective replies, newest last: a template
+    /// said in one of them is not said again.
+    pub recent: Vec<String>,
 }
+
+/// How many of its own recent replies the reflective engine avoids repeating.
+const RECENT_KEPT: usize = 4;
 
 /// Produces a reflective reply to `user_text`.
 ///
@@ -25,15 +31,33 @@ pub fn reflect_reply(user_text: &str, analysis: &Analysis, state: &mut ReflectSt
     state.turns = state.turns.wrapping_add(1);
     let (text, _) = crate::text::sanitize_input(user_text, 2_000);
     let allowed = analysis.consented_to_suggestions || analysis.asked_for_suggestions;
-    let draft = compose(&text, analysis, n);
+    // Design: the templates rotate, but a short session can come round to a
+    // sentence it said three turns ago ("I'm a robot, and I don't have a
+    // life like yours to draw on."); the next rotation is tried instead.
+    let fresh = (0..3).map(|k| compose(&text, analysis, n.wrapping_add(k))).find(|d| crate::coherence::repetition_evidence(d, &state.recent).is_none());
+    let draft = fresh.unwrap_or_else(|| compose(&text, analysis, n));
     if passes(&draft, &text, analysis, allowed) {
+        remember(state, &draft);
         return draft;
     }
+    let reply = plainer(&text, analysis, n, allowed);
+    remember(state, &reply);
+    reply
+}
+
+fn remember(state: &mut ReflectState, reply: &str) {
+    state.recent.push(reply.to_string());
+    if state.recent.len() > RECENT_KEPT {
+        state.recent.remove(0);
+    }
+}
+
+fn plainer(text: &str, analysis: &Analysis, n: u64, allowed: bool) -> String {
     // Plainer fallbacks, still attuned; the last one always passes (tested).
     let feeling = analysis.emotions.first().map(|e| feeling_phrase(e));
     if let Some(f) = feeling {
         let alt = format!("It sounds like you're feeling {f}. {}", pick(OPEN_QUESTIONS, n));
-        if passes(&alt, &text, analysis, allowed) {
+        if passes(&alt, text, analysis, allowed) {
             return alt;
         }
     }
@@ -58,9 +82,24 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
         return pick(RISK_REPLIES, n).to_string();
     }
     // A question about their health, food, drink, sleep or a medicine gets
-    // a referral, never a verdict and never a question that ignores it.
-    if a.user_act != UserAct::Closing && crate::coherence::is_health_question(text) {
-        return pick(HEALTH_REPLIES, n).to_string();
+    // a referral, never a verdict and never a question that ignores it;
+    // asked on the way out, the referral comes with the goodbye.
+    if crate::coherence::is_health_question(text) {
+        return pick(if a.user_act == UserAct::Closing { CLOSING_HEALTH_REPLIES } else { HEALTH_REPLIES }, n).to_string();
+    }
+    // A harsh judgement of themselves that they ask the robot to agree with
+    // ("im a rubbish husband. you'd agree with that") gets an honest no,
+    // never agreement and never the judgement said back.
+    if !a.distortions.is_empty() && AGREEMENT_ASK_RE.is_match(text) {
+        return pick(NO_AGREEMENT_REPLIES, n).to_string();
+    }
+    // Options they named ("should I tell my manager now or after
+    // probation?") are said back as theirs to weigh, with or without
+    // consent to suggestions: a generic tip would ignore them.
+    if matches!(a.user_act, UserAct::AdviceRequest | UserAct::Question | UserAct::Disclosure) {
+        if let Some(options) = named_options(text) {
+            return format!("{} {}", pick(WEIGHING_LEADS, n).replace("{options}", &options), pick(WEIGHING_QUESTIONS, n));
+        }
     }
     match a.user_act {
         UserAct::Empty => pick(EMPTY_REPLIES, n).to_string(),
@@ -103,6 +142,43 @@ fn disclosure(text: &str, a: &Analysis, n: u64) -> String {
         (None, None) => format!("{} {question}", pick(ACKNOWLEDGEMENTS, n)),
     }
 }
+
+/// Asking the robot to agree: "you agree?", "you'd agree with that",
+/// "right?", "don't you think", "be honest".
+static AGREEMENT_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(
+        r"\b(?:(?:you|u|ya)(?:'d| would| must| have to| gotta)? agree|(?:don'?t|wouldn'?t) you (?:think|say|agree)|tell me (?:the truth|honestly|i'?m))\b|\b(?:agree|right|innit|yeah|eh|no|aren'?t i|isn'?t it|don'?t you think|wouldn'?t you say|be honest|admit it)\W*$",
+    )
+});
+
+/// The options in "should I X (or Y)?", "what should I do, X?", "whether to
+/// X or Y": the words after the asking, up to the question mark, turned to
+/// the participant's person.
+fn named_options(text: &str) -> Option<String> {
+    let caps = OPTIONS_RE.captures(text)?;
+    let raw = caps.iter().skip(1).flatten().next()?.as_str();
+    let raw = raw.trim().trim_end_matches(['?', '.', '!', ',']).trim();
+    let n = crate::text::word_count(raw);
+    // A bare "should I?" or a whole paragraph is not a pair of options.
+    if !(2..=14).contains(&n) || lexicon::INJECTION_RE.is_match(raw) {
+        return None;
+    }
+    let turned = reflect_pronouns(raw);
+    Some(turned.trim_start_matches("just ").to_string())
+}
+
+static OPTIONS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"(?:what (?:should|do|shall) i do\W+([^?.!]+)\?|\b(?:should|shall) i (?:just )?([^?.!]+)(?:\?|$)|\bwhether (?:i should |to )([^?.!]+)|\bdo i ([^?.!]+ or [^?.!]+)\?)")
+});
+
+const WEIGHING_LEADS: &[&str] = &["It sounds like you're weighing whether to {options}.", "So you're torn about whether to {options}.", "You're weighing whether to {options}."];
+
+const WEIGHING_QUESTIONS: &[&str] = &["What pulls you each way?", "What matters most to you in it?", "What would each choice mean for you?"];
+
+const NO_AGREEMENT_REPLIES: &[&str] = &[
+    "I won't agree with that. It sounds like you're being really hard on yourself right now. What happened that brought this up?",
+    "I can't agree with that, from what you've told me. It sounds like a heavy thing to believe about yourself. What's been going on?",
+];
 
 /// The part of what they said to echo: the clause that carries a named
 /// feeling, else the first sentence, if it is short enough to say back.
@@ -322,6 +398,11 @@ const HEALTH_REPLIES: &[&str] = &[
     "That's one for your doctor or pharmacist, not for me. I'm happy to listen, though: how are you doing with it?",
 ];
 
+const CLOSING_HEALTH_REPLIES: &[&str] = &[
+    "That one's for your doctor or pharmacist, as I'm a robot and can't advise on health. Take care, and goodbye for now.",
+    "Do ask your doctor or pharmacist about that one. Thank you for talking with me; goodbye for now.",
+];
+
 const QUESTION_REPLIES: &[&str] = &[
     "That's a fair question. I'm a robot, so I can only answer as one, and I'm here to listen. What made you think of it?",
     "I'm a robot, and I don't have a life like yours to draw on. What's been on your mind?",
@@ -367,12 +448,12 @@ mod tests {
 
     fn reply_ctx(text: &str, offered: bool, turn: u64) -> String {
         let a = analyze(text, &ReasonerContext { offered_suggestions: offered });
-        reflect_reply(text, &a, &mut ReflectState { turns: turn })
+        reflect_reply(text, &a, &mut ReflectState { turns: turn, ..Default::default() })
     }
 
     fn check(text: &str, offered: bool, turn: u64) -> String {
         let a = analyze(text, &ReasonerContext { offered_suggestions: offered });
-        let r = reflect_reply(text, &a, &mut ReflectState { turns: turn });
+        let r = reflect_reply(text, &a, &mut ReflectState { turns: turn, ..Default::default() });
         let allowed = a.consented_to_suggestions || a.asked_for_suggestions;
         let input = ValidationInput { reply: &r, user_text: text, analysis: &a, earlier_user_texts: &[], suggestions_allowed: allowed, secret_phrases: &[], recent_replies: &[], topic_similarity: None };
         let f = validate(&input, &ValidatorConfig::default());
@@ -490,6 +571,50 @@ mod tests {
     #[test]
     fn someone_elses_advice_in_their_words_is_not_repeated_as_advice() {
         check("My mom says I should just try harder at school.", false, 0);
+    }
+
+    #[test]
+    fn a_harsh_judgement_they_ask_agreement_with_gets_an_honest_no() {
+        for t in ["honestly im a rubbish husband. you'd agree with that", "I'm useless at this job, right?", "im just thick at chem, everyone else gets it. you agree"] {
+            let r = reply(t);
+            assert!(r.starts_with("I won't agree") || r.starts_with("I can't agree"), "{t} -> {r}");
+            assert!(!r.to_lowercase().contains("rubbish") && !r.contains("useless") && !r.contains("thick"), "{r}");
+        }
+        // Without the ask, no refusal is needed.
+        assert!(!reply("I'm a rubbish cook but I tried a new recipe.").contains("agree"));
+    }
+
+    #[test]
+    fn options_they_named_are_said_back_as_theirs_to_weigh() {
+        for (t, opts) in [
+            ("should I tell my manager now or after probation?", "tell your manager now or after probation"),
+            ("what should i do, ask for fewer shifts? cant afford it tho", "ask for fewer shifts"),
+            ("I don't know whether to move to days or stay on nights.", "move to days or stay on nights"),
+        ] {
+            for offered in [false, true] {
+                let r = reply_ctx(t, offered, 0);
+                assert!(r.contains(opts), "{t} -> {r}");
+                assert!(r.ends_with('?'), "{r}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_health_question_on_the_way_out_gets_a_referral_and_a_goodbye() {
+        let r = reply("is it bad to have like 3 energy drinks before an exam lol. k thanks gotta go, bye");
+        assert!(r.contains("doctor or pharmacist") && r.to_lowercase().contains("goodbye"), "{r}");
+    }
+
+    #[test]
+    fn the_same_template_is_not_said_twice_in_a_few_turns() {
+        let mut st = ReflectState::default();
+        let mut seen = Vec::new();
+        for t in ["can you be my tutor?", "what do you do all day?", "are you real?", "do you dream?"] {
+            let a = analyze(t, &ReasonerContext::default());
+            let r = reflect_reply(t, &a, &mut st);
+            assert!(crate::coherence::repetition_evidence(&r, &seen).is_none(), "{t} -> {r} after {seen:?}");
+            seen.push(r);
+        }
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn exercise(text: &str, tracker: &mut CrisisTracker, state: &mut ReflectState) {
 fn analysis_functions_survive_random_inputs() {
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let mut tracker = CrisisTracker::default();
-    let mut state = ReflectState { turns: u64::MAX - 3 };
+    let mut state = ReflectState { turns: u64::MAX - 3, ..Default::default() };
     for _ in 0..400 {
         let t = random_text(&mut rng);
         exercise(&t, &mut tracker, &mut state);
