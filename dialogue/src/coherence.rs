@@ -988,10 +988,16 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
         }
     }
     if !acted {
-        return Some(reply.trim().to_string());
+        return Some(format!("{NO_ACT}{}", reply.trim()));
     }
     None
 }
+
+/// How [`ungrounded_evidence`] begins its evidence when every clause is
+/// grounded but the reply does no listener's act yet: a streamed reply's
+/// first sentence ("Four years is a long time.") may be held until the
+/// next one acts ("How have you been since?").
+pub const NO_ACT: &str = "no listener act: ";
 
 /// A frame of sympathy: "I'm sorry…".
 static SYMPATHY_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::re(r"^(?:i'?m|i am) (?:so |really |very |truly |deeply )?sorry\b"));

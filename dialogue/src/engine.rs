@@ -578,6 +578,9 @@ impl Engine {
         let max_sentences = self.cfg.validator.max_sentences as usize;
         let mut done = false;
         let mut pending: Vec<String> = Vec::new();
+        // Sentences that pass every check but do no listener's act yet,
+        // held until a later sentence of the same reply does one.
+        let mut held: Vec<String> = Vec::new();
         let mut outcome = None;
         // The unfinished tail of a stream that was cut without [DONE].
         let mut cut_tail: Option<String> = None;
@@ -621,13 +624,30 @@ impl Engine {
                     done = true;
                 }
             }
-            for sentence in pending.drain(..) {
+            let last = pending.len();
+            for (i, sentence) in pending.drain(..).enumerate() {
                 if d.flagged || d.truncated {
                     break;
                 }
+                // The held sentences go out with this one or not at all.
+                let mut group = std::mem::take(&mut held);
+                group.push(sentence);
                 if attuned {
-                    match self.check(&d.sentences, &sentence, result, ctx) {
+                    match self.check(&d.sentences, &group.join(" "), result, ctx) {
                         Ok(()) => {}
+                        // Design: the listener's act is judged on the whole
+                        // reply, but sentences are released one by one; a
+                        // first sentence that only sets the scene is held
+                        // (not spoken) until a later one acts. A stream that
+                        // ends before one does is flagged below.
+                        Err(findings)
+                            if findings.iter().all(|f| f.flag == Flag::Ungrounded && f.evidence.starts_with(crate::coherence::NO_ACT))
+                                && !(done && i + 1 == last)
+                                && d.sentences.len() + group.len() < max_sentences =>
+                        {
+                            held = group;
+                            continue;
+                        }
                         Err(findings) => {
                             let only_length = findings.iter().all(|f| f.flag == Flag::TooLong);
                             if only_length && !d.sentences.is_empty() {
@@ -635,7 +655,7 @@ impl Engine {
                             } else {
                                 d.findings.extend(findings);
                                 d.flagged = true;
-                                d.rejected = Some(sentence.clone());
+                                d.rejected = Some(group.join(" "));
                                 if !d.sentences.is_empty() {
                                     d.truncated = true;
                                 }
@@ -645,13 +665,31 @@ impl Engine {
                         }
                     }
                 }
-                emit(events, EngineEvent::Sentence(sentence.clone())).await;
-                d.sentences.push(sentence);
+                for sentence in group {
+                    emit(events, EngineEvent::Sentence(sentence.clone())).await;
+                    d.sentences.push(sentence);
+                }
                 if attuned && d.sentences.len() >= max_sentences {
                     d.truncated = !done;
                     stop.cancel();
                     break;
                 }
+            }
+            // The stream ended with sentences still held: the reply never
+            // did a listener's act.
+            if done && !held.is_empty() && !d.flagged {
+                let reply = d.sentences.iter().chain(held.iter()).cloned().collect::<Vec<_>>().join(" ");
+                d.findings.push(Finding {
+                    flag: Flag::Ungrounded,
+                    evidence: format!("{}{reply}", crate::coherence::NO_ACT),
+                    feedback: "Say only a short reflection of the person's own words, a plain acknowledgement (\"That sounds hard.\"), or an open question about what they said.".into(),
+                });
+                d.flagged = true;
+                d.rejected = Some(held.join(" "));
+                if !d.sentences.is_empty() {
+                    d.truncated = true;
+                }
+                held.clear();
             }
             if d.flagged || d.truncated {
                 break;

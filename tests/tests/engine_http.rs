@@ -351,3 +351,57 @@ async fn a_stream_cut_without_done_mid_sentence_is_never_shown_as_if_finished() 
     assert_eq!(r.reply, "That sounds really lonely.", "{r:?}");
     assert!(!r.fallback && r.llm_error.is_none(), "{r:?}");
 }
+
+/// The engine as it runs with the embedded model (strict grounding).
+fn local_engine(server_url: &str) -> Engine {
+    let mut cfg = EngineConfig::default();
+    cfg.llm.mode = LlmMode::Local;
+    cfg.llm.base_url = server_url.to_string();
+    cfg.llm.first_token_timeout_ms = 800;
+    cfg.llm.total_timeout_ms = 3_000;
+    cfg.llm.connect_timeout_ms = 500;
+    cfg.model_id = "test".into();
+    let client = LlmClient::new(&cfg.llm, server_url).expect("client");
+    Engine::new(cfg, Some(client))
+}
+
+const LONG_TIME: &str = "My wife died four years ago. It feels like forever.";
+
+#[tokio::test]
+async fn a_first_sentence_that_only_sets_the_scene_is_held_until_the_reply_acts() {
+    let server = SseServer::start(vec![Reply::text("Four years feels like forever. How have you been since?")]).unwrap();
+    let e = local_engine(&server.base_url());
+    let mut st = SessionState::default();
+    let (tx, mut rx) = mpsc::channel(8);
+    let r = e.turn(&mut st, LONG_TIME, Some(&tx), &CancellationToken::new()).await;
+    drop(tx);
+    let mut sentences = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        if let EngineEvent::Sentence(s) = ev {
+            sentences.push(s);
+        }
+    }
+    assert_eq!(r.source, ReplySource::Llm, "{r:?}");
+    assert!(!r.fallback && r.rewrites == 0, "{r:?}");
+    assert_eq!(sentences, vec!["Four years feels like forever.", "How have you been since?"]);
+}
+
+#[tokio::test]
+async fn a_reply_that_never_acts_is_not_released_and_the_fallback_answers() {
+    let server = SseServer::start(vec![Reply::text("Four years feels like forever."), Reply::text("Four years feels like forever.")]).unwrap();
+    let e = local_engine(&server.base_url());
+    let mut st = SessionState::default();
+    let (tx, mut rx) = mpsc::channel(16);
+    let r = e.turn(&mut st, LONG_TIME, Some(&tx), &CancellationToken::new()).await;
+    drop(tx);
+    let mut sentences = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        if let EngineEvent::Sentence(s) = ev {
+            sentences.push(s);
+        }
+    }
+    assert!(r.fallback, "{r:?}");
+    assert_eq!(r.source, ReplySource::Reflect);
+    assert!(r.flags().contains(&Flag::Ungrounded), "{:?}", r.flags());
+    assert!(!sentences.iter().any(|s| s == "Four years feels like forever."), "the held sentence was spoken: {sentences:?}");
+}
