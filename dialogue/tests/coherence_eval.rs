@@ -216,3 +216,33 @@ fn strict_grounding_on_the_third_writers_replay_keeps_its_first_scoring() {
         println!("{run} run: replies judged good {good}/{n}");
     }
 }
+
+const REPLAY_D: &str = include_str!("../eval/coherence-replay-d.jsonl");
+
+/// The fourth writer's conversations (a night-shift worker, a new dad, a
+/// carer, a man with back pain in a new job, a nurse with English as a
+/// second language, an apprentice), run and labelled as the third's. The
+/// "off" run's LLM replies, scored strict once before anything was tuned on
+/// them, gave the floors below (README).
+#[test]
+fn strict_grounding_on_the_fourth_writers_replay_keeps_its_first_scoring() {
+    let items = parse(REPLAY_D).expect("replay set parses");
+    assert_eq!(items.len(), 144);
+    let off_run: Vec<_> = items.iter().filter(|i| i.run == "off").cloned().collect();
+    let r = score_replay(&off_run, &strict());
+    println!("{}", r.table("coherence-replay-d.jsonl, the grounding-off run's LLM replies, scored strict"));
+    for e in &r.errors {
+        println!("  {e}");
+    }
+    // First scoring (bd66386 and the two commits after it, which changed
+    // no check): 57 of 59 bad stopped, both good ones stopped too.
+    assert_eq!((r.bad, r.good), (59, 2));
+    assert!(r.bad_caught >= 55, "bad LLM replies stopped: {}/59", r.bad_caught);
+    for run in ["off", "strict"] {
+        let n = items.iter().filter(|i| i.run == run).count();
+        let good = items.iter().filter(|i| i.run == run && i.labels == ["good"]).count();
+        let llm = items.iter().filter(|i| i.run == run && i.source == "llm").count();
+        let llm_good = items.iter().filter(|i| i.run == run && i.source == "llm" && i.labels == ["good"]).count();
+        println!("{run} run: replies judged good {good}/{n}; LLM replies good {llm_good}/{llm}");
+    }
+}
