@@ -26,14 +26,21 @@ use std::sync::LazyLock;
 
 /// The participant's turn reports something painful (without good news).
 pub fn user_in_distress(user_text: &str) -> bool {
-    let t = user_text;
-    let painful = DISTRESS_RE.is_match(t)
-        || lexicon::self_named_emotions(t).iter().any(|e| NEGATIVE_FAMILIES.contains(&lexicon::family_of(e)));
-    painful && !good_news(t, &USER_GOOD_NEWS_RE)
+    painful(user_text) && !good_news(user_text, &USER_GOOD_NEWS_RE)
+}
+
+/// The turn tells of something painful, whatever else it tells.
+fn painful(t: &str) -> bool {
+    DISTRESS_RE.is_match(t) || lexicon::self_named_emotions(t).iter().any(|e| NEGATIVE_FAMILIES.contains(&lexicon::family_of(e)))
 }
 
 /// A match of `re` (good news) in `t` that no negator in the four words
 /// before takes back: "nobody even said thanks" is not thanks.
+/// The participant's turn brings good news (not taken back by a negator).
+pub fn is_good_news(t: &str) -> bool {
+    good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE)
+}
+
 fn good_news(t: &str, re: &Regex) -> bool {
     re.find_iter(t).any(|m| {
         let before = tokens(&t[..m.start()]);
@@ -610,8 +617,21 @@ static ROLEPLAY_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"act (?:as|like) (?:my|a|an)",
         r"(?:you(?:'re| are)|be|you be|you can be|can you be|will you be) (?:my|a|an) (?:\w+ )?(?:doctor|physician|therapist|psychologist|psychiatrist|counsell?or|nurse|pharmacist|human|girlfriend|boyfriend|mum|mom|dad|wife|husband)",
         r"let'?s play (?:a game|doctor|pretend)",
+        // Asking the robot to be or play someone in their life: "can you
+        // be my sister for a minute?", "play my new manager", "be my gaffer
+        // for a sec", "talk to me like my mother".
+        r"(?:can|could|will|would) (?:you|u) (?:please |just )?(?:be|play|act as|act like|talk like|speak like|sound like|pretend to be) (?:my|our|her|his) \w+",
+        r"(?:^|[.!?,] ?|please |and |just |now )(?:be|play|act as|act like) (?:my|our) (?:\w+ )?\w+",
+        r"be (?:my|our) \w+(?: \w+)? for (?:a|one) (?:sec|second|min|minute|bit|moment)",
+        r"talk (?:to me )?like (?:my|our) \w+",
     ])
 });
+
+/// The participant asks the robot to play someone (a relative, the boss, a
+/// clinician).
+pub fn is_roleplay_ask(user_text: &str) -> bool {
+    ROLEPLAY_ASK_RE.is_match(user_text)
+}
 
 static ACCEPT_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::re(r"^\W*(?:sure|okay|ok|of course|alright|all right|yes|yeah|absolutely|certainly|great|fun|let'?s|happy to|i'?d love to|deal)\b")
@@ -741,8 +761,23 @@ static VERDICT_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// The participant asks about their health, food, drink, sleep or a
 /// medicine.
 pub fn is_health_question(user_text: &str) -> bool {
-    HEALTH_QUESTION_RE.is_match(user_text) && HEALTH_TOPIC_RE.is_match(user_text)
+    (HEALTH_QUESTION_RE.is_match(user_text) && HEALTH_TOPIC_RE.is_match(user_text))
+        // A question naming a medicine, a dose or a prescriber, in
+        // whatever form it is asked ("Could the higher dose be the
+        // reason?", "can i take ibuprofen and paracetamol together").
+        || text::split_sentences(user_text).iter().any(|s| (s.contains('?') || HEALTH_QUESTION_RE.is_match(s)) && MEDICINE_RE.is_match(s))
 }
+
+/// Medicines, doses and prescribers: the common ones by name (brands and
+/// generics sold without a prescription in the UK and the US, and the
+/// medicines the writers of the evaluation sets named), and the words
+/// around any medicine.
+static MEDICINE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"dose[sd]?|dosage|doses|mg|milligrams?|tablets?|pills?|capsules?|meds|medic(?:ine|ines|ation|ations)|prescri\w+|painkillers?|antibiotics?|antidepressants?|antihistamines?|inhalers?|insulin|gp|pharmacist|chemist",
+        r"paracetamol|acetaminophen|tylenol|ibuprofen|nurofen|advil|aspirin|codeine|co-?codamol|naproxen|nytol|sominex|melatonin|pro ?plus|caffeine tablets|sertraline|citalopram|fluoxetine|prozac|diazepam|valium|zopiclone|donepezil|statins?|metformin|omeprazole|gaviscon|calpol|lemsip|beechams|piriton|benadryl|zyrtec|tramadol|morphine|oramorph",
+    ])
+});
 
 /// A health question answered with a verdict instead of a referral.
 pub fn health_verdict_evidence(reply: &str, user_text: &str) -> Option<String> {
@@ -790,7 +825,7 @@ static LISTENER_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
             r"(?:i'?m|i am) (?:just |only |actually )?(?:a |an )?(?:robot|machine|ai)",
             r"i (?:don'?t|do not|can'?t|cannot) (?:have (?:a |any |the )?(?:feelings|emotions|thoughts|body|friends|family|pets?|life|home|favou?rite|ability|experiences?|memories|opinions|advice|information)|feel|sleep|eat|drink|remember|experience|get (?:lonely|tired|hungry|sad|bored))",
             r"(?:i'?m|i am) not (?:sure|able|a person|human|here to judge|a (?:doctor|nurse|therapist|counsell?or))",
-            r"i can'?t (?:be|give|tell|say|answer|replace|pretend|play|know|take the place)",
+            r"i can'?t (?:be|give|tell|say|answer|replace|pretend|play|know|take the place|agree)|i (?:won'?t|will not|don'?t|do not) agree",
             r"(?:can|may|could) i ask(?: you)?(?: about)?|would you like (?:me )?to|do you want (?:me )?to|would it help to",
             r"i (?:wonder|'m wondering|am wondering|'m curious|am curious|'d like to (?:know|hear|understand)|'d love to hear)(?: about| if| whether| what| how)?",
             r"(?:that|it|this) (?:sounds|must be|must have been|must feel|seems|is|'s|was|can be|feels)(?: like)?(?: (?:really|so|very|quite|incredibly|a bit|pretty|such|a|an))* (?:hard|difficult|tough|painful|heavy|lot|exhausting|frustrating|stressful|upsetting|scary|lonely|overwhelming|rough|unfair|confusing|hurtful|draining|relief|good|great|lovely|wonderful|exciting|nice|big|huge|important|understandable|worrying|sad|awful|terrible|horrible|humiliating|isolating|disappointing|embarrassing|infuriating|worrying|unsettling|hard thing|lot to (?:carry|deal with|handle|take in))",
@@ -926,7 +961,8 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
             || LISTENING_WORDS.contains(&w)
             || (about_them && lexicon::EMOTION_FORMS.iter().any(|f| f.form == w))
     };
-    let after_good_news = said.last().is_some_and(|t| good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE));
+    let after_good_news = said.last().is_some_and(|t| is_good_news(t));
+    let distress_now = said.last().is_some_and(|t| painful(t));
     let they_greeted_or_left = said.last().is_some_and(|t| GREETING_RE.is_match(&bare_clause(t)) || FAREWELL_RE.is_match(t));
     // The reply must do something a listener does: acknowledge, reflect
     // ("you…"), ask, or answer a greeting. "Mum - no, no." does none.
@@ -940,6 +976,16 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
         acted |= question;
         for clause in clauses(&sentence) {
             let mut rest = bare_clause(&clause);
+            // An assistant's stock line answers nothing a person said ("I'm
+            // here to help." to leftover shepherd's pie).
+            if HELP_FILLER_RE.is_match(&rest) {
+                return Some(clause);
+            }
+            // Sympathy for good news: "I'm sorry for your loss." to "passed
+            // with merit".
+            if after_good_news && !distress_now && SYMPATHY_FRAME_RE.is_match(&rest) {
+                return Some(clause);
+            }
             let mut unsure = false;
             loop {
                 let m = LISTENER_FRAME_RE.find(&rest).or_else(|| if after_good_news { GLAD_FRAME_RE.find(&rest) } else { None });
@@ -990,7 +1036,59 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     if !acted {
         return Some(format!("{NO_ACT}{}", reply.trim()));
     }
+    // A question put to the robot is answered, asked back, or referred:
+    // "I'm really sorry." to "Pathetic, isn't it? Be honest." leaves it
+    // hanging.
+    let asked = said.last().is_some_and(|t| text::split_sentences(t).iter().any(|s| s.contains('?')));
+    let asks_back = text::split_sentences(reply).iter().any(|s| s.trim_end().ends_with('?') && !TAG_QUESTION_RE.is_match(s));
+    if asked && !asks_back && !ANSWER_FRAME_RE.is_match(reply) {
+        return Some(format!("{NO_ANSWER}{}", reply.trim()));
+    }
     None
+}
+
+/// How [`ungrounded_evidence`] begins its evidence when the participant
+/// asked something and the reply neither answers, asks back nor refers.
+pub const NO_ANSWER: &str = "asked and not answered: ";
+
+/// What answers a question put to a listening robot without asking back:
+/// its honest frame and limits, a refusal, a referral.
+static ANSWER_FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"(?:i'?m|i am) (?:just |only )?(?:a |an )?(?:robot|machine|ai)",
+        r"i (?:can'?t|cannot|won'?t|will not|don'?t|do not)|(?:i'?m|i am) not",
+        r"doctor|pharmacist|gp|nurse|midwife|health visitor|good question|fair question",
+        r"(?:good)?bye|good ?night|take care",
+    ])
+});
+
+/// "I'm here to help", "I'm happy to help": an assistant's stock line.
+static HELP_FILLER_RE: LazyLock<Regex> =
+    LazyLock::new(|| lexicon::re(r"^(?:i'?m|i am) (?:always |just |only |so |really )?(?:here|happy|glad|pleased) to help\b"));
+
+/// Words that take leave.
+static GOODBYE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[r"(?:good)?bye|bye-bye|good ?night|night|take care|see you|talk (?:soon|later|tomorrow)|speak (?:soon|later|tomorrow)|until next time|cheerio|see ya"])
+});
+
+/// A reply to a participant's goodbye that says none ("What else would
+/// you like to talk about?", "I'm just a robot, I don't have memories.").
+pub fn no_goodbye_evidence(reply: &str) -> Option<String> {
+    if GOODBYE_RE.is_match(reply) {
+        None
+    } else {
+        Some(format!("{NO_GOODBYE}{}", clip(reply)))
+    }
+}
+
+/// How [`no_goodbye_evidence`] begins its evidence.
+pub const NO_GOODBYE: &str = "no goodbye: ";
+
+/// Evidence of a fault a later sentence of the same reply can still mend
+/// (no listener's act yet, no answer yet, no goodbye yet): a streamed
+/// reply's sentence with only such faults is held, not flagged.
+pub fn mendable(evidence: &str) -> bool {
+    [NO_ACT, NO_ANSWER, NO_GOODBYE].iter().any(|p| evidence.starts_with(p))
 }
 
 /// How [`ungrounded_evidence`] begins its evidence when every clause is
@@ -1139,6 +1237,29 @@ mod tests {
         assert!(ungrounded_evidence("I'm a robot, and I don't have the ability to listen.", &said).is_some());
         assert!(ungrounded_evidence("I'm not sure what you're talking about.", &said).is_some());
         assert_eq!(ungrounded_evidence("I'm not sure what you mean. What happened with your mate?", &said), None);
+    }
+
+    #[test]
+    fn an_assistants_stock_line_and_sympathy_for_good_news_are_ungrounded() {
+        assert!(ungrounded_evidence("I'm here to help.", &["I made shepherd's pie tonight."]).is_some());
+        assert!(ungrounded_evidence("I'm happy to help. What's your plan with that?", &["passed my reach truck ticket last wk, first try"]).is_some());
+        assert!(ungrounded_evidence("I'm sorry for your loss.", &["got my level 2 results back tho, passed with merit"]).is_some());
+        assert_eq!(ungrounded_evidence("I'm so sorry. That sounds hard.", &["I finally passed the practical, but I failed the theory and I'm so upset."]), None);
+    }
+
+    #[test]
+    fn a_question_put_to_the_robot_is_answered_asked_back_or_referred() {
+        let said = ["Fifty-three and can't sit in a chair for a full day. Pathetic, isn't it? Be honest."];
+        let ev = ungrounded_evidence("I'm really sorry.", &said).expect("left hanging");
+        assert!(mendable(&ev), "{ev}");
+        assert_eq!(ungrounded_evidence("I'm a robot, and I can't agree with that.", &said), None);
+        assert_eq!(ungrounded_evidence("That sounds really hard. What happened today?", &said), None);
+    }
+
+    #[test]
+    fn a_goodbye_needs_a_goodbye_back() {
+        assert!(no_goodbye_evidence("I'm glad we talked. What else would you like to talk about?").is_some_and(|e| mendable(&e)));
+        assert_eq!(no_goodbye_evidence("Thank you for talking with me. Take care."), None);
     }
 
     #[test]

@@ -641,7 +641,7 @@ impl Engine {
                         // (not spoken) until a later one acts. A stream that
                         // ends before one does is flagged below.
                         Err(findings)
-                            if findings.iter().all(|f| f.flag == Flag::Ungrounded && f.evidence.starts_with(crate::coherence::NO_ACT))
+                            if findings.iter().all(|f| f.flag == Flag::Ungrounded && crate::coherence::mendable(&f.evidence))
                                 && !(done && i + 1 == last)
                                 && d.sentences.len() + group.len() < max_sentences =>
                         {
@@ -676,7 +676,7 @@ impl Engine {
                 }
             }
             // The stream ended with sentences still held: the reply never
-            // did a listener's act.
+            // did a listener's act (or answered, or said goodbye).
             if done && !held.is_empty() && !d.flagged {
                 let reply = d.sentences.iter().chain(held.iter()).cloned().collect::<Vec<_>>().join(" ");
                 d.findings.push(Finding {

@@ -495,6 +495,7 @@ pub static DISTORTION_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i(?:'m| am) (?:a )?(?:complete |total )?failure at everything",
         r"i can'?t do anything",
         r"i(?:'m| am) (?:not|never) good (?:enough|at anything)",
+        r"(?:my \w+(?: is| are|'s)?|i(?:'m| am)?) (?:just |still |probably |maybe )?not good enough",
         r"i feel (?:like )?(?:such )?(?:a |an )?(?:complete |total )?(?:failure|loser|idiot|burden|disappointment|fraud|worthless|useless|stupid|pathetic)\b",
         r"i (?:really |just )?(?:hate|despise|loathe) (?:myself|who i am)",
     ])

@@ -87,6 +87,15 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
     if crate::coherence::is_health_question(text) {
         return pick(if a.user_act == UserAct::Closing { CLOSING_HEALTH_REPLIES } else { HEALTH_REPLIES }, n).to_string();
     }
+    // Asked to play someone ("can you be my sister for a minute?"): an
+    // honest no that keeps the door open to say it here.
+    if crate::coherence::is_roleplay_ask(text) {
+        return pick(ROLEPLAY_REPLIES, n).to_string();
+    }
+    // A greeting opens the talk, even one that reads as a yes ("alright? 👋").
+    if !a.consented_to_suggestions && !a.declined_suggestions && matches!(a.user_act, UserAct::SmallTalk | UserAct::Response) && OPENING_GREETING_RE.is_match(text) {
+        return pick(GREETING_REPLIES, n).to_string();
+    }
     // A harsh judgement of themselves that they ask the robot to agree with
     // ("im a rubbish husband. you'd agree with that") gets an honest no,
     // never agreement and never the judgement said back.
@@ -115,6 +124,8 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
                 pick(THANKS_REPLIES, n).to_string()
             } else if GREETING_RE.is_match(text) {
                 pick(GREETING_REPLIES, n).to_string()
+            } else if good_news(text) {
+                format!("That sounds like good news. {}", pick(GOOD_NEWS_QUESTIONS, n))
             } else {
                 pick(SMALL_TALK_REPLIES, n).to_string()
             }
@@ -127,9 +138,19 @@ fn disclosure(text: &str, a: &Analysis, n: u64) -> String {
     if !a.distortions.is_empty() {
         return pick(DISTORTION_REPLIES, n).to_string();
     }
-    let question = if a.emotions.is_empty() { pick(OPEN_QUESTIONS, n) } else { pick(FEELING_QUESTIONS, n) };
+    let good = good_news(text);
+    // Good news gets a question about what it means, not "How long has it
+    // been this way?".
+    let question = if good {
+        pick(GOOD_NEWS_QUESTIONS, n)
+    } else if a.emotions.is_empty() {
+        pick(OPEN_QUESTIONS, n)
+    } else {
+        pick(FEELING_QUESTIONS, n)
+    };
     let fragment = best_fragment(text, a).map(|f| reflect_pronouns(&f));
     match (fragment, a.emotions.first()) {
+        (None, _) if good => format!("That sounds like good news. {question}"),
         (Some(f), _) => {
             let lead = match n % 3 {
                 0 => format!("It sounds like {f}."),
@@ -142,6 +163,25 @@ fn disclosure(text: &str, a: &Analysis, n: u64) -> String {
         (None, None) => format!("{} {question}", pick(ACKNOWLEDGEMENTS, n)),
     }
 }
+
+/// Good news that no distress in the same turn outweighs.
+fn good_news(text: &str) -> bool {
+    crate::coherence::is_good_news(text) && !crate::coherence::user_in_distress(text) && !THANKS_RE.is_match(text)
+}
+
+/// A greeting that opens a talk: "alright? 👋", "hiya", "morning!".
+static OPENING_GREETING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^\W*(?:(?:h(?:i|ello|ey|iya|owdy)|alright|you alright|all right|yo|sup|wassup|morning|evening|good (?:morning|afternoon|evening|day))\b[^.!?]{0,24}[.!?\s]*(?:👋)?\s*$|👋)")
+});
+
+static REASON_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::any_of(&[r"cos|coz|cuz|because|since|but|tho|though|as (?:it|they|i|the)|,? (?:i|it)(?:'s| is| was) (?:just|so|really)"]));
+
+const GOOD_NEWS_QUESTIONS: &[&str] = &["What does it mean for you?", "How are you feeling about it?", "What was it like to hear that?"];
+
+const ROLEPLAY_REPLIES: &[&str] = &[
+    "I'm a robot, so I can't be them, but I'd like to hear what you want to say. What would you tell them?",
+    "I can't play someone from your life, as I'm a robot, but I'm glad to listen. What would you want to say?",
+];
 
 /// Asking the robot to agree: "you agree?", "you'd agree with that",
 /// "right?", "don't you think", "be honest".
@@ -157,6 +197,12 @@ static AGREEMENT_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
 fn named_options(text: &str) -> Option<String> {
     let caps = OPTIONS_RE.captures(text)?;
     let raw = caps.iter().skip(1).flatten().next()?.as_str();
+    // The reasons after the options are theirs to tell: "…or stay on
+    // nights cos nights pay 2 quid more" → "…or stay on nights".
+    let raw = match REASON_RE.find(raw) {
+        Some(m) if m.start() > 0 => &raw[..m.start()],
+        _ => raw,
+    };
     let raw = raw.trim().trim_end_matches(['?', '.', '!', ',']).trim();
     let n = crate::text::word_count(raw);
     // A bare "should I?" or a whole paragraph is not a pair of options.
@@ -168,10 +214,10 @@ fn named_options(text: &str) -> Option<String> {
 }
 
 static OPTIONS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    lexicon::re(r"(?:what (?:should|do|shall) i do\W+([^?.!]+)\?|\b(?:should|shall) i (?:just )?([^?.!]+)(?:\?|$)|\bwhether (?:i should |to )([^?.!]+)|\bdo i ([^?.!]+ or [^?.!]+)\?)")
+    lexicon::re(r"(?:what (?:should|do|shall) i do\W+([^?.!]+)\?|\b(?:should|shall|shud|shld|sud) i (?:just )?([^?.!]+)(?:\?|$)|\bwhether (?:i should |to )([^?.!]+)|\bdo i ([^?.!]+ or [^?.!]+)\?)")
 });
 
-const WEIGHING_LEADS: &[&str] = &["It sounds like you're weighing whether to {options}.", "So you're torn about whether to {options}.", "You're weighing whether to {options}."];
+const WEIGHING_LEADS: &[&str] = &["It sounds like you're weighing whether to {options}.", "So you're deciding whether to {options}.", "You're weighing whether to {options}."];
 
 const WEIGHING_QUESTIONS: &[&str] = &["What pulls you each way?", "What matters most to you in it?", "What would each choice mean for you?"];
 
@@ -614,6 +660,74 @@ mod tests {
             let r = reflect_reply(t, &a, &mut st);
             assert!(crate::coherence::repetition_evidence(&r, &seen).is_none(), "{t} -> {r} after {seen:?}");
             seen.push(r);
+        }
+    }
+
+    #[test]
+    fn texting_options_with_their_reasons_are_said_back_without_the_reasons() {
+        let r = check("shud i ask to go on days or stay on nights cos nights pay like 2 quid more an hour", false, 0);
+        assert!(r.contains("ask to go on days or stay on nights") && !r.contains("quid"), "{r}");
+        let r = check("Should I tell my manager about the back now or wait till I've passed probation?", false, 1);
+        assert!(r.contains("tell your manager about the back now or wait till you've passed probation"), "{r}");
+    }
+
+    #[test]
+    fn a_medicine_question_in_any_form_gets_a_referral() {
+        for (i, t) in [
+            "Is it safe to take a Nytol when I finally get a few hours off? Worried I won't wake up if the baby cries.",
+            "Her GP upped her donepezil last month and she's been so unsettled since. Could the higher dose be the reason?",
+            "I'm on co-codamol and ibuprofen together. Can I go up to three of the co-codamol on a bad day?",
+            "my knee's proper swollen from kneeling all day. can i take ibuprofen and paracetamol together",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let r = check(t, false, i as u64);
+            assert!(r.contains("doctor") || r.contains("pharmacist"), "{t} -> {r}");
+        }
+        // A prescription mentioned beside an unrelated question is not one.
+        assert!(!crate::coherence::is_health_question("I picked up mum's prescription today. How are you?"));
+    }
+
+    #[test]
+    fn asked_to_play_someone_the_robot_says_it_cannot_and_invites_them_to_say_it() {
+        for (i, t) in [
+            "Can you be my sister for a minute? She lives in Spain and never rings.",
+            "Do me a favour and play my new manager. Her name's Priya.",
+            "Please, can you act like my mother? She always say something to make me calm.",
+            "be my gaffer for a sec, i wanna practise telling him not to shout at me",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let r = check(t, false, i as u64);
+            assert!(r.contains("robot"), "{t} -> {r}");
+            assert!(!r.contains("calm"), "{r}");
+        }
+        assert!(!crate::coherence::is_roleplay_ask("It would be my first time abroad."));
+    }
+
+    #[test]
+    fn good_news_gets_a_question_about_what_it_means() {
+        for (i, t) in [
+            "Good news though, the council finally approved two mornings a week of respite care.",
+            "But also some good news! My manager told me I can apply for band 6 post. I was so happy.",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let r = check(t, false, i as u64);
+            assert!(!r.contains("How long has it been") && !r.contains("How has your day"), "{t} -> {r}");
+            assert!(GOOD_NEWS_QUESTIONS.iter().any(|q| r.ends_with(q)), "{t} -> {r}");
+        }
+    }
+
+    #[test]
+    fn a_casual_greeting_is_greeted_and_a_casual_goodbye_is_a_goodbye() {
+        assert!(GREETING_REPLIES.contains(&check("alright? 👋", false, 0).as_str()));
+        for t in ["right im off, footy at 8. cheers bot ✌️", "Right, lunch break's over. Cheers, might speak tomorrow."] {
+            let r = reply(t);
+            assert!(r.to_lowercase().contains("goodbye") || r.to_lowercase().contains("bye"), "{t} -> {r}");
         }
     }
 

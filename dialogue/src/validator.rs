@@ -300,6 +300,11 @@ fn coherence_findings(input: &ValidationInput<'_>, grounding: Grounding, push: &
         push(Flag::Medical, &ev, "Do not name doses or tell the person what medicine to take, stop or change; say that questions about medication are for their doctor or pharmacist.");
     }
     if grounding == Grounding::Strict {
+        if input.analysis.user_act == crate::reasoner::UserAct::Closing {
+            if let Some(ev) = coherence::no_goodbye_evidence(reply) {
+                push(Flag::Ungrounded, &ev, "The person is leaving: thank them and say goodbye warmly in one short sentence.");
+            }
+        }
         if let Some(ev) = coherence::ungrounded_evidence(reply, &said) {
             push(
                 Flag::Ungrounded,

@@ -238,6 +238,13 @@ fn strict_grounding_on_the_fourth_writers_replay_keeps_its_first_scoring() {
     // no check): 57 of 59 bad stopped, both good ones stopped too.
     assert_eq!((r.bad, r.good), (59, 2));
     assert!(r.bad_caught >= 55, "bad LLM replies stopped: {}/59", r.bad_caught);
+    // The strict run's released LLM replies, tuned on since.
+    let strict_run: Vec<_> = items.iter().filter(|i| i.run == "strict").cloned().collect();
+    let s = score_replay(&strict_run, &strict());
+    println!("{}", s.table("coherence-replay-d.jsonl, the strict run's released LLM replies, scored with today's checks (tuned on)"));
+    for e in &s.errors {
+        println!("  {e}");
+    }
     for run in ["off", "strict"] {
         let n = items.iter().filter(|i| i.run == run).count();
         let good = items.iter().filter(|i| i.run == run && i.labels == ["good"]).count();
