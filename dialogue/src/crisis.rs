@@ -438,7 +438,9 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         // A goodbye with a return ("bye forever… or until Monday", "going to
         // bed") is not a farewell.
         let bye_with_return = returning && RISK_BYE_WORD_RE.is_match(s);
-        let prepare = !bye_with_return && (live(&RISK_PREPARATORY_RE, true, n) || live(&RISK_GOODBYE_RE, false, n));
+        // A goodbye email to the team before a new job is a job ending.
+        let everyday_ending = everyday_ending(s);
+        let prepare = !bye_with_return && ((!everyday_ending && live(&RISK_PREPARATORY_RE, true, n)) || live(&RISK_GOODBYE_RE, false, n));
         if is_history && (research || stockpile || prepare) {
             f.history = true;
         } else {
@@ -446,7 +448,7 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             f.stockpile |= stockpile;
             f.prepare |= prepare;
         }
-        f.prep_ctx |= !returning && live(&RISK_PREP_CONTEXT_RE, true, n);
+        f.prep_ctx |= !returning && !everyday_ending && live(&RISK_PREP_CONTEXT_RE, true, n);
         if !is_history {
             round3_cues(s, &normalized, &mut f, despair_recent, returning, &mut |re: &regex::Regex, check_subject: bool| live(re, check_subject, n));
         }
@@ -465,12 +467,14 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
         f.rumination |= !is_history && live(&RISK_MEANS_RUMINATION_RE, false, n);
         f.farewell |= !is_history && live(&RISK_FAREWELL_DISCLOSURE_RE, false, n);
         f.at_hand |= live(&RISK_AT_HAND_RE, true, n);
+        f.method_place |= !is_history && live(&RISK_METHOD_PLACE_RE, false, n);
         // Design: no subject check — "I'm on the roof thinking about
         // jumping" reads "the roof" as a third party; it only counts
         // together with being at a height, which is checked for subject.
         f.jump |= !is_history && live(&RISK_JUMP_URGE_RE, false, n);
         f.timeline |= live(&RISK_TIMELINE_RE, false, n);
         f.intent |= live(&RISK_INTENT_RE, false, n)
+            || (!everyday_ending && live(&RISK_LAST_TIME_RE, false, n))
             || live(&RISK_CLAUSE_END_START_RE, false, n) || (!is_history && live(&RISK_JOIN_RE, false, n) && DEATH_CONTEXT_RE.is_match(&normalized));
         // The semantic layer reads only sentences the lexical layer cannot
         // rule out: a negated risk phrase, someone else, fiction, the past or
@@ -498,7 +502,7 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
     // past-and-resolved, not history to ask about — unless they relapsed or
     // something current sits beside it.
     if (RISK_RESOLVED_RE.is_match(&normalized) || RISK_RESOLVED_MORE_RE.is_match(&normalized)) && !RISK_RELAPSE_RE.is_match(&normalized) {
-        let current = f.explicit || f.self_harm || f.act || f.passive || f.intent || f.burden || f.belonging || f.research || f.stockpile || f.prepare || f.plan_method || f.at_hand;
+        let current = f.explicit || f.self_harm || f.act || f.passive || f.intent || f.burden || f.belonging || f.research || f.stockpile || f.prepare || f.plan_method || f.at_hand || f.method_place;
         // A past attempt stays history (the direct check-in question):
         // it is the strongest single predictor of a later one.
         if f.history && !current && !RISK_PAST_ATTEMPT_RE.is_match(&normalized) {
@@ -707,6 +711,10 @@ fn about_someone_else(s: &str) -> bool {
 /// Cue flags of one text.
 #[derive(Debug, Default, Clone, Copy)]
 struct Flags {
+    /// A means in a place where people act on it (a beam or a rope in the
+    /// shed, a gun in the garage, fumes in a shut garage, pills hidden in
+    /// the loft).
+    method_place: bool,
     explicit: bool,
     passive: bool,
     self_harm: bool,
@@ -782,7 +790,8 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         || f.prepare
         || f.plan_method
         || f.veiled_death
-        || f.purpose;
+        || f.purpose
+        || f.method_place;
     let despair_before = ctx.recent.iter().any(|t| !t.categories.is_empty());
     let context = despair_now || despair_before || ctx.in_crisis;
     for (on, c) in [
@@ -803,6 +812,15 @@ fn grade(f: &Flags, ctx: &RecentContext<'_>) -> Assessment {
         if on {
             a.add(c, c.grade());
         }
+    }
+    // Design: a means where people act on it is the protocol's business
+    // without despair beside it ("Had a look at the big beam in the hay
+    // shed. Reckon it'd hold me."). Until this rule these were caught only
+    // by accident — "shed" read as texting for "self-harmed" — which also
+    // gave the protocol to "Found the old man's hat in the shed".
+    if f.method_place {
+        a.add(Category::MeansAtHand, Risk::High);
+        a.signals.push("method_place");
     }
     // Acts that mean risk only where there is despair to give them meaning:
     // a "plan for the weekend" or a kitchen knife is not a risk cue.

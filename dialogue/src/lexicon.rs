@@ -550,7 +550,7 @@ pub static RISK_PASSIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:why|what'?s the point) (?:should i |do i |even )?(?:keep|bother) (?:going|living|waking up|trying to live)",
         r"(?:wish|wishing|hope|hoping|pray|praying) (?:that )?(?:i|i'?d|i'?ll|it) (?:would |could |will )?(?:just )?(?:die|not wake up|never wake up|get hit by|get sick and die|go to sleep forever|stop breathing|pass away|be over)",
         r"(?:would(?:n'?t)? mind|would be (?:relieved|fine|okay|glad)|won'?t mind) if i (?:died|didn'?t wake up|never woke up|got hit|got killed|just died|was gone|stopped existing)",
-        r"(?:if i died|if i didn'?t wake up)[^.!?]{0,20}(?:that'?d|that would|it would|it'?d) be (?:fine|okay|a relief|better|ok)",
+        r"(?:if i died|if i didn'?t wake up)[^.!?]{0,20}\b(?:that'?d|that would|it would|it'?d) be (?:fine|okay|a relief|better|ok)",
         r"(?:tired|sick|exhausted) of (?:being alive|existing|living|life|waking up|everything)(?: anymore)?",
         r"(?:want|wanna|wish i could|need) (?:to )?(?:sleep|go to sleep) (?:forever|and (?:never|not) wake up)",
         r"(?:don'?t|do not|dont) want to (?:exist|be alive|wake up)(?: anymore| any more|tomorrow)?",
@@ -614,7 +614,11 @@ pub static RISK_SELF_HARM_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:razor|blade|knife|lighter|scissors|compass) (?:to|on|into|across) my (?:arms?|legs?|wrists?|skin|thighs?|stomach)",
         r"(?:sh|self[- ]?harm|cutting) (?:urges?|relapse|again)",
         r"relapsed (?:on|with|into|and) (?:sh|self[- ]?harm|cutting|cut)",
-        r"sh'?(?:d|ed|ing)",
+        // Texting for self-harm ("sh'd last night", "shing again"); not
+        // the word "shed" ("the rope for the tent in the shed", "shed a
+        // tear"), which read as "sh'ed" gave a camping trip the protocol.
+        r"sh'(?:d|ed|ing)|sh-(?:ed|ing)|shd|shing",
+        r"i shed (?:again|last night|yesterday|today|tonight|this (?:morning|week))",
         r"s/h",
         r"after (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|several) (?:days?|weeks?|months?|years?) (?:clean|free)",
         r"(?:punch|punching|punched|hit|hitting|bang|banging|banged|kick|kicking) (?:the |a )?walls? (?:until|till|til|so hard)",
@@ -740,7 +744,6 @@ pub static RISK_INTENT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"going through with it",
         r"(?:use|take|swallow|down) (?:them|it) all (?:at once|together|in one go)",
         r"(?:i'?m|im|i am) (?:starting|about to start|going to start|gonna start) (?:now|tonight)",
-        r"(?:this is|it'?s) my last (?:weekend|week|day|night|christmas|birthday|morning)",
         r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight) (?:i'?m|im|i am) (?:done|gone|out of here)",
         r"(?:i'?m|im|i am) (?:taking|swallowing|having) (?:everything|all of (?:it|them)|the lot|the whole (?:lot|bottle|packet|box)|all (?:my|the) \w+)",
     ])
@@ -1214,6 +1217,54 @@ const CLAUSE_END: &str = r"\s*(?:$|[.!?,;:)])";
 /// and the start of an act.
 pub static RISK_CLAUSE_END_PURPOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(r"\b(?:before i go(?: for good| away for good)?|won'?t be needing (?:them|it|these|those|any of (?:it|them)|my \w+)|everything (?:is|'?s) ready){CLAUSE_END}"))
+});
+
+/// "It's my last week." said as an end: the clause ends with it (or with
+/// "here", "alive", "on earth"). "It's my last week at this job before I
+/// start the new one" is a job ending.
+pub static RISK_LAST_TIME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(r"\b(?:this is|it'?s|its) my (?:very )?last (?:weekend|week|day|night|christmas|birthday|morning)(?: (?:here|alive|on (?:this )?earth|in this world|of my life|ever|for real))?{CLAUSE_END}"))
+});
+
+/// An everyday reason for an ending or a clear-out, named in the same
+/// sentence: a new job, a transfer, a move, the team. An act beside one,
+/// with no despair in the turn or the turns before, is not raised by
+/// likeness to a risk statement.
+pub static EVERYDAY_ENDING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"new (?:job|role|post|position|school|course|flat|house|team|branch|ward|contract)",
+        r"transferr\w*|relocat\w*|promot\w+|retir\w+|emigrat\w+|graduat\w+",
+        r"moving (?:to|house|flat|out|in|abroad|away|back|somewhere|jobs|branch|office|in with)",
+        r"(?:going|moving|heading|flying) back (?:to|home)",
+        r"(?:to|for|with) (?:my|the|our) (?:team|colleagues|co-?workers|workmates|classmates)",
+        r"leaving (?:do|card|party|drinks)",
+    ])
+});
+
+/// A purpose someone else gave or that the speaker let them believe ("he
+/// asked if I was moving house when I bought the rope, I said something
+/// like that"): concealment, not a reason.
+pub static REPORTED_PURPOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"asked (?:me )?(?:if|whether|what)",
+        r"(?:i )?said (?:it was|it'?s|something like|that'?s|yes|yeah)",
+        r"told (?:him|her|them|the \w+|everyone|people) (?:it'?s|it was|i was|i'?m|that)",
+        r"pretend\w*|made out|cover story|excuse|(?:they|he|she|everyone) (?:think|thinks|believe|believes)",
+    ])
+});
+
+/// An everyday reason for an ending named in the sentence, not one put
+/// about to cover it.
+pub fn everyday_ending(sentence: &str) -> bool {
+    EVERYDAY_ENDING_RE.is_match(sentence) && !REPORTED_PURPOSE_RE.is_match(sentence)
+}
+
+/// A means in a place where people act on it, in one sentence: a beam, a
+/// rope, a gun, fumes or hidden pills in a shed, a garage, a loft, a barn.
+pub static RISK_METHOD_PLACE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    let place = r"(?:shed|garage|loft|attic|barn|outhouse|lock-?up|workshop)";
+    let means = r"(?:beams?|rafters?|rope|noose|gun|shotgun|rifle|pistol|fumes|exhaust|hose ?pipe|engine running|hid|hidden|hiding (?:them|the \w+)|stash\w*)";
+    any_of(&[&format!(r"{place}\b[^.!?]{{0,60}}\b{means}"), &format!(r"{means}\b[^.!?]{{0,60}}\b{place}")])
 });
 
 /// "I just need to start." beside means lined up: the act beginning.
@@ -1726,7 +1777,7 @@ mod tests {
             &*RISK_BELONGING_RE, &*RISK_ENTRAPMENT_RE, &*RISK_CALM_RE, &*RISK_FICTION_RE, &*RISK_JUMP_URGE_RE,
             &*RISK_METHOD_THOUGHT_RE, &*RISK_PURPOSE_RE, &*RISK_MEANS_KEPT_RE, &*RISK_MEANS_RUMINATION_RE, &*RISK_PASSIVE_EVENT_RE,
             &*RISK_CALM_DECISION_RE, &*RISK_INJURY_FORM_RE, &*RISK_FAREWELL_DISCLOSURE_RE, &*RISK_RESOLVED_RE, &*RISK_RELAPSE_RE, &*RISK_STEM_RE,
-            &*RISK_JOIN_RE, &*DEATH_CONTEXT_RE, &*MEANS_NOUN_RE, &*RISK_CLAUSE_END_PURPOSE_RE, &*RISK_CLAUSE_END_START_RE, &*RISK_PAST_ATTEMPT_RE,
+            &*RISK_JOIN_RE, &*DEATH_CONTEXT_RE, &*MEANS_NOUN_RE, &*RISK_CLAUSE_END_PURPOSE_RE, &*RISK_CLAUSE_END_START_RE, &*RISK_PAST_ATTEMPT_RE, &*RISK_LAST_TIME_RE, &*EVERYDAY_ENDING_RE, &*RISK_METHOD_PLACE_RE, &*REPORTED_PURPOSE_RE,
         ] {
             assert!(!r.as_str().is_empty());
         }

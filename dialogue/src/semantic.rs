@@ -425,7 +425,7 @@ impl SemanticRisk {
         } else {
             open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).collect()
         };
-        let mut raises: Vec<(Category, Risk, &'static str, f32)> = Vec::new();
+        let mut raises: Vec<(Category, Risk, &'static str, f32, bool)> = Vec::new();
         for s in picked {
             match self.score(s) {
                 Ok(hit) => {
@@ -439,7 +439,7 @@ impl SemanticRisk {
                             && hit.cosine - hit.negative_cosine >= self.thresholds.decisive_margin
                             && crate::text::split_sentences(&hit.exemplar).len() <= 1;
                         let tier = if tier == "semantic_strong" && decisive { "semantic_decisive" } else { tier };
-                        raises.push((hit.category, grade, tier, hit.cosine));
+                        raises.push((hit.category, grade, tier, hit.cosine, crate::lexicon::everyday_ending(s)));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "semantic risk layer: embedding failed; lexical grade stands"),
@@ -448,8 +448,17 @@ impl SemanticRisk {
         let despair = despair_before
             || a.context_cue
             || !a.categories.is_empty()
-            || raises.iter().any(|(c, _, _, _)| !is_contextual(*c));
-        for (c, grade, tier, cosine) in raises {
+            || raises.iter().any(|(c, _, _, _, _)| !is_contextual(*c));
+        for (c, grade, tier, cosine, everyday) in raises {
+            // Design: an act beside an everyday reason for it in the same
+            // sentence ("emptying my locker because I'm transferring",
+            // "Friday is my last day at the bakery, so I'm bringing in
+            // cake"), with no despair in this turn or the ones before, is
+            // an ending, not a preparation: not raised at all, not even
+            // when decisive (measured on everyday sentences, README).
+            if is_contextual(c) && !despair && everyday {
+                continue;
+            }
             if is_contextual(c) && !despair && tier != "semantic_decisive" {
                 if !a.ambiguous.contains(&c) {
                     a.ambiguous.push(c);

@@ -239,3 +239,34 @@ async fn stored_input_is_bounded_far_above_the_prompt_cut() {
     assert!(r.input_truncated);
     assert_eq!(r.participant_text.chars().count(), attune_dialogue::engine::MAX_STORED_INPUT_CHARS);
 }
+
+#[test]
+fn a_means_where_people_act_on_it_gets_the_protocol_and_a_shed_alone_does_not() {
+    all_at_least(
+        &[
+            "Collected grandad's old shotgun from my brother's loft today. Said it was for sentimental reasons.",
+            "been thinking about the beam in the garage a lot",
+            "hid the pills in the loft where nobody looks",
+        ],
+        Risk::High,
+    );
+    all_none(&[
+        "We found the cat hiding in the shed after two days, I'm so relieved.",
+        "Found the old man's hat in the shed. Sat there with it a while.",
+        "I shed a few tears at the wedding, it was lovely.",
+    ]);
+    // Texting for self-harm is still read.
+    all_at_least(&["sh'd again last night, first time in months"], Risk::High);
+}
+
+#[test]
+fn a_job_ending_beside_a_new_job_or_a_transfer_is_not_a_farewell() {
+    all_none(&[
+        "It's my last week at this job before I start the new one in Bristol.",
+        "Please help me to write a goodbye email to my team, I am going back to my country for a new job.",
+    ]);
+    // Said as an end, or with the purpose put about to cover it, it is.
+    assert!(risk("This is my last week.") >= Risk::High);
+    assert!(risk("I wrote goodbye letters to my family.") >= Risk::High);
+    assert!(!attune_dialogue::lexicon::everyday_ending("The guy asked if I was moving house when I bought the rope, I said something like that."));
+}

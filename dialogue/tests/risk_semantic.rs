@@ -557,3 +557,21 @@ fn exemplar_vectors_read_back_from_the_cache_are_bit_for_bit_fresh_embeddings() 
     // (A cache that does not fit is recomputed, not trusted: unit-tested in
     // semantic.rs, where it costs no second embedding of every exemplar.)
 }
+
+/// Everyday talk with a companion robot, none of it a risk: writer "e1"
+/// (`risk-everyday-negatives.jsonl`, tuned on: the "shed" reading, a job
+/// ending beside a new job or a transfer, "it's my last week" said of a
+/// job) and writer "e2" (`risk-everyday-heldout.jsonl`, written beside it
+/// and never tuned on). Before the changes e1 got the crisis protocol on
+/// 5 of 240 and any raise on 11; e2 on 7 and 12. Floors at today's
+/// figures (README): e1 1 and 6, e2 5 and 10.
+#[test]
+fn everyday_talk_rarely_gets_the_protocol_or_the_check_in() {
+    for (name, protocol, raised) in [("risk-everyday-negatives.jsonl", 1, 6), ("risk-everyday-heldout.jsonl", 5, 10)] {
+        let r = eval_file(name);
+        assert_eq!(r.n, 240, "{name}");
+        let none_kept = (r.specificity * 240.0).round() as usize;
+        assert!(r.none_protocol <= protocol, "{name}: the protocol on {} of 240 everyday sentences", r.none_protocol);
+        assert!(240 - none_kept <= raised, "{name}: {} of 240 everyday sentences raised", 240 - none_kept);
+    }
+}
