@@ -395,7 +395,14 @@ pub struct VoiceLoop<'a, R> {
     /// the loop as it was before, kept as the reference for the endpointing
     /// bench and the tests: audio goes to the speaker as it comes back.
     pub yield_to_participant: bool,
+    /// When the robot's audio last ran out (none queued since), in input
+    /// time; `None` while it speaks.
+    robot_silent_since_ms: Option<u64>,
 }
+
+/// Speech that began over the robot and goes on this long after the robot
+/// fell silent is the participant's turn, not a backchannel.
+const OUTLASTS_ROBOT_MS: u64 = 200;
 
 impl<'a, R> VoiceLoop<'a, R> {
     /// Wires the stages.
@@ -406,7 +413,7 @@ impl<'a, R> VoiceLoop<'a, R> {
         responder: &'a mut dyn Responder<R>,
         pacing: Pacing,
     ) -> Self {
-        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None, yield_to_participant: true }
+        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None, yield_to_participant: true, robot_silent_since_ms: None }
     }
 
     /// Runs until the source ends (and every reply is spoken) or `stop` is set.
@@ -800,6 +807,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 }
                 seg.started = true;
                 let envelope = std::mem::take(&mut seg.envelope);
+                self.robot_silent_since_ms = None;
                 on_event(LoopEvent::PlaybackStart { at_ms: now, id: seg.id, seq: seg.seq, part: seg.part, duration_ms: samples_to_ms(seg.len as usize), envelope });
             }
             while let Some(seg) = playlist.front() {
@@ -813,6 +821,9 @@ impl<'a, R> VoiceLoop<'a, R> {
                     on_event(LoopEvent::PlaybackEnd { at_ms: now, id: seg.id, seq: seg.seq });
                 }
                 playlist.pop_front();
+                if playlist.is_empty() {
+                    self.robot_silent_since_ms = Some(now);
+                }
             }
             // --- completed turns, in order ---------------------------------------
             while let Some(&id) = order.front() {
@@ -885,10 +896,17 @@ impl<'a, R> VoiceLoop<'a, R> {
                 *buffering = false;
                 utt_buf.clear();
             }
-            TurnEvent::Backchannel { start_ms, end_ms } if self.responder.answer_expected() && !utt_buf.is_empty() => {
+            TurnEvent::Backchannel { start_ms, end_ms }
+                if !utt_buf.is_empty()
+                    && (self.responder.answer_expected()
+                        || self.robot_silent_since_ms.is_some_and(|t| end_ms >= t + OUTLASTS_ROBOT_MS)) =>
+            {
                 // Design: an answer over the question is kept and
                 // transcribed as the participant's turn; the robot finishes
-                // asking (no barge-in), then the answer counts.
+                // asking (no barge-in), then the answer counts. So is speech
+                // that began over the robot's last words and went on after
+                // them ("I could not do it." over a short "I see."): a
+                // backchannel ends while the robot still speaks.
                 self.on_turn_event(TurnEvent::EndOfTurn { start_ms, end_ms, at_ms: now.max(end_ms), forced: false }, now, buffering, utt_buf,
                     utt_buf_start_ms, next_id, in_stt, probe, ready, playlist, pending, sink, pushed_total, summary, on_event);
             }
