@@ -35,7 +35,17 @@ pub fn reflect_reply(user_text: &str, analysis: &Analysis, state: &mut ReflectSt
     // sentence it said three turns ago ("I'm a robot, and I don't have a
     // life like yours to draw on."); the next rotation is tried instead.
     let fresh = (0..3).map(|k| compose(&text, analysis, n.wrapping_add(k))).find(|d| crate::coherence::repetition_evidence(d, &state.recent).is_none());
-    let draft = fresh.unwrap_or_else(|| compose(&text, analysis, n));
+    let mut draft = fresh.unwrap_or_else(|| compose(&text, analysis, n));
+    // A first turn that opens with a greeting and goes on ("Hi. Sorry,
+    // typing one-handed, she's finally asleep on me.") is greeted back
+    // before the reply to the rest — never before a crisis reply.
+    let opens_with_greeting = crate::text::split_sentences(&text).first().is_some_and(|s| OPENING_GREETING_RE.is_match(s));
+    if n == 0 && opens_with_greeting && !GREETING_REPLIES.contains(&draft.as_str()) && !RISK_REPLIES.contains(&draft.as_str()) && !INJECTION_REPLIES.contains(&draft.as_str()) && analysis.user_act != UserAct::Closing {
+        let greeted = format!("Hello. {draft}");
+        if passes(&greeted, &text, analysis, allowed) {
+            draft = greeted;
+        }
+    }
     if passes(&draft, &text, analysis, allowed) {
         remember(state, &draft);
         return draft;
@@ -122,8 +132,12 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
         UserAct::SmallTalk => {
             if THANKS_RE.is_match(text) {
                 pick(THANKS_REPLIES, n).to_string()
-            } else if GREETING_RE.is_match(text) {
+            } else if GREETING_RE.is_match(text) && (OPENING_GREETING_RE.is_match(text) || crate::text::word_count(text) <= 4) {
                 pick(GREETING_REPLIES, n).to_string()
+            } else if GREETING_RE.is_match(text) && !good_news(text) {
+                // A hello with news ("Hi. My dog died yesterday."): the news
+                // is answered (the hello is returned in `reflect_reply`).
+                disclosure(text, a, n)
             } else if good_news(text) {
                 format!("That sounds like good news. {}", pick(GOOD_NEWS_QUESTIONS, n))
             } else {
@@ -720,6 +734,18 @@ mod tests {
             assert!(!r.contains("How long has it been") && !r.contains("How has your day"), "{t} -> {r}");
             assert!(GOOD_NEWS_QUESTIONS.iter().any(|q| r.ends_with(q)), "{t} -> {r}");
         }
+    }
+
+    #[test]
+    fn a_first_turn_that_opens_with_a_greeting_is_greeted_back_and_answered() {
+        for t in ["Hi. Sorry, typing one-handed, she's finally asleep on me.", "Morning. First time using one of these, so bear with me.", "Hi. My dog died yesterday."] {
+            let r = check(t, false, 0);
+            assert!(r.starts_with("Hello"), "{t} -> {r}");
+        }
+        // The rest is answered, not only the hello.
+        assert!(!GREETING_REPLIES.contains(&check("Hi. My dog died yesterday.", false, 0).as_str()));
+        // Later in a session the words count, not the hello.
+        assert!(!reply_ctx("Hi. My exam went badly and I'm upset.", false, 3).starts_with("Hello"));
     }
 
     #[test]
