@@ -13,8 +13,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 fn engine(server_url: &str, policy: PolicyKind) -> Engine {
+    engine_in(LlmMode::Openai, server_url, policy)
+}
+
+/// The engine with the LLM in `mode` (`Local` is the embedded model, with
+/// strict grounding).
+fn engine_in(mode: LlmMode, server_url: &str, policy: PolicyKind) -> Engine {
     let mut cfg = EngineConfig::default();
-    cfg.llm.mode = LlmMode::Openai;
+    cfg.llm.mode = mode;
     cfg.llm.base_url = server_url.to_string();
     cfg.llm.first_token_timeout_ms = 800;
     cfg.llm.total_timeout_ms = 3_000;
@@ -27,6 +33,20 @@ fn engine(server_url: &str, policy: PolicyKind) -> Engine {
 
 async fn turn(e: &Engine, st: &mut SessionState, text: &str) -> attune_dialogue::engine::TurnResult {
     e.turn(st, text, None, &CancellationToken::new()).await
+}
+
+/// A turn with its events watched: the result and the sentences released.
+async fn turn_released(e: &Engine, st: &mut SessionState, text: &str) -> (attune_dialogue::engine::TurnResult, Vec<String>) {
+    let (tx, mut rx) = mpsc::channel(16);
+    let r = e.turn(st, text, Some(&tx), &CancellationToken::new()).await;
+    drop(tx);
+    let mut released = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        if let EngineEvent::Sentence(s) = ev {
+            released.push(s);
+        }
+    }
+    (r, released)
 }
 
 #[tokio::test]
@@ -191,15 +211,7 @@ async fn a_draft_cut_by_the_total_deadline_is_never_shown_as_if_finished() {
     let server = SseServer::start(vec![Reply::StreamThenStall(attune_tests::sse_server::words("I am a"), Duration::from_secs(8))]).unwrap();
     let e = engine(&server.base_url(), PolicyKind::Attuned);
     let mut st = SessionState::default();
-    let (tx, mut rx) = mpsc::channel(16);
-    let r = e.turn(&mut st, DISCLOSURE, Some(&tx), &CancellationToken::new()).await;
-    drop(tx);
-    let mut released = Vec::new();
-    while let Some(ev) = rx.recv().await {
-        if let EngineEvent::Sentence(s) = ev {
-            released.push(s);
-        }
-    }
+    let (r, released) = turn_released(&e, &mut st, DISCLOSURE).await;
     assert!(r.fallback, "{r:?}");
     assert_eq!(r.source, ReplySource::Reflect);
     assert!(!r.reply.contains("I am a"), "{}", r.reply);
@@ -352,35 +364,14 @@ async fn a_stream_cut_without_done_mid_sentence_is_never_shown_as_if_finished() 
     assert!(!r.fallback && r.llm_error.is_none(), "{r:?}");
 }
 
-/// The engine as it runs with the embedded model (strict grounding).
-fn local_engine(server_url: &str) -> Engine {
-    let mut cfg = EngineConfig::default();
-    cfg.llm.mode = LlmMode::Local;
-    cfg.llm.base_url = server_url.to_string();
-    cfg.llm.first_token_timeout_ms = 800;
-    cfg.llm.total_timeout_ms = 3_000;
-    cfg.llm.connect_timeout_ms = 500;
-    cfg.model_id = "test".into();
-    let client = LlmClient::new(&cfg.llm, server_url).expect("client");
-    Engine::new(cfg, Some(client))
-}
-
 const LONG_TIME: &str = "My wife died four years ago. It feels like forever.";
 
 #[tokio::test]
 async fn a_first_sentence_that_only_sets_the_scene_is_held_until_the_reply_acts() {
     let server = SseServer::start(vec![Reply::text("Four years feels like forever. How have you been since?")]).unwrap();
-    let e = local_engine(&server.base_url());
+    let e = engine_in(LlmMode::Local, &server.base_url(), PolicyKind::Attuned);
     let mut st = SessionState::default();
-    let (tx, mut rx) = mpsc::channel(8);
-    let r = e.turn(&mut st, LONG_TIME, Some(&tx), &CancellationToken::new()).await;
-    drop(tx);
-    let mut sentences = Vec::new();
-    while let Some(ev) = rx.recv().await {
-        if let EngineEvent::Sentence(s) = ev {
-            sentences.push(s);
-        }
-    }
+    let (r, sentences) = turn_released(&e, &mut st, LONG_TIME).await;
     assert_eq!(r.source, ReplySource::Llm, "{r:?}");
     assert!(!r.fallback && r.rewrites == 0, "{r:?}");
     assert_eq!(sentences, vec!["Four years feels like forever.", "How have you been since?"]);
@@ -389,17 +380,9 @@ async fn a_first_sentence_that_only_sets_the_scene_is_held_until_the_reply_acts(
 #[tokio::test]
 async fn a_reply_that_never_acts_is_not_released_and_the_fallback_answers() {
     let server = SseServer::start(vec![Reply::text("Four years feels like forever."), Reply::text("Four years feels like forever.")]).unwrap();
-    let e = local_engine(&server.base_url());
+    let e = engine_in(LlmMode::Local, &server.base_url(), PolicyKind::Attuned);
     let mut st = SessionState::default();
-    let (tx, mut rx) = mpsc::channel(16);
-    let r = e.turn(&mut st, LONG_TIME, Some(&tx), &CancellationToken::new()).await;
-    drop(tx);
-    let mut sentences = Vec::new();
-    while let Some(ev) = rx.recv().await {
-        if let EngineEvent::Sentence(s) = ev {
-            sentences.push(s);
-        }
-    }
+    let (r, sentences) = turn_released(&e, &mut st, LONG_TIME).await;
     assert!(r.fallback, "{r:?}");
     assert_eq!(r.source, ReplySource::Reflect);
     assert!(r.flags().contains(&Flag::Ungrounded), "{:?}", r.flags());
