@@ -33,6 +33,7 @@ pub mod device;
 pub mod echo;
 pub mod endpoint;
 pub mod file_io;
+pub mod overlap;
 pub mod piper;
 pub mod prosody;
 pub mod stt;

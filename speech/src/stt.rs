@@ -39,6 +39,11 @@ pub struct Transcript {
     /// any clip that ends in silence with one, but less surely after words
     /// the speaker was going on from.
     pub end_p: Option<f32>,
+    /// Mean probability of the text's tokens (punctuation included); 0
+    /// when there are none. Low on what whisper guesses at: a hum or a
+    /// laugh read as words ("Fafar", "Kill him. Kill him." for a short
+    /// "Cool.").
+    pub mean_p: f32,
 }
 
 /// A loaded whisper model and its decoding state.
@@ -171,6 +176,7 @@ impl WhisperStt {
         let eot = self.ctx.token_eot();
         let mut ends: Vec<(String, f32)> = Vec::new();
         let mut raw = String::new();
+        let (mut p_sum, mut p_n) = (0.0f32, 0usize);
         for seg in self.state.as_iter() {
             if let Ok(s) = seg.to_str_lossy() {
                 text.push_str(&s);
@@ -181,6 +187,8 @@ impl WhisperStt {
                     continue;
                 }
                 let Ok(t) = tok.to_str_lossy() else { continue };
+                p_sum += tok.token_probability();
+                p_n += 1;
                 raw.push_str(&t);
                 if t.trim_end().ends_with(['.', '?', '!']) {
                     ends.push((raw.clone(), tok.token_probability()));
@@ -193,7 +201,8 @@ impl WhisperStt {
         } else {
             None
         };
-        Ok(Transcript { text, audio_ctx, end_p })
+        let mean_p = if p_n == 0 { 0.0 } else { p_sum / p_n as f32 };
+        Ok(Transcript { text, audio_ctx, end_p, mean_p })
     }
 }
 

@@ -11,8 +11,9 @@
 //! loop keeps hearing (barge-in, next utterance) while they work.
 
 use crate::audio::{ms_to_samples, samples_to_ms, FRAME, FRAME_MS};
-use crate::echo::{EchoPath, Room};
+use crate::echo::{EchoMode, EchoPath, Room};
 use crate::endpoint::{completeness_sure, with_prosody, Completeness};
+use crate::overlap::OverlapWords;
 use crate::stt::{SttJob, SttResult, SttWorker};
 use crate::tts::{TtsAudio, TtsJob, TtsWorker};
 use crate::turn::{TurnEvent, TurnParams, TurnTaker};
@@ -210,6 +211,12 @@ pub struct LoopSummary {
     pub barge_ins: usize,
     /// Backchannels heard.
     pub backchannels: usize,
+    /// Short overlaps whose words were read (see [`crate::overlap`]) …
+    pub overlaps_read: usize,
+    /// … of which were words for a turn (answered after the robot's reply) …
+    pub overlaps_turned: usize,
+    /// … and of which were the robot's own words (its echo), dropped.
+    pub overlaps_echo: usize,
     /// Adaptive endpointing: turns-so-far transcribed at a short silence.
     pub probes: usize,
     /// … of which became the turn's transcript (no second transcription).
@@ -341,6 +348,9 @@ struct InStt {
     speech_end_ms: u64,
     /// Endpointing delay.
     endpoint_ms: u64,
+    /// A short overlap whose words decide whether it is a turn
+    /// (`utt_id` is then assigned only if it is).
+    overlap: bool,
 }
 
 /// Adaptive endpointing's transcription of the turn so far, taken at a short
@@ -372,6 +382,10 @@ struct Probe {
 
 /// Probe job ids start here (utterance ids count from 1).
 const PROBE_ID_BASE: u64 = 1 << 48;
+/// Whisper job ids of short overlaps being read (see [`crate::overlap`]).
+const OVERLAP_ID_BASE: u64 = 1 << 49;
+/// How many of the robot's latest sentences an overlap is compared with.
+const ROBOT_SAID_KEPT: usize = 6;
 
 /// Stages and settings the loop needs.
 pub struct VoiceLoop<'a, R> {
@@ -398,6 +412,11 @@ pub struct VoiceLoop<'a, R> {
     /// When the robot's audio last ran out (none queued since), in input
     /// time; `None` while it speaks.
     robot_silent_since_ms: Option<u64>,
+    /// The robot's latest sentences (sent to TTS), for telling its echo
+    /// from the participant in a short overlap.
+    robot_said: VecDeque<String>,
+    /// Next whisper job id for a short overlap.
+    next_overlap_id: u64,
 }
 
 /// Speech that began over the robot and goes on this long after the robot
@@ -413,7 +432,7 @@ impl<'a, R> VoiceLoop<'a, R> {
         responder: &'a mut dyn Responder<R>,
         pacing: Pacing,
     ) -> Self {
-        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None, yield_to_participant: true, robot_silent_since_ms: None }
+        VoiceLoop { cfg, stt, tts, responder, pacing, drain_limit_ms: 180_000, room: None, yield_to_participant: true, robot_silent_since_ms: None, robot_said: VecDeque::new(), next_overlap_id: OVERLAP_ID_BASE }
     }
 
     /// Runs until the source ends (and every reply is spoken) or `stop` is set.
@@ -633,6 +652,43 @@ impl<'a, R> VoiceLoop<'a, R> {
                     }
                     continue;
                 };
+                let mut info = info;
+                if info.overlap {
+                    // Design: a short overlap is a backchannel unless its
+                    // words say otherwise; only words for a turn become one
+                    // (a new utterance id, answered after the reply that is
+                    // playing), the rest is dropped as before.
+                    summary.overlaps_read += 1;
+                    let said: Vec<String> = self.robot_said.iter().cloned().collect();
+                    let echo_room = match echo.mode() {
+                        EchoMode::Aec => echo.echo_found() != Some(false),
+                        EchoMode::Duck => false,
+                        EchoMode::Off => true,
+                    };
+                    let read = match &r.result {
+                        Ok(t) => crate::overlap::classify_heard(&t.text, t.mean_p, &said, echo_room),
+                        Err(_) => OverlapWords::Nothing,
+                    };
+                    match read {
+                        OverlapWords::Turn => {
+                            summary.overlaps_turned += 1;
+                            info.utt_id = next_id;
+                            next_id += 1;
+                            if self.yield_to_participant {
+                                supersede(info.utt_id, &mut pending, &playlist);
+                            }
+                        }
+                        OverlapWords::Echo => {
+                            summary.overlaps_echo += 1;
+                            continue;
+                        }
+                        OverlapWords::Backchannel | OverlapWords::Nothing => {
+                            summary.backchannels += 1;
+                            on_event(LoopEvent::Backchannel { start_ms: info.speech_start_ms, end_ms: info.speech_end_ms });
+                            continue;
+                        }
+                    }
+                }
                 let id = info.utt_id;
                 let has_words = matches!(&r.result, Ok(t) if t.text.chars().any(|c| c.is_alphanumeric()));
                 // Design: a reply the participant went on talking before
@@ -706,6 +762,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                             p.unsynthesised.push(text);
                             continue;
                         }
+                        remember(&mut self.robot_said, &text);
                         synthesise(self.tts, id, p, text, on_event);
                     }
                     ReplyEvent::Done { id, report } => {
@@ -716,6 +773,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                                     withdraw(id, p, now, &mut summary, on_event);
                                 } else {
                                     for text in std::mem::take(&mut p.unsynthesised) {
+                                        remember(&mut self.robot_said, &text);
                                         synthesise(self.tts, id, p, text, on_event);
                                     }
                                 }
@@ -912,9 +970,22 @@ impl<'a, R> VoiceLoop<'a, R> {
             }
             TurnEvent::Backchannel { start_ms, end_ms } => {
                 *buffering = false;
+                // Design: whisper reads the overlap (a second or so of
+                // audio) to tell "mm-hmm" from "I'm scared." said wholly
+                // under a long reply; the verdict comes with the STT result
+                // (see `crate::overlap`). When whisper cannot take it, it is
+                // a backchannel by length, as before.
+                let samples = utterance_samples(utt_buf, utt_buf_start_ms, end_ms);
                 utt_buf.clear();
-                summary.backchannels += 1;
-                on_event(LoopEvent::Backchannel { start_ms, end_ms });
+                let job = self.next_overlap_id;
+                let info = InStt { utt_id: 0, speech_start_ms: start_ms, speech_end_ms: end_ms, endpoint_ms: now.saturating_sub(end_ms), overlap: true };
+                if !samples.is_empty() && self.stt.submit(SttJob { id: job, samples, cancel: None }).is_ok() {
+                    self.next_overlap_id += 1;
+                    in_stt.insert(job, info);
+                } else {
+                    summary.backchannels += 1;
+                    on_event(LoopEvent::Backchannel { start_ms, end_ms });
+                }
             }
             TurnEvent::BargeIn { at_ms, .. } => {
                 // Design: stop first, account after; the sink must fall silent now.
@@ -953,7 +1024,7 @@ impl<'a, R> VoiceLoop<'a, R> {
                 *buffering = false;
                 let id = *next_id;
                 *next_id += 1;
-                let info = InStt { utt_id: id, speech_start_ms: start_ms, speech_end_ms: end_ms, endpoint_ms: at_ms.saturating_sub(end_ms) };
+                let info = InStt { utt_id: id, speech_start_ms: start_ms, speech_end_ms: end_ms, endpoint_ms: at_ms.saturating_sub(end_ms), overlap: false };
                 // The turn ended at the silence adaptive endpointing probed:
                 // its transcript is the turn's (see `Probe`).
                 if let Some(p) = probe.take_if(|p| p.start_ms == start_ms && p.end_ms == end_ms) {
@@ -991,6 +1062,14 @@ const WINDOW_SPEECH_REACH_MS: u64 = 600;
 /// How soon after a learning window that heard someone the VAD must hear
 /// them for their utterance to start inside the window.
 const WINDOW_SPEECH_GRACE_MS: u64 = 400;
+
+/// Keeps the robot's latest sentences for [`crate::overlap::classify`].
+fn remember(said: &mut VecDeque<String>, text: &str) {
+    said.push_back(text.to_string());
+    while said.len() > ROBOT_SAID_KEPT {
+        said.pop_front();
+    }
+}
 
 /// The participant's turn `by` ended: every earlier reply not yet (fully)
 /// heard and not playing now may be replaced by it (decided by its words).

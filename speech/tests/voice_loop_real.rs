@@ -312,6 +312,29 @@ fn backchannels_over_the_reply_do_not_stop_it() {
 }
 
 #[test]
+fn a_short_sentence_said_wholly_under_a_long_reply_is_heard_as_the_next_turn() {
+    let reply = LONG_REPLY;
+    let mut first = silence(300);
+    first.extend(say("I want to talk about my week."));
+    // Said quickly, shorter than a barge-in (700 ms of overlap): by length
+    // alone it was a backchannel and dropped untranscribed.
+    let short = EspeakTts::new(&TtsConfig { voice: "en-gb".into(), rate_wpm: 230, ..TtsConfig::default() }).unwrap().synthesize("I'm scared.").unwrap();
+    let mm = say("mm-hmm");
+    let (r, _) = run_reactive(first, vec![(3_000, short), (7_000, mm)], &reply);
+    assert!(!r.events.iter().any(|e| matches!(e, LoopEvent::BargeIn { .. })), "{:?}", r.events);
+    let texts: Vec<_> = r.turns.iter().map(|t| &t.asr_text).collect();
+    assert_eq!(r.turns.len(), 2, "{texts:?} {:?}", r.summary);
+    assert!(r.turns[1].asr_text.to_lowercase().contains("scared"), "{texts:?}");
+    // The robot finished its reply first, then answered.
+    let full: usize = reply.iter().map(|s| s.chars().count()).sum();
+    assert!(!r.turns[0].interrupted);
+    assert_eq!(r.turns[0].spoken_chars, full);
+    assert!(r.turns[1].speech_start_ms > r.turns[0].speech_end_ms);
+    assert_eq!(r.summary.overlaps_turned, 1, "{:?}", r.summary);
+    assert!(r.summary.backchannels >= 1, "the mm-hmm: {:?}", r.summary);
+}
+
+#[test]
 fn silence_only_input_gives_no_turns_and_a_silent_output() {
     let r = run_loop(silence(5_000), &["Hello."]);
     assert!(r.turns.is_empty());
@@ -866,6 +889,6 @@ fn in_every_bench_room_the_first_reply_still_measures_its_own_echo() {
         assert_eq!(notes.len(), 1, "room {d} ms {g} dB {rv}: {notes:?}");
         assert!(notes[0].contains("comes back at"), "room {d} ms {g} dB {rv}: {notes:?}");
         assert!(barge_ins(&r).is_empty(), "room {d} ms {g} dB {rv}: the robot interrupted itself");
-        assert_eq!(r.turns.len(), 1);
+        assert_eq!(r.turns.len(), 1, "room {d} ms {g} dB {rv}: {:?} {:?}", asr_texts(&r), r.summary);
     }
 }
