@@ -41,6 +41,53 @@ pub fn is_good_news(t: &str) -> bool {
     good_news(t, &USER_GOOD_NEWS_RE) || good_news(t, &GOOD_NEWS_MORE_RE)
 }
 
+/// Good news said as such: an exam or test passed, a job or place got,
+/// something won, accepted, managed or gone well, or the speaker saying
+/// they are happy, excited, proud or relieved about it; not a loss ("since
+/// my Margaret passed"). For the reflective fallback's "That sounds like
+/// good news", which must not meet a bereavement, a laugh or a remark.
+pub fn is_clear_good_news(t: &str) -> bool {
+    !BEREAVEMENT_RE.is_match(t)
+        && text::split_sentences(t).iter().any(|s| {
+            // Not a question ("You got a job, then?"), nor news of the robot's.
+            let first = lexicon::tokens(s).into_iter().next().unwrap_or_default();
+            !s.trim_end().ends_with('?') && !matches!(first.as_str(), "you" | "u" | "your") && good_news(s, &CLEAR_GOOD_NEWS_RE)
+        })
+}
+
+/// A reply that offers ideas or asks whether the participant wants some
+/// ("Would you like some ideas, or would you rather keep talking?").
+pub fn offers_suggestions(reply: &str) -> bool {
+    OFFER_RE.is_match(reply)
+}
+
+static OFFER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"(?:would|do) you (?:like|want) (?:some|a few|any|me to (?:share|suggest|offer))|(?:some|a few) (?:ideas|suggestions|options|things that might help)|share an idea|suggest something|(?:would|might) it help (?:if i|to hear)",
+    ])
+});
+
+static CLEAR_GOOD_NEWS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"good news|great news|good thing|nice thing|happy news|small win|a win",
+        r"passed (?:my|the|her|his|their|our|it|first)(?: [\w'-]+){0,3}?(?: exam| test| driving| theory| course| module| interview| assessment| ticket| probation| mocks?| viva| audition| check|$|\W)",
+        r"(?:aced|nailed|smashed) (?:it|my|the)",
+        r"got (?:the|a|my|an) (?:new )?(?:job|place|offer|promotion|contract|flat|house|visa|raise|rise|pay rise|grant|scholarship|part|role|apprenticeship|loan)",
+        r"got (?:in|into|accepted|promoted|engaged|married|the all clear|good marks|good grades)|(?:was|been|got|were) (?:accepted|promoted|offered|approved|selected|shortlisted)",
+        r"(?:won|win) (?:the|a|an|first|second|third|my|our)|came (?:first|second|third)",
+        r"went (?:really |so |very |quite |surprisingly )?well|worked out|turned out (?:fine|ok|okay|well|great)",
+        r"(?:i'?m|im|i am|we'?re|we are|i feel|feeling) (?:so |really |very |actually |quite |pretty |well |dead |proper )?(?:happy|excited|proud|relieved|thrilled|chuffed|buzzing|delighted|over the moon)",
+        r"managed (?:a|an|to|my|the)|first (?:try|time|go)|finally (?:got|passed|finished|did|managed|heard|slept|sleeping|found|fixed)",
+        r"(?:is|are|was|were|has been|have been) (?:accepted|approved)",
+    ])
+});
+
+static BEREAVEMENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"passed (?:away|on)|died|dead|death|funeral|grave|widow\w*|lost (?:my|our|her|his)|since (?:my|our|\w+) (?:\w+ )?passed|(?:my|our|\w+) passed\W*$|(?:he|she|they|mum|mom|dad|wife|husband) passed\b",
+    ])
+});
+
 fn good_news(t: &str, re: &Regex) -> bool {
     re.find_iter(t).any(|m| {
         let before = tokens(&t[..m.start()]);
@@ -765,7 +812,20 @@ pub fn is_health_question(user_text: &str) -> bool {
         // A question naming a medicine, a dose or a prescriber, in
         // whatever form it is asked ("Could the higher dose be the
         // reason?", "can i take ibuprofen and paracetamol together").
-        || text::split_sentences(user_text).iter().any(|s| (s.contains('?') || HEALTH_QUESTION_RE.is_match(s)) && MEDICINE_RE.is_match(s))
+        || text::split_sentences(user_text).iter().any(|s| (s.contains('?') || HEALTH_QUESTION_RE.is_match(s) || INDIRECT_ASK_RE.is_match(s)) && MEDICINE_RE.is_match(s))
+}
+
+/// A question asked without a question mark: "I've been wondering whether
+/// I ought to keep on with my cod liver oil … or whether the two don't mix."
+static INDIRECT_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[
+        r"(?:wondering|wonder|not sure|unsure|asking|ask you|don'?t know) (?:whether|if|how much|how many|what)|(?:do|does|don'?t|won'?t|doesn'?t) mix|interact\w*|alongside|together with",
+    ])
+});
+
+/// Whether the text names a medicine, a dose or a prescriber.
+pub fn names_medicine(t: &str) -> bool {
+    MEDICINE_RE.is_match(t)
 }
 
 /// Medicines, doses and prescribers: the common ones by name (brands and
@@ -776,6 +836,7 @@ static MEDICINE_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::any_of(&[
         r"dose[sd]?|dosage|doses|mg|milligrams?|tablets?|pills?|capsules?|meds|medic(?:ine|ines|ation|ations)|prescri\w+|painkillers?|antibiotics?|antidepressants?|antihistamines?|inhalers?|insulin|gp|pharmacist|chemist",
         r"paracetamol|acetaminophen|tylenol|ibuprofen|nurofen|advil|aspirin|codeine|co-?codamol|naproxen|nytol|sominex|melatonin|pro ?plus|caffeine tablets|sertraline|citalopram|fluoxetine|prozac|diazepam|valium|zopiclone|donepezil|statins?|metformin|omeprazole|gaviscon|calpol|lemsip|beechams|piriton|benadryl|zyrtec|tramadol|morphine|oramorph",
+        r"amitriptyline|mirtazapine|propranolol|gabapentin|pregabalin|venlafaxine|duloxetine|quetiapine|lithium|levothyroxine|warfarin|supplements?|vitamins?|vitamin [a-e]\d*|magnesium|cod liver oil|fish oil|iron tablets|st\.? john'?s wort|cbd",
     ])
 });
 
@@ -964,6 +1025,14 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     let after_good_news = said.last().is_some_and(|t| is_good_news(t));
     let distress_now = said.last().is_some_and(|t| painful(t));
     let they_greeted_or_left = said.last().is_some_and(|t| GREETING_RE.is_match(&bare_clause(t)) || FAREWELL_RE.is_match(t));
+    // Sympathy and nothing else ("I'm really sorry.", "I'm so sorry to hear
+    // that.") to a turn with no pain in it ("Football's on later.", "Yeah,
+    // maybe.", leftover shepherd's pie) does no listener's act: it answers
+    // a hurt nobody told. A reply that also asks or reflects is judged as
+    // before (a rule needing pain for any sympathy stopped good replies).
+    if !distress_now && !reply.contains('?') && text::split_sentences(reply).iter().all(|s| SYMPATHY_ONLY_RE.is_match(s)) {
+        return Some(format!("{NO_ACT}{}", reply.trim()));
+    }
     // The reply must do something a listener does: acknowledge, reflect
     // ("you…"), ask, or answer a greeting. "Mum - no, no." does none.
     let mut acted = false;
@@ -1044,8 +1113,18 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     if asked && !asks_back && !ANSWER_FRAME_RE.is_match(reply) {
         return Some(format!("{NO_ANSWER}{}", reply.trim()));
     }
+    // A question about a medicine, a dose or their health is referred,
+    // with or without a question mark; asking back ("What's your take on
+    // that?") or sympathy leaves it unanswered.
+    if said.last().is_some_and(|t| is_health_question(t)) && !MED_REFERRAL_RE.is_match(reply) {
+        return Some(format!("{NO_ANSWER}{}", reply.trim()));
+    }
     None
 }
+
+static SYMPATHY_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^\W*(?:oh,? )?(?:i'?m|i am) (?:so |really |very |truly |terribly |just )*sorry(?: to hear(?: (?:that|this|it|about (?:that|this|it|what you'?re going through|everything|all (?:that|this)))?)| about (?:that|this|it|what you'?re going through)| (?:that|this) happened)?\W*$")
+});
 
 /// How [`ungrounded_evidence`] begins its evidence when the participant
 /// asked something and the reply neither answers, asks back nor refers.
@@ -1260,6 +1339,27 @@ mod tests {
     fn a_goodbye_needs_a_goodbye_back() {
         assert!(no_goodbye_evidence("I'm glad we talked. What else would you like to talk about?").is_some_and(|e| mendable(&e)));
         assert_eq!(no_goodbye_evidence("Thank you for talking with me. Take care."), None);
+    }
+
+    #[test]
+    fn sympathy_alone_to_a_turn_without_pain_is_no_act() {
+        for (reply, said) in [("I'm really sorry.", "dont tell me to make a revision timetable my mum already said that like 10 times"), ("I'm really sorry to hear about what you're going through.", "Football's on later. At least something's normal."), ("I'm so sorry to hear that.", "Yeah, maybe.")] {
+            assert!(ungrounded_evidence(reply, &[said]).is_some_and(|e| e.starts_with(NO_ACT)), "{reply} / {said}");
+        }
+        // To pain it stays an act.
+        assert_eq!(ungrounded_evidence("I'm so sorry to hear that.", &["Got laid off today and I feel awful."]), None);
+    }
+
+    #[test]
+    fn a_medicine_question_needs_a_referral_not_a_question_back() {
+        let u = "Can I ask you something? I take melatonin for sleeping, 3 mg, but it does not work anymore. Is it dangerous if I take two?";
+        let e = ungrounded_evidence("I'm listening. What's your take on that?", &[u]).unwrap_or_default();
+        assert!(e.starts_with(NO_ANSWER), "{e}");
+        let u2 = "The doctor's put me on a baby aspirin now, seventy-five milligrams, and I've been wondering whether I ought to keep on with my cod liver oil alongside it or whether the two don't mix.";
+        assert!(ungrounded_evidence("I'm so sorry about that. What's been on your mind lately?", &[u2]).is_some_and(|e| e.starts_with(NO_ANSWER)));
+        // Not every turn needs one: the same reply to a turn about sleep
+        // with no medicine in it is not held to a referral.
+        assert_eq!(ungrounded_evidence("I'm listening. What's your take on that?", &["I can't sleep, is it the stress, do you think?"]), None);
     }
 
     #[test]

@@ -489,7 +489,8 @@ pub fn assess_in(text: &str, ctx: &RecentContext<'_>) -> Assessment {
             || !excluded.is_empty()
             || RISK_THIRD_PARTY_RE.is_match(s)
             || DENIAL_RE.is_match(s)
-            || about_someone_else(s);
+            || about_someone_else(s)
+            || crate::lexicon::ordinary_medicine_question(s);
         if !blocked && s.chars().any(char::is_alphabetic) {
             eligible.push(sentence.clone());
         }

@@ -421,6 +421,14 @@ impl Engine {
         }
 
         result.reply = result.sentences.join(" ");
+        // Design: suggestions count as offered only when the reply spoken
+        // offered them. The policy asks for an offer, but a reply that came
+        // from the fallback or the LLM without one ("What happened next?")
+        // must not turn the participant's next "Yeah." into consent to a
+        // generic tip.
+        if st.policy.offered_suggestions && !crate::coherence::offers_suggestions(&result.reply) {
+            st.policy.offered_suggestions = false;
+        }
         result.strategies = code_reply(&result.reply);
         result.total_ms = start.elapsed().as_millis() as u64;
         st.history.push((user, result.reply.clone()));
@@ -988,6 +996,22 @@ mod tests {
         assert_eq!(r.decision.intent, Intent::Crisis);
         assert!(r.crisis.alert);
         assert!(r.crisis.signals.iter().any(|s| s == "unclear_on_check_in_twice"));
+    }
+
+    #[tokio::test]
+    async fn a_yes_after_a_reply_that_offered_nothing_is_not_consent_to_a_tip() {
+        // The policy wants an offer at the third disclosure; the reflective
+        // reply made none ("What happened next?"), so "Yeah." is an answer,
+        // not consent (the fifth writer's "Yeah." got a generic tip).
+        let e = reflect_engine();
+        let mut st = SessionState::default();
+        for t in ["Long shift today. Nine hours on my feet.", "Boiler's broken again. Landlord says maybe next week.", "I've got forty quid till Friday and Ellie needs new school shoes."] {
+            let r = say(&e, &mut st, t).await;
+            assert!(!crate::coherence::offers_suggestions(&r.reply), "{}", r.reply);
+        }
+        assert!(!st.policy.offered_suggestions);
+        let r = say(&e, &mut st, "Yeah.").await;
+        assert!(!r.reply.contains("Some people find") && !r.reply.contains("One option") && !r.reply.contains("talking it over"), "{}", r.reply);
     }
 
     #[tokio::test]

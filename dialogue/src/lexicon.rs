@@ -484,7 +484,7 @@ pub static DISTORTION_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"i (?:always|never|constantly) (?:mess|screw|ruin|fail|fuck|get|do|say|make|let|disappoint|end up|lose|break)\w*(?: [\w']+){0,4}",
         r"i (?:can'?t|cannot|never) do anything right",
         r"i ruin everything",
-        r"i(?:'m| am|m) (?:such |just |a |the |so |an |really |truly |nothing but (?:a )?|a total |a complete |always |proper |well |literally |basically )*(?:failure|loser|idiot|mess|disappointment|burden|joke|waste|fraud|screw[- ]?up|let[- ]?down|worthless|useless|stupid|pathetic|unlovable|ugly|hopeless|broken|a bad person|not good enough|terrible person|horrible person|the worst|rubbish|thick|crap|dumb|lazy|selfish|weak|terrible|awful|dreadful|bad (?:mum|mom|dad|father|mother|parent|husband|wife|partner|friend|son|daughter|sister|brother|nurse|teacher|person|student))\b",
+        r"i(?:'m| am|m) (?:such |just |a |the |so |an |really |truly |nothing but (?:a )?|a total |a complete |always |proper |well |literally |basically |lowkey |highkey |honestly |genuinely |simply |kinda |kind of |sort of |a bit of |bit of |officially |clearly |obviously |definitely |probably )*(?:failure|loser|idiot|mess|disappointment|burden|joke|waste|fraud|screw[- ]?up|let[- ]?down|worthless|useless|stupid|pathetic|unlovable|ugly|hopeless|broken|a bad person|not good enough|terrible person|horrible person|the worst|rubbish|thick|crap|dumb|lazy|selfish|weak|terrible|awful|dreadful|bad (?:mum|mom|dad|father|mother|parent|husband|wife|partner|friend|son|daughter|sister|brother|nurse|teacher|person|student))\b",
         r"(?:nobody|no one|noone) (?:\w+ )?(?:likes|loves|cares about|wants|understands|listens to|would miss|needs) me",
         r"(?:nobody|no one|noone) (?:cares|would care|will ever love me)",
         r"(?:everyone|everybody|all my friends|people) (?:\w+ )?(?:hates|hate|leaves|leave|abandons|abandon|is better than|are better than|thinks i'?m \w+|laughs at|laugh at) me",
@@ -498,6 +498,10 @@ pub static DISTORTION_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:my \w+(?: is| are|'s)?|i(?:'m| am)?) (?:just |still |probably |maybe )?not good enough",
         r"i feel (?:like )?(?:such )?(?:a |an )?(?:complete |total )?(?:failure|loser|idiot|burden|disappointment|fraud|worthless|useless|stupid|pathetic)\b",
         r"i (?:really |just )?(?:hate|despise|loathe) (?:myself|who i am)",
+        r"(?:silly|stupid|daft|useless|pathetic|soft) (?:old )?(?:fool|idiot|git|sod|cow|muppet|mare|twit)(?: that i am| i am)",
+        r"i(?:'m| am|m) (?:a |an |such a |a bit of a |bit of a |a right |a proper |a complete |a total |an old |a silly )?(?:old )?(?:fool|idiot|mug|muppet|div|twit|numpty|plonker)\b",
+        r"what (?:sort|kind) of (?:a )?(?:\w+ )?(?:person|husband|wife|mum|mom|mother|dad|father|parent|friend|son|daughter|partner|nurse|teacher|man|woman|grown man|grown woman) (?:forgets|does|would|says|snaps|shouts|leaves|can'?t|cannot|doesn'?t|is)\b",
+        r"i(?:'m| am|m)(?: \w+)? not (?:\w+ )?(?:good|smart|clever|intelligent|strong|talented|pretty|brave|interesting|fun|capable|qualified) enough",
     ])
 });
 
@@ -1258,6 +1262,36 @@ pub static REPORTED_PURPOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
 pub fn everyday_ending(sentence: &str) -> bool {
     EVERYDAY_ENDING_RE.is_match(sentence) && !REPORTED_PURPOSE_RE.is_match(sentence)
 }
+
+/// An ordinary question about taking a medicine: whether two go together,
+/// whether one is safe or all right to take ("is it ok to take magnesium
+/// with my amitriptyline?", "can I take ibuprofen and paracetamol
+/// together?"), with a medicine named and nothing of a lethal dose, an
+/// overdose, a count or dying in it. The semantic layer does not read it:
+/// it sits close to method research ("how many of my amitriptyline would
+/// it take") in the embedding, and a pharmacist's question got the crisis
+/// protocol (README, step 18). The lexical layer still reads it.
+pub fn ordinary_medicine_question(sentence: &str) -> bool {
+    MEDICINE_SAFETY_ASK_RE.is_match(sentence) && crate::coherence::names_medicine(sentence) && !MEDICINE_LETHAL_MARKER_RE.is_match(sentence)
+}
+
+static MEDICINE_SAFETY_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"(?:is it|it'?s|would it be|will it be|is that) (?:ok|okay|safe|alright|all right|fine|bad|dangerous|harmful|a problem)(?: for me)? (?:to|if i) (?:take|have|mix|combine|use|keep|carry on|stay on)",
+        r"(?:can|could|should|may|do i|ought) i (?:take|have|mix|combine|use|keep (?:on )?(?:taking|with)|carry on|stay on)",
+        r"(?:do|does|will|would|did) (?:it|they|these|those|the two|both|[\w-]+) (?:interact|mix|clash|go together)|(?:go|mix|combine|interact|clash) (?:ok |okay |well |safely )?(?:with|alongside)|together|alongside",
+        r"wondering (?:whether|if) i (?:ought|should|can|could|need)",
+    ])
+});
+
+static MEDICINE_LETHAL_MARKER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    any_of(&[
+        r"lethal|fatal|overdos\w*|od|too many|how many|enough to|all (?:of )?(?:my|the|them|it)|whole (?:bottle|box|pack|packet|lot|strip)|every (?:pill|tablet)",
+        r"die|dying|dead|death|kill\w*|never wake|not wake|wake up|end (?:it|things|my)|stockpil\w*|saved up|hoard\w*|stash\w*",
+        r"(?:[2-9]\d|[1-9]\d\d+)|twenty|thirty|forty|fifty|hundred|double|triple",
+        r"alcohol|vodka|wine|beer|whisky|whiskey|gin|booze|drunk|drinking",
+    ])
+});
 
 /// A means in a place where people act on it, in one sentence: a beam, a
 /// rope, a gun, fumes or hidden pills in a shed, a garage, a loft, a barn.

@@ -108,6 +108,11 @@ pub fn analyze(text: &str, ctx: &ReasonerContext) -> Analysis {
         UserAct::Question
     } else if first_person && (words.len() >= 5 || EXPERIENCE_RE.is_match(trimmed)) {
         UserAct::Disclosure
+    } else if words.len() >= 5 {
+        // News told without "I" ("Got laid off today. Twenty-two years at
+        // the plant.", "Boiler's broken again.") is still their news, not
+        // small talk to be met with "How has your day been so far?".
+        UserAct::Disclosure
     } else {
         UserAct::SmallTalk
     };
@@ -206,8 +211,9 @@ static CONSENT_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 static CLOSING_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::any_of(&[
-        r"(?:good)?bye",
+        r"(?:good)?bye+|bye for now",
         r"bye[- ]?bye",
+        r"cheerio|gtg|g2g|buonanotte|buona notte|ciao|adios|au revoir|tsch(?:ü|u)ss|gute nacht|bonne nuit|buenas noches",
         r"good ?night",
         r"see (?:you|ya)(?: later| soon| tomorrow| next time)?",
         r"(?:talk|speak) (?:to you |to ya )?(?:later|soon|tomorrow)",
@@ -225,14 +231,16 @@ static CLOSING_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"end (?:the|this) (?:session|conversation|chat)",
         r"(?:can|could|may) (?:i|we) (?:finish|end|stop|close)(?: the| this)?(?: conversation| chat| session)?",
         r"have a (?:good|great|nice|lovely|wonderful) (?:day|night|evening|weekend|one|week)",
-        r"thanks?(?: you)?(?: so much| a lot| again)? for (?:listening|talking|your help|the help|helping|your time|the chat|the talk|chatting|everything)",
+        r"thanks?(?: you)?(?: so much| a lot| again| kindly| very much)? for (?:listening|talking|your help|the help|helping|your time|the chat|the talk|chatting|everything)",
+        r"i'?ll (?:leave you (?:be|to it|in peace)|let you go)",
     ])
 });
 
 /// "I'd better go up." at the end of a turn (not "I'd better go and see a
 /// doctor").
-static LEAVING_AT_END_RE: LazyLock<Regex> =
-    LazyLock::new(|| lexicon::re(r"\b(?:i'?d|i|we'?d) better (?:go|get going|be off|head off)(?: now| up| in| off| home| to bed| back)?\W*$"));
+static LEAVING_AT_END_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"(?:\b(?:i'?d|i|we'?d) better (?:go|get going|be off|head off)(?: now| up| in| off| home| to bed| back)?|(?:^|[.!,]\s*)(?:(?:good ?)?night|cheers|laters|right,? bed|bed time|bedtime)(?: (?:then|all|love|mate|x+))?)\W*$")
+});
 
 static GREETING_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::any_of(&[

@@ -119,6 +119,12 @@ fn compose(text: &str, a: &Analysis, n: u64) -> String {
         if let Some(options) = named_options(text) {
             return format!("{} {}", pick(WEIGHING_LEADS, n).replace("{options}", &options), pick(WEIGHING_QUESTIONS, n));
         }
+        // Options too long to say back, or asked for as a choice ("Help me
+        // choose. Shoes now and beans on toast all week, or wait till
+        // payday…"): named as a choice, not deflected as a question to a robot.
+        if OPTIONS_RE.is_match(text) && text.contains(" or ") || HELP_CHOOSE_RE.is_match(text) {
+            return format!("{} {}", pick(WEIGHING_GENERIC, n), pick(WEIGHING_QUESTIONS, n));
+        }
     }
     match a.user_act {
         UserAct::Empty => pick(EMPTY_REPLIES, n).to_string(),
@@ -178,9 +184,13 @@ fn disclosure(text: &str, a: &Analysis, n: u64) -> String {
     }
 }
 
-/// Good news that no distress in the same turn outweighs.
+/// Good news said as such, that no distress or loss in the same turn
+/// outweighs. Stricter than the coherence check's `is_good_news` (which
+/// only has to keep sympathy off a cheerful turn): "That sounds like good
+/// news" must not meet "since my Margaret passed", "lol" or "took it better
+/// than me".
 fn good_news(text: &str) -> bool {
-    crate::coherence::is_good_news(text) && !crate::coherence::user_in_distress(text) && !THANKS_RE.is_match(text)
+    crate::coherence::is_clear_good_news(text) && !crate::coherence::user_in_distress(text) && !THANKS_RE.is_match(text)
 }
 
 /// A greeting that opens a talk: "alright? 👋", "hiya", "morning!".
@@ -201,7 +211,7 @@ const ROLEPLAY_REPLIES: &[&str] = &[
 /// "right?", "don't you think", "be honest".
 static AGREEMENT_ASK_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::re(
-        r"\b(?:(?:you|u|ya)(?:'d| would| must| have to| gotta)? agree|(?:don'?t|wouldn'?t) you (?:think|say|agree)|tell me (?:the truth|honestly|i'?m))\b|\b(?:agree|right|innit|yeah|eh|no|aren'?t i|isn'?t it|don'?t you think|wouldn'?t you say|be honest|admit it)\W*$",
+        r"\b(?:(?:you|u|ya)(?:'d| would| must| have to| gotta)? agree|(?:don'?t|wouldn'?t) you (?:think|say|agree)|tell me (?:the truth|honestly|i'?m))\b|\b(?:agree|right|innit|yeah|eh|no|aren'?t i|arent i|am i|isn'?t it|isnt it|don'?t you think|wouldn'?t you say|be honest|admit it)\W*$",
     )
 });
 
@@ -228,10 +238,16 @@ fn named_options(text: &str) -> Option<String> {
 }
 
 static OPTIONS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    lexicon::re(r"(?:what (?:should|do|shall) i do\W+([^?.!]+)\?|\b(?:should|shall|shud|shld|sud) i (?:just )?([^?.!]+)(?:\?|$)|\bwhether (?:i should |to )([^?.!]+)|\bdo i ([^?.!]+ or [^?.!]+)\?)")
+    lexicon::re(r"(?:what (?:should|do|shall) i do\W+([^?.!]+)\?|\b(?:should|shall|shud|shld|sud) i (?:just )?([^?.!]+)(?:\?|$)|\bwhether (?:i should |to )([^?.!]+)|\bdo i ([^?.!]+ or [^?.!]+)\?|\bwould you ((?:take|go for|pick|choose|go with|stay|keep|leave|ask|tell) [^?.!]+ or [^?.!]+)\?)")
 });
 
 const WEIGHING_LEADS: &[&str] = &["It sounds like you're weighing whether to {options}.", "So you're deciding whether to {options}.", "You're weighing whether to {options}."];
+
+const WEIGHING_GENERIC: &[&str] = &["It sounds like you're weighing up two choices.", "So there are two choices in front of you.", "You're deciding between two things."];
+
+static HELP_CHOOSE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::any_of(&[r"help me (?:choose|decide|pick)|can'?t decide (?:between|whether|which)|torn between|which (?:one )?(?:should|would|do) (?:i|you) (?:pick|choose|go for|go with)|(?:would|should) (?:you|i) (?:take|go for|pick|choose) [^?.!]+ or "])
+});
 
 const WEIGHING_QUESTIONS: &[&str] = &["What pulls you each way?", "What matters most to you in it?", "What would each choice mean for you?"];
 
@@ -257,9 +273,14 @@ fn best_fragment(text: &str, a: &Analysis) -> Option<String> {
     let starts_with_speaker = |c: &str| {
         lexicon::tokens(c).first().is_some_and(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "my" | "we" | "we're" | "we've"))
     };
+    // A clause with "you" in it is not said back: beside the speaker as
+    // subject their "you" is mostly the robot ("I hope I am not disturbing
+    // you", "I'll leave you be"), which no turn of person reads right, or a
+    // generic "you" ("I feel like you can never win").
+    let addresses = |c: &str| lexicon::tokens(c).iter().any(|w| matches!(w.as_str(), "you" | "your" | "yours" | "yourself" | "you're" | "youre" | "you've" | "you'll" | "you'd" | "u" | "ur"));
     let fits = |c: &&String| {
         let n = crate::text::word_count(c);
-        (4..=MAX_WORDS).contains(&n) && has_first_person(c) && starts_with_speaker(c)
+        (4..=MAX_WORDS).contains(&n) && has_first_person(c) && starts_with_speaker(c) && !addresses(c)
     };
     let with_feeling = clauses.iter().filter(fits).find(|c| lexicon::self_named_emotions(c).iter().any(|e| a.emotions.iter().any(|x| x == e)));
     with_feeling.or_else(|| clauses.iter().find(fits)).cloned()
@@ -490,7 +511,7 @@ const RESPONSE_REPLIES: &[&str] = &["I see. Can you tell me a bit more?", "Okay.
 
 const GREETING_REPLIES: &[&str] = &["Hello, it's good to hear from you. How are you doing today?", "Hi there. What's on your mind today?"];
 
-const SMALL_TALK_REPLIES: &[&str] = &["I see. What's been on your mind lately?", "Okay. How has your day been so far?", "Mm. What would you like to talk about today?"];
+const SMALL_TALK_REPLIES: &[&str] = &["I see. What's been on your mind lately?", "Okay. What else is going on for you?", "Mm. What would you like to talk about today?"];
 
 const DISTORTION_REPLIES: &[&str] = &[
     "It sounds like you're being really hard on yourself right now. What happened that brought this up?",
@@ -504,6 +525,19 @@ mod tests {
 
     fn reply(text: &str) -> String {
         reply_ctx(text, false, 0)
+    }
+
+    #[test]
+    fn options_too_long_to_say_back_are_named_as_a_choice() {
+        for t in [
+            "If you were me, would you take the warehouse job my brother-in-law mentioned or hold out for something on the same money?",
+            "Help me choose. Shoes now and beans on toast all week, or wait till payday and she wears the ones with the hole?",
+        ] {
+            for turn in 0..3 {
+                let r = check(t, false, turn + 1);
+                assert!(WEIGHING_GENERIC.iter().any(|g| r.starts_with(g)), "{t} -> {r}");
+            }
+        }
     }
 
     fn reply_ctx(text: &str, offered: bool, turn: u64) -> String {

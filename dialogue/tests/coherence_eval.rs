@@ -253,3 +253,33 @@ fn strict_grounding_on_the_fourth_writers_replay_keeps_its_first_scoring() {
         println!("{run} run: replies judged good {good}/{n}; LLM replies good {llm_good}/{llm}");
     }
 }
+
+const REPLAY_E: &str = include_str!("../eval/coherence-replay-e.jsonl");
+
+/// The fifth writer's conversations (a widowed retired bus driver, a
+/// 15-year-old texting, a single mum on a supermarket till, an Italian PhD
+/// student, a man just made redundant, a woman with fibromyalgia), run and
+/// labelled as the fourth's. The "off" run's LLM replies are scored with
+/// checks written after that run was seen (the medicine-question referral
+/// of strict grounding came from its strict run), so the floor below holds
+/// what they catch, not a first scoring (README).
+#[test]
+fn strict_grounding_on_the_fifth_writers_replay() {
+    let items = parse(REPLAY_E).expect("replay set parses");
+    assert_eq!(items.len(), 144);
+    let off_run: Vec<_> = items.iter().filter(|i| i.run == "off").cloned().collect();
+    let r = score_replay(&off_run, &strict());
+    println!("{}", r.table("coherence-replay-e.jsonl, the grounding-off run's LLM replies, scored strict"));
+    for e in &r.errors {
+        println!("  {e}");
+    }
+    assert_eq!((r.bad, r.good), (53, 3));
+    assert!(r.bad_caught >= 51, "bad LLM replies stopped: {}/53", r.bad_caught);
+    for run in ["off", "strict"] {
+        let n = items.iter().filter(|i| i.run == run).count();
+        let good = items.iter().filter(|i| i.run == run && i.labels == ["good"]).count();
+        let llm = items.iter().filter(|i| i.run == run && i.source == "llm").count();
+        let llm_good = items.iter().filter(|i| i.run == run && i.source == "llm" && i.labels == ["good"]).count();
+        println!("{run} run: replies judged good {good}/{n}; LLM replies good {llm_good}/{llm}");
+    }
+}

@@ -117,6 +117,15 @@ fn a_semantic_match_inside_a_negated_third_person_or_fiction_clause_does_not_rai
 }
 
 #[test]
+fn a_medicine_question_with_a_count_or_a_lethal_word_is_still_read() {
+    // The guard that keeps ordinary medicine questions from the semantic
+    // layer must not take these with it.
+    for t in ["is it ok to take all of my amitriptyline together tonight", "can i take 40 of my sleeping pills with vodka"] {
+        assert!(grade(&[t]) >= Risk::High, "{t}");
+    }
+}
+
+#[test]
 fn hard_negatives_stay_none() {
     for t in [
         "Thanks so much for listening, goodbye for now",
@@ -130,6 +139,9 @@ fn hard_negatives_stay_none() {
         "It was too hot.",
         "I walked the dog after work.",
         "We had pasta for dinner.",
+        // Ordinary questions about medicines (the fifth writer's replay).
+        "Quick question, is it ok to take magnesium with my amitriptyline? My friend swears by it for muscle aches",
+        "Can I take ibuprofen and paracetamol together? Head's pounding.",
     ] {
         assert_eq!(grade(&[t]), Risk::None, "{t}");
     }

@@ -122,6 +122,19 @@ pub fn collapse_repeats(ws: &[String]) -> Vec<String> {
     out
 }
 
+/// How many different words the transcript has once whisper's repeats are
+/// collapsed.
+fn distinct_words(text: &str) -> usize {
+    let ws = collapse_repeats(&words(text));
+    let mut seen: Vec<&String> = Vec::new();
+    for w in &ws {
+        if !seen.contains(&w) {
+            seen.push(w);
+        }
+    }
+    seen.len()
+}
+
 /// Whether `ws` (squeezed) reads wholly as listening tokens and phrases.
 fn all_listening(ws: &[String]) -> bool {
     let mut i = 0;
@@ -204,6 +217,10 @@ pub fn classify_heard(text: &str, mean_p: f32, robot_said: &[String], echo_room:
     match classify(text, robot_said) {
         OverlapWords::Turn if mean_p < min_p => OverlapWords::Backchannel,
         OverlapWords::Turn if echo_room && crate::endpoint::completeness(text) == crate::endpoint::Completeness::Incomplete => OverlapWords::Echo,
+        // One word, however sure ("often often often" from the residual of
+        // a 0 dB room on a loaded machine), is too little to tell from the
+        // robot's own voice there.
+        OverlapWords::Turn if echo_room && distinct_words(text) < 2 => OverlapWords::Echo,
         w => w,
     }
 }
@@ -343,6 +360,8 @@ mod tests {
         assert_eq!(classify_heard("the bottom, to", 0.82, &[], true), OverlapWords::Backchannel);
         assert_eq!(classify_heard("the bottom, to", 0.90, &[], true), OverlapWords::Echo);
         assert_eq!(classify_heard("I'm scared. I'm scared.", 0.89, &[], true), OverlapWords::Turn);
+        assert_eq!(classify_heard("often often often", 0.95, &[], true), OverlapWords::Echo);
+        assert_eq!(classify_heard("often often often", 0.95, &[], false), OverlapWords::Turn);
     }
 
     #[test]
