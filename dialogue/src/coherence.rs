@@ -1033,6 +1033,13 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     if !distress_now && !reply.contains('?') && text::split_sentences(reply).iter().all(|s| SYMPATHY_ONLY_RE.is_match(s)) {
         return Some(format!("{NO_ACT}{}", reply.trim()));
     }
+    // "I'm just a robot." and nothing else, to a turn that neither asked
+    // the robot anything nor was about it (a pot noodle, a conference
+    // place), answers nothing that was said.
+    let about_robot = said.last().is_some_and(|t| t.contains('?') || ROBOT_MENTION_RE.is_match(t));
+    if !about_robot && !reply.contains('?') && text::split_sentences(reply).iter().all(|s| ROBOT_ONLY_RE.is_match(s)) {
+        return Some(format!("{NO_ACT}{}", reply.trim()));
+    }
     // The reply must do something a listener does: acknowledge, reflect
     // ("you…"), ask, or answer a greeting. "Mum - no, no." does none.
     let mut acted = false;
@@ -1121,6 +1128,12 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     }
     None
 }
+
+static ROBOT_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    lexicon::re(r"^\W*(?:i'?m|i am) (?:just |only |simply )?(?:a |an )?(?:robot|machine|ai|computer program|program)(?:,? so i (?:can'?t|cannot|don'?t) [^.!?]*)?\W*$")
+});
+
+static ROBOT_MENTION_RE: LazyLock<Regex> = LazyLock::new(|| lexicon::any_of(&[r"robots?|machines?|\bai\b|computer|you(?:'re| are)|do you|are you|can you|have you|u"]));
 
 static SYMPATHY_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {
     lexicon::re(r"^\W*(?:oh,? )?(?:i'?m|i am) (?:so |really |very |truly |terribly |just )*sorry(?: to hear(?: (?:that|this|it|about (?:that|this|it|what you'?re going through|everything|all (?:that|this)))?)| about (?:that|this|it|what you'?re going through)| (?:that|this) happened)?\W*$")
@@ -1348,6 +1361,14 @@ mod tests {
         }
         // To pain it stays an act.
         assert_eq!(ungrounded_evidence("I'm so sorry to hear that.", &["Got laid off today and I feel awful."]), None);
+    }
+
+    #[test]
+    fn i_am_a_robot_alone_answers_nothing_that_was_not_about_the_robot() {
+        assert!(ungrounded_evidence("I'm just a robot.", &["had pot noodle for tea cuz mums on lates lol"]).is_some_and(|e| e.starts_with(NO_ACT)));
+        assert!(ungrounded_evidence("I'm a robot, so I can't tell you about it.", &["Ah, one small good thing I forgot: the conference in Lisbon accepted my poster."]).is_some_and(|e| e.starts_with(NO_ACT)));
+        let e = ungrounded_evidence("I'm just a robot.", &["do u even have friends or is it just ppl talking at u all day"]).unwrap_or_default();
+        assert!(!e.starts_with(NO_ACT), "{e}");
     }
 
     #[test]

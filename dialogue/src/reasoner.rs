@@ -79,8 +79,15 @@ pub fn analyze(text: &str, ctx: &ReasonerContext) -> Analysis {
     let asked = !declined && ADVICE_REQUEST_RE.is_match(trimmed);
     let consented = ctx.offered_suggestions && !declined && (is_yes(&words) || asked || CONSENT_RE.is_match(trimmed));
     let first_person = words.iter().any(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "me" | "my" | "myself" | "mine"));
-    let is_question = trimmed.ends_with('?') || QUESTION_OPENING_RE.is_match(trimmed);
-    let about_robot = ROBOT_QUESTION_RE.is_match(trimmed);
+    // A question put to the robot with more after it ("You got a job,
+    // then? Or is this it for you. Listening to blokes like me."): a
+    // sentence that starts with "you" and ends with "?", in a turn whose
+    // speaker says nothing of themselves as "I" or "my".
+    let speaks_of_self = words.iter().any(|w| matches!(w.as_str(), "i" | "i'm" | "im" | "i've" | "ive" | "i'd" | "i'll" | "my"));
+    let asks_you = !speaks_of_self
+        && crate::text::split_sentences(trimmed).iter().any(|s| s.trim_end().ends_with('?') && lexicon::tokens(s).first().is_some_and(|w| matches!(w.as_str(), "you" | "u" | "ya" | "your" | "ur")));
+    let is_question = trimmed.ends_with('?') || QUESTION_OPENING_RE.is_match(trimmed) || asks_you;
+    let about_robot = ROBOT_QUESTION_RE.is_match(trimmed) || asks_you;
     let risk_cue = crate::crisis::assess(trimmed, false).risk > crate::crisis::Risk::None;
 
     // A closing is a short turn, or a longer thank-you that ends in a farewell.
@@ -364,6 +371,9 @@ mod tests {
 
     #[test]
     fn greetings_are_small_talk() {
+        assert_eq!(a("You got a job, then? Or is this it for you. Listening to blokes like me.").user_act, UserAct::Question);
+        // A rhetorical "you" beside their own story stays theirs.
+        assert_eq!(a("You know what? I finally told my boss I was leaving.").user_act, UserAct::Disclosure);
         assert_eq!(a("Hi there!").user_act, UserAct::SmallTalk);
         assert_eq!(a("how are you?").user_act, UserAct::SmallTalk);
     }

@@ -180,6 +180,9 @@ fn disclosure(text: &str, a: &Analysis, n: u64) -> String {
             format!("{lead} {question}")
         }
         (None, Some(e)) => format!("It sounds like you're feeling {}. {question}", feeling_phrase(e)),
+        // "That sounds like a lot." only where something weighs: not to
+        // Bake Off or a fish finger sandwich.
+        (None, None) if !crate::coherence::user_in_distress(text) => format!("{} {question}", pick(NEUTRAL_ACKNOWLEDGEMENTS, n)),
         (None, None) => format!("{} {question}", pick(ACKNOWLEDGEMENTS, n)),
     }
 }
@@ -455,6 +458,8 @@ const FEELING_QUESTIONS: &[&str] = &[
 
 const ACKNOWLEDGEMENTS: &[&str] = &["Thank you for telling me.", "I'm listening.", "I hear you.", "That sounds like a lot."];
 
+const NEUTRAL_ACKNOWLEDGEMENTS: &[&str] = &["Thank you for telling me.", "I'm listening.", "I hear you."];
+
 const INJECTION_REPLIES: &[&str] = &[
     "I'm a robot here to listen, and I'll keep to that. What's on your mind today?",
     "I can't change how I work, but I'm glad to keep talking. How are you doing today?",
@@ -525,6 +530,14 @@ mod tests {
 
     fn reply(text: &str) -> String {
         reply_ctx(text, false, 0)
+    }
+
+    #[test]
+    fn a_remark_with_nothing_heavy_in_it_is_not_called_a_lot() {
+        for turn in 0..6 {
+            let r = check("Ok random but I just watched the new Bake Off and the showstopper round was wild.", false, turn);
+            assert!(!r.contains("a lot"), "{r}");
+        }
     }
 
     #[test]
