@@ -1030,14 +1030,14 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
     // maybe.", leftover shepherd's pie) does no listener's act: it answers
     // a hurt nobody told. A reply that also asks or reflects is judged as
     // before (a rule needing pain for any sympathy stopped good replies).
-    if !distress_now && !reply.contains('?') && text::split_sentences(reply).iter().all(|s| SYMPATHY_ONLY_RE.is_match(s)) {
+    if !distress_now && reply_is_only(reply, &SYMPATHY_ONLY_RE) {
         return Some(format!("{NO_ACT}{}", reply.trim()));
     }
     // "I'm just a robot." and nothing else, to a turn that neither asked
     // the robot anything nor was about it (a pot noodle, a conference
     // place), answers nothing that was said.
     let about_robot = said.last().is_some_and(|t| t.contains('?') || ROBOT_MENTION_RE.is_match(t));
-    if !about_robot && !reply.contains('?') && text::split_sentences(reply).iter().all(|s| ROBOT_ONLY_RE.is_match(s)) {
+    if !about_robot && reply_is_only(reply, &ROBOT_ONLY_RE) {
         return Some(format!("{NO_ACT}{}", reply.trim()));
     }
     // The reply must do something a listener does: acknowledge, reflect
@@ -1127,6 +1127,12 @@ pub fn ungrounded_evidence(reply: &str, said: &[&str]) -> Option<String> {
         return Some(format!("{NO_ANSWER}{}", reply.trim()));
     }
     None
+}
+
+/// Whether every sentence of a reply that asks nothing is of one kind
+/// (`re` matches the whole sentence): sympathy alone, "I'm a robot" alone.
+fn reply_is_only(reply: &str, re: &Regex) -> bool {
+    !reply.contains('?') && text::split_sentences(reply).iter().all(|s| re.is_match(s))
 }
 
 static ROBOT_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {

@@ -65,17 +65,13 @@ pub fn load_set(dir: &Path) -> Result<Vec<AsrClip>, SpeechError> {
     let bad = |msg: String| SpeechError::Config(format!("{}: {msg}", path.display()));
     let text = std::fs::read_to_string(&path)
         .map_err(|e| bad(format!("{e} (make the set with scripts/make-asr-set.sh DIR)")))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let c: AsrClip = serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", i + 1)))?;
+    let out = crate::parse_jsonl(&text, |c: &AsrClip| {
         if c.clip.contains('/') || c.clip.contains("..") {
-            return Err(bad(format!("line {}: clip {:?} must be a file name inside the set", i + 1, c.clip)));
+            return Err(format!("clip {:?} must be a file name inside the set", c.clip));
         }
-        out.push(c);
-    }
+        Ok(())
+    })
+    .map_err(bad)?;
     if out.is_empty() {
         return Err(bad("no clips".into()));
     }

@@ -299,16 +299,7 @@ impl EndpointItem {
 
 /// Reads an endpointing set; errors name the line.
 pub fn parse_set(text: &str) -> Result<Vec<EndpointItem>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let it: EndpointItem = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        it.segments().map_err(|e| format!("line {}: {e}", i + 1))?;
-        out.push(it);
-    }
-    Ok(out)
+    crate::parse_jsonl(text, |it: &EndpointItem| it.segments().map(|_| ()))
 }
 
 /// The tune split (the rules were checked on it).

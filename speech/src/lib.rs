@@ -344,6 +344,22 @@ impl SpeechConfig {
     }
 }
 
+/// Reads a JSON-lines evaluation file: one item per non-blank line, each
+/// passed to `check`; the first bad line is an error naming it ("line 3:
+/// …"). The evaluation sets of endpointing, ASR clips and overlaps share it.
+pub(crate) fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str, check: impl Fn(&T) -> Result<(), String>) -> Result<Vec<T>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item: T = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        check(&item).map_err(|e| format!("line {}: {e}", i + 1))?;
+        out.push(item);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

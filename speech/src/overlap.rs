@@ -79,19 +79,15 @@ fn squeeze(w: &str) -> String {
     out
 }
 
-/// Lower-case words, annotations in brackets removed ("[laughs]" is a
-/// sound, not words), hyphens inside a word dropped ("mm-hmm", "uh-huh"),
-/// other punctuation a separator; apostrophes kept ("that's").
+/// Lower-case words, whisper's annotations removed by
+/// [`crate::stt::clean_text`] ("[laughs]" is a sound, not words), hyphens
+/// inside a word dropped ("mm-hmm", "uh-huh"), other punctuation a
+/// separator; apostrophes kept ("that's").
 pub fn words(text: &str) -> Vec<String> {
-    let mut clean = String::with_capacity(text.len());
-    let mut depth = 0i32;
-    let mut starred = false;
-    for c in text.chars() {
+    let cleaned = crate::stt::clean_text(text);
+    let mut clean = String::with_capacity(cleaned.len());
+    for c in cleaned.chars() {
         match c {
-            '*' => starred = !starred,
-            '[' | '(' | '{' => depth += 1,
-            ']' | ')' | '}' => depth = (depth - 1).max(0),
-            _ if depth > 0 || starred => {}
             '-' => {}
             '\u{2019}' => clean.push('\''),
             c if c.is_alphanumeric() || c == '\'' => clean.extend(c.to_lowercase()),
@@ -103,8 +99,12 @@ pub fn words(text: &str) -> Vec<String> {
 
 /// Drops a run that repeats the words just before it ("I'm scared. I'm
 /// scared." → "I'm scared."): whisper loops on a short clip padded with
-/// silence, and the repeat is not what was said.
-pub fn collapse_repeats(ws: &[String]) -> Vec<String> {
+/// silence, and the repeat is not what was said. Unlike
+/// [`crate::stt::collapse_repeats`] (run on every transcript, phrases of 3+
+/// words only, since people do say "no no no"), this takes repeats of any
+/// length: an overlap is a second or so, too short for a real repeat to
+/// matter to what it is.
+pub fn collapse_loops(ws: &[String]) -> Vec<String> {
     let mut out: Vec<String> = ws.to_vec();
     let mut changed = true;
     while changed {
@@ -120,19 +120,6 @@ pub fn collapse_repeats(ws: &[String]) -> Vec<String> {
         }
     }
     out
-}
-
-/// How many different words the transcript has once whisper's repeats are
-/// collapsed.
-fn distinct_words(text: &str) -> usize {
-    let ws = collapse_repeats(&words(text));
-    let mut seen: Vec<&String> = Vec::new();
-    for w in &ws {
-        if !seen.contains(&w) {
-            seen.push(w);
-        }
-    }
-    seen.len()
 }
 
 /// Whether `ws` (squeezed) reads wholly as listening tokens and phrases.
@@ -164,7 +151,11 @@ const COMMON: &[&str] = &[
 /// lately (its sentences, most recent last); an overlap made mostly of
 /// those words is the robot's echo.
 pub fn classify(text: &str, robot_said: &[String]) -> OverlapWords {
-    let ws = collapse_repeats(&words(text));
+    classify_words(&collapse_loops(&words(text)), robot_said)
+}
+
+/// [`classify`] on the transcript's words, loops collapsed.
+fn classify_words(ws: &[String], robot_said: &[String]) -> OverlapWords {
     if ws.is_empty() {
         return OverlapWords::Nothing;
     }
@@ -214,13 +205,14 @@ pub const ECHO_ROOM_MIN_TURN_P: f32 = 0.85;
 /// taken as its echo.
 pub fn classify_heard(text: &str, mean_p: f32, robot_said: &[String], echo_room: bool) -> OverlapWords {
     let min_p = if echo_room { ECHO_ROOM_MIN_TURN_P } else { MIN_TURN_P };
-    match classify(text, robot_said) {
+    let ws = collapse_loops(&words(text));
+    match classify_words(&ws, robot_said) {
         OverlapWords::Turn if mean_p < min_p => OverlapWords::Backchannel,
         OverlapWords::Turn if echo_room && crate::endpoint::completeness(text) == crate::endpoint::Completeness::Incomplete => OverlapWords::Echo,
         // One word, however sure ("often often often" from the residual of
         // a 0 dB room on a loaded machine), is too little to tell from the
         // robot's own voice there.
-        OverlapWords::Turn if echo_room && distinct_words(text) < 2 => OverlapWords::Echo,
+        OverlapWords::Turn if echo_room && ws.iter().all(|w| *w == ws[0]) => OverlapWords::Echo,
         w => w,
     }
 }
@@ -250,18 +242,12 @@ pub struct OverlapScore {
 
 /// Parses a JSONL file; a bad line is an error naming it.
 pub fn parse_items(text: &str) -> Result<Vec<OverlapItem>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let item: OverlapItem = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+    crate::parse_jsonl(text, |item: &OverlapItem| {
         if item.label != "backchannel" && item.label != "content" {
-            return Err(format!("line {}: label must be \"backchannel\" or \"content\", not {:?}", i + 1, item.label));
+            return Err(format!("label must be \"backchannel\" or \"content\", not {:?}", item.label));
         }
-        out.push(item);
-    }
-    Ok(out)
+        Ok(())
+    })
 }
 
 /// Scores the text classification (no robot words: echo does not arise).
@@ -339,7 +325,7 @@ mod tests {
 
     #[test]
     fn whispers_repeats_are_collapsed_before_reading() {
-        let w = |t: &str| collapse_repeats(&words(t)).join(" ");
+        let w = |t: &str| collapse_loops(&words(t)).join(" ");
         assert_eq!(w("I'm scared. I'm scared."), "i'm scared");
         assert_eq!(w("Right. Right. Right."), "right");
         assert_eq!(w("no no no"), "no");

@@ -325,11 +325,12 @@ pub fn inspect_ggml(path: &Path) -> Result<GgmlInfo, SpeechError> {
 }
 
 /// Removes whisper's non-speech annotations (`[BLANK_AUDIO]`, `(wind)`,
-/// `*music*`) and squeezes whitespace.
+/// `{noise}`, `*music*`) and squeezes whitespace.
 pub fn clean_text(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut depth_sq = 0;
     let mut depth_par = 0;
+    let mut depth_br = 0;
     let mut star = false;
     for ch in raw.chars() {
         match ch {
@@ -337,8 +338,10 @@ pub fn clean_text(raw: &str) -> String {
             ']' if depth_sq > 0 => depth_sq -= 1,
             '(' => depth_par += 1,
             ')' if depth_par > 0 => depth_par -= 1,
+            '{' => depth_br += 1,
+            '}' if depth_br > 0 => depth_br -= 1,
             '*' => star = !star,
-            _ if depth_sq == 0 && depth_par == 0 && !star => out.push(ch),
+            _ if depth_sq == 0 && depth_par == 0 && depth_br == 0 && !star => out.push(ch),
             _ => {}
         }
     }

@@ -659,14 +659,14 @@ impl<'a, R> VoiceLoop<'a, R> {
                     // (a new utterance id, answered after the reply that is
                     // playing), the rest is dropped as before.
                     summary.overlaps_read += 1;
-                    let said: Vec<String> = self.robot_said.iter().cloned().collect();
+                    let said = self.robot_said.make_contiguous();
                     let echo_room = match echo.mode() {
                         EchoMode::Aec => echo.echo_found() != Some(false),
                         EchoMode::Duck => false,
                         EchoMode::Off => true,
                     };
                     let read = match &r.result {
-                        Ok(t) => crate::overlap::classify_heard(&t.text, t.mean_p, &said, echo_room),
+                        Ok(t) => crate::overlap::classify_heard(&t.text, t.mean_p, said, echo_room),
                         Err(_) => OverlapWords::Nothing,
                     };
                     match read {
