@@ -126,6 +126,16 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         },
     }
 
+    // The crisis layer's risk reader: without it sessions still run (loudly,
+    // with a fingerprint that says so), so it is not needed, but staff see it.
+    if cfg.crisis.semantic && cfg.crisis.reader {
+        let dir = crate::risk_model::reader_dir(&cfg.crisis);
+        match attune_dialogue::reader::RiskReader::load(&dir, &crate::risk_model::model_dir(&cfg.crisis)) {
+            Ok(r) => checks.push(Check { name: "risk reader", ok: true, needed: false, detail: format!("{} (weights sha256 {})", dir.display(), &r.weights_sha256()[..12]) }),
+            Err(e) => checks.push(Check { name: "risk reader", ok: false, needed: false, detail: format!("{e}") }),
+        }
+    }
+
     // Speech.
     let stt = cfg.speech.stt.model_path(&crate::config::data_dir().join("models"));
     checks.push(Check { name: "whisper model", ok: stt.is_file(), needed: spoken, detail: stt.display().to_string() });

@@ -121,6 +121,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd_eval::EvalCmd,
     },
+    /// The crisis layer's fine-tuned risk reader (`risk-reader train`).
+    RiskReader {
+        #[command(subcommand)]
+        cmd: cmd_eval::ReaderCmd,
+    },
     /// The web front: participant chat page and staff dashboard (`web --study DIR`), `web user add`.
     Web(web::WebArgs),
 }
@@ -137,6 +142,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Chat(a) => cmd_chat::run_chat(a),
         Cmd::Fingerprint(a) => cmd_chat::run_fingerprint(a),
+        Cmd::RiskReader { cmd } => cmd_eval::run_reader(cmd),
         Cmd::Config { cmd } => config::run(cmd),
         Cmd::Llm { cmd } => llm_supervisor::run(cmd),
         Cmd::Head { cmd } => cmd_head::run(cmd),

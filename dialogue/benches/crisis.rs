@@ -1,6 +1,7 @@
-//! Crisis-layer latency per turn, lexical alone (the reference) and with
-//! the semantic second opinion, side by side in one run; and the embedding
-//! cost per sentence. Prints figures; asserts nothing.
+//! Crisis-layer latency per turn, lexical alone (the reference), with the
+//! semantic second opinion, and with the risk reader as well (when
+//! `attune risk-reader train` has made it), side by side in one run; and the
+//! embedding cost per sentence. Prints figures; asserts nothing.
 //!
 //!   cargo bench -p attune-dialogue --bench crisis
 //!
@@ -87,6 +88,18 @@ fn main() {
     let ex_ms = ex_start.elapsed().as_secs_f64() * 1e3;
     let both = time_turns(&turns, &cfg, Some(&sem), 1);
     println!("{:<22} {:>10.3} {:>10.3}", "lexical + semantic", percentile(&both, 0.5) / 1e3, percentile(&both, 0.99) / 1e3);
+    let reader_dir = attune_dialogue::reader::default_reader_dir(&dir.parent().and_then(|m| m.parent()).map(PathBuf::from).unwrap_or_default());
+    let t = Instant::now();
+    let loaded = attune_dialogue::reader::RiskReader::load(&reader_dir, &dir);
+    let reader_load_ms = t.elapsed().as_secs_f64() * 1e3;
+    match loaded {
+        Ok(r) => {
+            let with = sem.with_thresholds(sem.thresholds()).with_reader(Some(Arc::new(r)));
+            let all = time_turns(&turns, &cfg, Some(&with), 1);
+            println!("{:<22} {:>10.3} {:>10.3}", "  + risk reader", percentile(&all, 0.5) / 1e3, percentile(&all, 0.99) / 1e3);
+        }
+        Err(e) => println!("risk reader not measured: {e}"),
+    }
 
     let sentences = ["I want to die.", "I've been feeling really lonely since I moved here for school.", "My manager kept changing the deadline and I feel like nobody listens to me, and then the bus was late again this morning."];
     println!();
@@ -104,4 +117,5 @@ fn main() {
     }
     println!();
     println!("model load {load_ms:.0} ms; exemplars embedded in {ex_ms:.0} ms");
+    println!("risk reader load {reader_load_ms:.0} ms");
 }

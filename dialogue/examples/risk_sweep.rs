@@ -62,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             [s, w, m, d, dm, ac] => (s, w, m, d, dm, ac),
             _ => return Err(format!("bad tuple {t:?}: strong,weak,margin,decisive[,decisive_margin[,act_check_in]]").into()),
         };
-        let th = Thresholds { strong, weak, margin, decisive, decisive_margin, act_check_in };
+        let th = Thresholds { strong, weak, margin, decisive, decisive_margin, act_check_in, ..defaults };
         let sem = base.with_thresholds(th);
         let (mut p, mut c) = (0usize, 0usize);
         for turn in &turns {

@@ -68,6 +68,19 @@ pub struct CrisisConfig {
     /// and short of decisive, earns the direct check-in question (a strong
     /// match always does).
     pub semantic_act_check_in: f32,
+    /// Read each open sentence with the fine-tuned risk reader as well
+    /// (`attune risk-reader train` makes it; without it the layer runs on
+    /// the exemplars alone, loudly, and the fingerprint says "absent").
+    pub reader: bool,
+    /// Directory with `reader.safetensors` and `reader.json`; unset =
+    /// `<data dir>/models/risk-reader`. Not part of the fingerprint (the
+    /// weights' sha256 is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_dir: Option<std::path::PathBuf>,
+    /// The reader's probability of "protocol" that raises to the crisis protocol.
+    pub reader_protocol: f32,
+    /// The reader's probability of "check-in or protocol" that raises to the check-in question.
+    pub reader_check_in: f32,
 }
 
 impl CrisisConfig {
@@ -80,6 +93,8 @@ impl CrisisConfig {
             ("crisis.semantic_decisive", self.semantic_decisive),
             ("crisis.semantic_decisive_margin", self.semantic_decisive_margin),
             ("crisis.semantic_act_check_in", self.semantic_act_check_in),
+            ("crisis.reader_protocol", self.reader_protocol),
+            ("crisis.reader_check_in", self.reader_check_in),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("field `{name}`: must be within 0..=1, got {v}"));
@@ -101,7 +116,7 @@ impl CrisisConfig {
 
     /// The semantic tier thresholds.
     pub fn semantic_thresholds(&self) -> crate::semantic::Thresholds {
-        crate::semantic::Thresholds { strong: self.semantic_strong, weak: self.semantic_weak, margin: self.semantic_margin, decisive: self.semantic_decisive, decisive_margin: self.semantic_decisive_margin, act_check_in: self.semantic_act_check_in }
+        crate::semantic::Thresholds { strong: self.semantic_strong, weak: self.semantic_weak, margin: self.semantic_margin, decisive: self.semantic_decisive, decisive_margin: self.semantic_decisive_margin, act_check_in: self.semantic_act_check_in, reader_protocol: self.reader_protocol, reader_check_in: self.reader_check_in }
     }
 }
 
@@ -164,6 +179,17 @@ impl Default for CrisisConfig {
             // +0.03 to +0.055 for -0.05 to -0.07 and 1.83 % of ESConv,
             // too close to the 2 % goal. Never grants the protocol.
             semantic_act_check_in: 0.60,
+            reader: true,
+            reader_dir: None,
+            // Design: both chosen on the odd-numbered ESConv seeker turns
+            // alone (never trained on; the reader trains on even-numbered
+            // ones): the lowest settings on a grid (0.5 to 0.995 by 0.005,
+            // then 0.9975, 0.999, 0.9995) at which the layers together stay
+            // within the goals there — protocol 0.47 % (goal 0.5 %), then
+            // check-in 1.86 % (goal 2 %); `examples/risk_reader_eval.rs`.
+            // No held-out item informed them (README, step 19).
+            reader_protocol: 0.995,
+            reader_check_in: 0.99,
         }
     }
 }
@@ -1002,13 +1028,15 @@ mod tests {
     #[test]
     fn semantic_thresholds_outside_zero_to_one_are_refused_naming_the_field() {
         assert_eq!(CrisisConfig::default().validate_semantic(), Ok(()));
-        let fields: [(&str, fn(&mut CrisisConfig) -> &mut f32); 6] = [
+        let fields: [(&str, fn(&mut CrisisConfig) -> &mut f32); 8] = [
             ("crisis.semantic_strong", |c| &mut c.semantic_strong),
             ("crisis.semantic_weak", |c| &mut c.semantic_weak),
             ("crisis.semantic_margin", |c| &mut c.semantic_margin),
             ("crisis.semantic_decisive", |c| &mut c.semantic_decisive),
             ("crisis.semantic_decisive_margin", |c| &mut c.semantic_decisive_margin),
             ("crisis.semantic_act_check_in", |c| &mut c.semantic_act_check_in),
+            ("crisis.reader_protocol", |c| &mut c.reader_protocol),
+            ("crisis.reader_check_in", |c| &mut c.reader_check_in),
         ];
         for (name, field) in fields {
             for bad in [-0.1, 1.5, f32::NAN] {

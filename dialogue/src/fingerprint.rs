@@ -19,6 +19,7 @@ const RULE_SOURCES: &[(&str, &str)] = &[
     ("warning_signs", include_str!("warning_signs.rs")),
     ("semantic", include_str!("semantic.rs")),
     ("embed", include_str!("embed.rs")),
+    ("reader", include_str!("reader.rs")),
     ("prompts", include_str!("prompts.rs")),
     ("memory", include_str!("memory.rs")),
     ("llm", include_str!("llm.rs")),
@@ -100,6 +101,7 @@ pub fn canonical_with(cfg: &EngineConfig, layer: &SemanticLayer) -> serde_json::
     if let Some(m) = crisis.as_object_mut() {
         // Where the model lives differs between machines; its sha256 is hashed instead.
         m.remove("semantic_model_dir");
+        m.remove("reader_dir");
     }
     serde_json::json!({
         "engine_version": env!("CARGO_PKG_VERSION"),
@@ -209,9 +211,16 @@ mod tests {
         let mut ac = base();
         ac.crisis.semantic_act_check_in -= 0.01;
         assert_ne!(fingerprint(&ac), fingerprint(&on));
-        // The model's location is not part of it.
+        let mut rp = base();
+        rp.crisis.reader_protocol -= 0.01;
+        assert_ne!(fingerprint(&rp), fingerprint(&on));
+        let mut ro = base();
+        ro.crisis.reader = false;
+        assert_ne!(fingerprint(&ro), fingerprint(&on));
+        // The models' locations are not part of it.
         let mut d = base();
         d.crisis.semantic_model_dir = Some("/elsewhere".into());
+        d.crisis.reader_dir = Some("/elsewhere/too".into());
         assert_eq!(fingerprint(&d), fingerprint(&on));
     }
 

@@ -24,6 +24,7 @@
 //! - [`warning_signs`] — the crisis layer's warning-sign categories, grades, sources; risk text normalisation.
 //! - [`embed`] — in-process sentence embeddings (all-MiniLM-L6-v2 on candle).
 //! - [`semantic`] — the crisis layer's semantic second opinion (exemplars, two tiers).
+//! - [`reader`] — the crisis layer's fine-tuned risk reader (trained here, a third opinion).
 //! - [`risk_eval`] — scoring the crisis layer on a labelled JSONL set.
 
 pub mod coherence;
@@ -38,6 +39,7 @@ pub mod identity;
 pub mod llm;
 pub mod memory;
 pub mod policy;
+pub mod reader;
 pub mod prompts;
 pub mod reasoner;
 pub mod reflect;

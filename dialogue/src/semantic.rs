@@ -17,6 +17,7 @@
 
 use crate::crisis::{Assessment, Risk};
 use crate::embed::{cosine, EmbedError, Embedder};
+use crate::reader::RiskReader;
 use crate::warning_signs::Category;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -212,6 +213,12 @@ pub struct Thresholds {
     /// plan, means, preparation), with no despair beside it and short of
     /// decisive, earns the direct check-in question.
     pub act_check_in: f32,
+    /// The risk reader's probability of "protocol" at which a sentence gets
+    /// the crisis protocol ([`crate::reader`]).
+    pub reader_protocol: f32,
+    /// The risk reader's probability of "check-in or protocol" at which a
+    /// sentence gets the direct check-in question.
+    pub reader_check_in: f32,
 }
 
 /// One curated sentence and its vector.
@@ -288,6 +295,8 @@ pub struct SemanticRisk {
     /// Hits already computed, by sentence (off unless [`Self::with_memo`]):
     /// a hit does not depend on the thresholds, so a threshold sweep shares it.
     memo: Option<Arc<std::sync::Mutex<std::collections::HashMap<String, SemanticHit>>>>,
+    /// The fine-tuned risk reader, when trained and loaded.
+    reader: Option<Arc<RiskReader>>,
 }
 
 impl SemanticRisk {
@@ -317,7 +326,7 @@ impl SemanticRisk {
             }
         };
         let exemplars = pairs.into_iter().zip(vectors).map(|((category, text), vector)| Exemplar { category, text, vector }).collect();
-        Ok(Self { embedder, exemplars, thresholds, memo: None })
+        Ok(Self { embedder, exemplars, thresholds, memo: None, reader: None })
     }
 
     /// The same layer without the exemplars whose text `exclude` picks (to
@@ -325,7 +334,7 @@ impl SemanticRisk {
     /// any, starts empty: hits depend on the exemplars.
     pub fn without(&self, exclude: impl Fn(&str) -> bool) -> Self {
         let exemplars = self.exemplars.iter().filter(|e| !exclude(&e.text)).cloned().collect();
-        Self { embedder: self.embedder.clone(), exemplars, thresholds: self.thresholds, memo: self.memo.as_ref().map(|_| Arc::default()) }
+        Self { embedder: self.embedder.clone(), exemplars, thresholds: self.thresholds, memo: self.memo.as_ref().map(|_| Arc::default()), reader: self.reader.clone() }
     }
 
     /// Remembers every sentence's hit (for threshold sweeps over a fixed
@@ -337,7 +346,19 @@ impl SemanticRisk {
 
     /// The same exemplars (and memo) with other thresholds.
     pub fn with_thresholds(&self, thresholds: Thresholds) -> Self {
-        Self { embedder: self.embedder.clone(), exemplars: self.exemplars.clone(), thresholds, memo: self.memo.clone() }
+        Self { embedder: self.embedder.clone(), exemplars: self.exemplars.clone(), thresholds, memo: self.memo.clone(), reader: self.reader.clone() }
+    }
+
+    /// The same layer with the fine-tuned risk reader as a further opinion
+    /// (`None`: without it).
+    pub fn with_reader(mut self, reader: Option<Arc<RiskReader>>) -> Self {
+        self.reader = reader;
+        self
+    }
+
+    /// The risk reader, when one is loaded.
+    pub fn reader(&self) -> Option<&Arc<RiskReader>> {
+        self.reader.as_ref()
     }
 
     /// The shared embedder.
@@ -420,13 +441,13 @@ impl SemanticRisk {
     /// otherwise they are kept as ambiguous cues for later turns.
     pub fn raise(&self, a: &mut Assessment, despair_before: bool) {
         let open = &a.semantic_eligible;
-        let picked: Vec<&String> = if open.len() <= MAX_SENTENCES {
-            open.iter().collect()
+        let picked: Vec<String> = if open.len() <= MAX_SENTENCES {
+            open.to_vec()
         } else {
-            open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).collect()
+            open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).cloned().collect()
         };
         let mut raises: Vec<(Category, Risk, &'static str, f32, bool)> = Vec::new();
-        for s in picked {
+        for s in &picked {
             match self.score(s) {
                 Ok(hit) => {
                     if let Some((grade, tier)) = self.tier(&hit) {
@@ -444,6 +465,9 @@ impl SemanticRisk {
                 }
                 Err(e) => tracing::warn!(error = %e, "semantic risk layer: embedding failed; lexical grade stands"),
             }
+        }
+        if let Some(r) = &self.reader {
+            self.read(r, &picked, a);
         }
         let despair = despair_before
             || a.context_cue
@@ -493,14 +517,51 @@ impl SemanticRisk {
         }
     }
 
+    /// The risk reader's opinion of the sentences the lexical layer left
+    /// open: a raise to the protocol or the check-in question.
+    ///
+    /// Design: unlike an exemplar match, a reader raise is not held back for
+    /// want of despair beside an act: the reader was trained on acts beside
+    /// everyday errands (the acts writers' "none" statements) and reads the
+    /// stated reason itself; its thresholds were chosen on ESConv false alarms
+    /// alone (README, step 19). It never grants `imminent`.
+    fn read(&self, r: &RiskReader, sentences: &[String], a: &mut Assessment) {
+        let t = self.thresholds;
+        for s in sentences {
+            match r.read(s) {
+                Ok(p) => {
+                    let (grade, sig) = if p[2] >= t.reader_protocol {
+                        (Risk::High, "reader:protocol")
+                    } else if p[1] + p[2] >= t.reader_check_in {
+                        (Risk::Low, "reader:check_in")
+                    } else {
+                        continue;
+                    };
+                    if grade > a.risk {
+                        a.risk = grade;
+                    }
+                    if !a.semantic_signals.iter().any(|x| x == sig) {
+                        a.semantic_signals.push(sig.to_string());
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "risk reader failed; the other layers' grade stands"),
+            }
+        }
+    }
+
     /// What identifies this layer in the fingerprint: model weights, the
-    /// exemplars and the thresholds.
+    /// exemplars, the thresholds and the risk reader (or its absence).
     pub fn identity(&self) -> serde_json::Value {
+        let reader = match &self.reader {
+            Some(r) => serde_json::json!({ "state": "on", "weights_sha256": r.weights_sha256(), "training_sha256": r.meta().training_sha256 }),
+            None => serde_json::json!({ "state": "absent" }),
+        };
         serde_json::json!({
             "state": "on",
             "model_sha256": self.embedder.weights_sha256(),
             "exemplars_sha256": exemplars_sha256(),
             "thresholds": self.thresholds,
+            "reader": reader,
         })
     }
 }
