@@ -261,6 +261,7 @@ impl ChatSession {
             attune_dialogue::engine::SemanticLayer::Unavailable(reason) => Some(reason.clone()),
             _ => None,
         };
+        let reader_absent = cfg.crisis.reader && matches!(&semantic, attune_dialogue::engine::SemanticLayer::On(s) if s.reader().is_none());
         let engine = Engine::with_semantic(engine_config(&cfg), client, semantic);
         let mut state = SessionState { memory: store.recent_summaries(&participant, cfg.dialogue.memory_sessions)?, ..Default::default() };
         let carried = store.last_session_in_crisis(&participant)?;
@@ -275,6 +276,9 @@ impl ChatSession {
         store.event(Some(session_id), None, "session_start", &serde_json::json!({"arm": arm, "participant": participant, "day": day, "fingerprint": engine.fingerprint()}))?;
         if let Some(reason) = semantic_unavailable {
             store.event(Some(session_id), None, "semantic_unavailable", &serde_json::json!({"reason": reason, "model_dir": crate::risk_model::model_dir(&cfg.crisis)}))?;
+        }
+        if reader_absent {
+            store.event(Some(session_id), None, "risk_reader_absent", &serde_json::json!({"reader_dir": crate::risk_model::reader_dir(&cfg.crisis)}))?;
         }
         for w in &alert_warnings {
             eprintln!("attune: warning: staff alerts: {w}");

@@ -295,3 +295,55 @@ fn kill_dash_nine_mid_session_loses_no_completed_turn() {
     let pending: String = c.query_row("SELECT participant_text FROM turns WHERE status = 'pending'", [], |r| r.get(0)).unwrap();
     assert_eq!(pending, "And then my phone broke.");
 }
+
+/// The real data dir's models (where scripts/fetch-models.sh and
+/// `attune risk-reader train` put them).
+fn real_models() -> std::path::PathBuf {
+    let data = match (std::env::var_os("ATTUNE_HOME"), std::env::var_os("XDG_DATA_HOME")) {
+        (Some(h), _) => std::path::PathBuf::from(h),
+        (None, Some(x)) => std::path::PathBuf::from(x).join("attune"),
+        _ => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/attune"),
+    };
+    data.join("models")
+}
+
+#[test]
+fn a_missing_risk_reader_is_loud_recorded_and_in_the_fingerprint() {
+    // A data dir with the embedding model but no risk reader.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("models")).unwrap();
+    std::os::unix::fs::symlink(real_models().join("all-MiniLM-L6-v2"), home.path().join("models/all-MiniLM-L6-v2")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(dir.path());
+    let out = Command::new(attune_bin())
+        .args(["chat", "--script", "-", "--llm", "reflect", "--db", &db])
+        .env("ATTUNE_HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"hello\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("risk reader is ABSENT") && stderr.contains("risk-reader") && stderr.contains("attune risk-reader train"), "{stderr}");
+    assert_eq!(query_i64(&dir.path().join("s.db"), "SELECT COUNT(*) FROM events WHERE kind = 'risk_reader_absent'"), 1);
+    let fp = |home: &Path, extra: &str| {
+        let cfg = write_config(dir.path(), extra);
+        let o = Command::new(attune_bin()).args(["fingerprint", "--llm", "reflect", "--config", &cfg]).env("ATTUNE_HOME", home).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let absent = fp(home.path(), "");
+    assert_ne!(absent, fp(home.path(), "[crisis]\nreader = false\n"), "absent and off on purpose share a fingerprint");
+    // With the installed reader (scripts/test.sh trains it when ESConv is there).
+    if real_models().join("risk-reader/reader.json").exists() {
+        std::os::unix::fs::symlink(real_models().join("risk-reader"), home.path().join("models/risk-reader")).unwrap();
+        assert_ne!(absent, fp(home.path(), ""), "a reader present and absent share a fingerprint");
+    } else {
+        eprintln!("no installed risk reader: the present-vs-absent fingerprint check is skipped");
+    }
+}
