@@ -84,7 +84,7 @@ fn run_risk(a: RiskEvalArgs) -> anyhow::Result<()> {
 pub enum ReaderCmd {
     /// Train the risk reader from the compiled-in labelled statements and
     /// the installed embedding model; writes `reader.safetensors` and
-    /// `reader.json` (about 10 minutes on 2 cores). Does nothing when the
+    /// `reader.json` (about 7 minutes on 2 cores). Does nothing when the
     /// installed reader is already the one this build would train.
     Train(ReaderTrainArgs),
 }

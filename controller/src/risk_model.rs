@@ -37,7 +37,7 @@ pub fn load_reader(cfg: &CrisisConfig) -> Option<Arc<RiskReader>> {
         Err(e) => {
             eprintln!(
                 "attune: WARNING: the crisis layer's risk reader is ABSENT ({e}); grading with the lexical layer and the exemplars alone, \
-                 and the engine fingerprint says so. Run `attune risk-reader train` (about 10 minutes on 2 cores), \
+                 and the engine fingerprint says so. Run `attune risk-reader train` (about 7 minutes on 2 cores; it needs ESConv), \
                  or set crisis.reader = false to run without it on purpose."
             );
             tracing::warn!(error = %e, dir = %dir.display(), "risk reader unavailable");
