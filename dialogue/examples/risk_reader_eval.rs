@@ -16,8 +16,8 @@
 use attune_dialogue::crisis::{assess, CrisisConfig, CrisisTracker, Risk};
 use attune_dialogue::embed::Embedder;
 use attune_dialogue::reader::RiskReader;
-use attune_dialogue::risk_eval::{esconv_seeker_turns, parse_items, report, run, text_id};
-use attune_dialogue::semantic::{SemanticRisk, MAX_SENTENCES};
+use attune_dialogue::risk_eval::{esconv_seeker_turns, genuine_risk_ids, parse_items, report, run, text_id};
+use attune_dialogue::semantic::{sentences_read, SemanticRisk};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,22 +30,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reader = Arc::new(RiskReader::load(reader_dir, model)?);
     let cfg = CrisisConfig::default();
     let base = SemanticRisk::new(Arc::new(Embedder::load(model)?), cfg.semantic_thresholds())?;
-    let genuine: std::collections::HashSet<String> = include_str!("../eval/esconv-genuine-risk.txt")
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
+    let genuine = genuine_risk_ids();
     let failed = std::fs::read_to_string(dev.with_file_name("failed-esconv.json")).ok();
     let turns = esconv_seeker_turns(&std::fs::read_to_string(&dev)?, failed.as_deref())?;
     // (grade without the reader, best p(protocol), best p(check-in or protocol))
     let mut rows: Vec<(Risk, f32, f32)> = Vec::new();
     for t in turns.iter().skip(1).step_by(2).filter(|t| !genuine.contains(&text_id(t))) {
         let layer = CrisisTracker::default().on_turn_with(t, &cfg, Some(&base)).risk;
-        let open = assess(t, false).semantic_eligible;
-        let picked: Vec<&String> = if open.len() <= MAX_SENTENCES { open.iter().collect() } else { open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).collect() };
         let (mut ph, mut pr) = (0f32, 0f32);
-        for s in picked {
-            let p = reader.read(s)?;
+        for s in sentences_read(&assess(t, false).semantic_eligible) {
+            let p = reader.read(&s)?;
             ph = ph.max(p[2]);
             pr = pr.max(p[1] + p[2]);
         }

@@ -373,9 +373,6 @@ pub fn training_texts() -> Vec<(String, u32)> {
     out
 }
 
-/// Hand-labelled ids of ESConv seeker turns that are genuine risk (never trained on as ordinary talk).
-const GENUINE_RISK_IDS: &str = include_str!("../eval/esconv-genuine-risk.txt");
-
 /// The ESConv seeker turns trained on as ordinary talk: the even-numbered
 /// ones in [`crate::risk_eval::esconv_seeker_turns`] order, genuine risk
 /// left out, the first `n`. The odd-numbered ones are never trained on;
@@ -386,9 +383,9 @@ const GENUINE_RISK_IDS: &str = include_str!("../eval/esconv-genuine-risk.txt");
 /// to keep ESConv false alarms within the goals that it added almost
 /// nothing (README, step 19).
 pub fn esconv_negatives(dev_jsonl: &str, failed_json: Option<&str>, n: usize) -> Result<Vec<String>, crate::risk_eval::ItemError> {
-    let genuine: std::collections::HashSet<&str> = GENUINE_RISK_IDS.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).filter_map(|l| l.split_whitespace().next()).collect();
+    let genuine = crate::risk_eval::genuine_risk_ids();
     let turns = crate::risk_eval::esconv_seeker_turns(dev_jsonl, failed_json)?;
-    Ok(turns.into_iter().step_by(2).filter(|t| !genuine.contains(crate::risk_eval::text_id(t).as_str())).take(n).collect())
+    Ok(turns.into_iter().step_by(2).filter(|t| !genuine.contains(&crate::risk_eval::text_id(t))).take(n).collect())
 }
 
 /// sha256 of the training texts, their classes and the recipe.

@@ -327,6 +327,17 @@ pub fn text_id(text: &str) -> String {
     hex::encode(&Sha256::digest(text.trim().as_bytes())[..8])
 }
 
+/// Ids ([`text_id`]) of ESConv seeker turns that are genuine risk, labelled
+/// by hand in `dialogue/eval/esconv-genuine-risk.txt` (ids only; the data is
+/// never copied): not false alarms, and never trained on as ordinary talk.
+pub fn genuine_risk_ids() -> std::collections::HashSet<String> {
+    include_str!("../eval/esconv-genuine-risk.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,6 +192,16 @@ fn file_exemplars(file: &str) -> Vec<(Option<Category>, String)> {
 /// turn — the usual place — is within the last 20.
 pub const MAX_SENTENCES: usize = 24;
 
+/// The open sentences that are read: all of them, or the first 4 and the
+/// last 20 when there are more than [`MAX_SENTENCES`].
+pub fn sentences_read(open: &[String]) -> Vec<String> {
+    if open.len() <= MAX_SENTENCES {
+        open.to_vec()
+    } else {
+        open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).cloned().collect()
+    }
+}
+
 /// Thresholds of the two tiers (part of the fingerprint).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
@@ -440,12 +450,7 @@ impl SemanticRisk {
     /// `despair_before`, in the last few turns — as in the lexical layer;
     /// otherwise they are kept as ambiguous cues for later turns.
     pub fn raise(&self, a: &mut Assessment, despair_before: bool) {
-        let open = &a.semantic_eligible;
-        let picked: Vec<String> = if open.len() <= MAX_SENTENCES {
-            open.to_vec()
-        } else {
-            open.iter().take(4).chain(open.iter().skip(open.len() - (MAX_SENTENCES - 4))).cloned().collect()
-        };
+        let picked = sentences_read(&a.semantic_eligible);
         let mut raises: Vec<(Category, Risk, &'static str, f32, bool)> = Vec::new();
         for s in &picked {
             match self.score(s) {

@@ -209,13 +209,6 @@ fn with_the_reader_the_held_out_files_stay_above_their_floors() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// ESConv seeker turns that are genuine risk (labelled by hand, ids only): not false alarms.
-fn genuine_risk_ids() -> std::collections::HashSet<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/esconv-genuine-risk.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
-}
-
 #[test]
 fn with_the_reader_false_alarms_on_esconv_stay_within_the_goals() {
     let Some(dev) = std::env::var_os("ATTUNE_ESCONV") else {
@@ -226,7 +219,7 @@ fn with_the_reader_false_alarms_on_esconv_stay_within_the_goals() {
     let dev = PathBuf::from(dev);
     let failed = dev.with_file_name("failed-esconv.json");
     let turns = attune_dialogue::risk_eval::esconv_seeker_turns(&std::fs::read_to_string(&dev).unwrap(), std::fs::read_to_string(&failed).ok().as_deref()).unwrap();
-    let genuine = genuine_risk_ids();
+    let genuine = attune_dialogue::risk_eval::genuine_risk_ids();
     // The odd-numbered turns only: the reader trains on even-numbered ones.
     let turns: Vec<&String> = turns.iter().skip(1).step_by(2).filter(|t| !genuine.contains(&attune_dialogue::risk_eval::text_id(t))).collect();
     let cfg = CrisisConfig::default();

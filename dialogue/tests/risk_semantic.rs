@@ -494,15 +494,6 @@ fn a_calm_act_short_of_decisive_gets_the_check_in_question_from_act_check_in() {
     assert!(asked >= 3 && rw.high_imminent_reached > ro.high_imminent_reached, "the act check-in asked on only {asked} items; high+imminent reaching the check-in {:.3} with it, {:.3} without", rw.high_imminent_reached, ro.high_imminent_reached);
 }
 
-/// Ids (see `risk_eval::text_id`) of ESConv seeker turns that are genuine
-/// risk, labelled by hand: they are not false alarms. Ids only; the data is
-/// never copied into the repository.
-fn genuine_risk_ids() -> std::collections::HashSet<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/esconv-genuine-risk.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
-}
-
 #[test]
 fn false_alarms_on_esconv_seeker_turns_stay_within_the_goals() {
     let Ok(path) = std::env::var("ATTUNE_ESCONV") else {
@@ -514,7 +505,7 @@ fn false_alarms_on_esconv_seeker_turns_stay_within_the_goals() {
     let failed = std::fs::read_to_string(&failed_path).ok();
     let turns = attune_dialogue::risk_eval::esconv_seeker_turns(&dev, failed.as_deref()).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert!(turns.len() >= 1000, "only {} seeker turns", turns.len());
-    let genuine = genuine_risk_ids();
+    let genuine = attune_dialogue::risk_eval::genuine_risk_ids();
     let cfg = CrisisConfig::default();
     let (mut n, mut protocol, mut check_in) = (0usize, 0usize, 0usize);
     for t in &turns {
